@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// Entry point of the `azr` command. Each subcommand lives in its own module and is loaded on demand,
+// so `azr exec` does not pay for loading the model engine.
+const usage = `usage: azr <command> [options]
+
+commands:
+  train       run Absolute Zero self-play on the built-in model
+  exec        run one program on one input in the sandbox (see: azr exec --help)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'train':
+      process.stdout.write('azr train: the self-play loop is not built yet.\n');
+      return 0;
+    case undefined:
+    case '-h':
+    case '--help':
+      process.stdout.write(usage);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`azr: unknown command '${command}'\n${usage}`);
+      void rest;
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`azr: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,60 @@
+// The one interface the self-play loop talks to. The built-in transformer and OpenAI-compatible servers
+// both sit behind it; the loop never imports a concrete policy.
+
+export interface SamplingParams {
+  /** Completions per prompt. */
+  n: number;
+  temperature: number;
+  topP: number;
+  maxTokens: number;
+  /** Generation ends at the first of these strings; the stop string is not part of the text. */
+  stop?: string[];
+}
+
+export interface GenerateRequest extends SamplingParams {
+  prompt: string;
+  /**
+   * Name of a decoding constraint the policy may apply (e.g. a grammar for the answer format). Policies
+   * that cannot constrain decoding ignore it; the environment parses and scores the text either way.
+   */
+  constraint?: string;
+}
+
+export type FinishReason = 'stop' | 'length';
+
+export interface Completion {
+  text: string;
+  finishReason: FinishReason;
+  /** Token ids of the completion, when the policy tokenizes (needed to train on it). */
+  tokenIds?: number[];
+  /** Log-probability of each sampled token under the sampling policy, when offered. */
+  logprobs?: number[];
+}
+
+/** One sequence to learn from: a prompt, what the policy wrote, and how good that was. */
+export interface TrainingSample {
+  prompt: string;
+  completion: Completion;
+  /** TRR++ advantage of the whole sequence, broadcast to its tokens. */
+  advantage: number;
+  /** The (task type x role) group, for per-group loss statistics. */
+  group: string;
+}
+
+export interface UpdateStats {
+  loss: number;
+  gradNorm: number;
+  tokens: number;
+  learningRate: number;
+  timeMs: number;
+}
+
+export interface Policy {
+  /** Results in request order; each holds `n` completions. */
+  generate(requests: readonly GenerateRequest[]): Promise<Completion[][]>;
+  /** Present only on trainable policies: one policy-gradient step over the samples. */
+  update?(samples: readonly TrainingSample[]): Promise<UpdateStats>;
+  /** Present only on policies with weights of their own: write a checkpoint into `dir`. */
+  save?(dir: string): Promise<void>;
+  close(): Promise<void>;
+}

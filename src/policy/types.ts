@@ -18,6 +18,11 @@ export interface GenerateRequest extends SamplingParams {
    * that cannot constrain decoding ignore it; the environment parses and scores the text either way.
    */
   constraint?: string;
+  /**
+   * Seed for this request's sampling. The loop runs task types concurrently, so a policy-wide RNG would
+   * make samples depend on timing; a per-request seed keeps a run reproducible. Optional for servers.
+   */
+  seed?: number;
 }
 
 export type FinishReason = 'stop' | 'length';

@@ -79,7 +79,11 @@ export const SelfPlayConfigSchema = z
 
 export type SelfPlayConfig = z.infer<typeof SelfPlayConfigSchema>;
 
-type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+type DeepPartial<T> = T extends readonly unknown[]
+  ? T
+  : T extends object
+    ? { [K in keyof T]?: DeepPartial<T[K]> }
+    : T;
 export type ConfigOverrides = DeepPartial<SelfPlayConfig>;
 
 const base: SelfPlayConfig = {
@@ -88,7 +92,14 @@ const base: SelfPlayConfig = {
   iterations: null,
   minutes: 30,
   model: { preset: 'small', contextLength: 512, threads: 2 },
-  optimizer: { learningRate: 1e-3, warmupSteps: 10, weightDecay: 0.01, gradClip: 1.0, beta1: 0.9, beta2: 0.99 },
+  optimizer: {
+    learningRate: 1e-3,
+    warmupSteps: 10,
+    weightDecay: 0.01,
+    gradClip: 1.0,
+    beta1: 0.9,
+    beta2: 0.99,
+  },
   selfplay: {
     taskTypes: ['deduction', 'abduction', 'induction'],
     proposerBatch: 16,
@@ -123,10 +134,16 @@ export const PRESETS = {
   default: base,
   /** A bigger model and batches, closer to the reference method's settings. */
   large: merge(base, {
-    minutes: null,
+    minutes: 120,
     model: { preset: 'medium', contextLength: 1024 },
     optimizer: { learningRate: 5e-4 },
-    selfplay: { proposerBatch: 32, solverBatch: 32, references: 6, learnabilityRollouts: 8, inductionInputs: 10 },
+    selfplay: {
+      proposerBatch: 32,
+      solverBatch: 32,
+      references: 6,
+      learnabilityRollouts: 8,
+      inductionInputs: 10,
+    },
     sampling: { proposerMaxTokens: 384, solverMaxTokens: 192 },
   }),
 } satisfies Record<string, SelfPlayConfig>;
@@ -189,7 +206,8 @@ export function readConfigFile(path: string): Record<string, unknown> {
   } catch (e) {
     throw new ConfigError(`config file ${path} does not parse: ${(e as Error).message}`);
   }
-  if (!isPlainObject(value)) throw new ConfigError(`config file ${path} must hold an object at the top level`);
+  if (!isPlainObject(value))
+    throw new ConfigError(`config file ${path} must hold an object at the top level`);
   return value;
 }
 

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parseTrainArgs } from '../../src/cli/train.js';
+import { ConfigError, PRESETS, resolveConfig, validateConfig } from '../../src/selfplay/config.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'azr-config-'));
+
+test('every preset is a valid config', () => {
+  for (const [name, preset] of Object.entries(PRESETS)) {
+    assert.doesNotThrow(() => validateConfig(preset, name), name);
+  }
+});
+
+test('a YAML file overrides the preset field by field', () => {
+  const file = join(dir, 'small.yaml');
+  writeFileSync(file, 'seed: 7\nselfplay:\n  proposerBatch: 3\n');
+  const c = resolveConfig({ preset: 'tiny', file });
+  assert.equal(c.seed, 7);
+  assert.equal(c.selfplay.proposerBatch, 3);
+  assert.equal(
+    c.selfplay.solverBatch,
+    PRESETS.tiny.selfplay.solverBatch,
+    'untouched fields keep the preset value',
+  );
+});
+
+test('a wrong field is a readable error naming the field', () => {
+  const file = join(dir, 'bad.json');
+  writeFileSync(file, JSON.stringify({ selfplay: { proposerBatch: -1 }, sampling: { temperature: 'hot' } }));
+  assert.throws(
+    () => resolveConfig({ file }),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      /selfplay\.proposerBatch/.test(e.message) &&
+      /sampling\.temperature/.test(e.message) &&
+      e.message.includes(file),
+  );
+});
+
+test('an unknown field is refused rather than silently ignored', () => {
+  const file = join(dir, 'typo.json');
+  writeFileSync(file, JSON.stringify({ selfplay: { proposerBatchh: 4 } }));
+  assert.throws(() => resolveConfig({ file }), /proposerBatchh|Unrecognized key/);
+});
+
+test('a config file that does not parse says so', () => {
+  const file = join(dir, 'broken.yaml');
+  writeFileSync(file, 'seed: [1, 2\n');
+  assert.throws(() => resolveConfig({ file }), /does not parse/);
+});
+
+test('a run without any budget is refused', () => {
+  assert.throws(() => validateConfig({ ...PRESETS.default, iterations: null, minutes: null }), /must end/);
+});
+
+test('train flags: one budget on the command line replaces the preset budget', () => {
+  const inv = parseTrainArgs([
+    '--preset',
+    'default',
+    '--iterations',
+    '5',
+    '--seed',
+    '3',
+    '--lang',
+    'javascript',
+  ]);
+  assert.equal(inv.config.iterations, 5);
+  assert.equal(inv.config.minutes, null);
+  assert.equal(inv.config.seed, 3);
+  assert.equal(inv.config.lang, 'javascript');
+  assert.equal(inv.resume, false);
+});
+
+test('train flags: bad values are usage errors', () => {
+  assert.throws(() => parseTrainArgs(['--iterations', 'ten']), /--iterations takes a whole number/);
+  assert.throws(() => parseTrainArgs(['--lang', 'cobol']), /--lang takes python or javascript/);
+  assert.throws(() => parseTrainArgs(['--preset', 'huge']), /unknown preset 'huge'/);
+  assert.throws(() => parseTrainArgs(['--frobnicate']), /Unknown option/);
+  assert.throws(() => parseTrainArgs(['--resume', dir, '--seed', '2']), /cannot be combined with --resume/);
+  assert.throws(() => parseTrainArgs(['--resume', join(dir, 'nope')]), /no config.json/);
+});

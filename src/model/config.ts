@@ -39,7 +39,8 @@ export type ModelPreset = keyof typeof MODEL_PRESETS;
 export function validateModelConfig(c: ModelConfig): void {
   const ints: (keyof ModelConfig)[] = ['vocabSize', 'contextLength', 'layers', 'dModel', 'heads'];
   for (const k of ints) {
-    if (!Number.isInteger(c[k]) || c[k] <= 0) throw new Error(`model.${k} must be a positive integer, got ${c[k]}`);
+    if (!Number.isInteger(c[k]) || c[k] <= 0)
+      throw new Error(`model.${k} must be a positive integer, got ${c[k]}`);
   }
   if (c.dModel % c.heads !== 0) {
     throw new Error(`model.dModel (${c.dModel}) must be divisible by model.heads (${c.heads})`);
@@ -70,7 +71,10 @@ export function parameterSpecs(c: ModelConfig): ParamSpec[] {
       { name: `${p}.mlp.proj.bias`, shape: [D], init: 'zeros' },
     );
   }
-  specs.push({ name: 'lnf.weight', shape: [D], init: 'ones' }, { name: 'lnf.bias', shape: [D], init: 'zeros' });
+  specs.push(
+    { name: 'lnf.weight', shape: [D], init: 'ones' },
+    { name: 'lnf.bias', shape: [D], init: 'zeros' },
+  );
   return specs;
 }
 

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Rng, shuffled } from '../../src/util/rng.js';
+
+test('same seed gives the same stream, different seeds differ', () => {
+  const a = new Rng(42);
+  const b = new Rng(42);
+  const c = new Rng(43);
+  const sa = Array.from({ length: 8 }, () => a.nextU32());
+  const sb = Array.from({ length: 8 }, () => b.nextU32());
+  const sc = Array.from({ length: 8 }, () => c.nextU32());
+  assert.deepEqual(sa, sb);
+  assert.notDeepEqual(sa, sc);
+});
+
+test('state round-trips: a restored generator continues the exact stream', () => {
+  const a = new Rng(7);
+  for (let i = 0; i < 100; i++) a.next();
+  const restored = new Rng(a.state());
+  assert.deepEqual(
+    Array.from({ length: 16 }, () => restored.nextU32()),
+    Array.from({ length: 16 }, () => a.nextU32()),
+  );
+});
+
+test('int is uniform enough and in range; normal has mean ~0 and variance ~1', () => {
+  const rng = new Rng(1);
+  const counts = new Array(10).fill(0);
+  for (let i = 0; i < 100_000; i++) counts[rng.int(10)]++;
+  for (const c of counts) assert.ok(Math.abs(c - 10_000) < 500, `bucket count ${c}`);
+  let sum = 0;
+  let sq = 0;
+  const n = 100_000;
+  for (let i = 0; i < n; i++) {
+    const z = rng.normal();
+    sum += z;
+    sq += z * z;
+  }
+  assert.ok(Math.abs(sum / n) < 0.02);
+  assert.ok(Math.abs(sq / n - 1) < 0.03);
+  assert.throws(() => rng.int(0), RangeError);
+  assert.throws(() => rng.pick([]), RangeError);
+});
+
+test('shuffled is a permutation and does not touch its input', () => {
+  const items = [1, 2, 3, 4, 5, 6, 7, 8];
+  const out = shuffled(new Rng(3), items);
+  assert.deepEqual(items, [1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.deepEqual(
+    [...out].sort((x, y) => x - y),
+    items,
+  );
+});

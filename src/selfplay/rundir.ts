@@ -24,6 +24,8 @@ export const RunStateSchema = z.object({
   checkpoint: z.string().nullable(),
   /** Wall time spent in earlier sessions of this run, so --minutes counts the whole run. */
   elapsedS: z.number().nonnegative(),
+  /** Records in each task buffer file at that iteration; later records are dropped on resume. */
+  bufferSizes: z.record(z.string(), z.number().int().nonnegative()),
 });
 export type RunState = z.infer<typeof RunStateSchema>;
 
@@ -50,6 +52,9 @@ export class RunDir {
   }
   checkpointPath(name: string): string {
     return join(this.checkpointsDir, name);
+  }
+  bufferPath(taskType: string): string {
+    return join(this.buffersDir, `${taskType}.jsonl`);
   }
 
   create(): void {

@@ -113,7 +113,7 @@ const base: SelfPlayConfig = {
   },
   sampling: { temperature: 1.0, topP: 1.0, proposerMaxTokens: 160, solverMaxTokens: 96 },
   executor: { workers: 2, timeoutMs: 2000, memoryMb: 256 },
-  checkpointEvery: 10,
+  checkpointEvery: 1,
   evalEvery: 20,
   samplesPerIteration: 2,
 };
@@ -145,6 +145,7 @@ export const PRESETS = {
       inductionInputs: 10,
     },
     sampling: { proposerMaxTokens: 384, solverMaxTokens: 192 },
+    checkpointEvery: 5,
   }),
 } satisfies Record<string, SelfPlayConfig>;
 

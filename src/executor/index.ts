@@ -1,0 +1,140 @@
+// createExecutor: the sandboxed executor behind the `Executor` interface. Python runs in Pyodide
+// processes under Node's permission model without network; JavaScript runs in QuickJS (WebAssembly) on
+// worker threads. Each language has its own pool, started lazily on first use.
+import { availableParallelism } from 'node:os';
+import { spawnJavaScriptSandbox } from './javascript/spawn.js';
+import { SandboxPool } from './pool.js';
+import { spawnPythonSandbox } from './python/spawn.js';
+import {
+  type AnyExecResult,
+  DEFAULT_LIMITS,
+  type ExecLimits,
+  type ExecRequest,
+  type ExecResult,
+  type Executor,
+  type InspectResult,
+  LANGS,
+  type Lang,
+  type VerdictResult,
+} from './types.js';
+
+export * from './types.js';
+
+export interface ExecutorOptions {
+  /** Sandboxes per language (default: one per core). */
+  workers?: number;
+  limits?: Partial<ExecLimits>;
+  /** Languages to serve (default both); a request in another language fails with `bad_input`. */
+  langs?: readonly Lang[];
+}
+
+/** Size limits checked on the host, before anything reaches a sandbox. */
+function oversize(req: ExecRequest, limits: ExecLimits): string | null {
+  const over = (what: string, text: string, max: number) =>
+    text.length > max ? `${what} is ${text.length} characters, over ${max}` : null;
+  switch (req.op) {
+    case 'run':
+    case 'check':
+      return (
+        over('program', req.program, limits.maxProgramChars) ?? over('input', req.input, limits.maxInputChars)
+      );
+    case 'matches':
+      return (
+        over('program', req.program, limits.maxProgramChars) ??
+        over('input', req.input, limits.maxInputChars) ??
+        over('expected output', req.expected, limits.maxOutputChars)
+      );
+    case 'equal':
+      return over('value', req.a, limits.maxOutputChars) ?? over('value', req.b, limits.maxOutputChars);
+    case 'inspect':
+      return over('program', req.program, limits.maxProgramChars);
+  }
+}
+
+export async function createExecutor(opts: ExecutorOptions = {}): Promise<Executor> {
+  const limits: ExecLimits = { ...DEFAULT_LIMITS, ...opts.limits };
+  for (const [k, v] of Object.entries(limits)) {
+    if (!Number.isFinite(v) || v <= 0)
+      throw new RangeError(`executor limit ${k} must be a positive number, got ${v}`);
+  }
+  const size = opts.workers ?? Math.max(1, availableParallelism());
+  const langs = opts.langs ?? LANGS;
+  const pools = new Map<Lang, SandboxPool>();
+  if (langs.includes('python')) {
+    pools.set(
+      'python',
+      new SandboxPool({
+        size,
+        spawn: () => spawnPythonSandbox(limits.memoryMb),
+        limits,
+        recycleHeapBytes: Math.min(limits.memoryMb * 1024 * 1024 * 0.75, 192 * 1024 * 1024),
+        startupMs: 60_000,
+      }),
+    );
+  }
+  if (langs.includes('javascript')) {
+    pools.set(
+      'javascript',
+      new SandboxPool({
+        size,
+        spawn: spawnJavaScriptSandbox,
+        limits,
+        recycleHeapBytes: Infinity,
+        startupMs: 30_000,
+      }),
+    );
+  }
+
+  async function batch(requests: readonly ExecRequest[]): Promise<AnyExecResult[]> {
+    const results: AnyExecResult[] = new Array(requests.length);
+    const byLang = new Map<Lang, { index: number[]; reqs: ExecRequest[] }>();
+    requests.forEach((req, i) => {
+      const pool = pools.get(req.lang);
+      const big = oversize(req, limits);
+      if (!pool) {
+        results[i] = {
+          ok: false,
+          kind: 'bad_input',
+          message: `language ${String(req.lang)} is not served`,
+          timeMs: 0,
+        };
+      } else if (big) {
+        results[i] = { ok: false, kind: 'too_large', message: big, timeMs: 0 };
+      } else {
+        const group = byLang.get(req.lang) ?? { index: [], reqs: [] };
+        group.index.push(i);
+        group.reqs.push(req);
+        byLang.set(req.lang, group);
+      }
+    });
+    await Promise.all(
+      [...byLang].map(async ([lang, group]) => {
+        const out = await (pools.get(lang) as SandboxPool).run(group.reqs);
+        group.index.forEach((at, k) => {
+          results[at] = out[k] as AnyExecResult;
+        });
+      }),
+    );
+    return results;
+  }
+
+  const one = async (req: ExecRequest) => (await batch([req]))[0] as AnyExecResult;
+  return {
+    run: (lang, program, input) => one({ op: 'run', lang, program, input }) as Promise<ExecResult>,
+    check: (lang, program, input, runs) =>
+      one({ op: 'check', lang, program, input, runs }) as Promise<ExecResult>,
+    matches: (lang, program, input, expected) =>
+      one({ op: 'matches', lang, program, input, expected }) as Promise<VerdictResult>,
+    equal: (lang, a, b) => one({ op: 'equal', lang, a, b }) as Promise<VerdictResult>,
+    inspect: (lang, program) => one({ op: 'inspect', lang, program }) as Promise<InspectResult>,
+    batch,
+    get executions() {
+      let n = 0;
+      for (const p of pools.values()) n += p.executions;
+      return n;
+    },
+    async close() {
+      for (const p of pools.values()) p.close();
+    },
+  };
+}

@@ -1,0 +1,106 @@
+// The static policy for JavaScript task programs. QuickJS is given no host bindings, so nothing a
+// program names can reach the host; this policy is about tasks: a task must be a pure, synchronous,
+// deterministic function of its input, so clocks, randomness, code generation and async are refused.
+
+const BANNED = new Set([
+  'eval',
+  'Function',
+  'import',
+  'require',
+  'process',
+  'globalThis',
+  'WebAssembly',
+  'Atomics',
+  'SharedArrayBuffer',
+  'Proxy',
+  'Reflect',
+  'constructor',
+  '__proto__',
+  '__defineGetter__',
+  '__defineSetter__',
+  'Date',
+  'random',
+  'performance',
+  'setTimeout',
+  'setInterval',
+  'queueMicrotask',
+  'Promise',
+  'async',
+  'await',
+  'std',
+  'os',
+]);
+
+/** The program with string, template and regex-free comment contents blanked out (same length). */
+export function blankStringsAndComments(src: string): string {
+  let out = '';
+  let i = 0;
+  while (i < src.length) {
+    const c = src[i] as string;
+    const next = src[i + 1];
+    if (c === '/' && next === '/') {
+      const end = src.indexOf('\n', i);
+      const stop = end === -1 ? src.length : end;
+      out += ' '.repeat(stop - i);
+      i = stop;
+    } else if (c === '/' && next === '*') {
+      const end = src.indexOf('*/', i + 2);
+      const stop = end === -1 ? src.length : end + 2;
+      out += src.slice(i, stop).replace(/[^\n]/g, ' ');
+      i = stop;
+    } else if (c === '"' || c === "'" || c === '`') {
+      let j = i + 1;
+      while (j < src.length && src[j] !== c) j += src[j] === '\\' ? 2 : 1;
+      const stop = Math.min(src.length, j + 1);
+      // Template literals can hold code in ${...}: keep the quotes, blank only plain strings' contents.
+      out +=
+        c === '`' ? src.slice(i, stop) : c + ' '.repeat(Math.max(0, stop - i - 2)) + (stop - i >= 2 ? c : '');
+      i = stop;
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return out;
+}
+
+/** The first banned identifier the program uses, if any. */
+export function bannedName(src: string): string | undefined {
+  const code = blankStringsAndComments(src);
+  // An identifier spelled with escapes (\u0065val) would slip past the name check below.
+  if (code.includes('\\u')) return '\\u escapes in identifiers';
+  for (const m of code.matchAll(/[A-Za-z_$][\w$]*/g)) {
+    if (BANNED.has(m[0])) return m[0];
+  }
+  // Computed access by string (obj['constructor']) is how such names hide; refuse bracket access by
+  // string literal to the banned names as well.
+  for (const m of src.matchAll(/\[\s*(['"`])([^'"`]*)\1\s*\]/g)) {
+    if (BANNED.has(m[2] as string)) return m[2];
+  }
+  return undefined;
+}
+
+/** Names of functions declared at the top level (function declarations and const/let/var = function/arrow). */
+export function topLevelFunctions(src: string): string[] {
+  const code = blankStringsAndComments(src);
+  const names: string[] = [];
+  let depth = 0;
+  let lineStart = true;
+  for (let i = 0; i < code.length; i++) {
+    const c = code[i] as string;
+    if (depth === 0 && lineStart) {
+      const rest = code.slice(i);
+      const decl = /^\s*function\s*\*?\s*([A-Za-z_$][\w$]*)/.exec(rest);
+      const bound =
+        /^\s*(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*(?:function\b|\([^)]*\)\s*=>|[A-Za-z_$][\w$]*\s*=>)/.exec(
+          rest,
+        );
+      const m = decl ?? bound;
+      if (m) names.push(m[1] as string);
+    }
+    lineStart = c === '\n' || c === ';' || (lineStart && /\s/.test(c));
+    if (c === '{' || c === '(' || c === '[') depth++;
+    else if (c === '}' || c === ')' || c === ']') depth = Math.max(0, depth - 1);
+  }
+  return names;
+}

@@ -1,0 +1,84 @@
+// Entry point of a Python sandbox process. The parent starts it under Node's permission model (reads
+// limited to the Pyodide package and this directory; no writes, child processes or workers), with an
+// empty environment and, where the OS allows, in an empty network namespace. Protocol: one JSON line per
+// batch on stdin ({limits, requests}), one JSON line per finished request on stdout, in order, so the
+// parent always knows which request is running and can kill the process when it overruns.
+import fs from 'node:fs';
+import os from 'node:os';
+import { createInterface } from 'node:readline';
+import { PYTHON_RUNTIME } from './runtime.py.js';
+
+// Pyodide calls process.binding('constants'), which the permission model refuses; answer it here.
+const proc = process as unknown as { binding: (name: string) => unknown };
+const binding = proc.binding.bind(process);
+proc.binding = (name: string) =>
+  name === 'constants' ? { fs: fs.constants, os: os.constants } : binding(name);
+
+// The wasm heap never shrinks and Worker resource limits do not cover it: refuse growth past the cap so a
+// memory bomb becomes a Python MemoryError instead of taking gigabytes from the host.
+const capBytes = Number(process.env.AZR_MEMORY_MB ?? '256') * 1024 * 1024;
+interface WasmMemory {
+  buffer: ArrayBuffer;
+  grow(delta: number): number;
+}
+const memoryProto = (globalThis as unknown as { WebAssembly: { Memory: { prototype: WasmMemory } } })
+  .WebAssembly.Memory.prototype;
+const grow = memoryProto.grow;
+memoryProto.grow = function (this: WasmMemory, delta: number): number {
+  if (this.buffer.byteLength + delta * 65536 > capBytes) throw new RangeError('sandbox memory cap');
+  return grow.call(this, delta);
+};
+
+const pyodideDir = process.env.AZR_PYODIDE_DIR as string;
+delete process.env.AZR_PYODIDE_DIR;
+delete process.env.AZR_MEMORY_MB;
+
+function send(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+async function main(): Promise<void> {
+  const { loadPyodide } = (await import(`${pyodideDir}/pyodide.mjs`)) as typeof import('pyodide');
+  const pyodide = await loadPyodide({
+    indexURL: `${pyodideDir}/`,
+    env: { PYTHONHASHSEED: '0', HOME: '/home/pyodide' },
+    stdout: () => {},
+    stderr: () => {},
+    stdin: () => null,
+  });
+  // Cut the bridges to JavaScript and the socket emulation; the process boundary holds regardless.
+  pyodide.runPython(`
+import sys
+for _name in ('js', 'pyodide_js', 'pyodide.ffi', 'pyodide.code', '_pyodide_core', 'socket', '_socket', 'ctypes', '_ctypes', 'select', 'ssl'):
+    sys.modules[_name] = None
+`);
+  pyodide.runPython(PYTHON_RUNTIME);
+  const handle = pyodide.globals.get('handle') as (req: string, limits: string) => string;
+  const heap = () => (pyodide as unknown as { _module: { HEAP8: Int8Array } })._module.HEAP8.length;
+  send({ ready: true, heap: heap() });
+
+  const lines = createInterface({ input: process.stdin });
+  for await (const line of lines) {
+    const batch = JSON.parse(line) as { limits: unknown; requests: unknown[] };
+    const limits = JSON.stringify(batch.limits);
+    for (const req of batch.requests) {
+      const t0 = performance.now();
+      let result: Record<string, unknown>;
+      try {
+        result = JSON.parse(handle(JSON.stringify(req), limits)) as Record<string, unknown>;
+      } catch (e) {
+        // A fatal error inside the interpreter (e.g. an aborted wasm call): report and let the parent
+        // replace this process.
+        send({ fatal: String((e as Error)?.message ?? e).slice(0, 200) });
+        process.exit(3);
+      }
+      result.timeMs = performance.now() - t0;
+      send({ result, heap: heap() });
+    }
+  }
+}
+
+main().catch((e: unknown) => {
+  send({ fatal: String((e as Error)?.message ?? e).slice(0, 300) });
+  process.exit(2);
+});

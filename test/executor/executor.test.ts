@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createExecutor, type ExecResult, type VerdictResult } from '../../src/executor/index.js';
+
+// One executor for the file: Pyodide takes over a second to start.
+const ex = await createExecutor({ workers: 2, limits: { timeoutMs: 1500 } });
+test.after(() => ex.close());
+
+const ok = (r: ExecResult) => {
+  assert.ok(r.ok, `expected success, got ${JSON.stringify(r)}`);
+  return r;
+};
+const verdict = (r: VerdictResult) => {
+  assert.ok(r.ok, `expected a verdict, got ${JSON.stringify(r)}`);
+  return r.equal;
+};
+
+test('python: run returns repr and the JSON value; the identity seed runs', async () => {
+  const r = ok(await ex.run('python', 'def f(x):\n    return x', "'Hello World'"));
+  assert.equal(r.output, "'Hello World'");
+  assert.equal(r.value, 'Hello World');
+  const t = ok(await ex.run('python', 'def f(a, b):\n    return (a, b[::-1])', "[1, 2], 'ab'"));
+  assert.equal(t.output, "([1, 2], 'ba')");
+  assert.equal(t.value, undefined, 'a tuple has no JSON value');
+  const d = ok(await ex.run('python', 'def f(d):\n    return {k: v * 2 for k, v in d.items()}', "{'a': 1}"));
+  assert.deepEqual(d.value, { a: 2 });
+});
+
+test('python: helpers inside f and allowed modules work', async () => {
+  const prog =
+    'import math\nfrom collections import Counter\ndef f(xs):\n    def sq(v):\n        return v * v\n    return sorted(Counter(sq(x) for x in xs).items()), math.gcd(12, 18)';
+  assert.equal(ok(await ex.run('python', prog, '[1, -1, 2]')).output, '([(1, 2), (4, 1)], 6)');
+});
+
+test('python: equality is Python ==, sets unordered, 1 == 1.0', async () => {
+  assert.equal(verdict(await ex.equal('python', '1', '1.0')), true);
+  assert.equal(verdict(await ex.equal('python', '{1, 2, 3}', '{3, 2, 1}')), true);
+  assert.equal(verdict(await ex.equal('python', "{'a': [1, (2, 3)]}", "{'a': [1, (2, 3)]}")), true);
+  assert.equal(verdict(await ex.equal('python', '[1, 2]', '(1, 2)')), false);
+  assert.equal(verdict(await ex.equal('python', "'a'", '"a"')), true);
+  assert.equal(verdict(await ex.matches('python', 'def f(x):\n    return x * 2', '2', '4.0')), true);
+  assert.equal(verdict(await ex.matches('python', 'def f(x):\n    return x * 2', '2', '5')), false);
+});
+
+test('python: inspect reads functions and imports without running', async () => {
+  const r = await ex.inspect('python', 'import math\ndef f(x):\n    while True: pass');
+  assert.ok(r.ok);
+  assert.deepEqual(r.topLevelFunctions, ['f']);
+  assert.deepEqual(r.imports, ['math']);
+});
+
+test('python: each failure kind is a typed value', async () => {
+  const cases: [string, string, string][] = [
+    ['def f(x) return x', '1', 'syntax'],
+    ['def f(x):\n    return 1 / 0', '1', 'runtime'],
+    ['def g(x):\n    return x', '1', 'no_entry'],
+    ['def f(x):\n    return x\ndef g(x):\n    return x', '1', 'no_entry'],
+    ['def f(x):\n    return x', 'x + 1', 'bad_input'],
+    ['def f(x):\n    return x', '1 +', 'bad_input'],
+    ['def f(x):\n    return "y" * 10000', '1', 'too_large'],
+    ['def f(x):\n    return object()', '1', 'nondeterministic'],
+    ['def f(x):\n    return lambda: 0', '1', 'nondeterministic'],
+  ];
+  for (const [program, input, kind] of cases) {
+    const r = await ex.check('python', program, input);
+    assert.equal(r.ok, false, program);
+    if (!r.ok) {
+      assert.equal(r.kind, kind, `${program} -> ${r.message}`);
+      assert.ok(r.message.length > 0 && r.message.length <= 300);
+    }
+  }
+  const big = await ex.check('python', `def f(x):\n    return x\n# ${'z'.repeat(9000)}`, '1');
+  assert.equal(big.ok ? 'ok' : big.kind, 'too_large');
+});
+
+test('python: set order is stable across runs and processes (hash seed fixed)', async () => {
+  const prog = 'def f(words):\n    return list(set(words))';
+  const input = "['pear', 'apple', 'fig', 'kiwi', 'plum', 'lime']";
+  const outs = await ex.batch(
+    Array.from({ length: 6 }, () => ({
+      op: 'check' as const,
+      lang: 'python' as const,
+      program: prog,
+      input,
+    })),
+  );
+  const texts = new Set(outs.map((r) => ('output' in r ? r.output : JSON.stringify(r))));
+  assert.equal(texts.size, 1);
+});
+
+test('javascript: run, canonical output, structural equality', async () => {
+  const r = ok(await ex.run('javascript', 'function f(x) {\n  return x;\n}', '"Hello World"'));
+  assert.equal(r.output, '"Hello World"');
+  assert.equal(r.value, 'Hello World');
+  const o = ok(
+    await ex.run(
+      'javascript',
+      'function f(a, b) {\n  return { b: a, a: [b, undefined, -0] };\n}',
+      "[1, 2], 'x'",
+    ),
+  );
+  assert.equal(o.output, '{"a":["x",undefined,-0],"b":[1,2]}');
+  const m = ok(
+    await ex.run('javascript', 'function f(xs) {\n  return new Set(xs.map((x) => x % 3));\n}', '[1, 2, 4]'),
+  );
+  assert.equal(m.output, 'new Set([1,2])');
+  assert.equal(verdict(await ex.equal('javascript', '{"a": 1, b: [1, 2]}', '{b: [1, 2], a: 1.0}')), true);
+  assert.equal(verdict(await ex.equal('javascript', '[1, 2]', '[2, 1]')), false);
+  assert.equal(verdict(await ex.equal('javascript', 'NaN', 'NaN')), true);
+  assert.equal(
+    verdict(
+      await ex.matches(
+        'javascript',
+        'function f(s) { return s.split("").reverse().join(""); }',
+        "'abc'",
+        '"cba"',
+      ),
+    ),
+    true,
+  );
+});
+
+test('javascript: failure kinds', async () => {
+  const cases: [string, string, string][] = [
+    ['function f(x) { return x +; }', '1', 'syntax'],
+    ['function f(x) { return x.y.z; }', '1', 'runtime'],
+    ['function g(x) { return x; }', '1', 'no_entry'],
+    ['function f(x) { return x; }', 'x', 'bad_input'],
+    ['function f(x) { return "y".repeat(5000); }', '1', 'too_large'],
+    ['function f(x) { return () => 1; }', '1', 'runtime'],
+    ['function f(x) { const a = []; a.push(a); return a; }', '1', 'runtime'],
+  ];
+  for (const [program, input, kind] of cases) {
+    const r = await ex.check('javascript', program, input);
+    assert.equal(r.ok ? 'ok' : r.kind, kind, `${program} -> ${JSON.stringify(r)}`);
+  }
+});
+
+test('batch keeps request order across languages and reports executions', async () => {
+  const before = ex.executions;
+  const rs = await ex.batch(
+    Array.from({ length: 40 }, (_, i) =>
+      i % 2
+        ? {
+            op: 'run' as const,
+            lang: 'python' as const,
+            program: 'def f(x):\n    return x + 1',
+            input: String(i),
+          }
+        : {
+            op: 'run' as const,
+            lang: 'javascript' as const,
+            program: 'function f(x) { return x + 1; }',
+            input: String(i),
+          },
+    ),
+  );
+  rs.forEach((r, i) => {
+    assert.equal('output' in r ? r.output : r, String(i + 1));
+  });
+  assert.ok(ex.executions - before >= 40);
+});

@@ -148,7 +148,8 @@ class Slot {
             this.executions++;
             this.heap = m.heap ?? this.heap;
             index++;
-            if (index === pending.length) finish(false);
+            if (m.recycle) finish(true);
+            else if (index === pending.length) finish(false);
             else arm();
           } else if ('fatal' in m) {
             results.push(failure('runtime', `the sandbox stopped: ${m.fatal}`, performance.now() - started));

@@ -10,7 +10,8 @@ export interface WireBatch {
 
 export type WireMessage =
   | { ready: true; heap?: number }
-  | { result: AnyExecResult; heap?: number }
+  /** `recycle`: the sandbox asks to be replaced before it runs anything else. */
+  | { result: AnyExecResult; heap?: number; recycle?: boolean }
   | { fatal: string };
 
 /** One live sandbox. `onMessage`/`onExit` are set once by the pool. */

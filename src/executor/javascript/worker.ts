@@ -43,7 +43,8 @@ function classify(err: unknown): Refused {
   const name = e?.name ?? 'Error';
   const message = String(e?.message ?? err);
   if (/interrupted/i.test(message)) return new Refused('timeout', 'interrupted at the time limit');
-  if (/out of memory/i.test(message)) return new Refused('memory', 'out of memory');
+  if (/out of memory|string too long|invalid array length/i.test(message))
+    return new Refused('memory', message.slice(0, 120));
   return new Refused('runtime', `${name}: ${message}`.slice(0, 200));
 }
 

@@ -24,8 +24,12 @@ interface WasmMemory {
 const memoryProto = (globalThis as unknown as { WebAssembly: { Memory: { prototype: WasmMemory } } })
   .WebAssembly.Memory.prototype;
 const grow = memoryProto.grow;
+let refusedGrows = 0;
 memoryProto.grow = function (this: WasmMemory, delta: number): number {
-  if (this.buffer.byteLength + delta * 65536 > capBytes) throw new RangeError('sandbox memory cap');
+  if (this.buffer.byteLength + delta * 65536 > capBytes) {
+    refusedGrows++;
+    throw new RangeError('sandbox memory cap');
+  }
   return grow.call(this, delta);
 };
 
@@ -63,6 +67,7 @@ for _name in ('js', 'pyodide_js', 'pyodide.ffi', 'pyodide.code', '_pyodide_core'
     const limits = JSON.stringify(batch.limits);
     for (const req of batch.requests) {
       const t0 = performance.now();
+      const refusedBefore = refusedGrows;
       let result: Record<string, unknown>;
       try {
         result = JSON.parse(handle(JSON.stringify(req), limits)) as Record<string, unknown>;
@@ -73,7 +78,14 @@ for _name in ('js', 'pyodide_js', 'pyodide.ffi', 'pyodide.code', '_pyodide_core'
         process.exit(3);
       }
       result.timeMs = performance.now() - t0;
-      send({ result, heap: heap() });
+      // A refused allocation can surface as a garbled error rather than MemoryError, and can leave the
+      // interpreter damaged: call it memory and ask to be replaced.
+      const hitCap = refusedGrows > refusedBefore;
+      if (hitCap && result.ok === false) {
+        result.kind = 'memory';
+        result.message = `memory limit (${capBytes >> 20} MB) reached`;
+      }
+      send({ result, heap: heap(), recycle: hitCap });
     }
   }
 }

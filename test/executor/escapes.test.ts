@@ -1,0 +1,229 @@
+// Programs are written by a model: treat them as hostile. Every attempt here must come back as a typed
+// failure (or a harmless value), leave the host untouched, and leave the pool serving.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { createExecutor, type Lang } from '../../src/executor/index.js';
+import { sandboxCommand } from '../../src/executor/python/spawn.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'azr-escape-'));
+const sentinel = join(dir, 'pwned');
+const secret = join(dir, 'secret.txt');
+writeFileSync(secret, 'TOP-SECRET-VALUE');
+const ex = await createExecutor({ workers: 2, limits: { timeoutMs: 1000, memoryMb: 128 } });
+test.after(async () => {
+  await ex.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const py = (body: string) =>
+  `def f(x):\n${body
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n')}`;
+const js = (body: string) => `function f(x) {\n${body}\n}`;
+
+// [name, lang, program, input, acceptable failure kinds]
+const attempts: [string, Lang, string, string, string[]][] = [
+  ['os.system', 'python', `import os\n${py(`os.system('touch ${sentinel}')\nreturn 1`)}`, '1', ['banned']],
+  ['__import__', 'python', py(`return __import__('os').system('touch ${sentinel}')`), '1', ['banned']],
+  ['open a host file', 'python', py(`return open('${secret}').read()`), '1', ['banned']],
+  ['write a host file', 'python', py(`open('${sentinel}', 'w').write('x')\nreturn 1`), '1', ['banned']],
+  [
+    'subprocess',
+    'python',
+    `import subprocess\n${py(`return subprocess.run(['id']).returncode`)}`,
+    '1',
+    ['banned'],
+  ],
+  ['js module', 'python', `import js\n${py('return str(js.process.pid)')}`, '1', ['banned']],
+  [
+    'pyodide.code.run_js',
+    'python',
+    `from pyodide.code import run_js\n${py(`return run_js('1')`)}`,
+    '1',
+    ['banned'],
+  ],
+  [
+    'ctypes',
+    'python',
+    `import ctypes\n${py(`return ctypes.CDLL(None).system(b'touch ${sentinel}')`)}`,
+    '1',
+    ['banned'],
+  ],
+  [
+    'socket',
+    'python',
+    `import socket\n${py(`return socket.create_connection(('127.0.0.1', 80))`)}`,
+    '1',
+    ['banned'],
+  ],
+  [
+    'urllib',
+    'python',
+    `import urllib.request\n${py(`return urllib.request.urlopen('http://127.0.0.1')`)}`,
+    '1',
+    ['banned'],
+  ],
+  ['gc walk', 'python', `import gc\n${py('return len(gc.get_objects())')}`, '1', ['banned']],
+  [
+    '__subclasses__',
+    'python',
+    py('return [c.__name__ for c in ().__class__.__bases__[0].__subclasses__()]'),
+    '1',
+    ['banned'],
+  ],
+  ['getattr dunder', 'python', py(`return getattr((), '__class__')`), '1', ['banned']],
+  ['__builtins__', 'python', py(`return __builtins__['open']`), '1', ['banned']],
+  ['eval', 'python', py(`return eval('1+1')`), '1', ['banned']],
+  ['exec', 'python', py(`exec('y=1')\nreturn 1`), '1', ['banned']],
+  ['compile', 'python', py(`return compile('1', 'a', 'eval')`), '1', ['banned']],
+  ['globals', 'python', py('return list(globals())'), '1', ['banned']],
+  ['vars', 'python', py('return vars()'), '1', ['banned']],
+  ['format attribute walk', 'python', py(`return '{0.__class__}'.format(x)`), '1', ['banned']],
+  [
+    'importlib',
+    'python',
+    `import importlib\n${py(`return importlib.import_module('os').getcwd()`)}`,
+    '1',
+    ['banned'],
+  ],
+  ['sys', 'python', `import sys\n${py('return sys.version')}`, '1', ['banned']],
+  ['os.environ', 'python', `from os import environ\n${py('return dict(environ)')}`, '1', ['banned']],
+  ['random', 'python', `import random\n${py('return random.random()')}`, '1', ['banned']],
+  ['time', 'python', `import time\n${py('return time.time()')}`, '1', ['banned']],
+  ['datetime', 'python', `import datetime\n${py('return str(datetime.datetime.now())')}`, '1', ['banned']],
+  ['threading', 'python', `import threading\n${py('return threading.active_count()')}`, '1', ['banned']],
+  ['pickle', 'python', `import pickle\n${py('return pickle.dumps(x)')}`, '1', ['banned']],
+  ['import inside f', 'python', py('import os\nreturn os.getcwd()'), '1', ['banned']],
+  ['infinite loop', 'python', py('while True:\n    pass'), '1', ['timeout']],
+  ['C-level loop', 'python', py('return sum(range(10**13))'), '1', ['timeout']],
+  ['memory bomb', 'python', py('return len([0] * (10**9))'), '1', ['memory']],
+  ['string memory bomb', 'python', py("s = 'x'\nwhile True:\n    s = s + s"), '1', ['memory', 'timeout']],
+  ['recursion bomb', 'python', py('return f(x + 1)'), '1', ['runtime']],
+  ['huge output', 'python', py("return 'x' * 10**6"), '1', ['too_large']],
+  ['huge int repr', 'python', py('return 10 ** 100000'), '1', ['runtime', 'too_large']],
+  [
+    'code in the input',
+    'python',
+    py('return x'),
+    `__import__('os').system('touch ${sentinel}')`,
+    ['bad_input'],
+  ],
+  ['lambda in the input', 'python', py('return x'), '(lambda: 1)()', ['bad_input']],
+  ['JS: globalThis probe', 'javascript', js('return Object.keys(globalThis);'), '1', ['banned']],
+  [
+    'JS: Function constructor',
+    'javascript',
+    js(`return (() => 0).constructor('return process')();`),
+    '1',
+    ['banned'],
+  ],
+  ['JS: Function', 'javascript', js(`return Function('return this')();`), '1', ['banned']],
+  ['JS: eval', 'javascript', js(`return eval('1');`), '1', ['banned']],
+  ['JS: escaped eval', 'javascript', js(`return \\u0065val('1');`), '1', ['banned']],
+  ['JS: bracket constructor', 'javascript', js(`return x['constructor'];`), '1', ['banned']],
+  [
+    'JS: require',
+    'javascript',
+    js(`return require('fs').readFileSync('${secret}', 'utf8');`),
+    '1',
+    ['banned'],
+  ],
+  ['JS: dynamic import', 'javascript', js(`return import('fs');`), '1', ['banned']],
+  ['JS: process', 'javascript', js('return process.env;'), '1', ['banned']],
+  ['JS: std/os modules', 'javascript', js(`return std.open('${secret}', 'r');`), '1', ['banned']],
+  ['JS: clock', 'javascript', js('return Date.now();'), '1', ['banned']],
+  ['JS: randomness', 'javascript', js('return Math.random();'), '1', ['banned']],
+  ['JS: async', 'javascript', 'async function f(x) { return x; }', '1', ['banned']],
+  ['JS: template smuggling', 'javascript', js('return `${globalThis}`;'), '1', ['banned']],
+  ['JS: infinite loop', 'javascript', js('for (;;) {}'), '1', ['timeout']],
+  ['JS: loop at top level', 'javascript', `while (true) {}\n${js('return 1;')}`, '1', ['timeout']],
+  ['JS: memory bomb', 'javascript', js(`let s = 'x';\nfor (;;) s += s;`), '1', ['memory', 'timeout']],
+  ['JS: recursion bomb', 'javascript', js('return f(x + 1);'), '1', ['runtime']],
+  ['JS: huge output', 'javascript', js(`return 'x'.repeat(1e6);`), '1', ['too_large']],
+  ['JS: code in the input', 'javascript', js('return x;'), '(function () { return 1; })()', ['bad_input']],
+];
+
+test(`${attempts.length} escape attempts fail as typed values`, async () => {
+  assert.ok(attempts.length >= 40);
+  const results = await ex.batch(
+    attempts.map(([, lang, program, input]) => ({ op: 'check' as const, lang, program, input })),
+  );
+  attempts.forEach(([name, , , , kinds], i) => {
+    const r = results[i];
+    assert.ok(r && 'ok' in r && !r.ok, `${name}: expected a failure, got ${JSON.stringify(r)}`);
+    if (r && !r.ok) assert.ok(kinds.includes(r.kind), `${name}: got ${r.kind} (${r.message})`);
+  });
+  assert.equal(existsSync(sentinel), false, 'no program created the sentinel file');
+});
+
+test('the pool still answers correctly after the attacks', async () => {
+  const r = await ex.run('python', 'def f(x):\n    return x * 3', '14');
+  assert.ok(r.ok && r.output === '42');
+  const j = await ex.run('javascript', 'function f(x) { return x * 3; }', '14');
+  assert.ok(j.ok && j.output === '42');
+});
+
+test('javascript: a fresh runtime per run, so pollution does not carry over', async () => {
+  const polluted = await ex.run(
+    'javascript',
+    js('Object.prototype.polluted = 1; Array.prototype.push = null; return 1;'),
+    '1',
+  );
+  assert.ok(polluted.ok);
+  const clean = await ex.run('javascript', js('const a = []; a.push(1); return [({}).polluted, a];'), '1');
+  assert.ok(clean.ok && clean.output === '[undefined,[1]]', JSON.stringify(clean));
+});
+
+test('python: a patched builtin does not leak into the next program', async () => {
+  const first = await ex.run('python', py('import math\nmath.pi = 3\nreturn math.pi'), '1');
+  assert.ok(first.ok);
+  // Modules are shared inside one interpreter; attribute assignment to modules is the leak to watch.
+  const second = await ex.run('python', py('import math\nreturn round(math.pi, 2)'), '1');
+  assert.ok(second.ok);
+  assert.ok(second.output === '3.14' || second.output === '3', second.output);
+});
+
+// The Python-level policy is one layer; the process confinement must hold even for code that gets past
+// it. Run probes as the sandbox's own entry script under exactly the sandbox's command line.
+test('the sandbox process itself cannot write, read host files, spawn, start workers or connect', async () => {
+  const server = createServer((s) => {
+    connections++;
+    s.destroy();
+  });
+  let connections = 0;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const probe = join(dir, 'probe.mjs');
+  writeFileSync(
+    probe,
+    `
+import fs from 'node:fs';
+import net from 'node:net';
+const out = {};
+const attempt = async (name, fn) => { try { await fn(); out[name] = 'ALLOWED'; } catch (e) { out[name] = e.code || e.message; } };
+await attempt('write', () => fs.writeFileSync(${JSON.stringify(sentinel)}, 'x'));
+await attempt('read', () => fs.readFileSync(${JSON.stringify(secret)}, 'utf8'));
+await attempt('spawn', async () => (await import('node:child_process')).execSync('id'));
+await attempt('worker', async () => { const { Worker } = await import('node:worker_threads'); new Worker('1', { eval: true }); });
+await attempt('connect', () => new Promise((ok, fail) => { const s = net.connect(${port}, '127.0.0.1', () => { s.destroy(); ok(); }); s.on('error', fail); setTimeout(() => fail(new Error('no connection')), 1500); }));
+out.env = Object.keys(process.env).join(',');
+console.log(JSON.stringify(out));
+`,
+  );
+  const cmd = sandboxCommand(probe, [probe]);
+  const r = spawnSync(cmd.file, cmd.args, { env: {}, encoding: 'utf8', timeout: 20_000 });
+  server.close();
+  const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Record<string, string>;
+  for (const k of ['write', 'read', 'spawn', 'worker', 'connect']) {
+    assert.ok(out[k] && out[k] !== 'ALLOWED', `${k} must be refused, got ${out[k]} (stderr: ${r.stderr})`);
+  }
+  assert.equal(out.env, '', 'the sandbox sees no environment variables');
+  assert.equal(connections, 0, 'no connection reached the host');
+  assert.equal(existsSync(sentinel), false);
+});

@@ -1,0 +1,96 @@
+// The per-token policy-gradient objective the trainer minimises, and the packing of sequences into the
+// model engine's training batch. Each sequence's advantage is broadcast to its completion tokens; the loss
+// is the mean over a sequence's tokens, then the mean over sequences:
+//
+//   L = -(1/B) * sum_b (1/|y_b|) * sum_t A_b * ratio_term(b, t)
+//
+// where ratio_term is log p(y_t) (plain REINFORCE, the default, as in the reference) or, with PPO
+// clipping, min(rho * A, clip(rho, 1-eps, 1+eps) * A) / A with rho = p/p_old. An optional KL term
+// (k3 estimator against a reference policy) is off by default.
+import type { TrainBatch } from '../model/engine-types.js';
+
+export interface Sequence {
+  prompt: readonly number[];
+  completion: readonly number[];
+  advantage: number;
+  /** Log-probabilities of the completion under the sampling policy (PPO clipping needs them). */
+  oldLogprobs?: readonly number[];
+}
+
+/**
+ * Pack sequences into a [batch, time] TrainBatch: tokens are prompt + completion (minus the last), targets
+ * are shifted by one, completion positions get weight 1/(|y_b| * B), prompt and padding weight 0. A
+ * sequence longer than `time` + 1 loses tokens from the start of its prompt (the completion is kept).
+ */
+export function packTrainBatch(seqs: readonly Sequence[], time: number, padId: number): TrainBatch {
+  const B = seqs.length;
+  const tokens = new Int32Array(B * time).fill(padId);
+  const targets = new Int32Array(B * time).fill(padId);
+  const advantages = new Float32Array(B * time);
+  const weights = new Float32Array(B * time);
+  const hasOld = seqs.length > 0 && seqs.every((s) => s.oldLogprobs !== undefined);
+  const oldLogprobs = hasOld ? new Float32Array(B * time) : undefined;
+  seqs.forEach((s, b) => {
+    if (s.completion.length === 0) return;
+    const completion = s.completion.slice(0, time);
+    const full = [...s.prompt, ...completion];
+    const keep = Math.min(full.length, time + 1);
+    const seq = full.slice(full.length - keep);
+    const firstTarget = seq.length - completion.length; // index in seq of the first completion token
+    const w = 1 / (completion.length * B);
+    for (let t = 0; t < seq.length - 1; t++) {
+      tokens[b * time + t] = seq[t] as number;
+      targets[b * time + t] = seq[t + 1] as number;
+      if (t + 1 >= firstTarget) {
+        const k = t + 1 - firstTarget; // completion token index
+        weights[b * time + t] = w;
+        advantages[b * time + t] = s.advantage;
+        if (oldLogprobs && s.oldLogprobs) oldLogprobs[b * time + t] = s.oldLogprobs[k] ?? 0;
+      }
+    }
+  });
+  const batch: TrainBatch = { batch: B, time, tokens, targets, advantages, weights };
+  if (oldLogprobs) batch.oldLogprobs = oldLogprobs;
+  return batch;
+}
+
+export interface ObjectiveOptions {
+  /** PPO ratio clipping epsilon; undefined: no clipping (plain REINFORCE). */
+  clipEpsilon?: number;
+  /** Weight of the KL penalty against `refLogprobs`; 0 by default. */
+  klCoef?: number;
+}
+
+/**
+ * The objective's value for given per-token log-probabilities (reference implementation in plain
+ * TypeScript; the model engine's graph is tested against it).
+ */
+export function policyGradientLoss(
+  batch: TrainBatch,
+  logprobs: Float32Array,
+  opts: ObjectiveOptions = {},
+  refLogprobs?: Float32Array,
+): number {
+  let loss = 0;
+  for (let i = 0; i < batch.batch * batch.time; i++) {
+    const w = batch.weights[i] as number;
+    if (w === 0) continue;
+    const a = batch.advantages[i] as number;
+    const lp = logprobs[i] as number;
+    let term: number;
+    if (opts.clipEpsilon !== undefined && batch.oldLogprobs) {
+      const rho = Math.exp(lp - (batch.oldLogprobs[i] as number));
+      const clipped = Math.min(Math.max(rho, 1 - opts.clipEpsilon), 1 + opts.clipEpsilon);
+      term = Math.min(rho * a, clipped * a);
+    } else {
+      term = a * lp;
+    }
+    let kl = 0;
+    if (opts.klCoef && refLogprobs) {
+      const d = (refLogprobs[i] as number) - lp;
+      kl = opts.klCoef * (Math.exp(d) - d - 1);
+    }
+    loss += w * (-term + kl);
+  }
+  return loss;
+}

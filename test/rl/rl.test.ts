@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { packTrainBatch, policyGradientLoss } from '../../src/rl/objective.js';
+import { trrAdvantages } from '../../src/rl/trrpp.js';
+
+const close = (a: number, b: number, tol = 1e-6) => assert.ok(Math.abs(a - b) < tol, `${a} != ${b}`);
+
+test('TRR++ normalises within each group: hand-computed batch', () => {
+  // Group A rewards 1, 0, 0, 1: mean 0.5, population std 0.5 -> advantages +-1 (up to eps).
+  // Group B rewards -1, 0.5: mean -0.25, std 0.75 -> -1, +1. Group C has one sample -> 0.
+  // Group D has zero variance -> 0.
+  const adv = trrAdvantages([
+    { group: 'A', reward: 1 },
+    { group: 'B', reward: -1 },
+    { group: 'A', reward: 0 },
+    { group: 'C', reward: 0.7 },
+    { group: 'A', reward: 0 },
+    { group: 'B', reward: 0.5 },
+    { group: 'A', reward: 1 },
+    { group: 'D', reward: 0.3 },
+    { group: 'D', reward: 0.3 },
+  ]);
+  const expected = [1, -1, -1, 0, -1, 1, 1, 0, 0];
+  for (const [i, e] of expected.entries()) close(adv[i] as number, e, 1e-5);
+  // Three-element group: rewards 0, 0, 3 -> mean 1, std sqrt(2) -> -0.7071, -0.7071, 1.4142
+  const three = trrAdvantages([0, 0, 3].map((reward) => ({ group: 'g', reward })));
+  close(three[0] as number, -1 / Math.SQRT2, 1e-5);
+  close(three[2] as number, 2 / Math.SQRT2, 1e-5);
+  assert.throws(() => trrAdvantages([{ group: 'g', reward: Number.NaN }]), RangeError);
+});
+
+test('packing: completion tokens carry weight 1/(len*B) and the advantage; prompt and padding weigh 0', () => {
+  const b = packTrainBatch(
+    [
+      { prompt: [1, 2, 3], completion: [4, 5], advantage: 0.5 },
+      { prompt: [7], completion: [8, 9, 10, 11], advantage: -1 },
+    ],
+    6,
+    0,
+  );
+  assert.deepEqual([...b.tokens.slice(0, 6)], [1, 2, 3, 4, 0, 0]);
+  assert.deepEqual([...b.targets.slice(0, 6)], [2, 3, 4, 5, 0, 0]);
+  assert.deepEqual([...b.weights.slice(0, 6)], [0, 0, 0.25, 0.25, 0, 0]);
+  assert.deepEqual([...b.advantages.slice(0, 6)], [0, 0, 0.5, 0.5, 0, 0]);
+  assert.deepEqual([...b.tokens.slice(6)], [7, 8, 9, 10, 0, 0]);
+  assert.deepEqual([...b.weights.slice(6)], [0.125, 0.125, 0.125, 0.125, 0, 0]);
+  // Sum of weights is 1: a mean over tokens, then over sequences.
+  close(
+    b.weights.reduce((s, w) => s + w, 0),
+    1,
+  );
+});
+
+test('packing: an over-long sequence loses the start of its prompt, never its completion', () => {
+  const b = packTrainBatch([{ prompt: [1, 2, 3, 4, 5], completion: [6, 7], advantage: 1 }], 4, 0);
+  assert.deepEqual([...b.tokens], [3, 4, 5, 6]);
+  assert.deepEqual([...b.targets], [4, 5, 6, 7]);
+  assert.deepEqual([...b.weights], [0, 0, 0.5, 0.5]);
+});
+
+test('objective: plain REINFORCE, PPO clipping and KL against hand values', () => {
+  const batch = packTrainBatch(
+    [{ prompt: [1], completion: [2, 3], advantage: 2, oldLogprobs: [-1, -1] }],
+    2,
+    0,
+  );
+  const lp = new Float32Array([-0.5, -2]);
+  // -(1/2) * (2 * -0.5 + 2 * -2) = 2.5
+  close(policyGradientLoss(batch, lp), 2.5);
+  // rho = e^{0.5}, e^{-1}; clip 0.2 -> min(rho*A, clip(rho)*A) = 1.2*2 and e^-1*2
+  const clipped = -(0.5 * (1.2 * 2) + 0.5 * (Math.exp(-1) * 2));
+  close(policyGradientLoss(batch, lp, { clipEpsilon: 0.2 }), clipped, 1e-5);
+  // KL k3 with ref = lp: zero penalty.
+  close(policyGradientLoss(batch, lp, { klCoef: 0.1 }, lp), 2.5);
+  const ref = new Float32Array([-0.5, -1]);
+  const k3 = Math.exp(1) - 1 - 1;
+  close(policyGradientLoss(batch, lp, { klCoef: 0.1 }, ref), 2.5 + 0.5 * 0.1 * k3, 1e-5);
+});

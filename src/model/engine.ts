@@ -238,7 +238,8 @@ class OrtEngine implements ModelEngine {
 
   newCache(batch: number): KvCache {
     const { dModel, layers, contextLength } = this.config;
-    return new Cache(batch, contextLength, batch * dModel, layers);
+    // Room for the context plus the left padding that rounds prompt lengths up to a multiple of 16.
+    return new Cache(batch, contextLength + 15, batch * dModel, layers);
   }
 
   async prefill(kv: KvCache, tokens: Int32Array, time: number, lengths: Int32Array): Promise<Float32Array> {
@@ -252,8 +253,12 @@ class OrtEngine implements ModelEngine {
       longest = Math.max(longest, n);
     }
     // Pad to a multiple of 16 so a handful of sessions serve every prompt length.
-    const P = Math.min(this.config.contextLength, Math.ceil(longest / 16) * 16);
-    if (longest > P) throw new RangeError(`prompt of ${longest} tokens exceeds the context length`);
+    if (longest > this.config.contextLength) {
+      throw new RangeError(
+        `prompt of ${longest} tokens exceeds the context length ${this.config.contextLength}`,
+      );
+    }
+    const P = Math.ceil(longest / 16) * 16;
     const tok = new Array<number>(B * P).fill(0);
     const pos = new Array<number>(B * P).fill(0);
     const mask = new Float32Array(B * P * P);

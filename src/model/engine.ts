@@ -368,6 +368,8 @@ class OrtEngine implements ModelEngine {
 
 export type OrtModelEngine = ModelEngine & {
   readonly parameters: ReadonlyMap<string, Float32Array>;
+  /** The scheduled learning rate at a (1-based) optimizer step: linear warmup, then constant. */
+  learningRate(step: number): number;
   trainStep(batch: TrainBatch, withGrads?: boolean): Promise<TrainStepStats & { grads?: Weights }>;
 };
 

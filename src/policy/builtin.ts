@@ -60,14 +60,16 @@ function wrap(engine: OrtModelEngine, opts: BuiltinPolicyOptions): BuiltinPolicy
       }
       const sampled = await sampleRows(engine, rows, maxBatch);
       let at = 0;
-      return requests.map((r) =>
-        sampled.slice(at, (at += r.n)).map((s) => ({
+      return requests.map((r) => {
+        const mine = sampled.slice(at, at + r.n);
+        at += r.n;
+        return mine.map((s) => ({
           text: s.text,
           finishReason: s.finishReason,
           tokenIds: s.tokens,
           logprobs: s.logprobs,
-        })),
-      );
+        }));
+      });
     },
     async update(samples: readonly TrainingSample[]): Promise<UpdateStats> {
       const t0 = performance.now();

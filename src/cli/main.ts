@@ -12,8 +12,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'train':
-      process.stdout.write('azr train: the self-play loop is not built yet.\n');
-      return 0;
+      return (await import('./train.js')).trainCommand(rest);
     case undefined:
     case '-h':
     case '--help':
@@ -21,7 +20,6 @@ async function main(argv: string[]): Promise<number> {
       return command === undefined ? 2 : 0;
     default:
       process.stderr.write(`azr: unknown command '${command}'\n${usage}`);
-      void rest;
       return 2;
   }
 }

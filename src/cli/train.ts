@@ -91,3 +91,20 @@ export function parseTrainArgs(argv: string[], now = new Date()): TrainInvocatio
   const stamp = now.toISOString().replace(/[:.]/g, '-').slice(0, 19);
   return { config, outDir: stringFlag(values, 'out') ?? join('runs', stamp), resume: false };
 }
+
+/** `azr train`: returns the exit code. */
+export async function trainCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(trainUsage);
+    return 0;
+  }
+  const { runTraining } = await import('../selfplay/train.js');
+  let invocation: TrainInvocation;
+  try {
+    invocation = parseTrainArgs(argv);
+  } catch (e) {
+    process.stderr.write(`azr train: ${(e as Error).message}\n${e instanceof UsageError ? trainUsage : ''}`);
+    return 2;
+  }
+  return runTraining(invocation);
+}

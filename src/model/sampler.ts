@@ -66,6 +66,12 @@ export function sampleToken(
     if (l > max) max = l;
   }
   if (ids.length === 0) return { id: -1, logprob: 0 };
+  if (temperature <= 0) {
+    // Greedy: the most likely allowed token, with certainty.
+    let best = ids[0] as number;
+    for (const i of ids) if ((logits[i] as number) > (logits[best] as number)) best = i;
+    return { id: best, logprob: 0 };
+  }
   const probs = ids.map((i) => Math.exp((logits[i] as number) / temperature - max));
   let z = probs.reduce((a, b) => a + b, 0);
   let order = ids.map((_, k) => k);

@@ -61,7 +61,8 @@ export async function runSelfPlay(session: Session, deps: LoopDeps): Promise<Loo
   const now = deps.now ?? (() => performance.now());
   const log = deps.log ?? (() => {});
   const started = now();
-  const elapsed = () => session.state.elapsedS + (now() - started) / 1000;
+  const priorS = session.state.elapsedS; // wall time of earlier sessions of this run
+  const elapsed = () => priorS + (now() - started) / 1000;
   const rng = new Rng(session.state.rng as [number, number, number, number]);
   let stoppedBy: LoopResult['stoppedBy'] | null = null;
 

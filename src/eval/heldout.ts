@@ -1,0 +1,106 @@
+// Held-out evaluation: solver accuracy on a fixed task file (eval/heldout.jsonl or any file in the same
+// format), per task type and difficulty, verified by the executor. Greedy decoding by default, so a
+// checkpoint has one score.
+import type { Executor, Lang } from '../executor/types.js';
+import type { GenerateRequest, Policy } from '../policy/types.js';
+import {
+  type PromptStyle,
+  parseSolution,
+  solverPrompt,
+  type Task,
+  type TaskRecord,
+  type TaskType,
+  verifySolutions,
+} from '../tasks/index.js';
+
+export interface EvalOptions {
+  style: PromptStyle;
+  /** Constrain decoding with the answer grammars (the built-in model's setting). */
+  constrained: boolean;
+  inductionInputs: number;
+  maxTokens: number;
+  temperature?: number;
+  /** Only tasks in these languages (default: all). */
+  langs?: readonly Lang[];
+  seed?: number;
+}
+
+export interface EvalReport {
+  deduction: number;
+  abduction: number;
+  induction: number;
+  mean: number;
+  byDifficulty: Record<string, Record<TaskType, number>>;
+  counts: Record<TaskType, number>;
+  tasks: number;
+}
+
+function toTask(r: TaskRecord): Task {
+  const t: Task = { type: r.type, lang: r.lang, program: r.program, input: r.input, output: r.output };
+  if (r.message !== undefined) t.message = r.message;
+  if (r.shown) t.shown = r.shown;
+  if (r.hidden) t.hidden = r.hidden;
+  if (r.difficulty !== undefined) t.difficulty = r.difficulty;
+  return t;
+}
+
+export async function evaluateTasks(
+  policy: Policy,
+  executor: Executor,
+  records: readonly TaskRecord[],
+  opts: EvalOptions,
+): Promise<EvalReport> {
+  const tasks = records.filter((r) => !opts.langs || opts.langs.includes(r.lang)).map(toTask);
+  const requests: GenerateRequest[] = tasks.map((t, i) => {
+    const r: GenerateRequest = {
+      prompt: solverPrompt(t, { style: opts.style }),
+      n: 1,
+      temperature: opts.temperature ?? 0,
+      topP: 1,
+      maxTokens: opts.maxTokens,
+      seed: (opts.seed ?? 0) + i,
+    };
+    if (opts.constrained) r.constraint = `${t.type}/solver/${t.lang}/${opts.inductionInputs}`;
+    return r;
+  });
+  const completions = await policy.generate(requests);
+  const toVerify: { index: number; answer: string }[] = [];
+  tasks.forEach((t, i) => {
+    const s = parseSolution(t.type, t.lang, completions[i]?.[0]?.text ?? '', opts.style);
+    if (s.ok) toVerify.push({ index: i, answer: s.answer });
+  });
+  const verdicts = await verifySolutions(
+    executor,
+    toVerify.map((v) => ({ task: tasks[v.index] as Task, answer: v.answer })),
+  );
+  const correct = new Array<boolean>(tasks.length).fill(false);
+  toVerify.forEach((v, k) => {
+    correct[v.index] = verdicts[k] === true;
+  });
+  const types: TaskType[] = ['deduction', 'abduction', 'induction'];
+  const acc = (pred: (t: Task) => boolean) => {
+    const idx = tasks.map((t, i) => (pred(t) ? i : -1)).filter((i) => i >= 0);
+    return idx.length ? idx.filter((i) => correct[i]).length / idx.length : 0;
+  };
+  const counts = Object.fromEntries(
+    types.map((ty) => [ty, tasks.filter((t) => t.type === ty).length]),
+  ) as Record<TaskType, number>;
+  const per = Object.fromEntries(types.map((ty) => [ty, acc((t) => t.type === ty)])) as Record<
+    TaskType,
+    number
+  >;
+  const present = types.filter((ty) => counts[ty] > 0);
+  const byDifficulty: Record<string, Record<TaskType, number>> = {};
+  for (const d of [...new Set(tasks.map((t) => t.difficulty ?? 0))].sort()) {
+    byDifficulty[String(d)] = Object.fromEntries(
+      types.map((ty) => [ty, acc((t) => t.type === ty && (t.difficulty ?? 0) === d)]),
+    ) as Record<TaskType, number>;
+  }
+  return {
+    ...per,
+    mean: present.length ? present.reduce((s, ty) => s + per[ty], 0) / present.length : 0,
+    byDifficulty,
+    counts,
+    tasks: tasks.length,
+  };
+}

@@ -1,0 +1,114 @@
+// The main job: open the run directory, build the executor, the built-in policy and the buffers, run the
+// loop, and stop cleanly on Ctrl-C (the iteration in flight finishes and is committed with a checkpoint;
+// a second Ctrl-C exits at once, and the last commit still holds).
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TrainInvocation } from '../cli/train.js';
+import { evaluateTasks } from '../eval/heldout.js';
+import { createExecutor } from '../executor/index.js';
+import { constraintByName } from '../grammar/index.js';
+import { parameterCount } from '../model/config.js';
+import { createBuiltinPolicy, loadBuiltinPolicy, modelConfigFor } from '../policy/builtin.js';
+import type { Policy } from '../policy/types.js';
+import { readTaskFile, TaskBuffer, type TaskType } from '../tasks/index.js';
+import { makeIterationRunner } from './iteration.js';
+import { type EvalScores, runSelfPlay } from './loop.js';
+import { openSession, SessionError } from './session.js';
+
+/** The held-out set ships with the package, next to dist/. */
+export const HELDOUT_FILE = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  'eval',
+  'heldout.jsonl',
+);
+
+export async function runTraining(
+  inv: TrainInvocation,
+  log: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+): Promise<number> {
+  let session: ReturnType<typeof openSession>;
+  try {
+    session = openSession(inv.outDir, inv.config, inv.resume);
+  } catch (e) {
+    if (e instanceof SessionError) {
+      process.stderr.write(`azr train: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  const c = session.config;
+  const sp = c.selfplay;
+  const modelConfig = modelConfigFor(c.model.preset, c.model.contextLength);
+  log(
+    `azr train: ${session.resumed ? `resuming at iteration ${session.state.iteration} in` : 'new run in'} ${inv.outDir}` +
+      ` | ${c.lang} | model ${c.model.preset} (${(parameterCount(modelConfig) / 1e6).toFixed(2)}M params, context ${c.model.contextLength})` +
+      ` | seed ${c.seed} | budget ${c.iterations ?? '-'} iterations, ${c.minutes ?? '-'} minutes`,
+  );
+  const executor = await createExecutor({
+    workers: c.executor.workers,
+    limits: { timeoutMs: c.executor.timeoutMs, memoryMb: c.executor.memoryMb },
+    langs: [c.lang],
+  });
+  const policyOpts = { threads: c.model.threads, constraints: constraintByName };
+  const checkpoint = session.state.checkpoint;
+  let policy: Policy;
+  if (checkpoint) {
+    policy = await loadBuiltinPolicy(session.dir.checkpointPath(checkpoint), {
+      ...policyOpts,
+      optimizer: c.optimizer,
+    });
+  } else {
+    policy = await createBuiltinPolicy(modelConfig, { seed: c.seed, optimizer: c.optimizer }, policyOpts);
+  }
+  const buffers = {} as Record<TaskType, TaskBuffer>;
+  for (const type of ['deduction', 'abduction', 'induction'] as const) {
+    const keep = session.resumed ? (session.state.bufferSizes[type] ?? 1) : undefined;
+    buffers[type] = TaskBuffer.open(session.dir.bufferPath(type), type, c.lang, keep);
+  }
+  let evaluate: ((p: Policy) => Promise<EvalScores>) | undefined;
+  if (c.evalEvery !== null && existsSync(HELDOUT_FILE)) {
+    const heldout = readTaskFile(HELDOUT_FILE);
+    evaluate = async (p) => {
+      const r = await evaluateTasks(p, executor, heldout, {
+        style: sp.promptStyle,
+        constrained: sp.constrainedDecoding,
+        inductionInputs: sp.inductionInputs,
+        maxTokens: c.sampling.solverMaxTokens,
+        langs: [c.lang],
+      });
+      return { deduction: r.deduction, abduction: r.abduction, induction: r.induction, mean: r.mean };
+    };
+  }
+
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) {
+      process.stderr.write('\nazr train: stopping now; the last committed iteration is kept\n');
+      process.exit(130);
+    }
+    process.stderr.write(
+      '\nazr train: finishing this iteration, then saving (Ctrl-C again to stop at once)\n',
+    );
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const iterate = makeIterationRunner({ config: c, policy, executor, buffers, dir: session.dir });
+    const loopDeps: Parameters<typeof runSelfPlay>[1] = { policy, iterate, log, signal: controller.signal };
+    if (evaluate) loopDeps.evaluate = evaluate;
+    const result = await runSelfPlay(session, loopDeps);
+    log(
+      `azr train: stopped (${result.stoppedBy}) after iteration ${result.iteration}, ${(result.elapsedS / 60).toFixed(1)} min;` +
+        ` checkpoint ${session.state.checkpoint ?? '-'}; metrics in ${session.dir.metricsPath}`,
+    );
+    return 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+    await executor.close();
+    await policy.close();
+  }
+}

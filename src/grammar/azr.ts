@@ -1,7 +1,7 @@
 // Grammars for the compact answer format (src/tasks/prompts.ts), one per (task type, role, language).
-// The program grammars describe a small, always-parseable subset of each language: a function f of one or
-// two arguments, up to three simple statements (assignment, a one-line for loop, a one-line if), and a
-// return; expressions over a few names, small integers, short strings, lists, a whitelist of builtins
+// The program grammars describe a small, always-parseable subset of each language: a function f of one
+// argument (x) or two (a, b), up to three simple statements (assignment to y, a one-line for loop over i, a one-line
+// if), and a return; expressions over a few names, small integers, short strings, lists, a whitelist of builtins
 // and methods, and one binary operator. Everything the grammar accepts parses; whether it runs is the
 // executor's question, and the rewards teach the rest. Every repetition is bounded, so every sampled
 // answer ends.
@@ -12,54 +12,67 @@ import { parseGrammar } from './gbnf.js';
 import { grammarConstraint } from './matcher.js';
 
 const common = String.raw`
-name ::= "a" | "b" | "c" | "i" | "n" | "s" | "x" | "y"
 int ::= "0" | "-"? [1-9] [0-9]?
 `;
 
+// Rules of the function body, written once per arity k so each body only reads names that can exist:
+// its parameters, the local y, and the loop variable i.
+const pythonBody = (k: number, names: string) => String.raw`
+program${k} ::= "def f(${k === 1 ? 'x' : 'a, b'}):\n" stmt${k}{0,3} "    return " expr${k}
+name${k} ::= ${names}
+stmt${k} ::= "    y = " expr${k} "\n"
+  | "    for i in " operand${k} ":\n        y " augop " " expr${k} "\n"
+  | "    if " expr${k} ":\n        y = " expr${k} "\n"
+expr${k} ::= operand${k} (" " binop " " operand${k})?
+operand${k} ::= int | primary${k} ("[" index${k} "]")? ("." method${k})?
+primary${k} ::= name${k} | str | list${k} | fn "(" atom${k} ")" | "(" atom${k} " " binop " " atom${k} ")"
+method${k} ::= "upper()" | "lower()" | "strip()" | "split()" | "title()" | "count(" atom${k} ")" | "find(" atom${k} ")" | "replace(" atom${k} ", " atom${k} ")" | "index(" atom${k} ")"
+index${k} ::= atom${k} | atom${k}? ":" atom${k}? (":" int)?
+atom${k} ::= name${k} | int | str
+list${k} ::= "[" (atom${k} (", " atom${k}){0,3})? "]"
+`;
+
 const python = String.raw`
-program ::= "def f(" params "):\n" stmt{0,3} "    return " expr
-params ::= name ("," " " name)?
-stmt ::= "    " name " = " expr "\n"
-  | "    for " name " in " operand ":\n        " name " " augop " " expr "\n"
-  | "    if " expr ":\n        " name " = " expr "\n"
+program ::= program1 | program2
 augop ::= "+=" | "-=" | "*="
-expr ::= operand (" " binop " " operand)?
 binop ::= "+" | "-" | "*" | "//" | "%" | "==" | "<" | ">" | "in"
-operand ::= int | primary ("[" index "]")? ("." method)?
-primary ::= name | str | list | fn "(" atom ")" | "(" atom " " binop " " atom ")"
 fn ::= "len" | "sorted" | "sum" | "max" | "min" | "abs" | "str" | "int" | "list" | "set" | "range" | "bool"
-method ::= "upper()" | "lower()" | "strip()" | "split()" | "title()" | "count(" atom ")" | "find(" atom ")" | "replace(" atom ", " atom ")" | "index(" atom ")"
-index ::= atom | atom? ":" atom? (":" int)?
-atom ::= name | int | str
 str ::= "'" [a-z ]{0,6} "'"
-list ::= "[" (atom (", " atom){0,3})? "]"
-args ::= value (", " value){0,2}
+args ::= value (", " value)?
+args1 ::= value
+args2 ::= value ", " value
 value ::= int | vstr | "True" | "False" | "None" | "[" (scalar (", " scalar){0,5})? "]" | "(" scalar ", " (scalar (", " scalar){0,3})? ")"
 scalar ::= int | vstr | "True" | "False" | "None"
 vstr ::= "'" [A-Za-z0-9 _.,!?-]{0,16} "'"
+${pythonBody(1, '"x" | "y" | "i"')}${pythonBody(2, '"a" | "b" | "y" | "i"')}`;
+
+const javascriptBody = (k: number, names: string) => String.raw`
+program${k} ::= "function f(${k === 1 ? 'x' : 'a, b'}) {\n" stmt${k}{0,3} "  return " expr${k} ";\n}"
+name${k} ::= ${names}
+stmt${k} ::= "  var y = " expr${k} ";\n"
+  | "  for (const i of " operand${k} ") {\n    y " augop " " expr${k} ";\n  }\n"
+  | "  if (" expr${k} ") {\n    y = " expr${k} ";\n  }\n"
+expr${k} ::= operand${k} (" " binop " " operand${k})?
+operand${k} ::= int | primary${k} ("[" atom${k} "]")? ("." method${k})?
+primary${k} ::= name${k} | str | list${k} | fn "(" atom${k} ")" | "(" atom${k} " " binop " " atom${k} ")"
+method${k} ::= "length" | "toUpperCase()" | "toLowerCase()" | "trim()" | "reverse()" | "sort()" | "split(" atom${k} ")" | "join(" atom${k} ")" | "slice(" atom${k} ")" | "includes(" atom${k} ")" | "indexOf(" atom${k} ")" | "concat(" atom${k} ")"
+atom${k} ::= name${k} | int | str
+list${k} ::= "[" (atom${k} (", " atom${k}){0,3})? "]"
 `;
 
 const javascript = String.raw`
-program ::= "function f(" params ") {\n" stmt{0,3} "  return " expr ";\n}"
-params ::= name ("," " " name)?
-stmt ::= "  var " name " = " expr ";\n"
-  | "  for (const " name " of " operand ") {\n    " name " " augop " " expr ";\n  }\n"
-  | "  if (" expr ") {\n    " name " = " expr ";\n  }\n"
+program ::= program1 | program2
 augop ::= "+=" | "-=" | "*="
-expr ::= operand (" " binop " " operand)?
 binop ::= "+" | "-" | "*" | "%" | "===" | "<" | ">"
-operand ::= int | primary ("[" atom "]")? ("." method)?
-primary ::= name | str | list | fn "(" atom ")" | "(" atom " " binop " " atom ")"
 fn ::= "Math.abs" | "Math.max" | "Math.min" | "String" | "Number" | "Boolean" | "Array.from"
-method ::= "length" | "toUpperCase()" | "toLowerCase()" | "trim()" | "reverse()" | "sort()" | "split(" atom ")" | "join(" atom ")" | "slice(" atom ")" | "includes(" atom ")" | "indexOf(" atom ")" | "concat(" atom ")"
-atom ::= name | int | str
 str ::= "\"" [a-z ]{0,6} "\""
-list ::= "[" (atom (", " atom){0,3})? "]"
-args ::= value (", " value){0,2}
+args ::= value (", " value)?
+args1 ::= value
+args2 ::= value ", " value
 value ::= int | vstr | "true" | "false" | "null" | "[" (scalar ("," scalar){0,5})? "]"
 scalar ::= int | vstr | "true" | "false" | "null"
 vstr ::= "\"" [A-Za-z0-9 _.,!?-]{0,16} "\""
-`;
+${javascriptBody(1, '"x" | "y" | "i"')}${javascriptBody(2, '"a" | "b" | "y" | "i"')}`;
 
 function root(type: TaskType, role: Role, lang: Lang, inductionInputs: number): string {
   const fenceOpen = (tag: string) => `"\`\`\`${tag}\\n"`;
@@ -70,7 +83,10 @@ function root(type: TaskType, role: Role, lang: Lang, inductionInputs: number): 
       const input = `"\\n" ${fenceOpen('input')} args ${fenceClose}`;
       return `root ::= ${fenceOpen('message')} [a-z] [a-z ]{2,30} ${fenceClose} (${input}){1,${inductionInputs}} ${end}`;
     }
-    return `root ::= ${fenceOpen(lang)} program ${fenceClose} "\\n" ${fenceOpen('input')} args ${fenceClose} ${end}`;
+    // The input's argument count matches the function's, so a proposal is not refused for arity alone.
+    const task = (k: number) =>
+      `${fenceOpen(lang)} program${k} ${fenceClose} "\\n" ${fenceOpen('input')} args${k} ${fenceClose}`;
+    return `root ::= (${task(1)} | ${task(2)}) ${end}`;
   }
   if (type === 'deduction') return `root ::= value ${end}`;
   if (type === 'abduction') return `root ::= args ${end}`;

@@ -148,7 +148,7 @@ async function sampleBatch(engine: ModelEngine, rows: readonly SampleRow[]): Pro
       if (l.done) continue;
       let m: Uint8Array | undefined;
       if (l.matcher) {
-        l.matcher.allowedTokens(mask);
+        l.matcher.allowedTokens(mask, l.budget - l.out.tokens.length);
         m = mask;
       }
       const { id, logprob } = sampleToken(

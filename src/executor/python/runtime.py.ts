@@ -81,7 +81,11 @@ def _load(program):
     _policy(tree)
     _entry(tree)
     ns = {'__builtins__': SAFE_BUILTINS, '__name__': '__task__'}
-    exec(compile(tree, '<program>', 'exec'), ns)
+    try:
+        code = compile(tree, '<program>', 'exec')
+    except SyntaxError as e:  # e.g. a duplicate parameter name: found by the compiler, not the parser
+        raise Refused('syntax', 'line ' + str(e.lineno) + ': ' + str(e.msg))
+    exec(code, ns)
     f = ns.get('f')
     if not callable(f):
         raise Refused('no_entry', 'f is not a function')

@@ -335,9 +335,8 @@ export function buildPrefillGraph(
       const vt = split(v);
       g.output(g.transpose(kt, [1, 0, 2, 3]), `k${l}`, [P, B, H, hd]);
       g.output(g.transpose(vt, [1, 0, 2, 3]), `v${l}`, [P, B, H, hd]);
-      const att = g.op('Softmax', [g.add(g.mul(g.matmul(qh, g.transpose(kt, [0, 2, 3, 1])), scale), mask)], {
-        axis: -1,
-      });
+      const kh = g.transpose(kt, [0, 2, 1, 3]);
+      const att = g.op('Softmax', [g.add(g.mul(g.matmul(qh, g.t4(kh)), scale), mask)], { axis: -1 });
       return g.reshape(g.transpose(g.matmul(att, g.transpose(vt, [0, 2, 1, 3])), [0, 2, 1, 3]), [B * P, D]);
     });
   }
@@ -377,10 +376,12 @@ export function buildDecodeGraph(
     x = block(g, c, l, x, (q, k, v) => {
       const nk = g.output(g.reshape(k, [1, B, H, hd]), `nk${l}`, [1, B, H, hd]);
       const nv = g.output(g.reshape(v, [1, B, H, hd]), `nv${l}`, [1, B, H, hd]);
-      const keysT = g.transpose(g.op('Concat', [pk, nk], { axis: 0 }), [1, 2, 3, 0]); // [B,H,hd,S+1]
-      const values = g.transpose(g.op('Concat', [pv, nv], { axis: 0 }), [1, 2, 0, 3]); // [B,H,S+1,hd]
+      // [B,H,S+1,hd]; the key transpose below is folded into the MatMul by the optimizer (a transposed
+      // operand), which a direct [1,2,3,0] permutation would not be.
+      const keys = g.transpose(g.op('Concat', [pk, nk], { axis: 0 }), [1, 2, 0, 3]);
+      const values = g.transpose(g.op('Concat', [pv, nv], { axis: 0 }), [1, 2, 0, 3]);
       const qh = g.reshape(q, [B, H, 1, hd]);
-      const att = g.op('Softmax', [g.add(g.mul(g.matmul(qh, keysT), scale), mask4)], { axis: -1 });
+      const att = g.op('Softmax', [g.add(g.mul(g.matmul(qh, g.t4(keys)), scale), mask4)], { axis: -1 });
       return g.reshape(g.matmul(att, values), [B, D]);
     });
   }

@@ -20,7 +20,7 @@ export interface BuiltinPolicyOptions {
   constraints?: (name: string) => DecodeConstraint | undefined;
   /** Rows sampled together. */
   maxBatch?: number;
-  /** Sequences per training step; larger updates are split into micro-steps of this size. */
+  /** Rows per optimizer step; an update over more sequences takes several steps of this size. */
   maxTrainBatch?: number;
 }
 
@@ -36,7 +36,7 @@ export function modelConfigFor(preset: ModelPreset, contextLength: number, vocab
 
 function wrap(engine: OrtModelEngine, opts: BuiltinPolicyOptions): BuiltinPolicy {
   const maxBatch = opts.maxBatch ?? 64;
-  const maxTrain = opts.maxTrainBatch ?? 64;
+  const maxTrain = opts.maxTrainBatch ?? 16;
   return {
     engine,
     async generate(requests: readonly GenerateRequest[]): Promise<Completion[][]> {
@@ -83,35 +83,30 @@ function wrap(engine: OrtModelEngine, opts: BuiltinPolicyOptions): BuiltinPolicy
       const lr = engine.learningRate(engine.step + 1);
       if (seqs.length === 0)
         return { loss: 0, gradNorm: 0, tokens: 0, learningRate: lr, timeMs: performance.now() - t0 };
-      // One optimizer step over all sequences when they fit; the batch is padded to a multiple of 8 rows
-      // and the time to a multiple of 32 so few graph shapes are ever built.
+      // Micro-steps of a fixed number of rows over sequences sorted by length, each padded to a multiple
+      // of 64 tokens: a handful of graph shapes serve every update (building one costs seconds), and
+      // short sequences are not padded to the longest of the whole update.
       const ctx = engine.config.contextLength;
-      const longest = Math.max(...seqs.map((s) => s.prompt.length + s.completion.length - 1));
-      const time = Math.min(ctx, Math.ceil(longest / 32) * 32);
+      seqs.sort((a, b) => a.prompt.length + a.completion.length - (b.prompt.length + b.completion.length));
       let loss = 0;
       let gradNorm = 0;
       let tokens = 0;
       for (let i = 0; i < seqs.length; i += maxTrain) {
         const part = seqs.slice(i, i + maxTrain);
-        const rowsPadded = Math.ceil(part.length / 8) * 8;
-        const padded = packTrainBatch(
-          [
-            ...part,
-            ...Array.from({ length: rowsPadded - part.length }, () => ({
-              prompt: [PAD],
-              completion: [],
-              advantage: 0,
-            })),
-          ],
-          time,
-          PAD,
-        );
-        // Weights of the padded pack use B = rowsPadded; rescale to a mean over the real sequences.
-        const scale = rowsPadded / part.length;
-        for (let k = 0; k < padded.weights.length; k++)
-          padded.weights[k] = (padded.weights[k] as number) * scale;
-        const s = await engine.trainStep(padded);
-        loss += s.loss;
+        const longest = Math.max(...part.map((q) => q.prompt.length + q.completion.length - 1));
+        const time = Math.min(ctx, Math.ceil(longest / 64) * 64);
+        const filler = Array.from({ length: maxTrain - part.length }, () => ({
+          prompt: [PAD],
+          completion: [],
+          advantage: 0,
+        }));
+        const batch = packTrainBatch([...part, ...filler], time, PAD);
+        // packTrainBatch averaged over maxTrain rows; make it a mean over the real sequences.
+        const scale = maxTrain / part.length;
+        for (let k = 0; k < batch.weights.length; k++)
+          batch.weights[k] = (batch.weights[k] as number) * scale;
+        const s = await engine.trainStep(batch);
+        loss += s.loss * (part.length / seqs.length);
         gradNorm = Math.max(gradNorm, s.gradNorm);
         for (const q of part) tokens += q.completion.length;
       }

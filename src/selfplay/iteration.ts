@@ -271,9 +271,11 @@ export function makeIterationRunner(env: IterationEnv): IterationRunner {
     samples.forEach((s, i) => {
       s.advantage = advantages[i] as number;
     });
+    const u0 = performance.now();
     const update = policy.update
       ? await policy.update(samples)
       : { loss: 0, gradNorm: 0, learningRate: 0, tokens: 0, timeMs: 0 };
+    const updateMs = performance.now() - u0;
 
     const bufferSizes: Record<string, number> = {};
     for (const type of sp.taskTypes) {
@@ -336,6 +338,7 @@ export function makeIterationRunner(env: IterationEnv): IterationRunner {
       learningRate: update.learningRate,
       tokensPerS: genMs > 0 ? genTokens / (genMs / 1000) : 0,
       execsPerS: execMs > 0 ? (executor.executions - execsBefore) / (execMs / 1000) : 0,
+      phases: { sample: genMs / 1000, execute: execMs / 1000, update: updateMs / 1000 },
     };
     if (ctx.eval) record.eval = ctx.eval;
 

@@ -48,6 +48,8 @@ export const IterationMetricsSchema = z.object({
   tokensPerS: z.number().nonnegative(),
   /** Executions per second of executor time. */
   execsPerS: z.number().nonnegative(),
+  /** Where the iteration's time went, in seconds: sampling, executor, policy update. */
+  phases: z.object({ sample: z.number(), execute: z.number(), update: z.number() }),
   /** Held-out accuracy measured before this iteration, when an evaluation ran. */
   eval: EvalScoresSchema.optional(),
 });

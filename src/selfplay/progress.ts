@@ -19,6 +19,7 @@ export function formatProgressLine(m: IterationMetrics): string {
   return (
     `it ${String(m.iteration).padStart(4)} ${clock(m.timeS).padStart(6)} | solve ${solve} | valid ${valid}` +
     ` | learn ${learn} | buf ${buffers} | ${Math.round(m.tokensPerS)} tok/s ${Math.round(m.execsPerS)} exec/s` +
-    ` | loss ${m.loss.toFixed(3)} ${m.iterationS.toFixed(1)}s`
+    ` | loss ${m.loss.toFixed(3)} | ${m.iterationS.toFixed(1)}s (sample ${m.phases.sample.toFixed(1)}` +
+    ` exec ${m.phases.execute.toFixed(1)} update ${m.phases.update.toFixed(1)})`
   );
 }

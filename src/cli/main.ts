@@ -5,7 +5,10 @@ const usage = `usage: azr <command> [options]
 
 commands:
   train       run Absolute Zero self-play on the built-in model
-  exec        run one program on one input in the sandbox (see: azr exec --help)
+  eval        held-out accuracy of a checkpoint, per task type and difficulty
+  tasks       browse or export the verified tasks of a run
+  exec        run one program on one input in the sandbox
+  (azr <command> --help for options)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -13,6 +16,12 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'train':
       return (await import('./train.js')).trainCommand(rest);
+    case 'eval':
+      return (await import('./eval.js')).evalCommand(rest);
+    case 'tasks':
+      return (await import('./tasks.js')).tasksCommand(rest);
+    case 'exec':
+      return (await import('./exec.js')).execCommand(rest);
     case undefined:
     case '-h':
     case '--help':
@@ -23,6 +32,12 @@ async function main(argv: string[]): Promise<number> {
       return 2;
   }
 }
+
+// `azr tasks RUN | head` closes our stdout early; that is the reader's choice, not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -1,0 +1,113 @@
+// `azr eval`: held-out accuracy of a checkpoint (or of a run's latest checkpoint), per task type and
+// difficulty. The last line is one JSON object with deduction, abduction, induction and mean.
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
+
+export const evalUsage = `usage: azr eval CHECKPOINT [--data FILE] [--lang python|javascript|all] [--max-tokens N] [--threads N]
+
+  CHECKPOINT   a checkpoint directory, its model.safetensors, or a run directory (its latest checkpoint)
+  --data FILE  tasks in the eval/README.md format (default: the shipped held-out set)
+  --lang       languages to evaluate (default: all in the file)
+`;
+
+export async function evalCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(evalUsage);
+    return 0;
+  }
+  let target: string;
+  let values: Record<string, unknown>;
+  let maxTokens: number;
+  let threads: number;
+  try {
+    const parsed = parseFlags(
+      argv,
+      {
+        data: { type: 'string' },
+        lang: { type: 'string' },
+        'max-tokens': { type: 'string' },
+        threads: { type: 'string' },
+      },
+      true,
+    );
+    values = parsed.values;
+    if (parsed.positionals.length !== 1) throw new UsageError('give one CHECKPOINT');
+    target = parsed.positionals[0] as string;
+    if (!existsSync(target)) throw new UsageError(`${target} does not exist`);
+    const lang = stringFlag(values, 'lang');
+    if (lang !== undefined && !['python', 'javascript', 'all'].includes(lang))
+      throw new UsageError('--lang takes python, javascript or all');
+    maxTokens = intFlag(values, 'max-tokens', 1, 4096) ?? 96;
+    threads = intFlag(values, 'threads', 1, 64) ?? 2;
+  } catch (e) {
+    process.stderr.write(`azr eval: ${(e as Error).message}\n${evalUsage}`);
+    return 2;
+  }
+  // A run directory: use the checkpoint its state names.
+  if (statSync(target).isDirectory() && existsSync(join(target, 'state.json'))) {
+    const { RunDir } = await import('../selfplay/rundir.js');
+    const run = new RunDir(target);
+    const ckpt = run.readState()?.checkpoint;
+    if (!ckpt) {
+      process.stderr.write(`azr eval: ${target} has no checkpoint yet\n`);
+      return 2;
+    }
+    target = run.checkpointPath(ckpt);
+  }
+  const [
+    { readTaskFile },
+    { createExecutor },
+    { loadBuiltinPolicy },
+    { constraintByName },
+    { evaluateTasks },
+    { HELDOUT_FILE },
+  ] = await Promise.all([
+    import('../tasks/index.js'),
+    import('../executor/index.js'),
+    import('../policy/builtin.js'),
+    import('../grammar/index.js'),
+    import('../eval/heldout.js'),
+    import('../selfplay/train.js'),
+  ]);
+  const dataFile = stringFlag(values, 'data') ?? HELDOUT_FILE;
+  let records: ReturnType<typeof readTaskFile>;
+  try {
+    records = readTaskFile(dataFile);
+  } catch (e) {
+    process.stderr.write(`azr eval: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const lang = stringFlag(values, 'lang');
+  const langs = lang === 'python' || lang === 'javascript' ? ([lang] as const) : undefined;
+  const policy = await loadBuiltinPolicy(target, { threads, constraints: constraintByName });
+  const executor = await createExecutor({ workers: 2 });
+  try {
+    const opts = {
+      style: 'compact' as const,
+      constrained: true,
+      inductionInputs: 10,
+      maxTokens,
+      ...(langs ? { langs } : {}),
+    };
+    const r = await evaluateTasks(policy, executor, records, opts);
+    const pct = (x: number) => `${(100 * x).toFixed(1)}%`.padStart(7);
+    process.stdout.write(`${r.tasks} tasks from ${dataFile}\n`);
+    process.stdout.write(`difficulty  deduction  abduction  induction\n`);
+    for (const [d, row] of Object.entries(r.byDifficulty)) {
+      process.stdout.write(
+        `${d.padStart(10)}  ${pct(row.deduction)}    ${pct(row.abduction)}    ${pct(row.induction)}\n`,
+      );
+    }
+    process.stdout.write(
+      `       all  ${pct(r.deduction)}    ${pct(r.abduction)}    ${pct(r.induction)}   mean ${pct(r.mean)}\n`,
+    );
+    process.stdout.write(
+      `${JSON.stringify({ deduction: r.deduction, abduction: r.abduction, induction: r.induction, mean: r.mean })}\n`,
+    );
+    return 0;
+  } finally {
+    await executor.close();
+    await policy.close();
+  }
+}

@@ -1,0 +1,64 @@
+// `azr exec`: run one program on one input in the sandbox, as the environment would.
+import { readFileSync } from 'node:fs';
+import { parseFlags, stringFlag, UsageError } from './args.js';
+
+export const execUsage = `usage: azr exec --lang python|javascript (--program FILE | --code TEXT) --input ARGS [--check] [--json]
+
+  --input ARGS   the argument list as literals, e.g. "[1, 2], 'a'"
+  --check        validate as a task: safety policy, limits, two runs that must agree
+  --json         print the result object as JSON
+`;
+
+export async function execCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(execUsage);
+    return 0;
+  }
+  let lang: 'python' | 'javascript';
+  let program: string;
+  let input: string;
+  let values: Record<string, unknown>;
+  try {
+    ({ values } = parseFlags(argv, {
+      lang: { type: 'string' },
+      program: { type: 'string' },
+      code: { type: 'string' },
+      input: { type: 'string' },
+      check: { type: 'boolean' },
+      json: { type: 'boolean' },
+    }));
+    const l = stringFlag(values, 'lang');
+    if (l !== 'python' && l !== 'javascript') throw new UsageError('--lang takes python or javascript');
+    lang = l;
+    const file = stringFlag(values, 'program');
+    const code = stringFlag(values, 'code');
+    if ((file === undefined) === (code === undefined))
+      throw new UsageError('give exactly one of --program FILE and --code TEXT');
+    if (file !== undefined) {
+      try {
+        program = readFileSync(file, 'utf8');
+      } catch (e) {
+        throw new UsageError(`cannot read ${file}: ${(e as Error).message}`);
+      }
+    } else program = code as string;
+    const i = stringFlag(values, 'input');
+    if (i === undefined) throw new UsageError('--input is required (use "" for no arguments)');
+    input = i;
+  } catch (e) {
+    process.stderr.write(`azr exec: ${(e as Error).message}\n${execUsage}`);
+    return 2;
+  }
+  const { createExecutor } = await import('../executor/index.js');
+  const executor = await createExecutor({ workers: 1, langs: [lang] });
+  try {
+    const r = values.check
+      ? await executor.check(lang, program, input)
+      : await executor.run(lang, program, input);
+    if (values.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+    else if (r.ok) process.stdout.write(`${r.output}\n`);
+    else process.stdout.write(`${r.kind}: ${r.message}\n`);
+    return r.ok ? 0 : 1;
+  } finally {
+    await executor.close();
+  }
+}

@@ -1,7 +1,7 @@
 // Grammars for the compact answer format (src/tasks/prompts.ts), one per (task type, role, language).
 // The program grammars describe a small, always-parseable subset of each language: a function f of one
-// argument (x) or two (a, b), up to three simple statements (assignment to y, a one-line for loop over i, a one-line
-// if), and a return; expressions over a few names, small integers, short strings, lists, a whitelist of builtins
+// argument (x) or two (a, b), either a single return or an assignment to y followed by up to two simple statements (assignment, a
+// one-line for loop over i, a one-line if) and a return; expressions over a few names, small integers, short strings, lists, a whitelist of builtins
 // and methods, and one binary operator. Everything the grammar accepts parses; whether it runs is the
 // executor's question, and the rewards teach the rest. Every repetition is bounded, so every sampled
 // answer ends.
@@ -15,14 +15,20 @@ const common = String.raw`
 int ::= "0" | "-"? [1-9] [0-9]?
 `;
 
-// Rules of the function body, written once per arity k so each body only reads names that can exist:
-// its parameters, the local y, and the loop variable i.
-const pythonBody = (k: number, names: string) => String.raw`
-program${k} ::= "def f(${k === 1 ? 'x' : 'a, b'}):\n" stmt${k}{0,3} "    return " expr${k}
+// Rules of the function body, written once per arity k so each body only reads names that exist when it
+// runs: a body is either a single return over the parameters, or starts by assigning y from the
+// parameters, after which y is readable too, and the loop variable i is readable inside its loop.
+const pythonBody = (k: number, params: string) => String.raw`
+program${k} ::= "def f(${k === 1 ? 'x' : 'a, b'}):\n" ("    y = " expr${k}p "\n" stmt${k}{0,2} "    return " expr${k}y | "    return " expr${k}p)
+${pythonExpr(`${k}p`, params)}${pythonExpr(`${k}y`, `${params} | "y"`)}${pythonExpr(`${k}i`, `${params} | "y" | "i"`)}
+stmt${k} ::= "    y = " expr${k}y "\n"
+  | "    for i in " operand${k}y ":\n        y " augop " " expr${k}i "\n"
+  | "    if " expr${k}y ":\n        y = " expr${k}y "\n"
+`;
+
+// Expressions over a given set of readable names.
+const pythonExpr = (k: string, names: string) => String.raw`
 name${k} ::= ${names}
-stmt${k} ::= "    y = " expr${k} "\n"
-  | "    for i in " operand${k} ":\n        y " augop " " expr${k} "\n"
-  | "    if " expr${k} ":\n        y = " expr${k} "\n"
 expr${k} ::= operand${k} (" " binop " " operand${k})?
 operand${k} ::= int | primary${k} ("[" index${k} "]")? ("." method${k})?
 primary${k} ::= name${k} | str | list${k} | fn "(" atom${k} ")" | "(" atom${k} " " binop " " atom${k} ")"
@@ -44,14 +50,18 @@ args2 ::= value ", " value
 value ::= int | vstr | "True" | "False" | "None" | "[" (scalar (", " scalar){0,5})? "]" | "(" scalar ", " (scalar (", " scalar){0,3})? ")"
 scalar ::= int | vstr | "True" | "False" | "None"
 vstr ::= "'" [A-Za-z0-9 _.,!?-]{0,16} "'"
-${pythonBody(1, '"x" | "y" | "i"')}${pythonBody(2, '"a" | "b" | "y" | "i"')}`;
+${pythonBody(1, '"x"')}${pythonBody(2, '"a" | "b"')}`;
 
-const javascriptBody = (k: number, names: string) => String.raw`
-program${k} ::= "function f(${k === 1 ? 'x' : 'a, b'}) {\n" stmt${k}{0,3} "  return " expr${k} ";\n}"
+const javascriptBody = (k: number, params: string) => String.raw`
+program${k} ::= "function f(${k === 1 ? 'x' : 'a, b'}) {\n" ("  var y = " expr${k}p ";\n" stmt${k}{0,2} "  return " expr${k}y | "  return " expr${k}p) ";\n}"
+${javascriptExpr(`${k}p`, params)}${javascriptExpr(`${k}y`, `${params} | "y"`)}${javascriptExpr(`${k}i`, `${params} | "y" | "i"`)}
+stmt${k} ::= "  y = " expr${k}y ";\n"
+  | "  for (const i of " operand${k}y ") {\n    y " augop " " expr${k}i ";\n  }\n"
+  | "  if (" expr${k}y ") {\n    y = " expr${k}y ";\n  }\n"
+`;
+
+const javascriptExpr = (k: string, names: string) => String.raw`
 name${k} ::= ${names}
-stmt${k} ::= "  var y = " expr${k} ";\n"
-  | "  for (const i of " operand${k} ") {\n    y " augop " " expr${k} ";\n  }\n"
-  | "  if (" expr${k} ") {\n    y = " expr${k} ";\n  }\n"
 expr${k} ::= operand${k} (" " binop " " operand${k})?
 operand${k} ::= int | primary${k} ("[" atom${k} "]")? ("." method${k})?
 primary${k} ::= name${k} | str | list${k} | fn "(" atom${k} ")" | "(" atom${k} " " binop " " atom${k} ")"
@@ -72,7 +82,7 @@ args2 ::= value ", " value
 value ::= int | vstr | "true" | "false" | "null" | "[" (scalar ("," scalar){0,5})? "]"
 scalar ::= int | vstr | "true" | "false" | "null"
 vstr ::= "\"" [A-Za-z0-9 _.,!?-]{0,16} "\""
-${javascriptBody(1, '"x" | "y" | "i"')}${javascriptBody(2, '"a" | "b" | "y" | "i"')}`;
+${javascriptBody(1, '"x"')}${javascriptBody(2, '"a" | "b"')}`;
 
 function root(type: TaskType, role: Role, lang: Lang, inductionInputs: number): string {
   const fenceOpen = (tag: string) => `"\`\`\`${tag}\\n"`;

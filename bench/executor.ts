@@ -1,0 +1,99 @@
+// Executor throughput: task checks per second (parse, safety policy, two runs that must agree) through
+// the sandbox pool, against what the reference implementation does, a fresh python3 process per check,
+// measured in the same run on the same programs. The programs are the held-out set's (both languages).
+import { spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createExecutor, type ExecRequest } from '../src/executor/index.js';
+import { readTaskFile } from '../src/tasks/index.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const tasks = readTaskFile(join(root, 'eval', 'heldout.jsonl')).filter((t) => t.type === 'deduction');
+const workers = availableParallelism();
+
+function checks(lang: 'python' | 'javascript', n: number): ExecRequest[] {
+  const mine = tasks.filter((t) => t.lang === lang);
+  // A distinct program text each time (a comment varies), so nothing can be cached.
+  const comment = lang === 'python' ? '#' : '//';
+  return Array.from({ length: n }, (_, i) => {
+    const t = mine[i % mine.length] as (typeof mine)[number];
+    return { op: 'check', lang, program: `${t.program}\n${comment} ${i}`, input: t.input, runs: 2 };
+  });
+}
+
+async function poolRate(lang: 'python' | 'javascript', n: number): Promise<number> {
+  const ex = await createExecutor({ workers, langs: [lang] });
+  await ex.batch(checks(lang, workers * 4)); // start the sandboxes
+  const reqs = checks(lang, n);
+  const t0 = performance.now();
+  const results = await ex.batch(reqs);
+  const s = (performance.now() - t0) / 1000;
+  await ex.close();
+  const ok = results.filter((r) => r.ok).length;
+  if (ok !== n) throw new Error(`${lang}: only ${ok} of ${n} checks succeeded`);
+  return n / s;
+}
+
+const PY_CHECK = `
+import ast, sys
+src, inp = sys.argv[1], sys.argv[2]
+ast.parse(src)
+outs = []
+for _ in range(2):
+    ns = {}
+    exec(src, ns)
+    outs.append(repr(ns['f'](*ast.literal_eval('(' + inp + ',)'))))
+assert outs[0] == outs[1]
+print(outs[0])
+`;
+
+function subprocessCheck(program: string, input: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('python3', ['-c', PY_CHECK, program, input], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d) => {
+      err += d;
+    });
+    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(err))));
+  });
+}
+
+async function subprocessRate(n: number): Promise<number> {
+  const reqs = checks('python', n) as Extract<ExecRequest, { op: 'check' }>[];
+  const t0 = performance.now();
+  let next = 0;
+  // As many concurrent processes as cores, like a process pool.
+  await Promise.all(
+    Array.from({ length: workers }, async () => {
+      while (next < reqs.length) {
+        const r = reqs[next++] as Extract<ExecRequest, { op: 'check' }>;
+        await subprocessCheck(r.program, r.input);
+      }
+    }),
+  );
+  return n / ((performance.now() - t0) / 1000);
+}
+
+const python = await poolRate('python', 3000);
+console.log(`python (Pyodide pool, ${workers} sandboxes):      ${python.toFixed(0)} checks/s`);
+const javascript = await poolRate('javascript', 3000);
+console.log(`javascript (QuickJS pool, ${workers} sandboxes):  ${javascript.toFixed(0)} checks/s`);
+let subprocess: number | null = null;
+try {
+  subprocess = await subprocessRate(200);
+  console.log(`python3 subprocess per check (${workers} at a time): ${subprocess.toFixed(0)} checks/s`);
+} catch (e) {
+  console.log(`python3 subprocess reference skipped: ${(e as Error).message.split('\n')[0]}`);
+}
+const ratio = subprocess ? python / subprocess : null;
+if (ratio) console.log(`Pyodide pool vs subprocess: ${ratio.toFixed(1)}x`);
+console.log(
+  JSON.stringify({
+    python_checks_per_s: Math.round(python),
+    javascript_checks_per_s: Math.round(javascript),
+    subprocess_checks_per_s: subprocess ? Math.round(subprocess) : null,
+    ratio_vs_subprocess: ratio ? Number(ratio.toFixed(2)) : null,
+    workers,
+  }),
+);

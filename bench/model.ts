@@ -1,0 +1,192 @@
+// The built-in model's speed on this machine, all measured in one run:
+//   peak     float32 matmul GFLOP/s through ONNX Runtime (1024^3), at 1 and 2 threads
+//   train    training-step tokens/s and model FLOPs utilisation (MFU) for the ~2M (small) and ~10M
+//            (medium) presets, batch 16 x 128 tokens
+//   vs       PyTorch on CPU (same model, batch, threads; OPENBLAS_CORETYPE unset) and TF.js (wasm backend)
+//   sample   KV-cache sampling tokens/s at batch 32 and 64 (16-token prompt, 112 new tokens) vs PyTorch's
+//            plain sampling loop with a KV cache
+// MFU counts 6 * (matmul parameters) FLOPs per token plus 12 * layers * T * d_model for attention
+// (forward + backward), the usual estimate (PaLM appendix B).
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+import { MODEL_PRESETS, type ModelConfig } from '../src/model/config.js';
+import { createModelEngine } from '../src/model/engine.js';
+import { Graph } from '../src/model/onnx/graph.js';
+import { sampleRows } from '../src/model/sampler.js';
+import { packTrainBatch } from '../src/rl/objective.js';
+import { tfjsTrainTokensPerS } from './ref/tfjs-gpt.js';
+
+const THREADS = 2;
+const B = 16;
+const T = 128;
+const V = 272;
+const SAMPLE_BATCHES = [32, 64];
+const optimizer = {
+  learningRate: 1e-3,
+  warmupSteps: 0,
+  weightDecay: 0.01,
+  gradClip: 1,
+  beta1: 0.9,
+  beta2: 0.99,
+};
+const here = dirname(fileURLToPath(import.meta.url));
+
+async function matmulPeak(threads: number): Promise<number> {
+  const n = 1024;
+  const g = new Graph('mm');
+  g.output(g.matmul(g.input('a', [n, n]), g.input('b', [n, n])), 'c', [n, n]);
+  const s = await ort.InferenceSession.create(g.encode(), {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+  });
+  const a = new ort.Tensor(
+    'float32',
+    Float32Array.from({ length: n * n }, () => Math.random()),
+    [n, n],
+  );
+  let best = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 12; i++) {
+    const t0 = performance.now();
+    await s.run({ a, b: a });
+    best = Math.min(best, performance.now() - t0);
+  }
+  await s.release();
+  return (2 * n ** 3) / (best / 1000) / 1e9;
+}
+
+function flopsPerToken(c: ModelConfig, t: number): number {
+  const D = c.dModel;
+  const matmulParams = c.layers * 12 * D * D + c.vocabSize * D;
+  return 6 * matmulParams + 12 * c.layers * t * D;
+}
+
+async function trainRate(c: ModelConfig): Promise<number> {
+  const engine = await createModelEngine(c, { threads: THREADS, seed: 1, optimizer });
+  const seqs = Array.from({ length: B }, (_, b) => ({
+    prompt: [1],
+    completion: Array.from({ length: T }, (_, i) => (i * 7 + b * 13) % 256),
+    advantage: 1,
+  }));
+  const batch = packTrainBatch(seqs, T, 258);
+  for (let i = 0; i < 2; i++) await engine.trainStep(batch);
+  const times: number[] = [];
+  for (let i = 0; i < 8; i++) times.push((await engine.trainStep(batch)).timeMs);
+  await engine.close();
+  times.sort((a, b) => a - b);
+  return (B * T) / ((times[times.length >> 1] as number) / 1000);
+}
+
+async function sampleRate(c: ModelConfig, rows: number): Promise<number> {
+  const engine = await createModelEngine(c, { threads: THREADS, seed: 1, optimizer });
+  const spec = Array.from({ length: rows }, (_, i) => ({
+    prompt: Array.from({ length: 16 }, (_, k) => (k * 31 + i) % 256),
+    maxTokens: 112,
+    temperature: 1,
+    topP: 1,
+    seed: i,
+  }));
+  await sampleRows(engine, spec.slice(0, 4), rows); // build the sessions
+  let best = 0;
+  for (let rep = 0; rep < 2; rep++) {
+    const t0 = performance.now();
+    const out = await sampleRows(engine, spec, rows);
+    const tokens = out.reduce((n, r) => n + r.tokens.length, 0);
+    best = Math.max(best, tokens / ((performance.now() - t0) / 1000));
+  }
+  await engine.close();
+  return best;
+}
+
+function torchReference(
+  c: ModelConfig,
+): { train: number; sample: Record<string, number>; version: string } | null {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    OMP_NUM_THREADS: String(THREADS),
+    OPENBLAS_NUM_THREADS: String(THREADS),
+  };
+  delete env.OPENBLAS_CORETYPE; // set machine-wide here, it halves OpenBLAS speed; measure PyTorch at its best
+  const r = spawnSync(
+    'python3',
+    [
+      join(here, '..', '..', 'bench', 'ref', 'torch_gpt.py'),
+      ...[c.layers, c.dModel, c.heads, V, c.contextLength, B, T, THREADS].map(String),
+      SAMPLE_BATCHES.join(','),
+    ],
+    { env, encoding: 'utf8', timeout: 600_000 },
+  );
+  if (r.status !== 0) {
+    console.log(
+      `PyTorch reference skipped: ${(r.stderr || r.error?.message || 'python3 failed').trim().split('\n').pop()}`,
+    );
+    return null;
+  }
+  const j = JSON.parse(r.stdout.trim().split('\n').pop() as string);
+  return { train: j.train_tokens_per_s, sample: j.sample_tokens_per_s, version: j.torch };
+}
+
+const peak1 = await matmulPeak(1);
+const peak2 = await matmulPeak(2);
+console.log(
+  `matmul peak (ONNX Runtime, 1024^3): ${peak1.toFixed(0)} GFLOP/s at 1 thread, ${peak2.toFixed(0)} at 2`,
+);
+const figures: Record<string, unknown> = {
+  peak_gflops_1t: Math.round(peak1),
+  peak_gflops_2t: Math.round(peak2),
+};
+const mfus: number[] = [];
+const vsTorch: number[] = [];
+const vsTorchSample: number[] = [];
+let vsTfjs: number | null = null;
+for (const preset of ['small', 'medium'] as const) {
+  const c: ModelConfig = { ...MODEL_PRESETS[preset], vocabSize: V, contextLength: 512 };
+  const params = (c.layers * 12 * c.dModel ** 2 + (V + 512) * c.dModel) / 1e6;
+  const tps = await trainRate(c);
+  const mfu = (tps * flopsPerToken(c, T)) / (peak2 * 1e9);
+  mfus.push(mfu);
+  console.log(
+    `${preset} (~${params.toFixed(1)}M): train ${tps.toFixed(0)} tokens/s at ${THREADS} threads, MFU ${(100 * mfu).toFixed(1)}%`,
+  );
+  const sample: Record<string, number> = {};
+  for (const rows of SAMPLE_BATCHES) {
+    sample[rows] = await sampleRate(c, rows);
+    console.log(`${preset}: sampling ${sample[rows]?.toFixed(0)} tokens/s at batch ${rows}`);
+  }
+  const torch = torchReference(c);
+  if (torch) {
+    vsTorch.push(tps / torch.train);
+    console.log(
+      `${preset}: PyTorch ${torch.version} train ${torch.train.toFixed(0)} tokens/s -> ours ${(tps / torch.train).toFixed(2)}x`,
+    );
+    for (const rows of SAMPLE_BATCHES) {
+      const ref = torch.sample[String(rows)] as number;
+      vsTorchSample.push((sample[rows] as number) / ref);
+      console.log(
+        `${preset}: PyTorch sampling ${ref.toFixed(0)} tokens/s at batch ${rows} -> ours ${((sample[rows] as number) / ref).toFixed(2)}x`,
+      );
+    }
+  }
+  if (preset === 'small') {
+    const tf = await tfjsTrainTokensPerS(c.layers, c.dModel, c.heads, V, B, T);
+    vsTfjs = tps / tf;
+    console.log(`${preset}: TF.js (wasm) train ${tf.toFixed(0)} tokens/s -> ours ${vsTfjs.toFixed(1)}x`);
+    figures.tfjs_train_tokens_per_s_small = Math.round(tf);
+  }
+  figures[`train_tokens_per_s_${preset}`] = Math.round(tps);
+  figures[`mfu_${preset}`] = Number(mfu.toFixed(3));
+  figures[`sample_tokens_per_s_${preset}`] = Object.fromEntries(
+    Object.entries(sample).map(([k, x]) => [k, Math.round(x)]),
+  );
+}
+const minOrNull = (xs: number[]) => (xs.length ? Number(Math.min(...xs).toFixed(3)) : null);
+console.log(
+  JSON.stringify({
+    mfu: minOrNull(mfus),
+    train_vs_pytorch: minOrNull(vsTorch),
+    train_vs_tfjs: vsTfjs === null ? null : Number(vsTfjs.toFixed(2)),
+    sample_vs_pytorch: minOrNull(vsTorchSample),
+    ...figures,
+  }),
+);

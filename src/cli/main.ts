@@ -8,6 +8,7 @@ commands:
   eval        held-out accuracy of a checkpoint, per task type and difficulty
   tasks       browse or export the verified tasks of a run
   exec        run one program on one input in the sandbox
+  plot        draw a run's curves into a PNG
   (azr <command> --help for options)
 `;
 
@@ -22,6 +23,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./tasks.js')).tasksCommand(rest);
     case 'exec':
       return (await import('./exec.js')).execCommand(rest);
+    case 'plot':
+      return (await import('./plot.js')).plotCommand(rest);
     case undefined:
     case '-h':
     case '--help':

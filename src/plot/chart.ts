@@ -76,7 +76,8 @@ export function renderPanels(panels: readonly Panel[]): Buffer {
   const cols = 2;
   const rows = Math.ceil(panels.length / cols);
   const cv = new Canvas(cols * PANEL_W, rows * PANEL_H);
-  panels.forEach((p, i) => drawPanel(cv, (i % cols) * PANEL_W, Math.floor(i / cols) * PANEL_H, p));
+  for (const [i, p] of panels.entries())
+    drawPanel(cv, (i % cols) * PANEL_W, Math.floor(i / cols) * PANEL_H, p);
   return cv.encode();
 }
 

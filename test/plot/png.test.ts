@@ -57,7 +57,9 @@ test('a chart draws its series inside the panel', () => {
     },
   ]);
   const c = chunks(png);
-  const raw = inflateSync(c.find((x) => x.type === 'IDAT')?.data as Buffer);
+  const idat = c.find((x) => x.type === 'IDAT');
+  assert.ok(idat);
+  const raw = inflateSync(idat.data);
   const width = (c[0]?.data as Buffer).readUInt32BE(0);
   // The series colour appears along the diagonal of the plot area.
   let blue = 0;

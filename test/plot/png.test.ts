@@ -60,7 +60,7 @@ test('a chart draws its series inside the panel', () => {
   const idat = c.find((x) => x.type === 'IDAT');
   assert.ok(idat);
   const raw = inflateSync(idat.data);
-  const width = (c[0]?.data as Buffer).readUInt32BE(0);
+  const width = (c[0] as { data: Buffer }).data.readUInt32BE(0);
   // The series colour appears along the diagonal of the plot area.
   let blue = 0;
   for (let i = 0; i < raw.length; i += 4)

@@ -9,6 +9,7 @@ commands:
   tasks       browse or export the verified tasks of a run
   exec        run one program on one input in the sandbox
   plot        draw a run's curves into a PNG
+  dashboard   serve a live web page of a run's metrics and recent tasks
   (azr <command> --help for options)
 `;
 
@@ -25,6 +26,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./exec.js')).execCommand(rest);
     case 'plot':
       return (await import('./plot.js')).plotCommand(rest);
+    case 'dashboard':
+      return (await import('./dashboard.js')).dashboardCommand(rest);
     case undefined:
     case '-h':
     case '--help':

@@ -93,7 +93,9 @@ const base: SelfPlayConfig = {
   minutes: 30,
   model: { preset: 'small', contextLength: 512, threads: 2 },
   optimizer: {
-    learningRate: 1e-3,
+    // An update takes several micro-steps (16 sequences each); at 1e-3 the policy lost its entropy within
+    // ten iterations and proposed the same few programs (docs/results.md).
+    learningRate: 3e-4,
     warmupSteps: 10,
     weightDecay: 0.01,
     gradClip: 1.0,

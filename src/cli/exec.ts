@@ -2,11 +2,14 @@
 import { readFileSync } from 'node:fs';
 import { parseFlags, stringFlag, UsageError } from './args.js';
 
-export const execUsage = `usage: azr exec --lang python|javascript (--program FILE | --code TEXT) --input ARGS [--check] [--json]
+export const execUsage = `usage: azr exec --lang python|javascript (--program FILE | --code TEXT) --input ARGS [--check]
 
   --input ARGS   the argument list as literals, e.g. "[1, 2], 'a'"
   --check        validate as a task: safety policy, limits, two runs that must agree
-  --json         print the result object as JSON
+
+Prints the typed result as one JSON object: {"status": "ok", "output", "value", "timeMs"} or
+{"status": "error", "kind", "message", "timeMs"}. Exits 0 whenever the program was run or judged,
+whatever it did; 2 for bad usage.
 `;
 
 export async function execCommand(argv: string[]): Promise<number> {
@@ -25,7 +28,6 @@ export async function execCommand(argv: string[]): Promise<number> {
       code: { type: 'string' },
       input: { type: 'string' },
       check: { type: 'boolean' },
-      json: { type: 'boolean' },
     }));
     const l = stringFlag(values, 'lang');
     if (l !== 'python' && l !== 'javascript') throw new UsageError('--lang takes python or javascript');
@@ -54,10 +56,9 @@ export async function execCommand(argv: string[]): Promise<number> {
     const r = values.check
       ? await executor.check(lang, program, input)
       : await executor.run(lang, program, input);
-    if (values.json) process.stdout.write(`${JSON.stringify(r)}\n`);
-    else if (r.ok) process.stdout.write(`${r.output}\n`);
-    else process.stdout.write(`${r.kind}: ${r.message}\n`);
-    return r.ok ? 0 : 1;
+    const { ok, ...rest } = r;
+    process.stdout.write(`${JSON.stringify({ status: ok ? 'ok' : 'error', ...rest })}\n`);
+    return 0;
   } finally {
     await executor.close();
   }

@@ -180,13 +180,24 @@ test('javascript: a fresh runtime per run, so pollution does not carry over', as
   assert.ok(clean.ok && clean.output === '[undefined,[1]]', JSON.stringify(clean));
 });
 
-test('python: a patched builtin does not leak into the next program', async () => {
-  const first = await ex.run('python', py('import math\nmath.pi = 3\nreturn math.pi'), '1');
-  assert.ok(first.ok);
-  // Modules are shared inside one interpreter; attribute assignment to modules is the leak to watch.
-  const second = await ex.run('python', py('import math\nreturn round(math.pi, 2)'), '1');
-  assert.ok(second.ok);
-  assert.ok(second.output === '3.14' || second.output === '3', second.output);
+test('python: a patched module or class does not leak into the next program', async () => {
+  const patch = py(
+    'import math, collections\nmath.pi = 3\nmath.gcd = None\ncollections.Counter.most_common = None\nreturn math.pi',
+  );
+  const probe = py(
+    'import math, collections\nreturn (round(math.pi, 2), math.gcd(4, 6), collections.Counter(x).most_common(1))',
+  );
+  // Send both to every sandbox several times, so the probe runs after the patch in the same interpreter.
+  const reqs = Array.from({ length: 8 }, (_, i) =>
+    i % 2
+      ? { op: 'run' as const, lang: 'python' as const, program: probe, input: "'aab'" }
+      : { op: 'run' as const, lang: 'python' as const, program: patch, input: '1' },
+  );
+  const results = await ex.batch(reqs);
+  results.forEach((r, i) => {
+    assert.ok(r.ok && 'output' in r, JSON.stringify(r));
+    assert.equal(r.output, i % 2 ? "(3.14, 2, [('a', 2)])" : '3');
+  });
 });
 
 // The Python-level policy is one layer; the process confinement must hold even for code that gets past

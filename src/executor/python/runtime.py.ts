@@ -202,6 +202,50 @@ def op_inspect(req, limits):
 
 OPS = {'run': op_run, 'check': op_check, 'matches': op_matches, 'equal': op_equal, 'inspect': op_inspect}
 
+# Programs share this interpreter's modules: one that sets math.pi = 3 or patches a class in
+# collections must not change the next program's result. Snapshot the allowed modules (their dicts and
+# their classes' attributes) as first imported, and put them back after every request.
+_snapshots = {}
+
+def _snapshot(name, mod):
+    classes = {}
+    for v in list(vars(mod).values()):
+        if isinstance(v, type) and getattr(v, '__module__', None) == name:
+            try:
+                classes[v] = dict(vars(v))
+            except TypeError:
+                pass
+    _snapshots[name] = (dict(vars(mod)), classes)
+
+def _restore_modules():
+    for name, mod in list(sys.modules.items()):
+        if mod is None or name.split('.')[0] not in ALLOWED_MODULES:
+            continue
+        snap = _snapshots.get(name)
+        if snap is None:
+            _snapshot(name, mod)
+            continue
+        saved, classes = snap
+        current = vars(mod)
+        if current != saved:
+            current.clear()
+            current.update(saved)
+        for cls, attrs in classes.items():
+            now = vars(cls)
+            if len(now) == len(attrs) and all(now.get(k, _restore_modules) is v for k, v in attrs.items()):
+                continue
+            for k in [k for k in now if k not in attrs]:
+                try:
+                    delattr(cls, k)
+                except (AttributeError, TypeError):
+                    pass
+            for k, v in attrs.items():
+                if now.get(k, _restore_modules) is not v:
+                    try:
+                        setattr(cls, k, v)
+                    except (AttributeError, TypeError):
+                        pass
+
 def handle(request_json, limits_json):
     req = json.loads(request_json)
     limits = json.loads(limits_json)
@@ -216,5 +260,6 @@ def handle(request_json, limits_json):
         r = {'ok': False, 'kind': 'runtime', 'message': 'RecursionError'}
     except Exception as e:
         r = {'ok': False, 'kind': 'runtime', 'message': (type(e).__name__ + ': ' + str(e))[:200]}
+    _restore_modules()
     return json.dumps(r)
 `;

@@ -1,6 +1,8 @@
 // Executor throughput: task checks per second (parse, safety policy, two runs that must agree) through
-// the sandbox pool, against what the reference implementation does, a fresh python3 process per check,
-// measured in the same run on the same programs. The programs are the held-out set's (both languages).
+// the sandbox pool, against a fresh python3 process per check (the least that isolates CPython) and,
+// without a target, a warm CPython pool that execs each program with no isolation (the reference
+// implementation's strategy), all in the same run on the same programs: the held-out set's deduction
+// programs (list loops, string work, dict/set use, arithmetic), each made unique by a comment.
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -75,6 +77,44 @@ async function subprocessRate(n: number): Promise<number> {
   return n / ((performance.now() - t0) / 1000);
 }
 
+// The reference implementation's strategy: warm CPython workers that exec each program with no isolation.
+const PY_SERVER = `
+import ast, json, sys
+for line in sys.stdin:
+    req = json.loads(line)
+    outs = []
+    for _ in range(2):
+        ns = {}
+        exec(req['program'], ns)
+        outs.append(repr(ns['f'](*ast.literal_eval('(' + req['input'] + ',)'))))
+    sys.stdout.write(json.dumps(outs[0] == outs[1]) + '\\n')
+    sys.stdout.flush()
+`;
+
+async function warmPoolRate(n: number): Promise<number> {
+  const reqs = checks('python', n) as Extract<ExecRequest, { op: 'check' }>[];
+  const procs = Array.from({ length: workers }, () =>
+    spawn('python3', ['-c', PY_SERVER], { stdio: ['pipe', 'pipe', 'inherit'] }),
+  );
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(
+    procs.map(async (p) => {
+      const lines = p.stdout[Symbol.asyncIterator]();
+      let buffered = '';
+      while (next < reqs.length) {
+        const r = reqs[next++] as Extract<ExecRequest, { op: 'check' }>;
+        p.stdin.write(`${JSON.stringify({ program: r.program, input: r.input })}\n`);
+        while (!buffered.includes('\n')) buffered += String((await lines.next()).value ?? '');
+        buffered = buffered.slice(buffered.indexOf('\n') + 1);
+      }
+    }),
+  );
+  const rate = n / ((performance.now() - t0) / 1000);
+  for (const p of procs) p.kill();
+  return rate;
+}
+
 const python = await poolRate('python', 3000);
 console.log(`python (Pyodide pool, ${workers} sandboxes):      ${python.toFixed(0)} checks/s`);
 const javascript = await poolRate('javascript', 3000);
@@ -88,12 +128,23 @@ try {
 }
 const ratio = subprocess ? python / subprocess : null;
 if (ratio) console.log(`Pyodide pool vs subprocess: ${ratio.toFixed(1)}x`);
+let warm: number | null = null;
+try {
+  warm = await warmPoolRate(3000);
+  console.log(
+    `warm CPython pool, no isolation (${workers} workers): ${warm.toFixed(0)} checks/s; Pyodide pool is ${(python / warm).toFixed(2)}x of it`,
+  );
+} catch (e) {
+  console.log(`warm CPython pool reference skipped: ${(e as Error).message.split('\n')[0]}`);
+}
 console.log(
   JSON.stringify({
     python_checks_per_s: Math.round(python),
     javascript_checks_per_s: Math.round(javascript),
     subprocess_checks_per_s: subprocess ? Math.round(subprocess) : null,
     ratio_vs_subprocess: ratio ? Number(ratio.toFixed(2)) : null,
+    warm_cpython_checks_per_s: warm ? Math.round(warm) : null,
+    ratio_vs_warm_cpython: warm ? Number((python / warm).toFixed(2)) : null,
     workers,
   }),
 );

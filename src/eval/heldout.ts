@@ -4,6 +4,7 @@
 import type { Executor, Lang } from '../executor/types.js';
 import type { GenerateRequest, Policy } from '../policy/types.js';
 import {
+  fromTaskRecord,
   type PromptStyle,
   parseSolution,
   solverPrompt,
@@ -35,22 +36,13 @@ export interface EvalReport {
   tasks: number;
 }
 
-function toTask(r: TaskRecord): Task {
-  const t: Task = { type: r.type, lang: r.lang, program: r.program, input: r.input, output: r.output };
-  if (r.message !== undefined) t.message = r.message;
-  if (r.shown) t.shown = r.shown;
-  if (r.hidden) t.hidden = r.hidden;
-  if (r.difficulty !== undefined) t.difficulty = r.difficulty;
-  return t;
-}
-
 export async function evaluateTasks(
   policy: Policy,
   executor: Executor,
   records: readonly TaskRecord[],
   opts: EvalOptions,
 ): Promise<EvalReport> {
-  const tasks = records.filter((r) => !opts.langs || opts.langs.includes(r.lang)).map(toTask);
+  const tasks = records.filter((r) => !opts.langs || opts.langs.includes(r.lang)).map(fromTaskRecord);
   const requests: GenerateRequest[] = tasks.map((t, i) => {
     const r: GenerateRequest = {
       prompt: solverPrompt(t, { style: opts.style }),

@@ -76,8 +76,25 @@ export function makeIterationRunner(env: IterationEnv): IterationRunner {
   const style = sp.promptStyle;
   // Prompts must leave room for the completion in the model's context (bytes ~ tokens here).
   const promptBudget = (maxTokens: number) => Math.max(128, config.model.contextLength - maxTokens - 8);
-  const constraint = (type: TaskType, role: 'proposer' | 'solver') =>
-    sp.constrainedDecoding ? `${type}/${role}/${lang}/${sp.inductionInputs}` : undefined;
+  /** A sampling request of this run's settings; the grammar for (type, role) when decoding is constrained. */
+  const request = (
+    type: TaskType,
+    role: 'proposer' | 'solver',
+    prompt: string,
+    n: number,
+    seed: number,
+  ): GenerateRequest => {
+    const req: GenerateRequest = {
+      prompt,
+      n,
+      temperature: config.sampling.temperature,
+      topP: config.sampling.topP,
+      maxTokens: role === 'proposer' ? config.sampling.proposerMaxTokens : config.sampling.solverMaxTokens,
+      seed,
+    };
+    if (sp.constrainedDecoding) req.constraint = `${type}/${role}/${lang}/${sp.inductionInputs}`;
+    return req;
+  };
 
   const referencePool = (type: TaskType): Task[] => {
     if (type === 'induction') {
@@ -131,17 +148,7 @@ export function makeIterationRunner(env: IterationEnv): IterationRunner {
         };
         if (type === 'induction') slot.subject = refs[0] as Task;
         proposals.push(slot);
-        const req: GenerateRequest = {
-          prompt: slot.prompt,
-          n: 1,
-          temperature: config.sampling.temperature,
-          topP: config.sampling.topP,
-          maxTokens: config.sampling.proposerMaxTokens,
-          seed: rng.seed(),
-        };
-        const c = constraint(type, 'proposer');
-        if (c) req.constraint = c;
-        proposeReqs.push(req);
+        proposeReqs.push(request(type, 'proposer', slot.prompt, 1, rng.seed()));
       }
     }
     const proposed = await generate(proposeReqs);
@@ -187,17 +194,7 @@ export function makeIterationRunner(env: IterationEnv): IterationRunner {
       const slot: SolveSlot = { type, task, prompt, completions: [], correct: [], parsed: [] };
       if (proposal !== undefined) slot.proposal = proposal;
       solves.push(slot);
-      const req: GenerateRequest = {
-        prompt,
-        n,
-        temperature: config.sampling.temperature,
-        topP: config.sampling.topP,
-        maxTokens: config.sampling.solverMaxTokens,
-        seed: rng.seed(),
-      };
-      const c = constraint(type, 'solver');
-      if (c) req.constraint = c;
-      solveReqs.push(req);
+      solveReqs.push(request(type, 'solver', prompt, n, rng.seed()));
     };
     for (const type of sp.taskTypes) {
       const rng = rngs.get(type) as Rng;

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import type { Lang } from '../executor/types.js';
 import { appendJsonl, readJsonl, truncateJsonl } from '../util/jsonl.js';
 import type { Rng } from '../util/rng.js';
-import { parseTaskRecord, type TaskRecord, toTaskRecord } from './dataset.js';
+import { fromTaskRecord, parseTaskRecord, type TaskRecord, toTaskRecord } from './dataset.js';
 import { taskKey } from './normalize.js';
 import type { Task, TaskType } from './types.js';
 
@@ -54,7 +54,7 @@ export class TaskBuffer {
       records = readJsonl(file, parseTaskRecord).records;
       if (existsSync(file)) truncateJsonl(file, () => true, parseTaskRecord); // drop a torn tail
     }
-    for (const r of records) b.remember(fromRecord(r));
+    for (const r of records) b.remember(fromTaskRecord(r));
     if (b.size === 0) b.add(identityTask(type, lang), 0);
     return b;
   }
@@ -105,14 +105,4 @@ export class TaskBuffer {
     this.tasks.push(task);
     return true;
   }
-}
-
-function fromRecord(r: TaskRecord): Task {
-  const t: Task = { type: r.type, lang: r.lang, program: r.program, input: r.input, output: r.output };
-  if (r.message !== undefined) t.message = r.message;
-  if (r.shown) t.shown = r.shown;
-  if (r.hidden) t.hidden = r.hidden;
-  if (r.difficulty !== undefined) t.difficulty = r.difficulty;
-  if (r.id !== undefined) t.id = r.id;
-  return t;
 }

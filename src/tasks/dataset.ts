@@ -67,6 +67,16 @@ export function toTaskRecord(task: Task, extra: { solveRate?: number; iteration?
   return parseTaskRecord(r);
 }
 
+export function fromTaskRecord(r: TaskRecord): Task {
+  const t: Task = { type: r.type, lang: r.lang, program: r.program, input: r.input, output: r.output };
+  if (r.message !== undefined) t.message = r.message;
+  if (r.shown) t.shown = r.shown;
+  if (r.hidden) t.hidden = r.hidden;
+  if (r.difficulty !== undefined) t.difficulty = r.difficulty;
+  if (r.id !== undefined) t.id = r.id;
+  return t;
+}
+
 export function writeTaskFile(file: string, records: readonly TaskRecord[]): void {
   writeFileSync(file, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
 }

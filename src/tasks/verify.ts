@@ -50,7 +50,6 @@ export async function verifySolutions(
   });
 }
 
-export const verifyDeduction = (executor: Executor, task: Task, answer: string) =>
+/** One answer to one task of any type (batch with verifySolutions when there are many). */
+export const verifySolution = (executor: Executor, task: Task, answer: string): Promise<boolean> =>
   verifySolutions(executor, [{ task, answer }]).then((r) => r[0] === true);
-export const verifyAbduction = verifyDeduction;
-export const verifyInduction = verifyDeduction;

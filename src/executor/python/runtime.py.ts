@@ -17,6 +17,7 @@ BANNED_NAMES = frozenset({
     'setattr', 'delattr', 'input', 'breakpoint', 'help', 'exit', 'quit', 'memoryview', 'id',
     'license', 'credits', 'copyright',
 })
+# str.format and format_map can walk attributes ('{0.__class__}'), which the dunder check cannot see.
 BANNED_ATTRS = frozenset({'format', 'format_map', 'mro', 'system', 'popen'})
 MAX_DIGITS = 4300
 

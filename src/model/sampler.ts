@@ -1,53 +1,67 @@
 // Batched sampling with the KV cache: prefill the prompts, then one decode step per token for all rows.
 // Per row: temperature, top-p, a token budget, stop strings, and an optional constraint whose mask is
-// applied before sampling (grammar-constrained decoding). Each row draws from its own generator, seeded
-// from the request's seed and the sample's index, so a row's text does not depend on what else shares
-// its batch.
+// applied before sampling (grammar-constrained decoding).
 //
-// Log-probabilities are those of the distribution actually sampled from: after the mask, temperature and
-// top-p truncation (what a policy-gradient ratio against the sampler needs).
+// Determinism: each row draws from its own generator, seeded from the row's seed alone, so what a row
+// samples does not depend on which other rows share its batch or on timing (up to float rounding of
+// the logits, which ONNX Runtime computes per row).
+//
+// Log-probabilities are those of the distribution actually sampled from: after the vocabulary mask,
+// temperature and top-p truncation (greedy sampling, temperature 0, reports 0). This is the behaviour
+// policy's probability, what an importance ratio against the sampler needs; the trainer recomputes the
+// model's own log-probabilities for the gradient.
+//
+// What ends a row: EOS (kept in `tokens`, so training teaches the model to stop), a stop string (text
+// is cut before it; `tokens` keep everything sampled), a constraint that is complete and allows nothing
+// more, a mask that allows nothing, or the token budget.
 
 import { Rng } from '../util/rng.js';
 import type { ConstraintMatcher, DecodeConstraint } from './constraint.js';
 import type { ModelEngine } from './engine-types.js';
-import { decode } from './tokenizer.js';
-import { SPECIAL_ID } from './vocab.js';
+import { StreamDecoder } from './tokenizer.js';
+import { MIN_VOCAB, SPECIAL_ID } from './vocab.js';
 
 export interface SampleRow {
+  /** Prompt token ids; an empty prompt samples after a lone BOS. */
   prompt: readonly number[];
   maxTokens: number;
+  /** 0 samples greedily. */
   temperature: number;
+  /** Nucleus mass in (0, 1]; 1 keeps the whole distribution. */
   topP: number;
+  /** Seeds this row's generator (and nothing else). */
   seed: number;
+  /** Text-level stop strings; the first one that appears ends the row and is cut from the text. */
   stop?: readonly string[];
   constraint?: DecodeConstraint;
 }
 
 export interface SampledRow {
+  /** Every sampled token, including a final EOS or the tokens of a stop string. */
   tokens: number[];
+  /** Log-probability of each sampled token under the sampling distribution (see the file comment). */
   logprobs: number[];
+  /** Decoded completion, without EOS and without the stop string and anything after it. */
   text: string;
   finishReason: 'stop' | 'length';
   /** Prompt tokens dropped from the left to fit the context. */
   truncatedPrompt: number;
 }
 
+export interface SamplerOptions {
+  /** Rows decoded together (one KV cache); default 64. */
+  maxBatch?: number;
+}
+
 export const EOS = SPECIAL_ID['<|eos|>'];
 export const BOS = SPECIAL_ID['<|bos|>'];
 export const PAD = SPECIAL_ID['<|pad|>'];
 
-interface Live {
-  row: SampleRow;
-  rng: Rng;
-  matcher?: ConstraintMatcher;
-  out: SampledRow;
-  done: boolean;
-  budget: number;
-}
-
 /**
- * Sample one token from `logits` (length V) for a row. Exported for tests of the arithmetic.
- * Returns the id and its log-probability under the final distribution, or -1 when the mask allows nothing.
+ * Sample one token from `logits` (length V). Exported for tests of the arithmetic. Temperature divides
+ * the logits; top-p keeps the smallest set of most likely tokens (ties broken by lower id) whose mass
+ * reaches `topP`, including the token that crosses it. Returns the id and its log-probability under the
+ * final (masked, tempered, truncated) distribution, or id -1 when the mask allows nothing.
  */
 export function sampleToken(
   logits: Float32Array,
@@ -58,22 +72,19 @@ export function sampleToken(
 ): { id: number; logprob: number } {
   const V = logits.length;
   const ids: number[] = [];
-  let max = Number.NEGATIVE_INFINITY;
+  let best = -1;
   for (let i = 0; i < V; i++) {
     if (mask && !mask[i]) continue;
     ids.push(i);
-    const l = (logits[i] as number) / temperature;
-    if (l > max) max = l;
+    if (best < 0 || (logits[i] as number) > (logits[best] as number)) best = i;
   }
-  if (ids.length === 0) return { id: -1, logprob: 0 };
-  if (temperature <= 0) {
-    // Greedy: the most likely allowed token, with certainty.
-    let best = ids[0] as number;
-    for (const i of ids) if ((logits[i] as number) > (logits[best] as number)) best = i;
-    return { id: best, logprob: 0 };
-  }
+  if (best < 0) return { id: -1, logprob: 0 };
+  // Greedy: the most likely allowed token (lowest id on ties), with certainty.
+  if (temperature <= 0) return { id: best, logprob: 0 };
+  const max = (logits[best] as number) / temperature;
   const probs = ids.map((i) => Math.exp((logits[i] as number) / temperature - max));
-  let z = probs.reduce((a, b) => a + b, 0);
+  let z = 0;
+  for (const p of probs) z += p;
   let order = ids.map((_, k) => k);
   if (topP < 1) {
     order.sort(
@@ -83,13 +94,14 @@ export function sampleToken(
     let keep = 0;
     while (keep < order.length && mass < topP * z) mass += probs[order[keep++] as number] as number;
     order = order.slice(0, Math.max(1, keep));
-    z = order.reduce((a, k) => a + (probs[k] as number), 0);
+    z = 0;
+    for (const k of order) z += probs[k] as number;
   }
   let u = rng.next() * z;
   let pick = order[order.length - 1] as number;
   for (const k of order) {
     u -= probs[k] as number;
-    if (u <= 0) {
+    if (u < 0) {
       pick = k;
       break;
     }
@@ -97,113 +109,206 @@ export function sampleToken(
   return { id: ids[pick] as number, logprob: Math.log((probs[pick] as number) / z) };
 }
 
-/** Sample every row; rows are processed in batches of at most `maxBatch`. Results in row order. */
+/** Ids a completion may ever contain: bytes, EOS and the format specials (never BOS, PAD or unused slots). */
+function baseMask(vocab: number): Uint8Array {
+  const m = new Uint8Array(vocab);
+  for (let i = 0; i < Math.min(vocab, MIN_VOCAB); i++) m[i] = 1;
+  m[BOS] = 0;
+  m[PAD] = 0;
+  return m;
+}
+
+function checkRow(r: SampleRow, i: number): void {
+  const bad = (what: string) => {
+    throw new RangeError(`sample row ${i}: ${what}`);
+  };
+  if (!Number.isInteger(r.maxTokens) || r.maxTokens < 1) bad(`maxTokens must be >= 1, got ${r.maxTokens}`);
+  if (!(r.temperature >= 0) || !Number.isFinite(r.temperature))
+    bad(`temperature must be a finite number >= 0, got ${r.temperature}`);
+  if (!(r.topP > 0 && r.topP <= 1)) bad(`topP must be in (0, 1], got ${r.topP}`);
+}
+
+/** One row being sampled. */
+class RowState {
+  readonly prompt: readonly number[];
+  readonly truncated: number;
+  readonly budget: number;
+  readonly rng: Rng;
+  readonly matcher: ConstraintMatcher | undefined;
+  readonly stops: readonly string[];
+  readonly longestStop: number;
+  readonly decoder = new StreamDecoder();
+  readonly tokens: number[] = [];
+  readonly logprobs: number[] = [];
+  text = '';
+  done = false;
+  finish: 'stop' | 'length' = 'length';
+
+  constructor(
+    readonly row: SampleRow,
+    context: number,
+  ) {
+    // The budget leaves at least one prompt token; a prompt longer than context - budget loses tokens
+    // from the left (the end of a prompt, where the instruction for the answer sits, matters most).
+    this.budget = Math.min(row.maxTokens, context - 1);
+    const room = context - this.budget;
+    const prompt = row.prompt.length ? row.prompt : [BOS];
+    this.truncated = Math.max(0, prompt.length - room);
+    this.prompt = this.truncated ? prompt.slice(this.truncated) : prompt;
+    this.rng = new Rng(row.seed);
+    this.matcher = row.constraint?.start();
+    this.stops = (row.stop ?? []).filter((s) => s.length > 0);
+    this.longestStop = Math.max(0, ...this.stops.map((s) => s.length));
+  }
+
+  result(): SampledRow {
+    return {
+      tokens: this.tokens,
+      logprobs: this.logprobs,
+      text: this.text,
+      finishReason: this.finish,
+      truncatedPrompt: this.truncated,
+    };
+  }
+
+  /** `cutAtStop`: the text already ends before a stop string; otherwise a trailing unfinished character
+   * (e.g. the budget ran out mid-character) is rendered as U+FFFD. */
+  end(reason: 'stop' | 'length', cutAtStop = false): void {
+    this.done = true;
+    this.finish = reason;
+    if (!cutAtStop) this.text += this.decoder.flush();
+  }
+
+  /** Appends the text of a sampled token; true when a stop string appeared (the text is cut before it). */
+  appendText(id: number): boolean {
+    const before = this.text.length;
+    this.text += this.decoder.push(id);
+    if (this.stops.length === 0 || this.text.length === before) return false;
+    // Earlier text held no stop string, so a new one ends inside the new piece.
+    const from = Math.max(0, before - this.longestStop + 1);
+    let cut = -1;
+    for (const s of this.stops) {
+      const at = this.text.indexOf(s, from);
+      if (at !== -1 && (cut === -1 || at < cut)) cut = at;
+    }
+    if (cut === -1) return false;
+    this.text = this.text.slice(0, cut);
+    return true;
+  }
+}
+
+/**
+ * Sample every row; results in row order. Rows are grouped into batches of at most `maxBatch` that share
+ * one KV cache: sorted by prompt length (less padding), and only rows whose longest prompt plus largest
+ * budget fit the context together.
+ */
 export async function sampleRows(
   engine: ModelEngine,
   rows: readonly SampleRow[],
-  maxBatch = 64,
+  opts: SamplerOptions | number = {},
 ): Promise<SampledRow[]> {
-  const results: SampledRow[] = [];
-  for (let i = 0; i < rows.length; i += maxBatch) {
-    results.push(...(await sampleBatch(engine, rows.slice(i, i + maxBatch))));
+  const maxBatch = typeof opts === 'number' ? opts : (opts.maxBatch ?? 64);
+  if (!Number.isInteger(maxBatch) || maxBatch < 1)
+    throw new RangeError(`maxBatch must be >= 1, got ${maxBatch}`);
+  rows.forEach(checkRow);
+  const ctx = engine.config.contextLength;
+  const states = rows.map((r) => new RowState(r, ctx));
+  const order = states
+    .map((_, i) => i)
+    .sort((a, b) => {
+      const d = (states[b] as RowState).prompt.length - (states[a] as RowState).prompt.length;
+      return d || a - b;
+    });
+  const taken = new Uint8Array(states.length);
+  for (let first = 0; first < order.length; ) {
+    const batch: RowState[] = [];
+    let longestPrompt = 0;
+    let largestBudget = 0;
+    for (let k = first; k < order.length && batch.length < maxBatch; k++) {
+      const i = order[k] as number;
+      if (taken[i]) continue;
+      const s = states[i] as RowState;
+      const p = Math.max(longestPrompt, s.prompt.length);
+      const r = Math.max(largestBudget, s.budget);
+      if (p + r > ctx) continue;
+      taken[i] = 1;
+      batch.push(s);
+      longestPrompt = p;
+      largestBudget = r;
+    }
+    await sampleBatch(engine, batch);
+    while (first < order.length && taken[order[first] as number]) first++;
   }
-  return results;
+  return states.map((s) => s.result());
 }
 
-async function sampleBatch(engine: ModelEngine, rows: readonly SampleRow[]): Promise<SampledRow[]> {
-  const ctx = engine.config.contextLength;
+async function sampleBatch(engine: ModelEngine, live: readonly RowState[]): Promise<void> {
   const V = engine.config.vocabSize;
-  const live: Live[] = rows.map((row) => {
-    const budget = Math.max(1, Math.min(row.maxTokens, ctx - 1));
-    const room = ctx - budget;
-    const truncated = Math.max(0, row.prompt.length - room);
-    const l: Live = {
-      row: { ...row, prompt: row.prompt.slice(truncated) },
-      rng: new Rng(row.seed),
-      out: { tokens: [], logprobs: [], text: '', finishReason: 'length', truncatedPrompt: truncated },
-      done: false,
-      budget,
-    };
-    if (row.constraint) l.matcher = row.constraint.start();
-    return l;
-  });
   const B = live.length;
-  const time = Math.max(...live.map((l) => Math.max(1, l.row.prompt.length)));
+  const time = Math.max(...live.map((l) => l.prompt.length));
   const tokens = new Int32Array(B * time);
   const lengths = new Int32Array(B);
   live.forEach((l, b) => {
-    const p = l.row.prompt.length ? l.row.prompt : [BOS];
-    tokens.set(p, b * time);
-    lengths[b] = p.length;
+    tokens.set(l.prompt, b * time);
+    lengths[b] = l.prompt.length;
   });
   const cache = engine.newCache(B);
   let logits = await engine.prefill(cache, tokens, time, lengths);
+  const base = baseMask(V);
   const mask = new Uint8Array(V);
   const next = new Int32Array(B);
-  for (let step = 0; ; step++) {
+  for (;;) {
     let active = 0;
     for (let b = 0; b < B; b++) {
-      const l = live[b] as Live;
+      const l = live[b] as RowState;
       next[b] = PAD;
       if (l.done) continue;
-      let m: Uint8Array | undefined;
-      if (l.matcher) {
-        l.matcher.allowedTokens(mask, l.budget - l.out.tokens.length);
-        m = mask;
-      }
-      const { id, logprob } = sampleToken(
-        logits.subarray(b * V, (b + 1) * V),
-        l.row.temperature,
-        l.row.topP,
-        l.rng,
-        m,
-      );
-      if (id === -1 || id === EOS) {
-        l.done = true;
-        l.out.finishReason = 'stop';
-        continue;
-      }
-      l.matcher?.accept(id);
-      l.out.tokens.push(id);
-      l.out.logprobs.push(logprob);
+      const id = step(l, logits.subarray(b * V, (b + 1) * V), base, mask);
+      if (id < 0) continue;
       next[b] = id;
-      if (finished(l, V)) l.done = true;
-      else active++;
+      if (!l.done) active++;
     }
     if (active === 0) break;
     logits = await engine.decode(cache, next);
   }
-  for (const l of live) {
-    let text = decode(l.out.tokens);
-    for (const s of l.row.stop ?? []) {
-      const at = text.indexOf(s);
-      if (at !== -1) text = text.slice(0, at);
-    }
-    l.out.text = text;
-  }
-  return live.map((l) => l.out);
 }
 
-/** After accepting a token: stop string seen, constraint complete with nothing more allowed, or budget spent. */
-function finished(l: Live, vocab: number): boolean {
-  if (l.row.stop?.length) {
-    const tail = decode(l.out.tokens.slice(-64));
-    if (l.row.stop.some((s) => tail.includes(s))) {
-      l.out.finishReason = 'stop';
-      return true;
+/** Samples and records one token for a row; returns it, or -1 when the row ended without a token. */
+function step(l: RowState, logits: Float32Array, base: Uint8Array, mask: Uint8Array): number {
+  let m = base;
+  if (l.matcher) {
+    l.matcher.allowedTokens(mask, l.budget - l.tokens.length);
+    for (let i = 0; i < mask.length; i++) mask[i] = (mask[i] as number) & (base[i] as number);
+    // A complete sentence may end here: the model chooses between EOS and continuing.
+    const complete = l.matcher.isComplete();
+    mask[EOS] = 0;
+    if (complete && mask.indexOf(1) === -1) {
+      l.end('stop');
+      return -1;
     }
+    mask[EOS] = complete ? 1 : 0;
+    m = mask;
   }
-  if (l.matcher?.isComplete()) {
-    const probe = new Uint8Array(vocab);
-    l.matcher.allowedTokens(probe);
-    if (!probe.some((x) => x === 1)) {
-      l.out.finishReason = 'stop';
-      return true;
-    }
+  const { id, logprob } = sampleToken(logits, l.row.temperature, l.row.topP, l.rng, m);
+  if (id === -1) {
+    l.end('stop');
+    return -1;
   }
-  if (l.out.tokens.length >= l.budget) {
-    l.out.finishReason = 'length';
-    return true;
+  l.tokens.push(id);
+  l.logprobs.push(logprob);
+  if (id === EOS) {
+    l.end('stop');
+    return id;
   }
-  return false;
+  l.matcher?.accept(id);
+  if (l.appendText(id)) l.end('stop', true);
+  else if (l.matcher?.isComplete() && nothingAllowed(l.matcher, mask)) l.end('stop');
+  else if (l.tokens.length >= l.budget) l.end('length');
+  return id;
+}
+
+function nothingAllowed(m: ConstraintMatcher, scratch: Uint8Array): boolean {
+  m.allowedTokens(scratch);
+  for (let i = 0; i < scratch.length; i++) if (i !== EOS && scratch[i]) return false;
+  return true;
 }

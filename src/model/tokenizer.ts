@@ -1,44 +1,81 @@
 // Byte-level tokenizer: UTF-8 bytes are ids 0-255, the special strings of vocab.ts are single ids.
 // No merges and nothing learned from outside data, so it covers any program text in any language.
+//
+// encode() recognises the special strings anywhere in the text (a prompt writes `<answer>` and gets one
+// token), so decode(encode(s)) === s for every string s. The other direction holds for every id
+// sequence that encode can produce; bytes that happen to spell a special string decode to that string
+// and re-encode to the special id, and byte sequences that are not valid UTF-8 decode to U+FFFD.
 import { BYTE_TOKENS, SPECIAL_ID, SPECIAL_TOKENS, type SpecialToken } from './vocab.js';
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: false });
+const utf8 = new TextEncoder();
 const specialPattern = new RegExp(
   SPECIAL_TOKENS.map((s) => s.replace(/[|<>/]/g, (c) => `\\${c}`)).join('|'),
   'g',
 );
 
-export function encode(text: string): number[] {
+export interface EncodeOptions {
+  /** Map special strings in the text to their ids (default true); false encodes them as plain bytes. */
+  specials?: boolean;
+}
+
+export function encode(text: string, opts: EncodeOptions = {}): number[] {
   const ids: number[] = [];
+  const pushBytes = (s: string) => {
+    for (const b of utf8.encode(s)) ids.push(b);
+  };
+  if (opts.specials === false) {
+    pushBytes(text);
+    return ids;
+  }
   let at = 0;
   for (const m of text.matchAll(specialPattern)) {
-    for (const b of encoder.encode(text.slice(at, m.index))) ids.push(b);
+    pushBytes(text.slice(at, m.index));
     ids.push(SPECIAL_ID[m[0] as SpecialToken]);
     at = (m.index as number) + m[0].length;
   }
-  for (const b of encoder.encode(text.slice(at))) ids.push(b);
+  pushBytes(text.slice(at));
   return ids;
 }
 
-export function decode(ids: readonly number[]): string {
-  let out = '';
-  let bytes: number[] = [];
-  const flush = () => {
-    if (bytes.length) out += decoder.decode(Uint8Array.from(bytes));
-    bytes = [];
-  };
-  for (const id of ids) {
-    if (id < BYTE_TOKENS) bytes.push(id);
-    else {
-      flush();
-      out += SPECIAL_TOKENS[id - BYTE_TOKENS] ?? '';
-    }
-  }
-  flush();
-  return out;
+/** Text of one special id, or undefined for a byte or an id past the named specials. */
+export function specialText(id: number): string | undefined {
+  return id >= BYTE_TOKENS ? SPECIAL_TOKENS[id - BYTE_TOKENS] : undefined;
 }
 
+/**
+ * Decodes ids one at a time, returning the text each id completes: bytes of a multi-byte character
+ * are held until the character is whole. The sampler uses it to check stop strings incrementally.
+ * Ids past the named specials (unused vocabulary slots) render as nothing.
+ */
+export class StreamDecoder {
+  private readonly bytes = new TextDecoder('utf-8', { fatal: false });
+  private pending = false;
+
+  push(id: number): string {
+    if (id >= 0 && id < BYTE_TOKENS) {
+      this.pending = true;
+      return this.bytes.decode(Uint8Array.of(id), { stream: true });
+    }
+    // A special ends any unfinished character first (rendered as U+FFFD, as decode() does).
+    return this.flush() + (specialText(id) ?? '');
+  }
+
+  /** Text of a trailing unfinished character, if any; the decoder is then empty. */
+  flush(): string {
+    if (!this.pending) return '';
+    this.pending = false;
+    return this.bytes.decode();
+  }
+}
+
+export function decode(ids: readonly number[]): string {
+  const d = new StreamDecoder();
+  let out = '';
+  for (const id of ids) out += d.push(id);
+  return out + d.flush();
+}
+
+/** A readable form of one id for logs and tests: the byte as a character, or the special string. */
 export function tokenText(id: number): string {
-  return id < BYTE_TOKENS ? String.fromCharCode(id) : (SPECIAL_TOKENS[id - BYTE_TOKENS] ?? `<${id}>`);
+  return id < BYTE_TOKENS ? String.fromCharCode(id) : (specialText(id) ?? `<${id}>`);
 }

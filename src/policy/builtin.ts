@@ -1,7 +1,17 @@
 // The built-in policy: the small GPT of src/model behind the Policy interface. generate() tokenizes,
 // samples with the KV cache (optionally grammar-constrained), and returns token ids and log-probs;
-// update() packs the samples into one policy-gradient step; save() writes a safetensors checkpoint.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// update() packs the samples into policy-gradient steps; save() writes a safetensors checkpoint plus a
+// JSON description of the model and tokenizer.
+//
+// update() semantics. The objective (src/rl/objective.ts) is REINFORCE with the sequence's advantage on
+// every completion token, weighted by the mean over each sequence's completion tokens, then the mean over
+// the sequences of a step; prompt and padding positions weigh 0, and a sequence longer than the context
+// loses tokens from the left of its prompt. Samples with zero advantage carry no gradient and are skipped
+// (the mean is over the sequences that carry signal). The engine has no gradient accumulation, so more
+// than `maxTrainBatch` sequences are split into minibatches of that many rows, one optimizer step each
+// (as PPO does), over length-sorted sequences padded to multiples of 64 tokens so a handful of graph
+// shapes serve every update (building a training graph costs seconds).
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MODEL_PRESETS, type ModelConfig, type ModelPreset } from '../model/config.js';
 import type { DecodeConstraint } from '../model/constraint.js';
@@ -9,6 +19,7 @@ import { createModelEngine, loadModelEngine, type OrtModelEngine } from '../mode
 import type { OptimizerSettings } from '../model/engine-types.js';
 import { BOS, PAD, type SampleRow, sampleRows } from '../model/sampler.js';
 import { encode } from '../model/tokenizer.js';
+import { BYTE_TOKENS, SPECIAL_ID } from '../model/vocab.js';
 import { packTrainBatch, type Sequence } from '../rl/objective.js';
 import type { Completion, GenerateRequest, Policy, TrainingSample, UpdateStats } from './types.js';
 
@@ -34,6 +45,34 @@ export function modelConfigFor(preset: ModelPreset, contextLength: number, vocab
   return { ...MODEL_PRESETS[preset], vocabSize, contextLength };
 }
 
+/** murmur3's finaliser: a bijection on 32-bit integers that spreads every input bit. */
+function fmix32(x: number): number {
+  let h = x >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * Sample i of a request draws from its own stream: the request seed and the index decide it (for a fixed
+ * index distinct seeds give distinct streams, and for a fixed seed distinct indices do).
+ */
+export function sampleSeed(requestSeed: number, index: number): number {
+  return fmix32(fmix32(requestSeed) ^ fmix32(index + 0x27d4eb2f));
+}
+
+/** How prompts become token ids: BOS, then the byte-level encoding with the format specials. */
+export function promptTokens(prompt: string): number[] {
+  return [BOS, ...encode(prompt)];
+}
+
+export const TOKENIZER_DESCRIPTION = {
+  kind: 'bytes+specials/1',
+  bytes: BYTE_TOKENS,
+  specials: SPECIAL_ID,
+  promptPrefix: '<|bos|>',
+} as const;
+
 function wrap(engine: OrtModelEngine, opts: BuiltinPolicyOptions): BuiltinPolicy {
   const maxBatch = opts.maxBatch ?? 64;
   const maxTrain = opts.maxTrainBatch ?? 16;
@@ -42,7 +81,7 @@ function wrap(engine: OrtModelEngine, opts: BuiltinPolicyOptions): BuiltinPolicy
     async generate(requests: readonly GenerateRequest[]): Promise<Completion[][]> {
       const rows: SampleRow[] = [];
       for (const r of requests) {
-        const prompt = [BOS, ...encode(r.prompt)];
+        const prompt = promptTokens(r.prompt);
         const constraint = r.constraint ? opts.constraints?.(r.constraint) : undefined;
         for (let i = 0; i < r.n; i++) {
           const row: SampleRow = {
@@ -50,8 +89,7 @@ function wrap(engine: OrtModelEngine, opts: BuiltinPolicyOptions): BuiltinPolicy
             maxTokens: r.maxTokens,
             temperature: r.temperature,
             topP: r.topP,
-            // Sample i of a request draws from its own stream: seed and index decide it.
-            seed: ((r.seed ?? 0) * 1_000_003 + i * 7919) >>> 0,
+            seed: sampleSeed(r.seed ?? 0, i),
           };
           if (r.stop) row.stop = r.stop;
           if (constraint) row.constraint = constraint;
@@ -76,7 +114,7 @@ function wrap(engine: OrtModelEngine, opts: BuiltinPolicyOptions): BuiltinPolicy
       const seqs: Sequence[] = samples
         .filter((s) => s.advantage !== 0 && (s.completion.tokenIds?.length ?? 0) > 0)
         .map((s) => ({
-          prompt: [BOS, ...encode(s.prompt)],
+          prompt: promptTokens(s.prompt),
           completion: s.completion.tokenIds as number[],
           advantage: s.advantage,
         }));
@@ -115,10 +153,12 @@ function wrap(engine: OrtModelEngine, opts: BuiltinPolicyOptions): BuiltinPolicy
     async save(dir: string): Promise<void> {
       mkdirSync(dir, { recursive: true });
       await engine.save(join(dir, CHECKPOINT_FILE));
+      const json = join(dir, 'config.json');
       writeFileSync(
-        join(dir, 'config.json'),
-        `${JSON.stringify({ model: engine.config, tokenizer: 'bytes+specials/1' }, null, 2)}\n`,
+        `${json}.tmp`,
+        `${JSON.stringify({ model: engine.config, step: engine.step, tokenizer: TOKENIZER_DESCRIPTION }, null, 2)}\n`,
       );
+      renameSync(`${json}.tmp`, json);
     },
     close: () => engine.close(),
   };

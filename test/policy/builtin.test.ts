@@ -1,0 +1,217 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { ConstraintMatcher, DecodeConstraint } from '../../src/model/constraint.js';
+import { EOS } from '../../src/model/sampler.js';
+import { decode, encode } from '../../src/model/tokenizer.js';
+import {
+  type BuiltinPolicy,
+  CHECKPOINT_FILE,
+  createBuiltinPolicy,
+  loadBuiltinPolicy,
+  modelConfigFor,
+  promptTokens,
+} from '../../src/policy/builtin.js';
+import type { GenerateRequest, TrainingSample } from '../../src/policy/types.js';
+import { packTrainBatch } from '../../src/rl/objective.js';
+
+const optimizer = {
+  learningRate: 3e-3,
+  warmupSteps: 0,
+  weightDecay: 0,
+  gradClip: 1,
+  beta1: 0.9,
+  beta2: 0.99,
+};
+const dir = mkdtempSync(join(tmpdir(), 'azr-policy-'));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Only lowercase vowels; complete after one. */
+const vowels: DecodeConstraint = {
+  name: 'vowels',
+  start(): ConstraintMatcher {
+    let n = 0;
+    const ok = new Set([...'aeiou'].map((c) => c.charCodeAt(0)));
+    return {
+      allowedTokens(mask) {
+        mask.fill(0);
+        for (const id of ok) mask[id] = 1;
+      },
+      accept(id) {
+        if (!ok.has(id)) return false;
+        n++;
+        return true;
+      },
+      isComplete: () => n >= 1,
+    };
+  },
+};
+
+function tinyPolicy(seed = 1, maxTrainBatch?: number): Promise<BuiltinPolicy> {
+  return createBuiltinPolicy(
+    modelConfigFor('tiny', 64),
+    { seed, optimizer },
+    {
+      threads: 1,
+      constraints: (name) => (name === 'vowels' ? vowels : undefined),
+      ...(maxTrainBatch ? { maxTrainBatch } : {}),
+    },
+  );
+}
+
+const req = (prompt: string, extra: Partial<GenerateRequest> = {}): GenerateRequest => ({
+  prompt,
+  n: 3,
+  temperature: 1,
+  topP: 1,
+  maxTokens: 16,
+  seed: 5,
+  ...extra,
+});
+
+test('generate returns n completions per request, with token ids and log-probabilities', async () => {
+  const policy = await tinyPolicy();
+  try {
+    const out = await policy.generate([req('def f(x):'), req('<answer>', { n: 2, seed: 6, stop: ['\n'] })]);
+    assert.deepEqual(
+      out.map((cs) => cs.length),
+      [3, 2],
+    );
+    for (const c of out.flat()) {
+      const ids = c.tokenIds ?? [];
+      assert.ok(ids.length >= 1 && ids.length <= 16);
+      assert.equal(c.logprobs?.length, ids.length);
+      assert.ok(c.logprobs?.every((x) => Number.isFinite(x) && x <= 0));
+      if (c.finishReason === 'length') assert.equal(c.text, decode(ids));
+      else assert.ok(decode(ids.filter((t) => t !== EOS)).startsWith(c.text));
+    }
+    // The n samples of a request differ (own streams), the model is untrained so text is noise.
+    const texts = new Set(out[0]?.map((c) => c.text));
+    assert.equal(texts.size, 3);
+  } finally {
+    await policy.close();
+  }
+});
+
+test('same seed, same completions; the batch they share does not matter', async () => {
+  const policy = await tinyPolicy();
+  try {
+    const a = await policy.generate([req('x = 1')]);
+    const b = await policy.generate([
+      req('a longer prompt first', { seed: 9 }),
+      req('x = 1'),
+      req('y', { n: 5 }),
+    ]);
+    assert.deepEqual(b[1], a[0]);
+    const c = await policy.generate([req('x = 1', { seed: 6 })]);
+    assert.notDeepEqual(
+      c[0]?.map((x) => x.text),
+      a[0]?.map((x) => x.text),
+    );
+  } finally {
+    await policy.close();
+  }
+});
+
+test('constraint names resolve through the constraints option; unknown names sample freely', async () => {
+  const policy = await tinyPolicy();
+  try {
+    const [constrained, free] = await policy.generate([
+      req('p', { constraint: 'vowels', n: 4 }),
+      req('p', { constraint: 'no-such-grammar', n: 4 }),
+    ]);
+    for (const c of constrained ?? []) {
+      assert.match(c.text, /^[aeiou]+$/);
+      assert.equal(c.finishReason, c.tokenIds?.length === 16 ? 'length' : 'stop');
+    }
+    assert.ok(free?.some((c) => !/^[aeiou]*$/.test(c.text)));
+  } finally {
+    await policy.close();
+  }
+});
+
+async function completionLogprob(policy: BuiltinPolicy, prompt: string, completion: number[]) {
+  const b = packTrainBatch([{ prompt: promptTokens(prompt), completion, advantage: 1 }], 64, 258);
+  const lp = await policy.engine.logprobs(b);
+  let sum = 0;
+  for (let i = 0; i < lp.length; i++) if ((b.weights[i] as number) > 0) sum += lp[i] as number;
+  return sum;
+}
+
+test('update with a positive advantage makes that completion more likely, a negative one less', async () => {
+  const policy = await tinyPolicy(3);
+  try {
+    const good = [...encode('return x + 1'), EOS];
+    const bad = [...encode('while True:'), EOS];
+    const sample = (completion: number[], advantage: number): TrainingSample => ({
+      prompt: 'def f(x):',
+      completion: { text: decode(completion), finishReason: 'stop', tokenIds: completion },
+      advantage,
+      group: 'test',
+    });
+    const goodBefore = await completionLogprob(policy, 'def f(x):', good);
+    const badBefore = await completionLogprob(policy, 'def f(x):', bad);
+    const stats = await policy.update([sample(good, 1), sample(bad, -1), sample(bad, 0)]);
+    assert.equal(stats.tokens, good.length + bad.length);
+    assert.ok(Number.isFinite(stats.loss) && stats.gradNorm > 0);
+    assert.equal(policy.engine.step, 1);
+    assert.ok((await completionLogprob(policy, 'def f(x):', good)) > goodBefore);
+    assert.ok((await completionLogprob(policy, 'def f(x):', bad)) < badBefore);
+    // Nothing to learn from: no step taken.
+    const none = await policy.update([sample(good, 0)]);
+    assert.equal(none.tokens, 0);
+    assert.equal(policy.engine.step, 1);
+  } finally {
+    await policy.close();
+  }
+});
+
+test('more samples than maxTrainBatch take one optimizer step per minibatch; long sequences fit the context', async () => {
+  const policy = await tinyPolicy(4, 2);
+  try {
+    const long = 'a prompt much longer than the context of sixty-four tokens, so the packer drops its start';
+    const samples: TrainingSample[] = Array.from({ length: 5 }, (_, i) => ({
+      prompt: i === 0 ? long : `p${i}`,
+      completion: { text: 'ok', finishReason: 'stop', tokenIds: [...encode(`ok ${i}`), EOS] },
+      advantage: i % 2 ? 1 : -1,
+      group: 'g',
+    }));
+    const stats = await policy.update(samples);
+    assert.equal(policy.engine.step, 3);
+    assert.ok(Number.isFinite(stats.loss));
+  } finally {
+    await policy.close();
+  }
+});
+
+test('save writes a checkpoint that loads back to the same samples', async () => {
+  const policy = await tinyPolicy(7);
+  const out = join(dir, 'ckpt');
+  try {
+    await policy.update([
+      {
+        prompt: 'q',
+        completion: { text: 'a', finishReason: 'stop', tokenIds: [97, EOS] },
+        advantage: 1,
+        group: 'g',
+      },
+    ]);
+    await policy.save(out);
+    assert.ok(existsSync(join(out, CHECKPOINT_FILE)));
+    const meta = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    assert.equal(meta.model.layers, 2);
+    assert.equal(meta.step, 1);
+    assert.equal(meta.tokenizer.specials['<|eos|>'], EOS);
+    const loaded = await loadBuiltinPolicy(out, { threads: 1 });
+    try {
+      assert.equal(loaded.engine.step, 1);
+      assert.deepEqual(await loaded.generate([req('def')]), await policy.generate([req('def')]));
+    } finally {
+      await loaded.close();
+    }
+  } finally {
+    await policy.close();
+  }
+});

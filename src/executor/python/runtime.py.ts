@@ -30,15 +30,22 @@ def _guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
     root = name.split('.')[0]
     if level != 0 or root not in ALLOWED_MODULES:
         raise Refused('banned', 'import of ' + name + ' is not allowed')
-    return builtins.__import__(name, globals, locals, fromlist, level)
+    module = builtins.__import__(name, globals, locals, fromlist, level)
+    _snapshot_new()
+    return module
 
 SAFE_BUILTINS = {k: v for k, v in builtins.__dict__.items() if k not in BANNED_NAMES and not k.startswith('_')}
 SAFE_BUILTINS['__import__'] = _guarded_import
 SAFE_BUILTINS['__build_class__'] = builtins.__build_class__
 
+_mutating = False  # set when the program assigns or deletes an attribute: only then can it patch a module
+
 def _policy(tree):
+    global _mutating
     imports = []
     for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            _mutating = True
         if isinstance(node, ast.Import):
             for a in node.names:
                 imports.append(a.name)
@@ -218,13 +225,22 @@ def _snapshot(name, mod):
                 pass
     _snapshots[name] = (dict(vars(mod)), classes)
 
+def _snapshot_new():
+    # Called at startup and right after each import, before the program can touch what it imported.
+    for name, mod in list(sys.modules.items()):
+        if mod is not None and name not in _snapshots and name.split('.')[0] in ALLOWED_MODULES:
+            _snapshot(name, mod)
+
 def _restore_modules():
+    global _mutating
+    if not _mutating:
+        return  # the program assigned or deleted no attribute: it cannot have patched a module
+    _mutating = False
     for name, mod in list(sys.modules.items()):
         if mod is None or name.split('.')[0] not in ALLOWED_MODULES:
             continue
         snap = _snapshots.get(name)
         if snap is None:
-            _snapshot(name, mod)
             continue
         saved, classes = snap
         current = vars(mod)
@@ -246,6 +262,8 @@ def _restore_modules():
                         setattr(cls, k, v)
                     except (AttributeError, TypeError):
                         pass
+
+_snapshot_new()
 
 def handle(request_json, limits_json):
     req = json.loads(request_json)

@@ -1,11 +1,16 @@
 // A task buffer: the verified tasks of one type, seeded with the identity program only. Append-only JSONL
-// on disk (one task a line, tagged with the iteration that made it), reloaded on resume; a torn last line
-// from a kill is dropped, and `keep` cuts records of an iteration that never committed.
+// on disk (one task a line, tagged with the iteration that made it), reloaded on resume.
+//
+// Crash safety: a record is one line written with one write() call. A kill mid-write leaves at most a
+// torn last line, which `open` cuts off. The self-play loop commits an iteration by storing each buffer's
+// `size` in its state file; on resume `open(..., keep = size)` cuts the lines an uncommitted iteration
+// appended, so the buffers and the rest of the state agree again. `size` is always the number of records
+// in the file, which is what makes that count usable as a cut point.
 import { existsSync } from 'node:fs';
 import type { Lang } from '../executor/types.js';
 import { appendJsonl, readJsonl, truncateJsonl } from '../util/jsonl.js';
 import type { Rng } from '../util/rng.js';
-import { fromTaskRecord, parseTaskRecord, type TaskRecord, toTaskRecord } from './dataset.js';
+import { fromTaskRecord, parseTaskRecord, type TaskRecord, toTaskRecord, writeTaskFile } from './dataset.js';
 import { taskKey } from './normalize.js';
 import type { Task, TaskType } from './types.js';
 
@@ -22,16 +27,22 @@ export function identityTask(type: TaskType, lang: Lang): Task {
   return task;
 }
 
+/** The deduplication key of a task: normalised program text and input (induction: all its inputs). */
 export function keyOf(task: Task): string {
-  const inputs =
-    task.type === 'induction'
-      ? [...(task.shown ?? []), ...(task.hidden ?? [])].map((p) => p.input).join('\u0001')
-      : task.input;
-  return taskKey(task.lang, task.program, inputs);
+  if (task.type === 'induction') {
+    const inputs = [...(task.shown ?? []), ...(task.hidden ?? [])].map((p) => p.input);
+    return taskKey(task.lang, task.program, inputs);
+  }
+  return taskKey(task.lang, task.program, task.input);
+}
+
+interface Entry {
+  task: Task;
+  iteration: number;
 }
 
 export class TaskBuffer {
-  private readonly tasks: Task[] = [];
+  private readonly entries: Entry[] = [];
   private readonly keys = new Set<string>();
 
   private constructor(
@@ -41,51 +52,72 @@ export class TaskBuffer {
   ) {}
 
   /**
-   * Open (or create) the buffer file. `keep`: number of records to keep (resume after a kill drops the
-   * rest); an empty buffer is seeded with the identity task.
+   * Open (or create) the buffer file of one task type. `keep`: the number of records committed (the
+   * `size` stored with the last committed iteration); later records are cut from the file. Without it,
+   * every complete record is loaded and only a torn last line is cut. An empty buffer is seeded with the
+   * identity task (iteration 0). Throws, naming the file and line, on a record that is not a task or is of
+   * another type or language than asked for (a run resumed with a different language, say).
    */
   static open(file: string, type: TaskType, lang: Lang, keep?: number): TaskBuffer {
+    if (keep !== undefined && !(Number.isInteger(keep) && keep >= 0))
+      throw new RangeError(`keep must be a count of records, got ${keep}`);
     const b = new TaskBuffer(file, type, lang);
-    let records: TaskRecord[];
-    if (keep !== undefined && existsSync(file)) {
+    const parse = (value: unknown): TaskRecord => {
+      const r = parseTaskRecord(value);
+      if (r.type !== type || r.lang !== lang)
+        throw new Error(`a ${r.lang} ${r.type} task in the ${lang} ${type} buffer`);
+      return r;
+    };
+    let records: TaskRecord[] = [];
+    if (existsSync(file)) {
+      // Validate every complete line first (readable errors), then cut what is not committed.
+      records = readJsonl(file, parse).records;
+      if (keep !== undefined && keep < records.length) records = records.slice(0, keep);
       let n = 0;
-      records = truncateJsonl(file, () => n++ < keep, parseTaskRecord);
-    } else {
-      records = readJsonl(file, parseTaskRecord).records;
-      if (existsSync(file)) truncateJsonl(file, () => true, parseTaskRecord); // drop a torn tail
+      truncateJsonl(file, () => n++ < records.length);
     }
-    for (const r of records) b.remember(fromTaskRecord(r));
+    // Every record is loaded, even one whose key repeats (it can, if normalisation changed between
+    // versions), so that `size` keeps counting lines.
+    for (const r of records) b.remember(fromTaskRecord(r), r.iteration ?? 0, true);
     if (b.size === 0) b.add(identityTask(type, lang), 0);
     return b;
   }
 
+  /** Number of records (tasks) in the buffer and its file. */
   get size(): number {
-    return this.tasks.length;
+    return this.entries.length;
   }
 
   all(): readonly Task[] {
-    return this.tasks;
+    return this.entries.map((e) => e.task);
+  }
+
+  /** Tasks added at `iteration` or later (e.g. the newest, for the solver batch). */
+  since(iteration: number): Task[] {
+    return this.entries.filter((e) => e.iteration >= iteration).map((e) => e.task);
   }
 
   has(task: Task): boolean {
     return this.keys.has(keyOf(task));
   }
 
-  /** Keys of every task held, for deduplicating new proposals. */
+  /** Keys of every task held, for deduplicating new proposals (validateProposals). */
   keySet(): Set<string> {
     return new Set(this.keys);
   }
 
   /** Append a task (skipped, returning false, when already held). */
   add(task: Task, iteration: number): boolean {
-    if (!this.remember(task)) return false;
-    appendJsonl(this.file, [toTaskRecord(task, { iteration })]);
-    return true;
+    return this.addAll([task], iteration) === 1;
   }
 
-  /** Append many tasks with one write; returns how many were new. */
+  /** Append many tasks with one write; returns how many were new (duplicates are skipped). */
   addAll(tasks: readonly Task[], iteration: number): number {
-    const fresh = tasks.filter((t) => this.remember(t));
+    for (const t of tasks) {
+      if (t.type !== this.type || t.lang !== this.lang)
+        throw new Error(`a ${t.lang} ${t.type} task cannot go into the ${this.lang} ${this.type} buffer`);
+    }
+    const fresh = tasks.filter((t) => this.remember(t, iteration, false));
     appendJsonl(
       this.file,
       fresh.map((t) => toTaskRecord(t, { iteration })),
@@ -95,14 +127,35 @@ export class TaskBuffer {
 
   /** k tasks drawn uniformly with replacement (the buffer may hold fewer than k). */
   sample(rng: Rng, k: number): Task[] {
-    return Array.from({ length: k }, () => rng.pick(this.tasks));
+    return Array.from({ length: k }, () => rng.pick(this.entries).task);
   }
 
-  private remember(task: Task): boolean {
+  /** min(k, size) distinct tasks drawn uniformly without replacement (the reference's reference draw). */
+  sampleDistinct(rng: Rng, k: number): Task[] {
+    const idx = this.entries.map((_, i) => i);
+    const n = Math.min(k, idx.length);
+    for (let i = 0; i < n; i++) {
+      const j = i + rng.int(idx.length - i);
+      [idx[i], idx[j]] = [idx[j] as number, idx[i] as number];
+    }
+    return idx.slice(0, n).map((i) => (this.entries[i] as Entry).task);
+  }
+
+  /** The buffer as dataset records (the eval/README.md format, with the iteration of each task). */
+  toRecords(): TaskRecord[] {
+    return this.entries.map((e) => toTaskRecord(e.task, { iteration: e.iteration }));
+  }
+
+  /** Write the buffer as a dataset file (write-then-rename, so a reader never sees half a file). */
+  exportTo(file: string): void {
+    writeTaskFile(file, this.toRecords());
+  }
+
+  private remember(task: Task, iteration: number, always: boolean): boolean {
     const key = keyOf(task);
-    if (this.keys.has(key)) return false;
+    if (this.keys.has(key) && !always) return false;
     this.keys.add(key);
-    this.tasks.push(task);
+    this.entries.push({ task, iteration });
     return true;
   }
 }

@@ -1,7 +1,7 @@
 // The task file format shared by the held-out set (eval/heldout.jsonl), `azr tasks` exports and
 // `azr generate` datasets: one task a line, see eval/README.md. Validated line by line with errors that
 // name the line.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { readJsonl } from '../util/jsonl.js';
 import type { Task } from './types.js';
@@ -45,9 +45,41 @@ export function parseTaskRecord(value: unknown): TaskRecord {
   throw new Error(`not a task: ${where}${issue?.message ?? 'invalid'}`);
 }
 
-/** Read a task file; throws with file:line on the first bad line. A torn last line is ignored. */
+/**
+ * Read a task file. Throws with file:line on a line that is not a task, and on a repeated `id`. A last
+ * line without its newline is read when it is a complete JSON value (a hand-written file) and ignored
+ * otherwise (a write cut short by a kill).
+ */
 export function readTaskFile(file: string): TaskRecord[] {
-  return readJsonl(file, parseTaskRecord).records;
+  const { records, validBytes, torn } = readJsonl(file, parseTaskRecord);
+  if (torn) {
+    const buf = readFileSync(file);
+    const tail = buf.subarray(validBytes).toString('utf8');
+    const line = buf.subarray(0, validBytes).toString('utf8').split('\n').length;
+    let value: unknown;
+    let complete = true;
+    try {
+      value = JSON.parse(tail);
+    } catch {
+      complete = false;
+    }
+    if (complete) {
+      try {
+        records.push(parseTaskRecord(value));
+      } catch (e) {
+        throw new Error(`${file}:${line}: ${(e as Error).message}`);
+      }
+    }
+  }
+  const ids = new Map<string, number>();
+  records.forEach((r, i) => {
+    if (r.id === undefined) return;
+    const before = ids.get(r.id);
+    if (before !== undefined)
+      throw new Error(`${file}: id '${r.id}' is used by record ${before + 1} and record ${i + 1}`);
+    ids.set(r.id, i);
+  });
+  return records;
 }
 
 export function toTaskRecord(task: Task, extra: { solveRate?: number; iteration?: number } = {}): TaskRecord {
@@ -77,6 +109,16 @@ export function fromTaskRecord(r: TaskRecord): Task {
   return t;
 }
 
+/** Write a task file, each record validated first; write-then-rename, so readers never see half a file. */
 export function writeTaskFile(file: string, records: readonly TaskRecord[]): void {
-  writeFileSync(file, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  const text = records.map((r, i) => {
+    try {
+      return `${JSON.stringify(parseTaskRecord(r))}\n`;
+    } catch (e) {
+      throw new Error(`record ${i + 1}: ${(e as Error).message}`);
+    }
+  });
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, text.join(''));
+  renameSync(tmp, file);
 }

@@ -1,13 +1,14 @@
 // Prompts for the six (task type x role) pairs, in two styles.
 //
-// 'compact' (the built-in small model): a few header words, the material in fenced blocks, and the prompt
-// ends with <answer>, so the completion is just `BODY</answer>`. Short prompts leave the small model's
-// context for content, and the fixed shape is easy to learn from rewards alone.
-// 'reference' (real LLMs): instructions in the spirit of the Absolute Zero paper's prompts, and the
-// completion is `<think>...</think><answer>BODY</answer>`.
+// 'compact' (the built-in small model, 512-byte context): a few header words, the material in fenced
+// blocks, and the prompt ends with <answer>, so the completion is just `BODY</answer>`. Short prompts leave
+// the context for content, and the fixed shape is easy to learn from rewards alone.
+// 'reference' (real LLMs): the requirements of the Absolute Zero paper's prompts, in our own words, inside
+// a think-then-answer conversation frame that ends with `Assistant: <think>`; the completion is
+// `...</think><answer>BODY</answer>`.
 //
-// References are shown in the same body format the proposer must write, so copying the structure is the
-// first thing a model can learn.
+// In both styles references are shown in the same body format the proposer must write, so copying the
+// structure is the first thing a model can learn. parse.ts documents the body grammar.
 import type { Lang } from '../executor/types.js';
 import type { PromptStyle, Task, TaskType } from './types.js';
 
@@ -15,51 +16,197 @@ export const fence = (tag: string, text: string): string => `\`\`\`${tag}\n${tex
 
 export interface PromptOptions {
   style: PromptStyle;
-  /** Longest prompt, in characters; references are dropped (last first) until it fits. */
+  /** Longest prompt in UTF-8 bytes (the built-in model's tokens); references are left out until it fits. */
+  maxBytes?: number;
+  /** Longest prompt in UTF-16 code units (string length); applied like maxBytes when given. */
   maxChars?: number;
-  /** Inputs an induction proposer is asked for. */
+  /** Inputs an induction proposer is asked for (N). */
   inductionInputs?: number;
 }
 
 const LANG_NAME: Record<Lang, string> = { python: 'Python', javascript: 'JavaScript' };
 
-function referenceBlock(
-  t: Pick<Task, 'program' | 'input' | 'output'>,
-  lang: Lang,
-  withOutput: boolean,
-): string {
-  const parts = [fence(lang, t.program), fence('input', t.input)];
-  if (withOutput) parts.push(fence('output', t.output));
-  return parts.join('\n');
+const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
+
+/** Does `prompt` fit the budgets of `opts` (no budget: always)? */
+export function fitsBudget(prompt: string, opts: Pick<PromptOptions, 'maxBytes' | 'maxChars'>): boolean {
+  if (opts.maxChars !== undefined && prompt.length > opts.maxChars) return false;
+  if (opts.maxBytes !== undefined && utf8Bytes(prompt) > opts.maxBytes) return false;
+  return true;
 }
 
-const REFERENCE_FORMAT =
-  'Think step by step inside <think> </think>, then give only the final answer inside <answer> </answer>.';
-
-function proposerIntro(type: TaskType, lang: Lang, n: number): string {
-  const L = LANG_NAME[lang];
-  if (type === 'induction') {
-    return (
-      `You are designing a program-induction puzzle. Below is a ${L} function f. Write a one-line message ` +
-      `that hints at what f does without giving away its code, and ${n} different inputs that together ` +
-      'reveal its behaviour. Answer format:\n' +
-      `${fence('message', '<hint>')}\n${fence('input', '<arguments>')}\n... (one input block per input)`
-    );
+/**
+ * The references a prompt can show within a budget: greedily, in order, each one that still fits is
+ * kept (so one huge reference does not push out the small ones after it), never fewer than `min` (the
+ * prompt may then be over budget: an induction prompt cannot leave out its subject). `render` builds the
+ * prompt from a list of references.
+ */
+export function fitReferences<T>(
+  references: readonly T[],
+  render: (refs: readonly T[]) => string,
+  opts: Pick<PromptOptions, 'maxBytes' | 'maxChars'>,
+  min = 0,
+): T[] {
+  const kept = references.slice(0, min);
+  for (const r of references.slice(min)) {
+    if (fitsBudget(render([...kept, r]), opts)) kept.push(r);
   }
-  const goal =
-    type === 'deduction'
-      ? 'a solver will be given your function and input and must predict the output'
-      : 'a solver will be given your function and its output and must find an input that produces it';
+  return kept;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reference style: the paper's requirements, our wording.
+
+/** The think-then-answer frame (the R1-style template the reference wraps every prompt in). */
+function conversation(user: string): string {
   return (
-    `You are designing a reasoning puzzle: ${goal}. Write a new ${L} function f that is different from the ` +
-    'examples, deterministic, self-contained (no files, network, clocks or randomness), and an input for it. ' +
-    'Make it hard enough to need reasoning but solvable. The input is the argument list as literals, ' +
-    "e.g. [1, 2], 'a' for two arguments. Answer format:\n" +
-    `${fence(lang, 'def f(...): ...')}\n${fence('input', '<arguments>')}`
+    'A conversation between User and Assistant. The Assistant first reasons step by step, privately, ' +
+    'and then gives the User the answer. The reasoning goes inside <think> </think> and the answer ' +
+    'inside <answer> </answer>, like this: <think> reasoning </think> <answer> answer </answer>.\n\n' +
+    `User: ${user}\n\nAssistant: <think>`
   );
 }
 
-/** The prompt asking for a new task of `type`. `references` are buffer tasks; for induction, the first one's program is the subject. */
+const ARGS_RULE =
+  'The input is the argument list of one call of f, written as literals: several arguments are ' +
+  "separated by commas and strings are quoted, e.g. `'John', {'age': 20}` is two arguments.";
+const ARGS_RULE_JS =
+  'The input is the argument list of one call of f, written as JSON-like literals: several arguments ' +
+  'are separated by commas and strings are double-quoted, e.g. `"John", {"age": 20}` is two arguments.';
+const argsRule = (lang: Lang) => (lang === 'python' ? ARGS_RULE : ARGS_RULE_JS);
+
+function functionRules(lang: Lang): string {
+  const imports =
+    lang === 'python'
+      ? '- Import only pure standard modules (math, itertools, collections, functools, heapq, bisect, ' +
+        'string, re and the like), at the top; anything that reaches the system (os, sys, subprocess, ' +
+        'threading, logging, time, datetime, random, hashlib, ...) is refused.'
+      : '- No require or import, no eval or Function, no Date, Math.random, timers, Promises or async.';
+  return [
+    '- The entry point is one top-level function named `f`; helper functions and classes go inside it.',
+    '- f takes at least one argument and returns a value.',
+    '- f is deterministic and self-contained: no randomness, clocks or dates, files, network, printing ' +
+      'or other outside state. The same input must always give the same output.',
+    '- It finishes within a second or two.',
+    imports,
+  ].join('\n');
+}
+
+function referenceProposerPrompt(type: TaskType, lang: Lang, refs: readonly Task[], n: number): string {
+  const L = LANG_NAME[lang];
+  if (type === 'induction') {
+    const subject = refs[0] as Task;
+    return conversation(
+      `## Task: choose ${n} inputs for the ${L} function below, and write a message about it\n\n` +
+        'A test subject will see some of your inputs with the outputs f returns for them, and your ' +
+        'message, and must write f from that; the other inputs are the hidden tests of their function. ' +
+        'Choose inputs that together reveal what f does: cover its behaviour and give diverse outputs, ' +
+        'so the puzzle is challenging but possible. The message is a hint in any form (a description, ' +
+        'a question, a riddle) and must not contain the code.\n\n' +
+        `### Inputs\n${argsRule(lang)} Each input goes in its own input block; give ${n}, all different.\n\n` +
+        '### Answer format\nInside <answer>, the message block first, then the input blocks:\n' +
+        `<answer>\n${fence('message', 'your hint')}\n${fence('input', 'arguments of call 1')}\n` +
+        `${fence('input', 'arguments of call 2')}\n(and so on)\n</answer>\n\n` +
+        `### The function\n${fence(lang, subject.program)}`,
+    );
+  }
+  const solverSees =
+    type === 'deduction'
+      ? 'f and your input, and must predict the output'
+      : 'f and the output it returns on your input, and must find an input that produces that output';
+  const hardPart =
+    type === 'deduction' ? 'predicting the output from the input' : 'finding an input from the output';
+  const examples = refs
+    .map(
+      (r, i) =>
+        `Reference ${i + 1}:\n${fence(lang, r.program)}\n${fence('input', r.input)}\n${fence('output', r.output)}`,
+    )
+    .join('\n\n');
+  return conversation(
+    `## Task: write a new ${L} function f and one input for it\n\n` +
+      `This is a reasoning test: a test subject will be given ${solverSees}. Make ${hardPart} take ` +
+      'careful, multi-step reasoning (state that changes over several steps, data structures, loops, ' +
+      'recursion, conditions), while staying solvable. The function must be clearly different from the ' +
+      'references below.\n\n' +
+      `### Requirements for f\n${functionRules(lang)}\n\n` +
+      `### Requirements for the input\nExactly one input. ${argsRule(lang)}\n\n` +
+      `### Answer format\nInside <answer>, a ${lang} block with the function, then an input block:\n` +
+      `<answer>\n${fence(lang, lang === 'python' ? 'def f(...):\n    ...' : 'function f(...) {\n  ...\n}')}\n` +
+      `${fence('input', 'arguments')}\n</answer>` +
+      (examples ? `\n\n### References (program, input, and the output it gives)\n${examples}` : ''),
+  );
+}
+
+function referenceSolverPrompt(task: Task): string {
+  const { lang } = task;
+  const L = LANG_NAME[lang];
+  const lit = lang === 'python' ? "'abc', [1, 2]" : '"abc", [1, 2]';
+  switch (task.type) {
+    case 'deduction':
+      return conversation(
+        `## Task: predict the output of a ${L} function\n\nWork out exactly what f returns on this input.\n\n` +
+          `${fence(lang, task.program)}\n${fence('input', task.input)}\n\n` +
+          `### Answer format\nThe returned value as one ${L} literal on one line (strings quoted), and ` +
+          `nothing else, e.g. <answer>${lang === 'python' ? "[1, 'a']" : '[1, "a"]'}</answer>.`,
+      );
+    case 'abduction':
+      return conversation(
+        `## Task: find an input of a ${L} function\n\nFind an input on which f returns exactly this ` +
+          'output. Any input that does is correct.\n\n' +
+          `${fence(lang, task.program)}\n${fence('output', task.output)}\n\n` +
+          `### Answer format\n${argsRule(lang)} Give it on one line and nothing else, e.g. <answer>${lit}</answer>.`,
+      );
+    case 'induction': {
+      const pairs = (task.shown ?? [])
+        .map((p) => `${fence('input', p.input)}\n${fence('output', p.output)}`)
+        .join('\n');
+      return conversation(
+        `## Task: write a ${L} function from examples\n\nWrite a function f that returns each output ` +
+          'below for its input. It is tested on hidden inputs too, so it has to capture the rule, not ' +
+          'the examples. The message is a hint from the person who chose the examples.\n\n' +
+          `${fence('message', task.message ?? '')}\n${pairs}\n\n` +
+          `### Requirements for f\n${functionRules(lang)}\n\n` +
+          `### Answer format\nThe function in one ${lang} block inside <answer>:\n` +
+          `<answer>\n${fence(lang, lang === 'python' ? 'def f(...):\n    ...' : 'function f(...) {\n  ...\n}')}\n</answer>`,
+      );
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Compact style: the built-in model's prompts. Changing their text changes what a trained checkpoint
+// sees, so keep them stable.
+
+function compactProposerPrompt(type: TaskType, lang: Lang, refs: readonly Task[], n: number): string {
+  if (type === 'induction') {
+    const subject = refs[0] as Task;
+    return `propose induction ${lang}\n${fence(lang, subject.program)}\nhint and ${n} inputs:\n<answer>`;
+  }
+  const examples = refs.map((r) => `example:\n${fence(lang, r.program)}\n${fence('input', r.input)}\n`);
+  return `propose ${type} ${lang}\n${examples.join('')}new:\n<answer>`;
+}
+
+function compactSolverPrompt(task: Task): string {
+  const { lang } = task;
+  switch (task.type) {
+    case 'deduction':
+      return `deduction ${lang}\n${fence(lang, task.program)}\n${fence('input', task.input)}\noutput:\n<answer>`;
+    case 'abduction':
+      return `abduction ${lang}\n${fence(lang, task.program)}\n${fence('output', task.output)}\ninput:\n<answer>`;
+    case 'induction': {
+      const pairs = (task.shown ?? [])
+        .map((p) => `${fence('input', p.input)}\n${fence('output', p.output)}`)
+        .join('\n');
+      return `induction ${lang}\n${fence('message', task.message ?? '')}\n${pairs}\nprogram:\n<answer>`;
+    }
+  }
+}
+
+/**
+ * The prompt asking for a new task of `type`. Deduction and abduction: `references` are buffer tasks
+ * shown as examples (as many as fit the budget, in order). Induction: the first reference is the program
+ * the proposer writes inputs for (never left out; the prompt may exceed the budget if it alone does).
+ */
 export function proposerPrompt(
   type: TaskType,
   lang: Lang,
@@ -67,56 +214,19 @@ export function proposerPrompt(
   opts: PromptOptions,
 ): string {
   const n = opts.inductionInputs ?? 10;
-  const build = (refs: readonly Task[]): string => {
-    if (type === 'induction') {
-      const subject = refs[0];
-      if (!subject) throw new Error('an induction proposal needs a program to write inputs for');
-      if (opts.style === 'compact')
-        return `propose induction ${lang}\n${fence(lang, subject.program)}\nhint and ${n} inputs:\n<answer>`;
-      return `${proposerIntro(type, lang, n)}\n\n${fence(lang, subject.program)}\n\n${REFERENCE_FORMAT}\n<think>`;
-    }
-    const examples = refs.map((r) => referenceBlock(r, lang, false));
-    if (opts.style === 'compact') {
-      return `propose ${type} ${lang}\n${examples.map((e) => `example:\n${e}\n`).join('')}new:\n<answer>`;
-    }
-    const shown = examples.map((e, i) => `Example ${i + 1}:\n${e}`).join('\n\n');
-    return `${proposerIntro(type, lang, n)}\n\n${shown}\n\n${REFERENCE_FORMAT}\n<think>`;
-  };
-  let refs = references.slice();
-  let prompt = build(refs);
-  const minRefs = type === 'induction' ? 1 : 0;
-  while (opts.maxChars !== undefined && prompt.length > opts.maxChars && refs.length > minRefs) {
-    refs = refs.slice(0, -1);
-    prompt = build(refs);
+  const render = (refs: readonly Task[]) =>
+    opts.style === 'compact'
+      ? compactProposerPrompt(type, lang, refs, n)
+      : referenceProposerPrompt(type, lang, refs, n);
+  if (type === 'induction') {
+    const subject = references[0];
+    if (!subject) throw new Error('an induction proposal needs a program to write inputs for');
+    return render([subject]);
   }
-  return prompt;
+  return render(fitReferences(references, render, opts));
 }
 
-/** The prompt asking a solver to solve `task`. */
+/** The prompt asking a solver to solve `task` (induction solvers see the message and shown pairs only). */
 export function solverPrompt(task: Task, opts: PromptOptions): string {
-  const { lang } = task;
-  const compact = opts.style === 'compact';
-  switch (task.type) {
-    case 'deduction': {
-      const body = `${fence(lang, task.program)}\n${fence('input', task.input)}`;
-      return compact
-        ? `deduction ${lang}\n${body}\noutput:\n<answer>`
-        : `Predict the exact output of f on the input, written as a ${LANG_NAME[lang]} literal.\n\n${body}\n\n${REFERENCE_FORMAT}\n<think>`;
-    }
-    case 'abduction': {
-      const body = `${fence(lang, task.program)}\n${fence('output', task.output)}`;
-      return compact
-        ? `abduction ${lang}\n${body}\ninput:\n<answer>`
-        : `Find an input for which f returns exactly this output. Answer with the argument list as literals, e.g. [1, 2], 'a' for two arguments.\n\n${body}\n\n${REFERENCE_FORMAT}\n<think>`;
-    }
-    case 'induction': {
-      const pairs = (task.shown ?? [])
-        .map((p) => `${fence('input', p.input)}\n${fence('output', p.output)}`)
-        .join('\n');
-      const hint = fence('message', task.message ?? '');
-      return compact
-        ? `induction ${lang}\n${hint}\n${pairs}\nprogram:\n<answer>`
-        : `Write a ${LANG_NAME[lang]} function f that maps each input to its output below (and generalises: it is tested on hidden inputs). The message hints at what f does. Answer with the function in a ${lang} code block.\n\n${hint}\n${pairs}\n\n${REFERENCE_FORMAT}\n<think>`;
-    }
-  }
+  return opts.style === 'compact' ? compactSolverPrompt(task) : referenceSolverPrompt(task);
 }

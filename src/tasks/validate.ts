@@ -1,7 +1,14 @@
 // Turning parsed proposals into verified tasks, or into counted rejections. All executor work of a batch
 // goes out in one executor.batch call.
+//
+// A deduction or abduction proposal is valid when the executor's `check` passes (size limits, the static
+// policy: no banned modules or names, exactly one top-level function f; the input is a literal argument
+// list; `runs` runs agree; the output is within limits) and it is not a duplicate. An induction proposal
+// runs each input on the subject program; it is kept when enough inputs ran and are distinct, and its
+// pairs are split into shown and hidden halves. Rejection reasons are the executor's failure kinds plus
+// 'duplicate' and 'too_few_inputs' (format errors are found earlier, by parse.ts).
 import type { AnyExecResult, ExecRequest, Executor, FailureKind, Lang } from '../executor/types.js';
-import { taskKey } from './normalize.js';
+import { normalizeInput, taskKey } from './normalize.js';
 import type { Proposal } from './parse.js';
 import type { IOPair, Task, TaskType } from './types.js';
 
@@ -20,19 +27,36 @@ export interface ProposalToValidate {
 export interface ValidateOptions {
   /** Runs that must agree (the reference uses 2). */
   runs?: number;
-  /** Induction: valid, distinct inputs needed to keep the task (default: half of those asked, at least 2). */
+  /** Induction: the number of inputs the proposer was asked for (N); sets the default minimum below. */
+  inductionInputs?: number;
+  /**
+   * Induction: valid, distinct inputs needed to keep the task. Default: half of N (or, without N, half of
+   * the inputs given), and never fewer than 2, so that both the shown and the hidden half are non-empty.
+   */
   minInductionInputs?: number;
+}
+
+/** The deduplication key a proposal would have as a task (induction: before invalid inputs are dropped). */
+function proposalKey(item: ProposalToValidate): string | undefined {
+  const { lang, proposal } = item;
+  if (proposal.kind === 'program') return taskKey(lang, proposal.program, proposal.input);
+  return undefined; // known only after running: the key is over the valid inputs
 }
 
 function requestsFor(item: ProposalToValidate, runs: number): ExecRequest[] {
   const { lang, proposal } = item;
   if (proposal.kind === 'program')
     return [{ op: 'check', lang, program: proposal.program, input: proposal.input, runs }];
-  const program = item.subject?.program ?? '';
+  if (!item.subject) return [];
+  const program = item.subject.program;
   return proposal.inputs.map((input) => ({ op: 'check' as const, lang, program, input, runs }));
 }
 
-/** Known tasks are skipped as duplicates; `seen` (task keys) grows with every task accepted here. */
+/**
+ * Validate a batch of parsed proposals with one executor.batch call. `seen` holds the keys of known tasks
+ * (TaskBuffer.keySet()); a proposal already in it is a duplicate and is not run at all, and `seen` grows
+ * with every task accepted here, so a batch cannot accept the same task twice.
+ */
 export async function validateProposals(
   executor: Executor,
   items: readonly ProposalToValidate[],
@@ -40,16 +64,27 @@ export async function validateProposals(
   opts: ValidateOptions = {},
 ): Promise<Validation[]> {
   const runs = opts.runs ?? 2;
-  const perItem = items.map((item) => requestsFor(item, runs));
-  const results = await executor.batch(perItem.flat());
+  const known = items.map((item) => {
+    const key = proposalKey(item);
+    return key !== undefined && seen.has(key);
+  });
+  const perItem = items.map((item, i) => (known[i] ? [] : requestsFor(item, runs)));
+  const results = perItem.some((r) => r.length > 0) ? await executor.batch(perItem.flat()) : [];
   let at = 0;
   return items.map((item, i) => {
     const n = (perItem[i] as ExecRequest[]).length;
     const mine = results.slice(at, at + n);
     at += n;
+    if (known[i]) return DUPLICATE;
     return judge(item, mine, seen, opts);
   });
 }
+
+const DUPLICATE: Validation = {
+  ok: false,
+  reason: 'duplicate',
+  detail: 'this program and input are already in the buffer',
+};
 
 function judge(
   item: ProposalToValidate,
@@ -65,8 +100,7 @@ function judge(
       return { ok: false, reason: f.kind, detail: f.message };
     }
     const key = taskKey(lang, proposal.program, proposal.input);
-    if (seen.has(key))
-      return { ok: false, reason: 'duplicate', detail: 'this program and input are already in the buffer' };
+    if (seen.has(key)) return DUPLICATE;
     seen.add(key);
     return {
       ok: true,
@@ -76,28 +110,35 @@ function judge(
   const subject = item.subject;
   if (!subject)
     return { ok: false, reason: 'no_entry', detail: 'an induction proposal needs its subject program' };
+  // Keep each input that ran, once (inputs that differ only in spacing are the same input).
   const pairs: IOPair[] = [];
   const inputsSeen = new Set<string>();
-  let firstFailure: { kind: FailureKind; message: string } | null = null;
+  let firstFailure: { kind: FailureKind; message: string } | undefined;
   proposal.inputs.forEach((input, k) => {
     const r = results[k];
     if (r && 'output' in r && r.ok) {
-      if (!inputsSeen.has(input)) {
-        inputsSeen.add(input);
+      const norm = normalizeInput(lang, input);
+      if (!inputsSeen.has(norm)) {
+        inputsSeen.add(norm);
         pairs.push({ input, output: r.output });
       }
     } else if (r && !r.ok && !firstFailure) firstFailure = { kind: r.kind, message: r.message };
   });
-  const need = opts.minInductionInputs ?? Math.max(2, Math.ceil(proposal.inputs.length / 2));
+  const asked = opts.inductionInputs ?? proposal.inputs.length;
+  const need = opts.minInductionInputs ?? Math.max(2, Math.ceil(asked / 2));
   if (pairs.length < need) {
-    const why = firstFailure as { kind: FailureKind; message: string } | null;
+    const why = firstFailure ? ` (first failure: ${firstFailure.kind}: ${firstFailure.message})` : '';
     return {
       ok: false,
       reason: 'too_few_inputs',
-      detail: `${pairs.length} valid distinct inputs, need ${need}${why ? ` (first failure: ${why.kind}: ${why.message})` : ''}`,
+      detail: `${pairs.length} valid distinct inputs, need ${need}${why}`,
     };
   }
-  const key = taskKey(lang, subject.program, pairs.map((p) => p.input).join('\u0001'));
+  const key = taskKey(
+    lang,
+    subject.program,
+    pairs.map((p) => p.input),
+  );
   if (seen.has(key))
     return {
       ok: false,
@@ -105,9 +146,7 @@ function judge(
       detail: 'these inputs for this program are already in the buffer',
     };
   seen.add(key);
-  const half = Math.ceil(pairs.length / 2);
-  const shown = pairs.slice(0, half);
-  const hidden = pairs.slice(half);
+  const { shown, hidden } = splitPairs(pairs);
   const first = pairs[0] as IOPair;
   return {
     ok: true,
@@ -122,4 +161,14 @@ function judge(
       hidden,
     },
   };
+}
+
+/**
+ * The induction split, deterministic: the first half of the pairs (rounded up) is shown to the solver, the
+ * rest are the hidden tests. Proposals keep the proposer's order, so the proposer decides which inputs
+ * reveal the function and which test it.
+ */
+export function splitPairs(pairs: readonly IOPair[]): { shown: IOPair[]; hidden: IOPair[] } {
+  const half = Math.ceil(pairs.length / 2);
+  return { shown: pairs.slice(0, half), hidden: pairs.slice(half) };
 }

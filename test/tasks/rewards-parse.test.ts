@@ -91,7 +91,7 @@ test('malformed completions are format errors with a reason', () => {
     `${fence('python', "def f(x):\n    return '<think>'")}\n${fence('input', '1')}</answer>`,
     'compact',
   );
-  assert.equal(tagInCode.ok ? 'ok' : tagInCode.reason, 'doubled');
+  assert.equal(tagInCode.ok ? 'ok' : tagInCode.reason, 'ok');
   const reference = parseProposal('deduction', 'python', `<answer>${body}</answer>`, 'reference');
   assert.equal(reference.ok ? 'ok' : reference.reason, 'no_think');
   const many = parseProposal(

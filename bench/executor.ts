@@ -4,6 +4,7 @@
 // implementation's strategy), all in the same run on the same programs: the held-out set's deduction
 // programs (list loops, string work, dict/set use, arithmetic), each made unique by a comment.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +14,9 @@ import { readTaskFile } from '../src/tasks/index.js';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const tasks = readTaskFile(join(root, 'eval', 'heldout.jsonl')).filter((t) => t.type === 'deduction');
 const workers = availableParallelism();
+// The system interpreter: a version-manager shim on the PATH can add tens of milliseconds per start,
+// which would flatter the sandbox in the process-per-check comparison.
+const python3 = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
 function checks(lang: 'python' | 'javascript', n: number): ExecRequest[] {
   const mine = tasks.filter((t) => t.lang === lang);
@@ -52,7 +56,7 @@ print(outs[0])
 
 function subprocessCheck(program: string, input: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const p = spawn('python3', ['-c', PY_CHECK, program, input], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn(python3, ['-c', PY_CHECK, program, input], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     p.stderr.on('data', (d) => {
       err += d;
@@ -94,7 +98,7 @@ for line in sys.stdin:
 async function warmPoolRate(n: number): Promise<number> {
   const reqs = checks('python', n) as Extract<ExecRequest, { op: 'check' }>[];
   const procs = Array.from({ length: workers }, () =>
-    spawn('python3', ['-c', PY_SERVER], { stdio: ['pipe', 'pipe', 'inherit'] }),
+    spawn(python3, ['-c', PY_SERVER], { stdio: ['pipe', 'pipe', 'inherit'] }),
   );
   const t0 = performance.now();
   let next = 0;

@@ -1,155 +1,217 @@
 // Incremental matching of a token sequence against a grammar, as a set of parse stacks (the llama.cpp
-// approach). A stack is a linked list of positions (rule, alternative, element); after every step each
+// approach). A stack is a linked list of positions inside rule alternatives; after every token each
 // stack is expanded until its top is a terminal, so the allowed next tokens are the union of the top
-// terminals, and the text is complete when some stack is empty. Stacks are deduplicated by content.
+// terminals, and the text is complete when some stack is empty.
+//
+// Two things keep it fast and small: stack frames are interned (the same position over the same rest of
+// the stack is one object), so duplicate stacks and repeated expansions are found by identity; and a
+// frame whose alternative has ended is never kept (a tail call), so right-recursive repetition does not
+// grow the stacks.
 import type { ConstraintMatcher, DecodeConstraint } from '../model/constraint.js';
 import { BYTE_TOKENS } from '../model/vocab.js';
-import type { Alternative, Element, Grammar } from './gbnf.js';
+import { type Alternative, type Grammar, shortestRuleLengths } from './gbnf.js';
+
+const END = 0;
+const BYTES = 1;
+const SPECIAL = 2;
+const REF = 3;
+
+/** A grammar flattened into positions: every (rule, alternative, index) including each alternative's end. */
+interface Compiled {
+  kind: Uint8Array;
+  /** REF: the rule; SPECIAL: the token id. */
+  arg: Int32Array;
+  /** BYTES: the allowed byte values, listed (for masks) and as a 256-entry set (for accept). */
+  byteList: (Uint8Array | null)[];
+  byteSet: (Uint8Array | null)[];
+  /** Fewest tokens that finish the alternative from this position. */
+  rest: Float64Array;
+  /** Per rule: the first position of each alternative. */
+  starts: Int32Array[];
+}
+
+function compile(g: Grammar): Compiled {
+  const ruleLen = shortestRuleLengths(g);
+  let n = 0;
+  for (const alts of g.rules) for (const alt of alts) n += alt.length + 1;
+  const c: Compiled = {
+    kind: new Uint8Array(n),
+    arg: new Int32Array(n),
+    byteList: new Array(n).fill(null),
+    byteSet: new Array(n).fill(null),
+    rest: new Float64Array(n),
+    starts: [],
+  };
+  const lists = new Map<Uint8Array, Uint8Array>();
+  let p = 0;
+  g.rules.forEach((alts: Alternative[]) => {
+    const starts = new Int32Array(alts.length);
+    alts.forEach((alt, a) => {
+      starts[a] = p;
+      const first = p;
+      for (const e of alt) {
+        if (e.kind === 'bytes') {
+          c.kind[p] = BYTES;
+          c.byteSet[p] = e.set;
+          let list = lists.get(e.set);
+          if (!list) {
+            const bytes: number[] = [];
+            for (let b = 0; b < 256; b++) if (e.set[b]) bytes.push(b);
+            list = Uint8Array.from(bytes);
+            lists.set(e.set, list);
+          }
+          c.byteList[p] = list;
+        } else if (e.kind === 'special') {
+          c.kind[p] = SPECIAL;
+          c.arg[p] = e.id;
+        } else {
+          c.kind[p] = REF;
+          c.arg[p] = e.rule;
+        }
+        p++;
+      }
+      c.kind[p] = END;
+      p++;
+      for (let q = p - 2; q >= first; q--)
+        c.rest[q] =
+          (c.rest[q + 1] as number) + (c.kind[q] === REF ? (ruleLen[c.arg[q] as number] as number) : 1);
+    });
+    c.starts.push(starts);
+  });
+  return c;
+}
+
+const compiledCache = new WeakMap<Grammar, Compiled>();
+
+function compiled(g: Grammar): Compiled {
+  let c = compiledCache.get(g);
+  if (!c) {
+    c = compile(g);
+    compiledCache.set(g, c);
+  }
+  return c;
+}
 
 interface Frame {
-  rule: number;
-  alt: number;
   pos: number;
   next: Frame | null;
-  key: string;
+  /** Unique within its intern table (shared by forks); interned frames compare by identity. */
+  id: number;
   /** Fewest tokens that complete the sentence from this stack. */
   min: number;
 }
 
-const MAX_DEPTH = 200;
-
-/**
- * Shortest completion lengths: for every (rule, alternative, position), the fewest tokens that finish
- * that alternative from that position. A fixpoint over the rules (each terminal costs one token).
- */
-function shortestSuffixes(g: Grammar): number[][][] {
-  const ruleMin = g.rules.map(() => Number.POSITIVE_INFINITY);
-  const cost = (e: Element) => (e.kind === 'ref' ? (ruleMin[e.rule] as number) : 1);
-  for (let changed = true; changed; ) {
-    changed = false;
-    g.rules.forEach((alts, r) => {
-      const best = Math.min(...alts.map((alt) => alt.reduce((s, e) => s + cost(e), 0)));
-      if (best < (ruleMin[r] as number)) {
-        ruleMin[r] = best;
-        changed = true;
-      }
-    });
-  }
-  return g.rules.map((alts) =>
-    alts.map((alt) => {
-      const suffix = new Array<number>(alt.length + 1).fill(0);
-      for (let i = alt.length - 1; i >= 0; i--)
-        suffix[i] = (suffix[i + 1] as number) + cost(alt[i] as Element);
-      return suffix;
-    }),
-  );
-}
-
-const suffixCache = new WeakMap<Grammar, number[][][]>();
-
 export class GrammarMatcher implements ConstraintMatcher {
-  private stacks: (Frame | null)[];
-  private readonly suffix: number[][][];
+  private readonly c: Compiled;
+  private readonly grammar: Grammar;
+  private readonly interned: Map<string, Frame> = new Map();
+  /** Stacks whose top is a terminal. */
+  private tops: Frame[] = [];
+  private complete = false;
 
-  constructor(private readonly g: Grammar) {
-    let suffix = suffixCache.get(g);
-    if (!suffix) {
-      suffix = shortestSuffixes(g);
-      suffixCache.set(g, suffix);
+  constructor(g: Grammar, from?: GrammarMatcher) {
+    this.c = compiled(g);
+    if (from) {
+      // A fork shares the interned frames (they never change) and copies the stack set.
+      this.interned = from.interned;
+      this.tops = from.tops.slice();
+      this.complete = from.complete;
+      this.grammar = g;
+      return;
     }
-    this.suffix = suffix;
-    this.stacks = this.expandAll(this.g.rules[g.root]?.map((_, a) => this.frame(g.root, a, 0, null)) ?? []);
+    this.grammar = g;
+    this.tops = this.expandAll(Array.from(this.c.starts[g.root] ?? [], (s) => this.frame(s, null)));
   }
 
-  private frame(rule: number, alt: number, pos: number, next: Frame | null): Frame {
-    const rest = (this.suffix[rule] as number[][])[alt]?.[pos] as number;
-    return {
-      rule,
-      alt,
-      pos,
-      next,
-      key: `${rule}.${alt}.${pos}/${next ? next.key : ''}`,
-      min: rest + (next ? next.min : 0),
-    };
+  /** An independent matcher in the same state (e.g. to try a token without committing to it). */
+  fork(): GrammarMatcher {
+    return new GrammarMatcher(this.grammar, this);
+  }
+
+  /** The stack for position `pos` over `next`; an ended alternative returns to its caller (a tail call). */
+  private frame(pos: number, next: Frame | null): Frame | null {
+    if (this.c.kind[pos] === END) return next;
+    const key = next ? `${pos},${next.id}` : `${pos}`;
+    let f = this.interned.get(key);
+    if (!f) {
+      f = { pos, next, id: this.interned.size, min: (this.c.rest[pos] as number) + (next ? next.min : 0) };
+      this.interned.set(key, f);
+    }
+    return f;
+  }
+
+  /** Expand stacks until each top is a terminal; an empty stack means the text so far is complete. */
+  private expandAll(start: (Frame | null)[]): Frame[] {
+    const out: Frame[] = [];
+    const seen = new Set<Frame>();
+    this.complete = false;
+    const todo = start.slice();
+    while (todo.length > 0) {
+      const s = todo.pop() as Frame | null;
+      if (s === null) {
+        this.complete = true;
+        continue;
+      }
+      if (seen.has(s)) continue;
+      seen.add(s);
+      if (this.c.kind[s.pos] !== REF) {
+        out.push(s);
+        continue;
+      }
+      const cont = this.frame(s.pos + 1, s.next);
+      for (const a of this.c.starts[this.c.arg[s.pos] as number] as Int32Array)
+        todo.push(this.frame(a, cont));
+    }
+    // A stable order keeps masks independent of expansion order (and runs deterministic).
+    return out.sort((x, y) => x.id - y.id);
   }
 
   /** Fewest tokens that complete the sentence from here (0 when complete). */
   minRemaining(): number {
-    return Math.min(...this.stacks.map((s) => (s ? s.min : 0)));
-  }
-
-  private element(f: Frame): Element | undefined {
-    return ((this.g.rules[f.rule] as Alternative[])[f.alt] as Alternative)[f.pos];
-  }
-
-  /** Expand stacks until each top is a terminal (or the stack is empty: complete). */
-  private expandAll(start: (Frame | null)[]): (Frame | null)[] {
-    const out: (Frame | null)[] = [];
-    const seen = new Set<string>();
-    const visit = (s: Frame | null, depth: number): void => {
-      if (depth > MAX_DEPTH) throw new Error('grammar nests too deeply (left recursion?)');
-      if (s === null) {
-        if (!seen.has('')) {
-          seen.add('');
-          out.push(null);
-        }
-        return;
-      }
-      const el = this.element(s);
-      if (el === undefined) {
-        visit(s.next, depth + 1); // end of this alternative: return to the caller
-        return;
-      }
-      if (el.kind === 'ref') {
-        const cont = this.frame(s.rule, s.alt, s.pos + 1, s.next);
-        const alts = this.g.rules[el.rule] as Alternative[];
-        for (let a = 0; a < alts.length; a++) visit(this.frame(el.rule, a, 0, cont), depth + 1);
-        return;
-      }
-      if (!seen.has(s.key)) {
-        seen.add(s.key);
-        out.push(s);
-      }
-    };
-    for (const s of start) visit(s, 0);
-    return out;
+    if (this.complete) return 0;
+    let best = Number.POSITIVE_INFINITY;
+    for (const s of this.tops) if (s.min < best) best = s.min;
+    return best;
   }
 
   allowedTokens(mask: Uint8Array, remaining?: number): void {
     mask.fill(0);
-    for (const s of this.stacks) {
-      if (s === null) continue;
-      // After this token, the stack still needs min - 1 more (the top terminal is consumed).
+    const c = this.c;
+    for (const s of this.tops) {
+      // s.min counts this token too: after it, min - 1 more are needed.
       if (remaining !== undefined && s.min > remaining) continue;
-      const el = this.element(s) as Element;
-      if (el.kind === 'bytes') {
-        const set = el.set;
-        for (let b = 0; b < 256; b++) if (set[b]) mask[b] = 1;
-      } else if (el.kind === 'special') mask[el.id] = 1;
+      if (c.kind[s.pos] === BYTES) {
+        const list = c.byteList[s.pos] as Uint8Array;
+        for (let k = 0; k < list.length; k++) mask[list[k] as number] = 1;
+      } else if ((c.arg[s.pos] as number) < mask.length) mask[c.arg[s.pos] as number] = 1;
     }
   }
 
   accept(token: number): boolean {
-    const advanced: Frame[] = [];
-    for (const s of this.stacks) {
-      if (s === null) continue;
-      const el = this.element(s) as Element;
+    const c = this.c;
+    const advanced: (Frame | null)[] = [];
+    for (const s of this.tops) {
       const ok =
-        el.kind === 'bytes'
-          ? token < BYTE_TOKENS && el.set[token] === 1
-          : el.kind === 'special' && el.id === token;
-      if (ok) advanced.push(this.frame(s.rule, s.alt, s.pos + 1, s.next));
+        c.kind[s.pos] === BYTES
+          ? token < BYTE_TOKENS && (c.byteSet[s.pos] as Uint8Array)[token] === 1
+          : c.arg[s.pos] === token;
+      if (ok) advanced.push(this.frame(s.pos + 1, s.next));
     }
     if (advanced.length === 0) return false;
-    this.stacks = this.expandAll(advanced);
+    this.tops = this.expandAll(advanced);
     return true;
   }
 
   isComplete(): boolean {
-    return this.stacks.includes(null);
+    return this.complete;
   }
 
-  /** Feed a whole token sequence; false at the first token the grammar refuses. */
+  /** Live parse stacks (a measure of how ambiguous the text is so far; for benchmarks and tests). */
+  stackCount(): number {
+    return this.tops.length + (this.complete ? 1 : 0);
+  }
+
+  /** Feed a whole token sequence; false at the first token the grammar refuses (state stays before it). */
   acceptAll(tokens: readonly number[]): boolean {
     return tokens.every((t) => this.accept(t));
   }

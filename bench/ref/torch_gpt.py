@@ -56,16 +56,19 @@ for _ in range(2): step()
 times = []
 for _ in range(6):
     t0 = time.perf_counter(); step(); times.append(time.perf_counter() - t0)
-train_tps = B * T / sorted(times)[len(times) // 2]
+train_tps = B * T / min(times)  # best-of, as the Node side reports
 
 sample = {}
 with torch.no_grad():
     for sb in SAMPLE_BATCHES:
         prompt = torch.randint(0, V, (sb, 16)); new = 112
-        t0 = time.perf_counter()
-        logits, past = model(prompt)
-        for i in range(new):
-            nxt = torch.multinomial(logits[:, -1].softmax(-1), 1)
-            logits, past = model(nxt, 16 + i, past)
-        sample[str(sb)] = sb * new / (time.perf_counter() - t0)
+        best = float('inf')
+        for _ in range(2):  # best of two, as the Node side reports its best
+            t0 = time.perf_counter()
+            logits, past = model(prompt)
+            for i in range(new):
+                nxt = torch.multinomial(logits[:, -1].softmax(-1), 1)
+                logits, past = model(nxt, 16 + i, past)
+            best = min(best, time.perf_counter() - t0)
+        sample[str(sb)] = sb * new / best
 print(json.dumps({'train_tokens_per_s': train_tps, 'sample_tokens_per_s': sample, 'torch': torch.__version__}))

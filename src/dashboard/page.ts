@@ -63,16 +63,20 @@ function render() {
     ? 'iteration ' + last.iteration + ' · ' + (last.timeS / 60).toFixed(1) + ' min · ' + Math.round(last.tokensPerS) + ' tok/s · ' + Math.round(last.execsPerS) + ' exec/s'
     : 'waiting for the first iteration…';
 }
+let polling = false;
 async function poll() {
+  if (polling) return; // a slow answer must not let two polls append the same records
+  polling = true;
   try {
     const since = metrics.length ? metrics[metrics.length - 1].iteration : 0;
-    const fresh = await (await fetch('/api/metrics?since=' + since)).json();
+    const fresh = (await (await fetch('/api/metrics?since=' + since)).json()).filter((m) => m.iteration > since);
     if (fresh.length) { metrics = metrics.concat(fresh); render(); }
     const samples = await (await fetch('/api/samples?limit=30')).json();
     document.getElementById('tasks').innerHTML = samples.reverse().map((s) =>
       '<tr class="task"><td>' + s.iteration + '</td><td>' + s.type + '</td><td>' + s.role + '</td><td><pre>' + esc(s.program ?? s.completion) + '</pre></td><td><pre>' + esc(s.input) + '</pre></td><td><pre>' + esc(s.output) + '</pre></td><td class="' + (s.ok ? 'ok">yes' : 'bad">' + esc(s.reason ?? 'no')) + '</td></tr>').join('');
     if (!metrics.length) render();
   } catch (e) { document.getElementById('status').textContent = 'server unreachable: ' + e.message; }
+  finally { polling = false; }
 }
 poll(); setInterval(poll, Number(new URLSearchParams(location.search).get('poll') ?? 3000));
 </script></body></html>`;

@@ -1,6 +1,6 @@
 // Line charts of a run's metrics as one PNG: a grid of panels, each with its series, axes, ticks and a
 // legend, drawn with the project's own PNG encoder (no native or browser dependency).
-import type { IterationMetrics } from '../selfplay/metrics.js';
+import { type IterationMetrics, TASK_TYPES, type TaskTypeName } from '../selfplay/metrics.js';
 import { drawText } from './font.js';
 import { Canvas } from './png.js';
 
@@ -90,8 +90,8 @@ function smooth(points: [number, number][], k: number): [number, number][] {
 }
 
 export function metricsPanels(records: readonly IterationMetrics[], window = 5): Panel[] {
-  const types = ['deduction', 'abduction', 'induction'];
-  const per = (f: (m: IterationMetrics, t: string) => number | undefined): Series[] =>
+  const types = TASK_TYPES;
+  const per = (f: (m: IterationMetrics, t: TaskTypeName) => number | undefined): Series[] =>
     types.map((t) => ({
       label: t,
       points: smooth(

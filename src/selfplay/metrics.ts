@@ -1,14 +1,26 @@
 // What one iteration reports: one record per line of metrics.jsonl, and the sample lines of samples.jsonl.
-// Readers validate each line, so the dashboard and `azr plot` fail with the line number on a bad file.
+// Readers validate each line, so the dashboard and `azr plot` fail with the file, line number and field on
+// a bad file, and ignore a torn last line (a run killed mid-write).
 import { z } from 'zod';
-import { appendJsonl, readJsonl } from '../util/jsonl.js';
+import { appendJsonl, type JsonlRead, readJsonl } from '../util/jsonl.js';
+
+/** The metrics record format this code writes and reads. Bump it when a field changes meaning. */
+export const METRICS_VERSION = 1;
+
+export const TASK_TYPES = ['deduction', 'abduction', 'induction'] as const;
+export type TaskTypeName = (typeof TASK_TYPES)[number];
+export const ROLES = ['proposer', 'solver'] as const;
+export type RoleName = (typeof ROLES)[number];
 
 const rate = z.number().min(0).max(1);
+const count = z.number().int().nonnegative();
 
 export const TypeMetricsSchema = z.object({
   /** Verified-correct share of the solver batch. */
   solveRate: rate,
+  /** Mean solver reward (correctness, with format penalties). */
   solverReward: z.number(),
+  /** Mean proposer reward (learnability, with format penalties). */
   proposerReward: z.number(),
   /** Proposals that became tasks. */
   validRate: rate,
@@ -17,30 +29,34 @@ export const TypeMetricsSchema = z.object({
   /** Mean learnability reward over valid proposals (0 when none). */
   learnability: z.number(),
   /** Rejections by reason (format errors included as `format:<reason>`). */
-  rejections: z.record(z.string(), z.number().int().nonnegative()),
+  rejections: z.record(z.string(), count),
   /** Mean length in characters of the valid programs. */
   programChars: z.number().nonnegative(),
   /** Distinct normalised programs among the valid proposals, over all proposals. */
   diversity: rate,
-  bufferSize: z.number().int().nonnegative(),
+  /** Tasks in this type's buffer after the iteration. */
+  bufferSize: count,
   /** Mean completion length in tokens, per role. */
   proposerTokens: z.number().nonnegative(),
   solverTokens: z.number().nonnegative(),
+  /** Share of completions that did not parse, per role. */
   proposerFormatErrors: rate,
   solverFormatErrors: rate,
 });
 export type TypeMetrics = z.infer<typeof TypeMetricsSchema>;
 
 export const EvalScoresSchema = z.object({ deduction: rate, abduction: rate, induction: rate, mean: rate });
+export type EvalScores = z.infer<typeof EvalScoresSchema>;
 
 export const IterationMetricsSchema = z.object({
-  version: z.literal(1),
+  version: z.literal(METRICS_VERSION),
   iteration: z.number().int().positive(),
   /** Wall time since the run started (all sessions), in seconds. */
   timeS: z.number().nonnegative(),
   /** Seconds this iteration took. */
   iterationS: z.number().nonnegative(),
-  types: z.record(z.string(), TypeMetricsSchema),
+  /** Per task type; a run may train a subset of the three. */
+  types: z.partialRecord(z.enum(TASK_TYPES), TypeMetricsSchema),
   loss: z.number(),
   gradNorm: z.number(),
   learningRate: z.number(),
@@ -55,44 +71,97 @@ export const IterationMetricsSchema = z.object({
 });
 export type IterationMetrics = z.infer<typeof IterationMetricsSchema>;
 
+/** Prompts are stored cut to their last this-many characters (the end says what was asked). */
+export const SAMPLE_PROMPT_CHARS = 400;
+
 export const SampleRecordSchema = z.object({
   iteration: z.number().int().positive(),
-  type: z.enum(['deduction', 'abduction', 'induction']),
-  role: z.enum(['proposer', 'solver']),
+  type: z.enum(TASK_TYPES),
+  role: z.enum(ROLES),
   lang: z.enum(['python', 'javascript']),
+  /** The prompt's last SAMPLE_PROMPT_CHARS characters. */
   prompt: z.string(),
+  /** The model's text. */
   completion: z.string(),
   reward: z.number(),
   /** Proposer: became a valid task. Solver: verified correct. */
   ok: z.boolean(),
   /** Why not, when not ok (rejection or format reason). */
   reason: z.string().optional(),
+  /** The task: what the proposer made, or what the solver was asked. */
   program: z.string().optional(),
   input: z.string().optional(),
   output: z.string().optional(),
 });
 export type SampleRecord = z.infer<typeof SampleRecordSchema>;
 
-const parseWith =
-  <S extends z.ZodTypeAny>(schema: S) =>
-  (v: unknown): z.infer<S> => {
-    const r = schema.safeParse(v);
-    if (r.success) return r.data;
-    const i = r.error.issues[0];
-    throw new Error(`${i?.path.join('.') || 'record'}: ${i?.message}`);
-  };
+/** Cut a prompt for a sample line, keeping its end. */
+export function samplePrompt(prompt: string): string {
+  return prompt.length > SAMPLE_PROMPT_CHARS ? prompt.slice(-SAMPLE_PROMPT_CHARS) : prompt;
+}
 
-export const parseMetrics = parseWith(IterationMetricsSchema);
-export const parseSample = parseWith(SampleRecordSchema);
+function describeIssue(issue: z.core.$ZodIssue | undefined): string {
+  if (!issue) return 'invalid record';
+  return `${issue.path.length ? issue.path.join('.') : 'record'}: ${issue.message}`;
+}
 
-export function appendMetrics(file: string, record: IterationMetrics): void {
-  appendJsonl(file, [record], true);
+/** Validate one metrics record; throws one line naming the field. */
+export function parseMetrics(value: unknown): IterationMetrics {
+  // Say "version" plainly first: a newer writer's record fails on many fields, and the first one zod
+  // happens to report would hide the real cause.
+  const version = (value as { version?: unknown } | null)?.version;
+  if (typeof value === 'object' && value !== null && version !== METRICS_VERSION) {
+    throw new Error(
+      `metrics record version ${JSON.stringify(version)}, this azr reads version ${METRICS_VERSION}`,
+    );
+  }
+  const r = IterationMetricsSchema.safeParse(value);
+  if (r.success) return r.data;
+  throw new Error(describeIssue(r.error.issues[0]));
+}
+
+/** Validate one sample line; throws one line naming the field. */
+export function parseSample(value: unknown): SampleRecord {
+  const r = SampleRecordSchema.safeParse(value);
+  if (r.success) return r.data;
+  throw new Error(describeIssue(r.error.issues[0]));
+}
+
+/** Append one record as one line (validated first, so a bad record never reaches the file). */
+export function appendMetrics(file: string, record: IterationMetrics, sync = true): void {
+  appendJsonl(file, [parseMetrics(record)], sync);
+}
+
+export function appendSamples(file: string, records: readonly SampleRecord[], sync = false): void {
+  appendJsonl(file, records.map(parseSample), sync);
+}
+
+/** Every complete record, and whether the file ends in a torn line. A missing file reads as empty. */
+export function readMetricsFile(file: string): JsonlRead<IterationMetrics> {
+  return readJsonl(file, parseMetrics);
 }
 
 export function readMetrics(file: string): IterationMetrics[] {
-  return readJsonl(file, parseMetrics).records;
+  return readMetricsFile(file).records;
 }
 
 export function readSamples(file: string): SampleRecord[] {
   return readJsonl(file, parseSample).records;
+}
+
+export interface RoleSummary {
+  /** Mean completion length in tokens over the task types present. */
+  tokens: number;
+  formatErrorRate: number;
+}
+
+/** Per-role view of a record: the per-type role fields averaged over the task types present. */
+export function roleSummary(m: IterationMetrics): Record<RoleName, RoleSummary> {
+  const types = Object.values(m.types).filter((t): t is TypeMetrics => t !== undefined);
+  const avg = (f: (t: TypeMetrics) => number) =>
+    types.length ? types.reduce((s, t) => s + f(t), 0) / types.length : 0;
+  return {
+    proposer: { tokens: avg((t) => t.proposerTokens), formatErrorRate: avg((t) => t.proposerFormatErrors) },
+    solver: { tokens: avg((t) => t.solverTokens), formatErrorRate: avg((t) => t.solverFormatErrors) },
+  };
 }

@@ -1,25 +1,69 @@
-// The one terminal line per iteration.
-import type { IterationMetrics } from './metrics.js';
+// The one terminal line per iteration: enough to see a run move (solve rates, valid proposals,
+// learnability, buffers, throughput) without opening the dashboard.
+//
+//   it   12   4:05 | solve ded 25% abd 50% ind  6% | valid 44/38/19% dup 0/6/0% | learn .18/.33/.00
+//   | buf 12/8/9 | 437 tok/s 645 exec/s | loss 0.050 | 20.0s (sample 5.6 exec 0.1 update 14.3) | eval 12%
+import type { IterationMetrics, TypeMetrics } from './metrics.js';
 
-const pct = (x: number) => `${Math.round(100 * x)}%`.padStart(4);
-const short: Record<string, string> = { deduction: 'ded', abduction: 'abd', induction: 'ind' };
-
-function clock(s: number): string {
-  const m = Math.floor(s / 60);
-  const sec = Math.floor(s % 60);
-  return `${m}:${String(sec).padStart(2, '0')}`;
+export interface ProgressOptions {
+  /** Colour the solve rates (red low, yellow middle, green high) with ANSI codes; default false. */
+  color?: boolean;
+  /** Drop the per-phase timing part (shorter lines for narrow terminals); default false. */
+  compact?: boolean;
 }
 
-export function formatProgressLine(m: IterationMetrics): string {
-  const types = Object.entries(m.types);
-  const solve = types.map(([t, x]) => `${short[t] ?? t} ${pct(x.solveRate)}`).join(' ');
-  const valid = types.map(([, x]) => pct(x.validRate).trim()).join('/');
-  const learn = types.map(([, x]) => x.learnability.toFixed(2)).join('/');
+const SHORT: Record<string, string> = { deduction: 'ded', abduction: 'abd', induction: 'ind' };
+
+const pct = (x: number) => `${Math.round(100 * x)}`;
+
+/** Seconds as m:ss, or h:mm:ss from an hour on. */
+export function formatClock(totalS: number): string {
+  const s = Math.max(0, Math.floor(totalS));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+}
+
+/** A reward or learnability in [-1, 1] in three or four characters: .25, -.50, 1.00. */
+function short2(x: number): string {
+  const t = x.toFixed(2);
+  return t.replace(/^(-?)0\./, '$1.');
+}
+
+function paint(text: string, rate: number, color: boolean): string {
+  if (!color) return text;
+  const code = rate < 0.2 ? 31 : rate < 0.5 ? 33 : 32;
+  return `\x1b[${code}m${text}\x1b[0m`;
+}
+
+/** One line describing an iteration's record (no trailing newline). */
+export function formatProgressLine(m: IterationMetrics, opts: ProgressOptions = {}): string {
+  const types = Object.entries(m.types).filter((e): e is [string, TypeMetrics] => e[1] !== undefined);
+  const solve = types
+    .map(
+      ([t, x]) => `${SHORT[t] ?? t} ${paint(`${pct(x.solveRate)}%`.padStart(4), x.solveRate, !!opts.color)}`,
+    )
+    .join(' ');
+  const valid = `${types.map(([, x]) => pct(x.validRate)).join('/')}%`;
+  const dup = `${types.map(([, x]) => pct(x.duplicateRate)).join('/')}%`;
+  const learn = types.map(([, x]) => short2(x.learnability)).join('/');
   const buffers = types.map(([, x]) => x.bufferSize).join('/');
-  return (
-    `it ${String(m.iteration).padStart(4)} ${clock(m.timeS).padStart(6)} | solve ${solve} | valid ${valid}` +
-    ` | learn ${learn} | buf ${buffers} | ${Math.round(m.tokensPerS)} tok/s ${Math.round(m.execsPerS)} exec/s` +
-    ` | loss ${m.loss.toFixed(3)} | ${m.iterationS.toFixed(1)}s (sample ${m.phases.sample.toFixed(1)}` +
-    ` exec ${m.phases.execute.toFixed(1)} update ${m.phases.update.toFixed(1)})`
-  );
+  const parts = [
+    `it ${String(m.iteration).padStart(4)} ${formatClock(m.timeS).padStart(7)}`,
+    `solve ${solve}`,
+    `valid ${valid} dup ${dup}`,
+    `learn ${learn}`,
+    `buf ${buffers}`,
+    `${Math.round(m.tokensPerS)} tok/s ${Math.round(m.execsPerS)} exec/s`,
+    `loss ${m.loss.toFixed(3)}`,
+  ];
+  if (!opts.compact) {
+    parts.push(
+      `${m.iterationS.toFixed(1)}s (sample ${m.phases.sample.toFixed(1)} exec ${m.phases.execute.toFixed(1)}` +
+        ` update ${m.phases.update.toFixed(1)})`,
+    );
+  }
+  if (m.eval) parts.push(`eval ${pct(m.eval.mean)}%`);
+  return parts.join(' | ');
 }

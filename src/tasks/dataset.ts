@@ -1,7 +1,7 @@
 // The task file format shared by the held-out set (eval/heldout.jsonl), `azr tasks` exports and
 // `azr generate` datasets: one task a line, see eval/README.md. Validated line by line with errors that
 // name the line.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { readJsonl } from '../util/jsonl.js';
 import type { Task } from './types.js';
@@ -48,9 +48,10 @@ export function parseTaskRecord(value: unknown): TaskRecord {
 /**
  * Read a task file. Throws with file:line on a line that is not a task, and on a repeated `id`. A last
  * line without its newline is read when it is a complete JSON value (a hand-written file) and ignored
- * otherwise (a write cut short by a kill).
+ * otherwise (a write cut short by a kill). A missing file is an error.
  */
 export function readTaskFile(file: string): TaskRecord[] {
+  if (!existsSync(file)) throw new Error(`${file}: no such task file`);
   const { records, validBytes, torn } = readJsonl(file, parseTaskRecord);
   if (torn) {
     const buf = readFileSync(file);

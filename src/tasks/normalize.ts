@@ -139,9 +139,12 @@ export function normalizeProgram(lang: Lang, program: string): string {
 
 /** An argument list with whitespace outside its string literals removed: `[1,2]` and `[ 1, 2 ]` agree. */
 export function normalizeInput(lang: Lang, input: string): string {
-  return lex(input, { python: lang === 'python', comments: false })
-    .map((l) => l.text)
-    .join(' ');
+  const lines = lex(input, { python: lang === 'python', comments: false }).map((l) => l.text);
+  // A line break inside a literal list is spacing too: keep a space only between two word characters.
+  return lines.reduce(
+    (acc, l) => (isWord(acc[acc.length - 1]) && isWord(l[0]) ? `${acc} ${l}` : acc + l),
+    '',
+  );
 }
 
 /**

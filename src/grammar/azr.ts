@@ -1,145 +1,423 @@
 // Grammars for the compact answer format (src/tasks/prompts.ts), one per (task type, role, language).
-// The program grammars describe a small, always-parseable subset of each language: a function f of one
-// argument (x) or two (a, b), either a single return or an assignment to y followed by up to two simple statements (assignment, a
-// one-line for loop over i, a one-line if) and a return; expressions over a few names, small integers, short strings, lists, a whitelist of builtins
-// and methods, and one binary operator. Everything the grammar accepts parses; whether it runs is the
-// executor's question, and the rewards teach the rest. Every repetition is bounded, so every sampled
-// answer ends.
+//
+// At cold start the model's weights are random, so it samples close to uniformly among the tokens the
+// grammar allows: the grammar's random walks ARE the first policy. The program grammar is therefore
+// typed, so that most random walks are programs that run. Each parameter has a type (int, str, or list
+// of ints), every expression is built for the type it must have, and only names that exist at that point
+// are read (y after its assignment, the loop variable i inside its loop). Types are not written in the
+// text: the matcher keeps one parse per signature still possible, so `x.upper()` rules out every
+// signature where x is not a string, and the input block that follows the program in a proposal is then
+// constrained to literals of the surviving signatures' types. Loops iterate over the parameters only
+// (never over a y that the loop grows), so no program loops forever. Every repetition and every
+// expression nesting is bounded, so every sampled answer ends.
+//
+// What remains possible at run time: an index past the end of a short input, and in Python ValueError
+// from int() is avoided by not offering it. Semantics are the executor's question; the rewards teach it.
 import type { Lang } from '../executor/types.js';
 import type { DecodeConstraint } from '../model/constraint.js';
 import type { Role, TaskType } from '../tasks/types.js';
-import { parseGrammar } from './gbnf.js';
+import { type Grammar, parseGrammar } from './gbnf.js';
 import { grammarConstraint } from './matcher.js';
 
-const common = String.raw`
-int ::= "0" | "-"? [1-9] [0-9]?
-`;
+/** Value types of the program subset: int, str, list of ints. */
+type Ty = 'I' | 'S' | 'L';
+const TYPES: readonly Ty[] = ['I', 'S', 'L'];
 
-// Rules of the function body, written once per arity k so each body only reads names that exist when it
-// runs: a body is either a single return over the parameters, or starts by assigning y from the
-// parameters, after which y is readable too, and the loop variable i is readable inside its loop.
-const pythonBody = (k: number, params: string) => String.raw`
-program${k} ::= "def f(${k === 1 ? 'x' : 'a, b'}):\n" ("    y = " expr${k}p "\n" stmt${k}{0,2} "    return " expr${k}y | "    return " expr${k}p)
-${pythonExpr(`${k}p`, params)}${pythonExpr(`${k}y`, `${params} | "y"`)}${pythonExpr(`${k}i`, `${params} | "y" | "i"`)}
-stmt${k} ::= "    y = " expr${k}y "\n"
-  | "    for i in " operand${k}y ":\n        y " augop " " expr${k}i "\n"
-  | "    if " expr${k}y ":\n        y = " expr${k}y "\n"
-`;
+/** Names in scope with their types, in a fixed order (the rule suffix is derived from it). */
+type Env = ReadonlyArray<readonly [name: string, ty: Ty]>;
 
-// Expressions over a given set of readable names.
-const pythonExpr = (k: string, names: string) => String.raw`
-name${k} ::= ${names}
-expr${k} ::= operand${k} (" " binop " " operand${k})?
-operand${k} ::= int | primary${k} ("[" index${k} "]")? ("." method${k})?
-primary${k} ::= name${k} | str | list${k} | fn "(" atom${k} ")" | "(" atom${k} " " binop " " atom${k} ")"
-method${k} ::= "upper()" | "lower()" | "strip()" | "split()" | "title()" | "count(" atom${k} ")" | "find(" atom${k} ")" | "replace(" atom${k} ", " atom${k} ")" | "index(" atom${k} ")"
-index${k} ::= atom${k} | atom${k}? ":" atom${k}? (":" int)?
-atom${k} ::= name${k} | int | str
-list${k} ::= "[" (atom${k} (", " atom${k}){0,3})? "]"
-`;
+export interface AzrGrammarOptions {
+  /** Input blocks an induction proposal may write (1..n); default 10. */
+  inductionInputs?: number;
+  /** Statements between `y = ...` and the final return; default 3. */
+  maxStatements?: number;
+}
 
-const python = String.raw`
-program ::= program1 | program2
-augop ::= "+=" | "-=" | "*="
-binop ::= "+" | "-" | "*" | "//" | "%" | "==" | "<" | ">" | "in"
-fn ::= "len" | "sorted" | "sum" | "max" | "min" | "abs" | "str" | "int" | "list" | "set" | "range" | "bool"
-str ::= "'" [a-z ]{0,6} "'"
-args ::= value (", " value)?
-args1 ::= value
-args2 ::= value ", " value
-value ::= int | vstr | "True" | "False" | "None" | "[" (scalar (", " scalar){0,5})? "]" | "(" scalar ", " (scalar (", " scalar){0,3})? ")"
-scalar ::= int | vstr | "True" | "False" | "None"
-vstr ::= "'" [A-Za-z0-9 _.,!?-]{0,16} "'"
-${pythonBody(1, '"x"')}${pythonBody(2, '"a" | "b"')}`;
+/** Per-language spelling of the same program subset. */
+interface Dialect {
+  /** Literals used inside programs (list literals are built from int atoms). */
+  int: string;
+  str: string;
+  /**
+   * Depth d > 0 constructs over the depth d-1 rules (named by `at(type)`): those that start with a
+   * token of their own, and postfix ones keyed by operand and result type (`SI`: a str operand, an int
+   * result). Postfix forms are grouped per key so the matcher keeps one stack per key, not per form.
+   */
+  build(at: (t: Ty) => string): {
+    prefix: Record<Ty, string[]>;
+    postfix: Partial<Record<`${Ty}${Ty}`, string[]>>;
+  };
+  /** Top-level expressions from depth-2 atoms `top(type)`. */
+  top(top: (t: Ty) => string): Record<Ty, string[]>;
+  cond(e: (t: Ty) => string, top: (t: Ty) => string): string[];
+  aug: Record<Ty, string[]>;
+  program(params: string, body: string): string;
+  body(o: BodyParts): string[];
+  /** Literals for inputs and outputs. */
+  values: string;
+}
 
-const javascriptBody = (k: number, params: string) => String.raw`
-program${k} ::= "function f(${k === 1 ? 'x' : 'a, b'}) {\n" ("  var y = " expr${k}p ";\n" stmt${k}{0,2} "  return " expr${k}y | "  return " expr${k}p) ";\n}"
-${javascriptExpr(`${k}p`, params)}${javascriptExpr(`${k}y`, `${params} | "y"`)}${javascriptExpr(`${k}i`, `${params} | "y" | "i"`)}
-stmt${k} ::= "  y = " expr${k}y ";\n"
-  | "  for (const i of " operand${k}y ") {\n    y " augop " " expr${k}i ";\n  }\n"
-  | "  if (" expr${k}y ") {\n    y = " expr${k}y ";\n  }\n"
-`;
+interface BodyParts {
+  /** `return` of any expression over the parameters only. */
+  ret0: string;
+  /** Per y-type: the assignment expression, the statement rule, the return over params + y. */
+  y: Record<Ty, { init: string; stmt: string; ret: string }>;
+  maxStatements: number;
+}
 
-const javascriptExpr = (k: string, names: string) => String.raw`
-name${k} ::= ${names}
-expr${k} ::= operand${k} (" " binop " " operand${k})?
-operand${k} ::= int | primary${k} ("[" atom${k} "]")? ("." method${k})?
-primary${k} ::= name${k} | str | list${k} | fn "(" atom${k} ")" | "(" atom${k} " " binop " " atom${k} ")"
-method${k} ::= "length" | "toUpperCase()" | "toLowerCase()" | "trim()" | "reverse()" | "sort()" | "split(" atom${k} ")" | "join(" atom${k} ")" | "slice(" atom${k} ")" | "includes(" atom${k} ")" | "indexOf(" atom${k} ")" | "concat(" atom${k} ")"
-atom${k} ::= name${k} | int | str
-list${k} ::= "[" (atom${k} (", " atom${k}){0,3})? "]"
-`;
+// Integer literals inside programs start with one of few bytes: a uniform pick among allowed bytes would
+// otherwise choose a literal over a parameter name ten times out of eleven, and most cold-start programs
+// would ignore their input.
+const PY_INT = '[0-3] | "1" [0-9] | "-1"';
+const JS_INT = PY_INT;
 
-const javascript = String.raw`
-program ::= program1 | program2
-augop ::= "+=" | "-=" | "*="
-binop ::= "+" | "-" | "*" | "%" | "===" | "<" | ">"
-fn ::= "Math.abs" | "Math.max" | "Math.min" | "String" | "Number" | "Boolean" | "Array.from"
-str ::= "\"" [a-z ]{0,6} "\""
-args ::= value (", " value)?
-args1 ::= value
-args2 ::= value ", " value
-value ::= int | vstr | "true" | "false" | "null" | "[" (scalar ("," scalar){0,5})? "]"
-scalar ::= int | vstr | "true" | "false" | "null"
-vstr ::= "\"" [A-Za-z0-9 _.,!?-]{0,16} "\""
-${javascriptBody(1, '"x"')}${javascriptBody(2, '"a" | "b"')}`;
+const python: Dialect = {
+  int: PY_INT,
+  str: `"'" [a-z ]{0,4} "'"`,
+  build: (at) => ({
+    prefix: {
+      I: [
+        `("len(" | "sum(") ${at('L')} ")"`,
+        `"len(" ${at('S')} ")"`,
+        `"abs(" ${at('I')} ")"`,
+        `("max(" | "min(") ${at('I')} ", " ${at('I')} ")"`,
+        `"(" ${at('I')} " " ("+" | "-" | "*") " " ${at('I')} ")"`,
+      ],
+      S: [
+        `"str(" ${at('I')} ")"`,
+        `"''.join(sorted(" ${at('S')} "))"`,
+        `"(" ${at('S')} " + " ${at('S')} ")"`,
+      ],
+      L: [
+        `"sorted(" ${at('L')} ")"`,
+        `"list(reversed(" ${at('L')} "))"`,
+        `"list(range(" ${at('I')} "))"`,
+        `"[v " ("+" | "-" | "*" | "%") " " ${at('I')} " for v in " ${at('L')} "]"`,
+        `"[v for v in " ${at('L')} " if v " ("<" | ">" | "==") " " ${at('I')} "]"`,
+        `"(" ${at('L')} " + " ${at('L')} ")"`,
+      ],
+    },
+    postfix: {
+      SI: [`(".count(" | ".find(") ${at('S')} ")"`],
+      LI: [`".count(" ${at('I')} ")"`, '"[" index "]"'],
+      SS: [
+        `"." ("upper()" | "lower()" | "strip()" | "title()" | "swapcase()" | "replace(" ${at('S')} ", " ${at('S')} ")")`,
+        '"[" (slice | index) "]"',
+      ],
+      LL: ['"[" slice "]"'],
+    },
+  }),
+  top: (top) => ({
+    I: [`${top('I')} (" " ("+" | "-" | "*") " " ${top('I')})?`, `${top('I')} " " ("//" | "%") " " [1-9]`],
+    S: [`${top('S')} (" + " ${top('S')})?`, `${top('S')} " * " [1-3]`],
+    L: [`${top('L')} (" + " ${top('L')})?`],
+  }),
+  cond: (e, top) => [
+    `${e('I')} " " ("==" | "!=" | "<" | ">") " " ${e('I')}`,
+    `${top('S')} " " ("==" | "!=" | "in") " " ${top('S')}`,
+    `${top('I')} " in " ${top('L')}`,
+    `${top('S')} "." ("isdigit()" | "isalpha()" | "isupper()" | "islower()")`,
+  ],
+  aug: { I: ['"+="', '"-="', '"*="'], S: ['"+="'], L: ['"+="'] },
+  program: (params, body) => `"def f(${params}):\\n" ${body}`,
+  body: ({ ret0, y, maxStatements }) => [
+    `"    return " ${ret0}`,
+    ...TYPES.map(
+      (t) => `"    y = " ${y[t].init} "\\n" ${y[t].stmt}{0,${maxStatements}} "    return " ${y[t].ret}`,
+    ),
+  ],
+  values: String.raw`
+pyint ::= "0" | "-"? [1-9] [0-9]{0,5}
+pystr ::= "'" [A-Za-z0-9 _.,!?-]{0,16} "'"
+litI ::= "0" | "-"? [1-9] [0-9]?
+litS ::= "'" [A-Za-z0-9 ]{0,12} "'"
+litL ::= "[" (litI (", " litI){0,5})? "]"
+scalar ::= pyint | pystr | "True" | "False" | "None"
+value ::= scalar | "[" (scalar (", " scalar){0,9})? "]" | "(" scalar ", " (scalar (", " scalar){0,3})? ")"
+`,
+};
 
-function root(type: TaskType, role: Role, lang: Lang, inductionInputs: number): string {
-  const fenceOpen = (tag: string) => `"\`\`\`${tag}\\n"`;
-  const fenceClose = '"\\n```"';
-  const end = '@"</answer>"';
-  if (role === 'proposer') {
-    if (type === 'induction') {
-      const input = `"\\n" ${fenceOpen('input')} args ${fenceClose}`;
-      return `root ::= ${fenceOpen('message')} [a-z] [a-z ]{2,30} ${fenceClose} (${input}){1,${inductionInputs}} ${end}`;
-    }
-    // The input's argument count matches the function's, so a proposal is not refused for arity alone.
-    const task = (k: number) =>
-      `${fenceOpen(lang)} program${k} ${fenceClose} "\\n" ${fenceOpen('input')} args${k} ${fenceClose}`;
-    return `root ::= (${task(1)} | ${task(2)}) ${end}`;
+const javascript: Dialect = {
+  int: JS_INT,
+  str: '"\\"" [a-z ]{0,4} "\\""',
+  build: (at) => ({
+    prefix: {
+      I: [
+        `"Math.abs(" ${at('I')} ")"`,
+        `("Math.max(" | "Math.min(") ${at('I')} ", " ${at('I')} ")"`,
+        `"(" ${at('I')} " " ("+" | "-" | "*") " " ${at('I')} ")"`,
+      ],
+      S: [`"String(" ${at('I')} ")"`, `"(" ${at('S')} " + " ${at('S')} ")"`],
+      L: [`"[..." ${at('L')} "]." ("reverse()" | "sort((p, q) => p - q)")`],
+    },
+    postfix: {
+      SI: [`".length"`, `".indexOf(" ${at('S')} ")"`],
+      LI: [`".length"`, `".indexOf(" ${at('I')} ")"`, '".reduce((s, v) => s + v, 0)"'],
+      SS: [
+        `"." ("toUpperCase()" | "toLowerCase()" | "trim()" | "split(\\"\\").reverse().join(\\"\\")")`,
+        `".slice(" ${at('I')} (", " ${at('I')})? ")"`,
+        `".charAt(" ${at('I')} ")"`,
+        `".repeat(" [0-3] ")"`,
+      ],
+      LS: [`".join(" ${at('S')} ")"`],
+      LL: [
+        `".slice(" ${at('I')} ")"`,
+        `".map((v) => v " ("+" | "-" | "*" | "%") " " ${at('I')} ")"`,
+        `".filter((v) => v " ("<" | ">" | "===") " " ${at('I')} ")"`,
+        `".concat(" ${at('L')} ")"`,
+      ],
+    },
+  }),
+  top: (top) => ({
+    I: [
+      `${top('I')} (" " ("+" | "-" | "*") " " ${top('I')})?`,
+      `${top('I')} " % " [1-9]`,
+      `"Math.floor(" ${top('I')} " / " [1-9] ")"`,
+    ],
+    S: [`${top('S')} (" + " ${top('S')})?`],
+    L: [top('L')],
+  }),
+  cond: (e, top) => [
+    `${e('I')} " " ("===" | "!==" | "<" | ">") " " ${e('I')}`,
+    `${top('S')} " " ("===" | "!==") " " ${top('S')}`,
+    `${top('S')} (".includes(" | ".startsWith(") ${top('S')} ")"`,
+    `${top('L')} ".includes(" ${top('I')} ")"`,
+  ],
+  aug: { I: ['"+="', '"-="', '"*="'], S: ['"+="'], L: [] },
+  program: (params, body) => `"function f(${params}) {\\n" ${body} "}"`,
+  body: ({ ret0, y, maxStatements }) => [
+    `"  return " ${ret0} ";\\n"`,
+    ...TYPES.map(
+      (t) =>
+        `"  let y = " ${y[t].init} ";\\n" ${y[t].stmt}{0,${maxStatements}} "  return " ${y[t].ret} ";\\n"`,
+    ),
+  ],
+  values: String.raw`
+jsint ::= "0" | "-"? [1-9] [0-9]{0,5}
+jsstr ::= "\"" [A-Za-z0-9 _.,!?-]{0,16} "\""
+litI ::= "0" | "-"? [1-9] [0-9]?
+litS ::= "\"" [A-Za-z0-9 ]{0,12} "\""
+litL ::= "[" (litI (", " litI){0,5})? "]"
+scalar ::= jsint | jsstr | "true" | "false" | "null"
+value ::= scalar | "[" (scalar (", " scalar){0,9})? "]"
+`,
+};
+
+const DIALECTS: Record<Lang, Dialect> = { python, javascript };
+
+/** Writes the typed program rules of one language; expression rules are shared by equal scopes. */
+class ProgramGrammar {
+  private readonly lines: string[] = [];
+  private readonly envIds = new Map<string, number>();
+
+  constructor(
+    private readonly lang: Lang,
+    private readonly maxStatements: number,
+  ) {
+    const d = DIALECTS[lang];
+    this.lines.push(`int ::= ${d.int}`, `str ::= ${d.str}`, `index ::= "0" | "1" | "-1"`);
+    this.lines.push(`slice ::= ("-"? [1-3])? ":" ("-"? [1-3])? | "::-1" | "::2"`);
   }
-  if (type === 'deduction') return `root ::= value ${end}`;
-  if (type === 'abduction') return `root ::= args ${end}`;
-  return `root ::= ${fenceOpen(lang)} program ${fenceClose} ${end}`;
+
+  /** The expression rules over `env`; returns their suffix. */
+  private exprs(env: Env): string {
+    const key = env.map(([n, t]) => `${n}:${t}`).join(',');
+    let id = this.envIds.get(key);
+    if (id !== undefined) return `_${id}`;
+    id = this.envIds.size;
+    this.envIds.set(key, id);
+    const sfx = `_${id}`;
+    const d = DIALECTS[this.lang];
+    // List literals hold integer atoms: literals and the int names in scope (e.g. [i, 2]).
+    const lit: Record<Ty, string> = { I: 'int', S: 'str', L: `"[" (I0${sfx} (", " I0${sfx}){0,3})? "]"` };
+    for (const t of TYPES) {
+      const names = env.filter(([, ty]) => ty === t).map(([n]) => `"${n}"`);
+      this.lines.push(`${t}0${sfx} ::= ${[lit[t], ...names].join(' | ')}`);
+    }
+    for (const depth of [1, 2]) {
+      const at = (t: Ty) => `${t}${depth - 1}${sfx}`;
+      const { prefix, postfix } = d.build(at);
+      for (const t of TYPES) {
+        const alts = [at(t), ...prefix[t]];
+        for (const from of TYPES) {
+          const forms = postfix[`${from}${t}`];
+          if (!forms) continue;
+          const post = `post${from}${t}${depth}${sfx}`;
+          this.lines.push(`${post} ::= ${forms.join(' | ')}`);
+          alts.push(`${at(from)} ${post}`);
+        }
+        this.lines.push(`${t}${depth}${sfx} ::= ${alts.join(' | ')}`);
+      }
+    }
+    const tops = d.top((t) => `${t}2${sfx}`);
+    for (const t of TYPES) this.lines.push(`e${t}${sfx} ::= ${tops[t].join(' | ')}`);
+    this.lines.push(
+      `cond${sfx} ::= ${d
+        .cond(
+          (t) => `e${t}${sfx}`,
+          (t) => `${t}2${sfx}`,
+        )
+        .join(' | ')}`,
+    );
+    this.lines.push(`ret${sfx} ::= eI${sfx} | eS${sfx} | eL${sfx} | cond${sfx}`);
+    return sfx;
+  }
+
+  /** A statement after `y = ...` in a function with parameters `params`, y of type `ty`. */
+  private stmt(params: Env, ty: Ty, name: string): void {
+    const py = this.lang === 'python';
+    const withY: Env = [...params, ['y', ty]];
+    const e = this.exprs(withY);
+    const p = this.exprs(params);
+    const d = DIALECTS[this.lang];
+    const ind = py ? '    ' : '  ';
+    const end = py ? '\\n' : ';\\n';
+    const aug = d.aug[ty].length > 0 ? `("=" | ${d.aug[ty].join(' | ')})` : '"="';
+    // One statement inside a loop body, with the loop variable i of type it.
+    const inner = (it: Ty, deeper: string): string => {
+      const s = this.exprs([...withY, ['i', it]]);
+      return `"${deeper}y " ${aug} " " e${ty}${s} "${end}"`;
+    };
+    const alts: string[] = [`"${ind}y " ${aug} " " e${ty}${e} "${end}"`];
+    if (py) {
+      alts.push(`"    for i in range(" I1${p} "):\\n" ${inner('I', '        ')}`);
+      alts.push(`"    for i in " L1${p} ":\\n" ${inner('I', '        ')}`);
+      alts.push(`"    for i in " S1${p} ":\\n" ${inner('S', '        ')}`);
+      alts.push(
+        `"    if " cond${e} ":\\n        y = " e${ty}${e} "\\n" ("    else:\\n        y = " e${ty}${e} "\\n")?`,
+      );
+    } else {
+      const close = '"  }\\n"';
+      alts.push(`"  for (let i = 0; i < " I1${p} "; i++) {\\n" ${inner('I', '    ')} ${close}`);
+      alts.push(`"  for (const i of " L1${p} ") {\\n" ${inner('I', '    ')} ${close}`);
+      alts.push(`"  for (const i of " S1${p} ") {\\n" ${inner('S', '    ')} ${close}`);
+      alts.push(
+        `"  if (" cond${e} ") {\\n    y = " e${ty}${e} ";\\n  }" (" else {\\n    y = " e${ty}${e} ";\\n  }")? "\\n"`,
+      );
+    }
+    this.lines.push(`${name} ::= ${alts.join(' | ')}`);
+  }
+
+  /** The rule `program` (any signature) plus `program1`/`program2` and `args1_*`/`args2_*` pairings. */
+  build(): string {
+    const d = DIALECTS[this.lang];
+    const sigs: Env[] = [];
+    for (const t of TYPES) sigs.push([['x', t]]);
+    for (const a of TYPES)
+      for (const b of TYPES)
+        sigs.push([
+          ['a', a],
+          ['b', b],
+        ]);
+    const tasks: string[] = [];
+    const programs: string[] = [];
+    sigs.forEach((sig, k) => {
+      const p = this.exprs(sig);
+      const y = {} as BodyParts['y'];
+      for (const t of TYPES) {
+        const stmt = `stmt${t}_s${k}`;
+        this.stmt(sig, t, stmt);
+        y[t] = { init: `e${t}${p}`, stmt, ret: `ret${this.exprs([...sig, ['y', t]])}` };
+      }
+      const body = d.body({ ret0: `ret${p}`, y, maxStatements: this.maxStatements });
+      this.lines.push(`body_s${k} ::= ${body.join(' | ')}`);
+      const params = sig.map(([n]) => n).join(', ');
+      this.lines.push(`program_s${k} ::= ${d.program(params, `body_s${k}`)}`);
+      programs.push(`program_s${k}`);
+      const args = sig.map(([, t]) => `lit${t}`).join(' ", " ');
+      tasks.push(`program_s${k} "\\n\`\`\`\\n\`\`\`input\\n" ${args}`);
+    });
+    this.lines.push(`program ::= ${programs.join(' | ')}`);
+    // A proposal's input is typed by the program's signature (the matcher tracks which ones remain).
+    this.lines.push(`task ::= ${tasks.join(' | ')}`);
+    return `${this.lines.join('\n')}\n${d.values}`;
+  }
 }
 
-/** The GBNF source of one AZR grammar. */
-export function azrGrammarSource(type: TaskType, role: Role, lang: Lang, inductionInputs = 10): string {
-  return `${root(type, role, lang, inductionInputs)}\n${lang === 'python' ? python : javascript}${common}`;
+function rootRules(lang: Lang, inductionInputs: number): string {
+  const fence = (tag: string) => `"\`\`\`${tag}\\n"`;
+  const close = '"\\n```"';
+  const end = '@"</answer>"';
+  const input = `"\\n" ${fence('input')} args ${close}`;
+  return [
+    `root ::= propose-program | propose-inputs | solve-output | solve-input | solve-program`,
+    `propose-program ::= ${fence(lang)} task ${close} ${end}`,
+    `propose-inputs ::= ${fence('message')} [a-z] [a-z ]{2,30} ${close} (${input}){1,${inductionInputs}} ${end}`,
+    `solve-output ::= value ${end}`,
+    `solve-input ::= args ${end}`,
+    `solve-program ::= ${fence(lang)} program ${close} ${end}`,
+    'arg ::= litI | litS | litL',
+    'args ::= arg (", " arg)?',
+  ].join('\n');
 }
 
-const cache = new Map<string, DecodeConstraint>();
+/** The GBNF source of one language's AZR grammar; its start rules are named by `startRule`. */
+export function azrGrammarSource(lang: Lang, opts: AzrGrammarOptions = {}): string {
+  const { inductionInputs, maxStatements } = resolve(opts);
+  return `${rootRules(lang, inductionInputs)}\n${new ProgramGrammar(lang, maxStatements).build()}`;
+}
 
-/** The constraint for `${type}/${role}/${lang}`, compiled once. */
+/** The rule an answer of this (type, role) starts from. */
+export function startRule(type: TaskType, role: Role): string {
+  if (role === 'proposer') return type === 'induction' ? 'propose-inputs' : 'propose-program';
+  return type === 'deduction' ? 'solve-output' : type === 'abduction' ? 'solve-input' : 'solve-program';
+}
+
+function resolve(opts: AzrGrammarOptions): Required<AzrGrammarOptions> {
+  const inductionInputs = opts.inductionInputs ?? 10;
+  const maxStatements = opts.maxStatements ?? 3;
+  if (!Number.isInteger(inductionInputs) || inductionInputs < 1 || inductionInputs > 100)
+    throw new RangeError(`inductionInputs must be an integer in 1..100, got ${inductionInputs}`);
+  if (!Number.isInteger(maxStatements) || maxStatements < 0 || maxStatements > 6)
+    throw new RangeError(`maxStatements must be an integer in 0..6, got ${maxStatements}`);
+  return { inductionInputs, maxStatements };
+}
+
+// One parse per language and options; the six (type, role) grammars share its rules and differ in root.
+const parsed = new Map<string, Grammar>();
+const constraints = new Map<string, DecodeConstraint>();
+
+/** The constraint for `${type}/${role}/${lang}`, compiled once per process. */
 export function azrConstraint(
   type: TaskType,
   role: Role,
   lang: Lang,
-  inductionInputs = 10,
+  opts: AzrGrammarOptions | number = {},
 ): DecodeConstraint {
+  const o = resolve(typeof opts === 'number' ? { inductionInputs: opts } : opts);
   const name = `${type}/${role}/${lang}`;
-  const key = `${name}/${inductionInputs}`;
-  let c = cache.get(key);
+  const key = `${name}/${o.inductionInputs}/${o.maxStatements}`;
+  let c = constraints.get(key);
   if (!c) {
-    c = grammarConstraint(name, parseGrammar(azrGrammarSource(type, role, lang, inductionInputs)));
-    cache.set(key, c);
+    const gkey = `${lang}/${o.inductionInputs}/${o.maxStatements}`;
+    let g = parsed.get(gkey);
+    if (!g) {
+      g = parseGrammar(azrGrammarSource(lang, o));
+      parsed.set(gkey, g);
+    }
+    const root = g.names.indexOf(startRule(type, role));
+    c = grammarConstraint(name, { ...g, root });
+    constraints.set(key, c);
   }
   return c;
 }
 
+const TASK_TYPES: readonly string[] = ['deduction', 'abduction', 'induction'];
+
 /**
  * Resolve a constraint name as the loop writes it into GenerateRequest.constraint:
- * `${type}/${role}/${lang}` or `${type}/${role}/${lang}/${inductionInputs}`.
+ * `${type}/${role}/${lang}` or `${type}/${role}/${lang}/${inductionInputs}`; undefined for other names.
  */
 export function constraintByName(name: string): DecodeConstraint | undefined {
-  const [type, role, lang, n] = name.split('/');
-  const types = ['deduction', 'abduction', 'induction'];
+  const [type, role, lang, n, ...rest] = name.split('/');
   if (
-    !types.includes(type ?? '') ||
+    rest.length > 0 ||
+    !TASK_TYPES.includes(type ?? '') ||
     (role !== 'proposer' && role !== 'solver') ||
-    (lang !== 'python' && lang !== 'javascript')
+    (lang !== 'python' && lang !== 'javascript') ||
+    (n !== undefined && !/^[1-9][0-9]?$/.test(n))
   ) {
     return undefined;
   }
-  return azrConstraint(type as TaskType, role, lang, n ? Number(n) : 10);
+  return azrConstraint(type as TaskType, role, lang, { inductionInputs: n ? Number(n) : 10 });
 }

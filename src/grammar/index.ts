@@ -1,4 +1,10 @@
-export { azrConstraint, azrGrammarSource, constraintByName } from './azr.js';
+export {
+  type AzrGrammarOptions,
+  azrConstraint,
+  azrGrammarSource,
+  constraintByName,
+  startRule,
+} from './azr.js';
 export { type Grammar, GrammarError, parseGrammar } from './gbnf.js';
 export { GrammarMatcher, grammarConstraint } from './matcher.js';
 

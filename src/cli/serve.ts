@@ -1,0 +1,89 @@
+// `azr serve CHECKPOINT`: the built-in model behind the OpenAI-compatible API until Ctrl-C.
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
+
+export const serveUsage = `usage: azr serve CHECKPOINT [--port N] [--host ADDR] [--model NAME] [--threads N]
+
+  CHECKPOINT   a checkpoint directory, its model.safetensors, or a run directory (its latest checkpoint)
+  --port       port to listen on (default 8000; 0 picks a free one)
+  --host       address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
+  --model      the model name clients send (default azr)
+  --threads    ONNX Runtime threads (default 2)
+
+Endpoints: GET /v1/models, POST /v1/completions, POST /v1/chat/completions (streaming with stream: true).
+`;
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(serveUsage);
+    return 0;
+  }
+  let target: string;
+  let port: number;
+  let host: string;
+  let model: string;
+  let threads: number;
+  try {
+    const p = parseFlags(
+      argv,
+      {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        model: { type: 'string' },
+        threads: { type: 'string' },
+      },
+      true,
+    );
+    if (p.positionals.length !== 1) throw new UsageError('give one CHECKPOINT');
+    target = p.positionals[0] as string;
+    if (!existsSync(target)) throw new UsageError(`${target} does not exist`);
+    port = intFlag(p.values, 'port', 0, 65535) ?? 8000;
+    host = stringFlag(p.values, 'host') ?? '127.0.0.1';
+    model = stringFlag(p.values, 'model') ?? 'azr';
+    if (model.trim() === '') throw new UsageError('--model takes a non-empty name');
+    threads = intFlag(p.values, 'threads', 1, 64) ?? 2;
+  } catch (e) {
+    process.stderr.write(`azr serve: ${(e as Error).message}\n${serveUsage}`);
+    return 2;
+  }
+  if (statSync(target).isDirectory() && existsSync(join(target, 'state.json'))) {
+    const { RunDir } = await import('../selfplay/rundir.js');
+    const run = new RunDir(target);
+    const ckpt = run.readState()?.checkpoint;
+    if (!ckpt) {
+      process.stderr.write(`azr serve: ${target} has no checkpoint yet\n`);
+      return 2;
+    }
+    target = run.checkpointPath(ckpt);
+  }
+  const [{ loadBuiltinPolicy, promptTokens }, { tokenText }, { createServer }] = await Promise.all([
+    import('../policy/builtin.js'),
+    import('../model/tokenizer.js'),
+    import('../serve/server.js'),
+  ]);
+  const policy = await loadBuiltinPolicy(target, { threads });
+  const handle = createServer(policy, {
+    model,
+    tokenText,
+    countPromptTokens: (p) => promptTokens(p).length,
+  });
+  let url: string;
+  try {
+    url = await handle.listen(port, host);
+  } catch (e) {
+    await policy.close();
+    process.stderr.write(`azr serve: cannot listen on ${host}:${port}: ${(e as Error).message}\n`);
+    return 1;
+  }
+  process.stdout.write(
+    `serving ${target} as model '${model}' at ${url} (context ${policy.engine.config.contextLength} tokens; Ctrl-C to stop)\n`,
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await handle.close();
+  await policy.close();
+  return 0;
+}

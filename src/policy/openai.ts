@@ -1,0 +1,397 @@
+// A Policy over OpenAI-compatible inference servers (vLLM, SGLang, llama.cpp's server, Ollama, `azr
+// serve`): /v1/completions, or /v1/chat/completions so the server applies its model's chat template.
+// It cannot update weights; the loop uses it in generate mode.
+//
+// Several endpoints serve one model: each request goes to the endpoint with the fewest requests in
+// flight (a concurrency limit per endpoint; requests beyond it wait). A failed attempt (connection error,
+// timeout, 429, 5xx, or a body that is not the API's JSON) is retried with exponential backoff and
+// jitter, on another endpoint when there is one (the failed endpoint cools down for the backoff). Other
+// answers (400, 401, 404: a wrong model name, a wrong URL) are configuration errors and fail at once. An
+// error names the endpoint and what it answered.
+//
+// n samples: one request with `n`; servers that return fewer choices (some ignore n) are asked again for
+// the rest, with the seed moved on so the extra samples differ.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import type { Completion, FinishReason, GenerateRequest, Policy } from './types.js';
+
+export type OpenAIApi = 'completions' | 'chat';
+
+export interface OpenAIPolicyOptions {
+  /** Base URLs such as `http://host:8000/v1` (a bare origin gets `/v1`). At least one. */
+  baseUrls: readonly string[];
+  /** The model name the servers know. */
+  model: string;
+  /** 'completions' sends the prompt as is; 'chat' sends messages (see toChatMessages). Default 'completions'. */
+  api?: OpenAIApi;
+  /** Environment variable holding the API key (default OPENAI_API_KEY); unset means no Authorization header. */
+  apiKeyEnv?: string;
+  /** Requests in flight per endpoint (default 8). */
+  concurrency?: number;
+  /** Per attempt, in milliseconds (default 120000). */
+  timeoutMs?: number;
+  /** Attempts after the first, for retryable failures (default 4). */
+  retries?: number;
+  /** First backoff in milliseconds, doubled each retry, with jitter (default 500). */
+  backoffMs?: number;
+  /** Longest backoff (default 10000). */
+  maxBackoffMs?: number;
+  /** Ask for token log-probabilities (default true); servers that do not offer them return none. */
+  logprobs?: boolean;
+  /** Where to read the API key from (default process.env). */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** An endpoint failed in a way retrying will not fix, or every attempt failed. */
+export class EndpointError extends Error {
+  override name = 'EndpointError';
+  constructor(
+    message: string,
+    /** Worth another attempt (connection error, timeout, 429, 5xx, malformed body). */
+    readonly retryable: boolean,
+  ) {
+    super(message);
+  }
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+const FRAME_USER = '\n\nUser: ';
+const FRAME_ASSISTANT = '\n\nAssistant:';
+
+/**
+ * Messages for a prompt. A prompt written as a transcript (`PREAMBLE\n\nUser: TEXT\n\nAssistant: ...`,
+ * the think-then-answer frame of the reference prompts) becomes a system message with the preamble and a
+ * user message with the text: the server's chat template then frames the conversation for its model,
+ * and the model writes its own `<think>`. Any other prompt is one user message.
+ */
+export function toChatMessages(prompt: string): ChatMessage[] {
+  const u = prompt.indexOf(FRAME_USER);
+  const a = prompt.lastIndexOf(FRAME_ASSISTANT);
+  if (u > 0 && a > u) {
+    const system = prompt.slice(0, u).trim();
+    const user = prompt.slice(u + FRAME_USER.length, a).trim();
+    if (system && user)
+      return [
+        { role: 'system', content: system },
+        { role: 'user', content: user },
+      ];
+  }
+  return [{ role: 'user', content: prompt }];
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Response bodies: only the fields we read, checked so a misbehaving server gives a readable error.
+
+const CompletionsBody = z.object({
+  choices: z.array(
+    z.object({
+      index: z.number().int().nonnegative().optional(),
+      text: z.string(),
+      finish_reason: z.string().nullish(),
+      logprobs: z.object({ token_logprobs: z.array(z.number().nullable()).nullish() }).nullish(),
+    }),
+  ),
+});
+
+const ChatBody = z.object({
+  choices: z.array(
+    z.object({
+      index: z.number().int().nonnegative().optional(),
+      message: z.object({
+        content: z.string().nullish(),
+        // Reasoning servers (vLLM's reasoning parsers, SGLang) return the thinking separately.
+        reasoning_content: z.string().nullish(),
+        reasoning: z.string().nullish(),
+      }),
+      finish_reason: z.string().nullish(),
+      logprobs: z.object({ content: z.array(z.object({ logprob: z.number() })).nullish() }).nullish(),
+    }),
+  ),
+});
+
+const finishOf = (r: string | null | undefined): FinishReason => (r === 'length' ? 'length' : 'stop');
+
+/** Turns a parsed completions body into Completions, in choice-index order. */
+function completionsChoices(body: z.infer<typeof CompletionsBody>): Completion[] {
+  const sorted = [...body.choices].sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
+  return sorted.map((c) => {
+    const out: Completion = { text: c.text, finishReason: finishOf(c.finish_reason) };
+    const lp = c.logprobs?.token_logprobs;
+    if (lp) out.logprobs = lp.map((x) => x ?? 0);
+    return out;
+  });
+}
+
+function chatChoices(body: z.infer<typeof ChatBody>): Completion[] {
+  const sorted = [...body.choices].sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
+  return sorted.map((c) => {
+    let text = c.message.content ?? '';
+    const thinking = c.message.reasoning_content ?? c.message.reasoning;
+    // Put separated thinking back where the answer format expects it.
+    if (thinking && !text.includes('</think>')) text = `<think>${thinking}</think>${text}`;
+    const out: Completion = { text, finishReason: finishOf(c.finish_reason) };
+    const lp = c.logprobs?.content;
+    if (lp) out.logprobs = lp.map((t) => t.logprob);
+    return out;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Endpoints and load spreading.
+
+export function normalizeBaseUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`not a URL: '${raw}'`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new Error(`base URL must be http or https: '${raw}'`);
+  const path = url.pathname.replace(/\/+$/, '');
+  return `${url.origin}${path === '' ? '/v1' : path}`;
+}
+
+interface Endpoint {
+  base: string;
+  inFlight: number;
+  /** Requests sent so far (for stats and tests). */
+  sent: number;
+  /** No new attempts before this time (ms since epoch), after a failure. */
+  coolUntil: number;
+}
+
+/** Least-in-flight assignment with a per-endpoint cap; callers beyond the cap wait in order. */
+class Dispatcher {
+  private readonly waiting: (() => void)[] = [];
+  private turn = 0;
+
+  constructor(
+    readonly endpoints: Endpoint[],
+    private readonly limit: number,
+  ) {}
+
+  async acquire(avoid?: Endpoint): Promise<Endpoint> {
+    for (;;) {
+      const e = this.pick(avoid);
+      if (e) {
+        e.inFlight++;
+        e.sent++;
+        return e;
+      }
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+  }
+
+  release(e: Endpoint): void {
+    e.inFlight--;
+    this.waiting.shift()?.();
+  }
+
+  /** Free endpoints, preferring ones not cooling down and not `avoid`; fewest in flight, then round robin. */
+  private pick(avoid?: Endpoint): Endpoint | undefined {
+    const now = Date.now();
+    const free = this.endpoints.filter((e) => e.inFlight < this.limit);
+    if (free.length === 0) return undefined;
+    const healthy = free.filter((e) => e.coolUntil <= now && e !== avoid);
+    const pool = healthy.length ? healthy : free;
+    const n = this.endpoints.length;
+    let best: Endpoint | undefined;
+    let bestKey = Number.POSITIVE_INFINITY;
+    for (const e of pool) {
+      // Ties go round robin so that equal endpoints share the work.
+      const order = (this.endpoints.indexOf(e) - this.turn + n) % n;
+      const key = e.inFlight * n + order;
+      if (key < bestKey) {
+        bestKey = key;
+        best = e;
+      }
+    }
+    this.turn = (this.turn + 1) % n;
+    return best;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+export interface OpenAIPolicy extends Policy {
+  /** Requests sent per base URL so far (attempts, including retries). */
+  stats(): { baseUrl: string; requests: number }[];
+}
+
+const snippet = (s: string, max = 200): string => {
+  const one = s.replace(/\s+/g, ' ').trim();
+  return one.length > max ? `${one.slice(0, max)}...` : one;
+};
+
+/** The error message an API body carries (OpenAI style `{error: {message}}`, or `{detail}`, `{message}`). */
+function apiMessage(text: string): string {
+  try {
+    const v = JSON.parse(text) as Record<string, unknown>;
+    const err = v.error;
+    if (err && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string')
+      return (err as { message: string }).message;
+    if (typeof err === 'string') return err;
+    if (typeof v.detail === 'string') return v.detail;
+    if (typeof v.message === 'string') return v.message;
+  } catch {
+    // not JSON: show the text itself
+  }
+  return snippet(text);
+}
+
+export function createOpenAIPolicy(opts: OpenAIPolicyOptions): OpenAIPolicy {
+  if (opts.baseUrls.length === 0) throw new Error('give at least one base URL');
+  if (!opts.model) throw new Error('give the model name the server knows');
+  const api: OpenAIApi = opts.api ?? 'completions';
+  const limit = opts.concurrency ?? 8;
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const retries = opts.retries ?? 4;
+  const backoffMs = opts.backoffMs ?? 500;
+  const maxBackoffMs = opts.maxBackoffMs ?? 10_000;
+  const wantLogprobs = opts.logprobs ?? true;
+  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`concurrency must be >= 1, got ${limit}`);
+  if (!Number.isInteger(retries) || retries < 0) throw new RangeError(`retries must be >= 0, got ${retries}`);
+  const keyVar = opts.apiKeyEnv ?? 'OPENAI_API_KEY';
+  const apiKey = (opts.env ?? process.env)[keyVar];
+  const endpoints: Endpoint[] = opts.baseUrls.map((u) => ({
+    base: normalizeBaseUrl(u),
+    inFlight: 0,
+    sent: 0,
+    coolUntil: 0,
+  }));
+  const dispatcher = new Dispatcher(endpoints, limit);
+  const path = api === 'chat' ? '/chat/completions' : '/completions';
+  let closed = false;
+  const aborts = new Set<AbortController>();
+
+  function body(r: GenerateRequest, n: number, seed: number | undefined): Record<string, unknown> {
+    const b: Record<string, unknown> = {
+      model: opts.model,
+      n,
+      temperature: r.temperature,
+      top_p: r.topP,
+      max_tokens: r.maxTokens,
+    };
+    if (r.stop && r.stop.length > 0) b.stop = r.stop;
+    if (seed !== undefined) b.seed = seed;
+    if (api === 'chat') {
+      b.messages = toChatMessages(r.prompt);
+      if (wantLogprobs) b.logprobs = true;
+    } else {
+      b.prompt = r.prompt;
+      if (wantLogprobs) b.logprobs = 1;
+    }
+    return b;
+  }
+
+  /** One HTTP attempt; throws EndpointError saying which endpoint and what it answered. */
+  async function attempt(e: Endpoint, payload: Record<string, unknown>): Promise<Completion[]> {
+    const url = `${e.base}${path}`;
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (apiKey) headers.authorization = `Bearer ${apiKey}`;
+    const ac = new AbortController();
+    aborts.add(ac);
+    const timer = setTimeout(() => ac.abort(new Error('timeout')), timeoutMs);
+    let status: number;
+    let text: string;
+    try {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify(payload),
+        signal: ac.signal,
+      });
+      status = res.status;
+      text = await res.text();
+    } catch (err) {
+      if (closed) throw new EndpointError(`${url}: the policy was closed`, false);
+      if (ac.signal.aborted) throw new EndpointError(`${url} did not answer within ${timeoutMs} ms`, true);
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const why = cause?.code ?? cause?.message ?? (err as Error).message;
+      throw new EndpointError(`cannot reach ${url} (${why})`, true);
+    } finally {
+      clearTimeout(timer);
+      aborts.delete(ac);
+    }
+    if (status !== 200) {
+      const retryable = status === 429 || status >= 500;
+      const hint =
+        status === 404 ? ` (is the model name '${opts.model}' and the base URL ${e.base} right?)` : '';
+      throw new EndpointError(`${url} answered ${status}: ${apiMessage(text)}${hint}`, retryable);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new EndpointError(`${url} answered 200 with a body that is not JSON: ${snippet(text)}`, true);
+    }
+    const parsed = api === 'chat' ? ChatBody.safeParse(json) : CompletionsBody.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
+      throw new EndpointError(
+        `${url} answered 200 with an unexpected body (${where}${issue?.message ?? 'invalid'}): ${snippet(text)}`,
+        true,
+      );
+    }
+    return api === 'chat'
+      ? chatChoices(parsed.data as z.infer<typeof ChatBody>)
+      : completionsChoices(parsed.data as z.infer<typeof CompletionsBody>);
+  }
+
+  /** One request with retries across endpoints. */
+  async function send(payload: Record<string, unknown>): Promise<Completion[]> {
+    const failures: string[] = [];
+    let last: Endpoint | undefined;
+    for (let k = 0; k <= retries; k++) {
+      if (closed) throw new Error('the OpenAI policy is closed');
+      const e = await dispatcher.acquire(last);
+      try {
+        return await attempt(e, payload);
+      } catch (err) {
+        if (!(err instanceof EndpointError)) throw err;
+        if (!err.retryable) throw err;
+        failures.push(err.message);
+        last = e;
+        const wait = Math.min(maxBackoffMs, backoffMs * 2 ** k);
+        const jittered = wait / 2 + Math.random() * (wait / 2);
+        e.coolUntil = Date.now() + jittered;
+        if (k < retries) await sleep(jittered);
+      } finally {
+        dispatcher.release(e);
+      }
+    }
+    throw new EndpointError(
+      `every attempt failed (${failures.length}):\n  ${[...new Set(failures)].join('\n  ')}`,
+      false,
+    );
+  }
+
+  async function generateOne(r: GenerateRequest): Promise<Completion[]> {
+    const out: Completion[] = [];
+    // Ask again for missing samples (servers that ignore n), a bounded number of times.
+    for (let round = 0; out.length < r.n; round++) {
+      if (round > r.n) throw new Error(`the server keeps returning no choices for n=${r.n}`);
+      const seed = r.seed === undefined ? undefined : r.seed + out.length * 7919;
+      const got = await send(body(r, r.n - out.length, seed));
+      out.push(...got.slice(0, r.n - out.length));
+    }
+    return out;
+  }
+
+  return {
+    generate(requests: readonly GenerateRequest[]): Promise<Completion[][]> {
+      return Promise.all(requests.map(generateOne));
+    },
+    stats: () => endpoints.map((e) => ({ baseUrl: e.base, requests: e.sent })),
+    async close(): Promise<void> {
+      closed = true;
+      for (const ac of aborts) ac.abort(new Error('closed'));
+    },
+  };
+}

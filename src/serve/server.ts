@@ -1,0 +1,354 @@
+// `azr serve`: any Policy behind the OpenAI-compatible HTTP API, so the same client code (the OpenAI
+// policy, `azr generate`, or any OpenAI SDK) talks to the built-in model and to vLLM alike.
+//
+//   GET  /v1/models             the one model served
+//   POST /v1/completions        prompt (or a list of prompts), n, temperature, top_p, max_tokens, stop,
+//                               logprobs, seed, stream
+//   POST /v1/chat/completions   messages rendered with chat-template.ts, the same sampling fields,
+//                               logprobs (boolean), stream (server-sent events)
+//   GET  /health                200 when up
+//
+// Requests that arrive while the policy is generating are gathered into its next generate call (one
+// batch for the model, however many clients). Streaming sends the completion in pieces once it is
+// generated: the Policy interface returns whole completions.
+import { randomInt, randomUUID } from 'node:crypto';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { z } from 'zod';
+import type { Completion, GenerateRequest, Policy } from '../policy/types.js';
+import { renderChat } from './chat-template.js';
+import { ChatRequest, CompletionRequest, describeIssue } from './schemas.js';
+
+export interface ServeOptions {
+  /** The name clients must send as `model` (default 'azr'). */
+  model?: string;
+  /** Text of one token id, for `logprobs.tokens` (default: the id as a string). */
+  tokenText?: (id: number) => string;
+  /** Prompt length in tokens, for `usage` (default: 0, unknown). */
+  countPromptTokens?: (prompt: string) => number;
+  /** Default max_tokens of chat requests, which may leave it out (default 256). */
+  chatMaxTokens?: number;
+  /** Largest request body in bytes (default 4 MiB). */
+  maxBodyBytes?: number;
+  /** Decoding constraint name passed to the policy with every request (e.g. for a grammar). */
+  constraint?: string;
+}
+
+export interface ServeHandle {
+  server: Server;
+  /** Resolves with the base URL (`http://host:port/v1`). Port 0 picks a free port. */
+  listen(port: number, host?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly type = 'invalid_request_error',
+    readonly param: string | null = null,
+    readonly code: string | null = null,
+  ) {
+    super(message);
+  }
+}
+
+/** Gathers generate requests that arrive while the policy is busy into one call. */
+class Batcher {
+  private pending: {
+    requests: GenerateRequest[];
+    resolve: (c: Completion[][]) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
+  private busy = false;
+
+  constructor(private readonly policy: Policy) {}
+
+  generate(requests: GenerateRequest[]): Promise<Completion[][]> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ requests, resolve, reject });
+      if (!this.busy) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.busy = true;
+    while (this.pending.length > 0) {
+      const jobs = this.pending;
+      this.pending = [];
+      try {
+        const all = await this.policy.generate(jobs.flatMap((j) => j.requests));
+        let at = 0;
+        for (const j of jobs) {
+          j.resolve(all.slice(at, at + j.requests.length));
+          at += j.requests.length;
+        }
+      } catch (e) {
+        for (const j of jobs) j.reject(e);
+      }
+    }
+    this.busy = false;
+  }
+}
+
+function readBody(req: IncomingMessage, max: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        reject(new HttpError(413, `request body over ${max} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const text = JSON.stringify(value);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, e: HttpError): void {
+  sendJson(res, e.status, { error: { message: e.message, type: e.type, param: e.param, code: e.code } });
+}
+
+/** Pieces of a completion's text for streaming (whole code points, so no piece splits a character). */
+function pieces(text: string, size = 16): string[] {
+  const cps = Array.from(text);
+  const out: string[] = [];
+  for (let i = 0; i < cps.length; i += size) out.push(cps.slice(i, i + size).join(''));
+  return out;
+}
+
+export function createServer(policy: Policy, opts: ServeOptions = {}): ServeHandle {
+  const model = opts.model ?? 'azr';
+  const tokenText = opts.tokenText ?? ((id: number) => String(id));
+  const countPrompt = opts.countPromptTokens ?? (() => 0);
+  const maxBody = opts.maxBodyBytes ?? 4 * 1024 * 1024;
+  const batcher = new Batcher(policy);
+  const created = Math.floor(Date.now() / 1000);
+
+  function parse<T extends z.ZodType>(schema: T, text: string): z.infer<T> {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new HttpError(400, 'the request body is not JSON');
+    }
+    const r = schema.safeParse(json);
+    if (!r.success) {
+      const { message, param } = describeIssue(r.error);
+      throw new HttpError(400, message, 'invalid_request_error', param);
+    }
+    const body = r.data as { model: string };
+    if (body.model !== model)
+      throw new HttpError(
+        404,
+        `The model '${body.model}' does not exist; this server serves '${model}'`,
+        'invalid_request_error',
+        'model',
+        'model_not_found',
+      );
+    return r.data;
+  }
+
+  const usageOf = (prompts: string[], completions: Completion[][]) => {
+    const prompt_tokens = prompts.reduce((s, p) => s + countPrompt(p), 0);
+    let completion_tokens = 0;
+    for (const cs of completions) for (const c of cs) completion_tokens += c.tokenIds?.length ?? 0;
+    return { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens };
+  };
+
+  function requestsFor(
+    prompts: string[],
+    b: { n: number; temperature: number; top_p: number; stop: string[]; seed?: number | null | undefined },
+    maxTokens: number,
+  ): GenerateRequest[] {
+    // Without a seed each request samples afresh; with one, the same request gives the same completions.
+    const seed = b.seed ?? randomInt(0, 2 ** 31 - 1);
+    return prompts.map((prompt) => {
+      const r: GenerateRequest = {
+        prompt,
+        n: b.n,
+        temperature: b.temperature,
+        topP: b.top_p,
+        maxTokens,
+        seed,
+      };
+      if (b.stop.length) r.stop = b.stop;
+      if (opts.constraint) r.constraint = opts.constraint;
+      return r;
+    });
+  }
+
+  function startStream(res: ServerResponse): (value: unknown) => void {
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+    });
+    return (value) => res.write(`data: ${JSON.stringify(value)}\n\n`);
+  }
+
+  async function completions(res: ServerResponse, text: string): Promise<void> {
+    const b = parse(CompletionRequest, text);
+    if (b.best_of !== undefined && b.best_of !== b.n)
+      throw new HttpError(400, 'best_of other than n is not supported', 'invalid_request_error', 'best_of');
+    const prompts = typeof b.prompt === 'string' ? [b.prompt] : b.prompt;
+    const out = await batcher.generate(requestsFor(prompts, b, b.max_tokens));
+    const id = `cmpl-${randomUUID()}`;
+    const createdAt = Math.floor(Date.now() / 1000);
+    const logprobsOf = (c: Completion) => {
+      if (b.logprobs == null || !c.logprobs) return null;
+      const ids = c.tokenIds ?? [];
+      const tokens = ids.map(tokenText);
+      const text_offset: number[] = [];
+      let off = 0;
+      for (const t of tokens) {
+        text_offset.push(off);
+        off += t.length;
+      }
+      return { tokens, token_logprobs: c.logprobs, top_logprobs: null, text_offset };
+    };
+    const choices = out.flatMap((cs, p) =>
+      cs.map((c, i) => ({
+        index: p * b.n + i,
+        text: c.text,
+        finish_reason: c.finishReason,
+        logprobs: logprobsOf(c),
+      })),
+    );
+    const usage = usageOf(prompts, out);
+    if (!b.stream) {
+      sendJson(res, 200, { id, object: 'text_completion', created: createdAt, model, choices, usage });
+      return;
+    }
+    const send = startStream(res);
+    const chunk = (choice: object) =>
+      send({ id, object: 'text_completion', created: createdAt, model, choices: [choice] });
+    for (const c of choices) {
+      for (const piece of pieces(c.text))
+        chunk({ index: c.index, text: piece, finish_reason: null, logprobs: null });
+      chunk({ index: c.index, text: '', finish_reason: c.finish_reason, logprobs: c.logprobs });
+    }
+    if (b.stream_options?.include_usage)
+      send({ id, object: 'text_completion', created: createdAt, model, choices: [], usage });
+    res.end('data: [DONE]\n\n');
+  }
+
+  async function chat(res: ServerResponse, text: string): Promise<void> {
+    const b = parse(ChatRequest, text);
+    const prompt = renderChat(b.messages);
+    const maxTokens = b.max_completion_tokens ?? b.max_tokens ?? opts.chatMaxTokens ?? 256;
+    const out = await batcher.generate(requestsFor([prompt], b, maxTokens));
+    const id = `chatcmpl-${randomUUID()}`;
+    const createdAt = Math.floor(Date.now() / 1000);
+    const logprobsOf = (c: Completion) => {
+      if (!b.logprobs || !c.logprobs) return null;
+      const ids = c.tokenIds ?? [];
+      return {
+        content: c.logprobs.map((logprob, k) => {
+          const token = ids[k] === undefined ? '' : tokenText(ids[k] as number);
+          return { token, logprob, bytes: [...Buffer.from(token, 'utf8')], top_logprobs: [] };
+        }),
+      };
+    };
+    const completionsOut = out[0] ?? [];
+    const usage = usageOf([prompt], out);
+    if (!b.stream) {
+      sendJson(res, 200, {
+        id,
+        object: 'chat.completion',
+        created: createdAt,
+        model,
+        choices: completionsOut.map((c, index) => ({
+          index,
+          message: { role: 'assistant', content: c.text },
+          finish_reason: c.finishReason,
+          logprobs: logprobsOf(c),
+        })),
+        usage,
+      });
+      return;
+    }
+    const send = startStream(res);
+    const chunk = (choice: object) =>
+      send({ id, object: 'chat.completion.chunk', created: createdAt, model, choices: [choice] });
+    completionsOut.forEach((c, index) => {
+      chunk({ index, delta: { role: 'assistant', content: '' }, finish_reason: null, logprobs: null });
+      for (const piece of pieces(c.text))
+        chunk({ index, delta: { content: piece }, finish_reason: null, logprobs: null });
+      chunk({ index, delta: {}, finish_reason: c.finishReason, logprobs: logprobsOf(c) });
+    });
+    if (b.stream_options?.include_usage)
+      send({ id, object: 'chat.completion.chunk', created: createdAt, model, choices: [], usage });
+    res.end('data: [DONE]\n\n');
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://x').pathname.replace(/\/+$/, '');
+    const route = `${req.method} ${path}`;
+    switch (route) {
+      case 'GET /health':
+        sendJson(res, 200, { status: 'ok' });
+        return;
+      case 'GET /v1/models':
+        sendJson(res, 200, {
+          object: 'list',
+          data: [{ id: model, object: 'model', created, owned_by: 'azr' }],
+        });
+        return;
+      case 'POST /v1/completions':
+        return completions(res, await readBody(req, maxBody));
+      case 'POST /v1/chat/completions':
+        return chat(res, await readBody(req, maxBody));
+    }
+    const known = ['/health', '/v1/models', '/v1/completions', '/v1/chat/completions'];
+    if (known.includes(path)) throw new HttpError(405, `${req.method} is not allowed on ${path}`);
+    throw new HttpError(404, `no route ${path}`, 'invalid_request_error', null, 'not_found');
+  }
+
+  const server = createHttpServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      const err =
+        e instanceof HttpError
+          ? e
+          : new HttpError(500, `generation failed: ${(e as Error).message ?? String(e)}`, 'server_error');
+      if (res.headersSent) res.end();
+      else sendError(res, err);
+    });
+  });
+
+  return {
+    server,
+    listen(port: number, host = '127.0.0.1'): Promise<string> {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const a = server.address() as AddressInfo;
+          const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+          resolve(`http://${h}:${a.port}/v1`);
+        });
+      });
+    },
+    close(): Promise<void> {
+      return new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}

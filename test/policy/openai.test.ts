@@ -1,0 +1,375 @@
+// The OpenAI-compatible policy against the real `azr serve` server on localhost (the built-in tiny model,
+// random weights): what the policy gets over HTTP must be exactly what the model samples directly.
+import assert from 'node:assert/strict';
+import { createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, test } from 'node:test';
+import type { BuiltinPolicy } from '../../src/policy/builtin.js';
+import { createOpenAIPolicy, normalizeBaseUrl, toChatMessages } from '../../src/policy/openai.js';
+import type { Completion, GenerateRequest, Policy } from '../../src/policy/types.js';
+import { renderChat } from '../../src/serve/chat-template.js';
+import { type Served, serve, tinyBuiltinPolicy } from '../serve/tiny-model.js';
+
+let model: BuiltinPolicy;
+let served: Served;
+
+before(async () => {
+  model = await tinyBuiltinPolicy();
+  served = await serve(model);
+});
+after(async () => {
+  await served.handle.close();
+  await model.close();
+});
+
+const req = (prompt: string, extra: Partial<GenerateRequest> = {}): GenerateRequest => ({
+  prompt,
+  n: 1,
+  temperature: 1,
+  topP: 1,
+  maxTokens: 12,
+  seed: 3,
+  ...extra,
+});
+
+const fast = { retries: 3, backoffMs: 5, maxBackoffMs: 20 };
+
+/** Text, finish reason and log-probs: what survives the HTTP round trip (token ids do not). */
+const visible = (cs: Completion[]) =>
+  cs.map((c) => ({ text: c.text, finishReason: c.finishReason, logprobs: c.logprobs }));
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+}
+
+const closeServer = (s: Server) =>
+  new Promise<void>((r) => {
+    s.close(() => r());
+    s.closeAllConnections();
+  });
+
+/** A port nothing listens on: bind one, note it, close it. */
+async function deadPort(): Promise<number> {
+  const s = createHttpServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await closeServer(s);
+  return port;
+}
+
+/**
+ * A proxy in front of the real server that answers the first requests with the given failures (a status
+ * and a body), then forwards everything.
+ */
+function flakyProxy(target: string, failures: { status: number; body: string }[]) {
+  const seen = { total: 0, failed: 0, forwarded: 0 };
+  const t = new URL(target);
+  const server = createHttpServer((req, res) => {
+    seen.total++;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const f = failures.shift();
+      if (f) {
+        seen.failed++;
+        res.writeHead(f.status, { 'content-type': 'text/html' });
+        res.end(f.body);
+        return;
+      }
+      seen.forwarded++;
+      const up = httpRequest(
+        { host: t.hostname, port: t.port, path: req.url, method: req.method, headers: req.headers },
+        (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        },
+      );
+      up.end(Buffer.concat(chunks));
+    });
+  });
+  return { server, seen };
+}
+
+test('n > 1 over /v1/completions gives the completions the model samples directly, with log-probs', async () => {
+  const policy = createOpenAIPolicy({ baseUrls: [served.url], model: 'tiny', ...fast });
+  try {
+    const r = [req('def f(x):', { n: 3 }), req('<answer>', { n: 2, seed: 9 })];
+    const [http, direct] = await Promise.all([policy.generate(r), model.generate(r)]);
+    assert.deepEqual(
+      http.map((cs) => cs.length),
+      [3, 2],
+    );
+    assert.deepEqual(http.map(visible), direct.map(visible));
+    // Samples of one request differ from each other (distinct per-sample streams).
+    assert.equal(new Set(http[0]?.map((c) => c.text)).size > 1, true);
+    for (const c of http.flat()) {
+      assert.ok(c.logprobs && c.logprobs.length > 0, 'log-probs are returned');
+      assert.ok(c.logprobs.every((x) => x <= 0));
+    }
+  } finally {
+    await policy.close();
+  }
+});
+
+test('chat: the transcript prompt goes as system + user messages and renders back to the same prompt', async () => {
+  const prompt = 'A conversation between User and Assistant.\n\nUser: say hi\n\nAssistant: <think>';
+  const messages = toChatMessages(prompt);
+  assert.deepEqual(messages, [
+    { role: 'system', content: 'A conversation between User and Assistant.' },
+    { role: 'user', content: 'say hi' },
+  ]);
+  assert.equal(renderChat(messages), prompt);
+  assert.deepEqual(toChatMessages('plain text'), [{ role: 'user', content: 'plain text' }]);
+  const policy = createOpenAIPolicy({ baseUrls: [served.url], model: 'tiny', api: 'chat', ...fast });
+  try {
+    const r = [req(prompt, { n: 2 })];
+    const [http, direct] = await Promise.all([policy.generate(r), model.generate(r)]);
+    assert.deepEqual(http.map(visible), direct.map(visible));
+  } finally {
+    await policy.close();
+  }
+});
+
+test('stop sequences end the text before the stop string, as in direct sampling', async () => {
+  const policy = createOpenAIPolicy({ baseUrls: [served.url], model: 'tiny', ...fast });
+  try {
+    // Find a sample with a printable character after its start, and stop at that character.
+    let checked = 0;
+    for (let seed = 0; seed < 40 && checked < 2; seed++) {
+      const free = (await model.generate([req('x = ', { seed, maxTokens: 16 })]))[0]?.[0] as Completion;
+      const at = [...free.text].findIndex((ch, i) => i >= 2 && /[!-~]/.test(ch));
+      if (at < 0) continue;
+      const stop = [...free.text][at] as string;
+      const cut = free.text.slice(0, free.text.indexOf(stop));
+      const [http] = await policy.generate([req('x = ', { seed, maxTokens: 16, stop: [stop] })]);
+      assert.equal(http?.[0]?.text, cut, `seed ${seed}, stop ${JSON.stringify(stop)}`);
+      assert.equal(http?.[0]?.finishReason, 'stop');
+      checked++;
+    }
+    assert.equal(checked, 2, 'found samples to cut');
+  } finally {
+    await policy.close();
+  }
+});
+
+test('a length-limited completion says so', async () => {
+  const policy = createOpenAIPolicy({ baseUrls: [served.url], model: 'tiny', ...fast });
+  try {
+    const [[c]] = (await policy.generate([req('abc', { maxTokens: 1, seed: 1 })])) as [[Completion]];
+    const [[d]] = (await model.generate([req('abc', { maxTokens: 1, seed: 1 })])) as [[Completion]];
+    assert.equal(c.finishReason, d.finishReason);
+    assert.equal(c.logprobs?.length, 1);
+  } finally {
+    await policy.close();
+  }
+});
+
+test('an endpoint that is down fails with an error naming it and the connection error', async () => {
+  const port = await deadPort();
+  const policy = createOpenAIPolicy({ baseUrls: [`http://127.0.0.1:${port}`], model: 'tiny', ...fast });
+  try {
+    await assert.rejects(policy.generate([req('a')]), (e: Error) => {
+      assert.match(
+        e.message,
+        new RegExp(`cannot reach http://127\\.0\\.0\\.1:${port}/v1/completions \\(ECONNREFUSED\\)`),
+      );
+      assert.match(e.message, /every attempt failed \(4\)/);
+      return true;
+    });
+  } finally {
+    await policy.close();
+  }
+});
+
+test('a wrong model name fails at once with what the server answered (no retries)', async () => {
+  const policy = createOpenAIPolicy({ baseUrls: [served.url], model: 'gpt-none', ...fast });
+  try {
+    await assert.rejects(
+      policy.generate([req('a')]),
+      /\/v1\/completions answered 404: The model 'gpt-none' does not exist/,
+    );
+    assert.equal(policy.stats()[0]?.requests, 1);
+  } finally {
+    await policy.close();
+  }
+});
+
+test('500s and garbage bodies are retried until the endpoint recovers', async () => {
+  const proxy = flakyProxy(served.url, [
+    { status: 500, body: 'internal error' },
+    { status: 200, body: '<html>not json</html>' },
+    { status: 503, body: '{"error": {"message": "overloaded"}}' },
+    { status: 200, body: '{"choices": [{"txt": 1}]}' },
+  ]);
+  const url = await listen(proxy.server);
+  const policy = createOpenAIPolicy({
+    baseUrls: [url],
+    model: 'tiny',
+    retries: 5,
+    backoffMs: 5,
+    maxBackoffMs: 20,
+  });
+  try {
+    const r = [req('def f(a, b):', { n: 2 })];
+    const [http, direct] = await Promise.all([policy.generate(r), model.generate(r)]);
+    assert.deepEqual(http.map(visible), direct.map(visible));
+    assert.deepEqual(proxy.seen, { total: 5, failed: 4, forwarded: 1 });
+  } finally {
+    await policy.close();
+    await closeServer(proxy.server);
+  }
+});
+
+test('an endpoint that only answers garbage fails with what it answered', async () => {
+  const proxy = flakyProxy(
+    served.url,
+    Array.from({ length: 10 }, () => ({ status: 200, body: '<html>oops</html>' })),
+  );
+  const url = await listen(proxy.server);
+  const policy = createOpenAIPolicy({ baseUrls: [url], model: 'tiny', retries: 2, backoffMs: 5 });
+  try {
+    await assert.rejects(
+      policy.generate([req('a')]),
+      /answered 200 with a body that is not JSON: <html>oops<\/html>/,
+    );
+    assert.equal(proxy.seen.total, 3);
+  } finally {
+    await policy.close();
+    await closeServer(proxy.server);
+  }
+});
+
+test('an endpoint that does not answer in time is a timeout naming it', async () => {
+  const silent = createHttpServer(() => {
+    // never answers
+  });
+  const url = await listen(silent);
+  const policy = createOpenAIPolicy({ baseUrls: [url], model: 'tiny', timeoutMs: 150, retries: 0 });
+  try {
+    await assert.rejects(policy.generate([req('a')]), /\/v1\/completions did not answer within 150 ms/);
+  } finally {
+    await policy.close();
+    await closeServer(silent);
+  }
+});
+
+/** Wraps a policy to count generate calls and the most that ran at once. */
+function counting(inner: Policy) {
+  const c = { calls: 0, active: 0, maxActive: 0 };
+  const policy: Policy = {
+    async generate(requests) {
+      c.calls++;
+      c.active++;
+      c.maxActive = Math.max(c.maxActive, c.active);
+      try {
+        return await inner.generate(requests);
+      } finally {
+        c.active--;
+      }
+    },
+    close: async () => {},
+  };
+  return { policy, c };
+}
+
+test('two endpoints share the load, each within its concurrency limit', async () => {
+  const a = counting(model);
+  const b = counting(model);
+  const sa = await serve(a.policy);
+  const sb = await serve(b.policy);
+  const policy = createOpenAIPolicy({ baseUrls: [sa.url, sb.url], model: 'tiny', concurrency: 1, ...fast });
+  try {
+    const reqs = Array.from({ length: 8 }, (_, i) => req(`p${i}`, { seed: i, maxTokens: 4 }));
+    const [http, direct] = await Promise.all([policy.generate(reqs), model.generate(reqs)]);
+    assert.deepEqual(http.map(visible), direct.map(visible));
+    assert.ok(a.c.calls >= 2 && b.c.calls >= 2, `calls ${a.c.calls} + ${b.c.calls}`);
+    assert.equal(a.c.calls + b.c.calls, 8);
+    assert.equal(a.c.maxActive, 1);
+    assert.equal(b.c.maxActive, 1);
+    assert.deepEqual(
+      policy.stats().map((s) => s.requests),
+      [a.c.calls, b.c.calls],
+    );
+  } finally {
+    await policy.close();
+    await sa.handle.close();
+    await sb.handle.close();
+  }
+});
+
+test('with one endpoint down, the other serves every request', async () => {
+  const port = await deadPort();
+  const policy = createOpenAIPolicy({
+    baseUrls: [`http://127.0.0.1:${port}/v1`, served.url],
+    model: 'tiny',
+    ...fast,
+  });
+  try {
+    const reqs = Array.from({ length: 4 }, (_, i) => req(`q${i}`, { seed: i, maxTokens: 4 }));
+    const out = await policy.generate(reqs);
+    assert.equal(out.length, 4);
+    assert.ok(out.every((cs) => cs.length === 1));
+  } finally {
+    await policy.close();
+  }
+});
+
+test('base URLs: a bare origin gets /v1, anything else is kept; bad URLs are refused', () => {
+  assert.equal(normalizeBaseUrl('http://h:8000'), 'http://h:8000/v1');
+  assert.equal(normalizeBaseUrl('http://h:8000/v1/'), 'http://h:8000/v1');
+  assert.equal(normalizeBaseUrl('https://h/api/v1'), 'https://h/api/v1');
+  assert.throws(() => normalizeBaseUrl('h:8000x'), /not a URL|http or https/);
+  assert.throws(() => createOpenAIPolicy({ baseUrls: [], model: 'm' }), /at least one base URL/);
+});
+
+test('the API key comes from the named environment variable', async () => {
+  let auth: string | undefined;
+  const s = createHttpServer((req, res) => {
+    auth = req.headers.authorization;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ choices: [{ index: 0, text: 'ok', finish_reason: 'stop' }] }));
+  });
+  const url = await listen(s);
+  const policy = createOpenAIPolicy({
+    baseUrls: [url],
+    model: 'm',
+    apiKeyEnv: 'MY_KEY',
+    env: { MY_KEY: 'sk-test' },
+  });
+  try {
+    const [[c]] = (await policy.generate([req('a')])) as [[Completion]];
+    assert.equal(c.text, 'ok');
+    assert.equal(c.logprobs, undefined);
+    assert.equal(auth, 'Bearer sk-test');
+  } finally {
+    await policy.close();
+    await closeServer(s);
+  }
+});
+
+test('a server that ignores n is asked again for the missing samples', async () => {
+  const seeds: unknown[] = [];
+  const s = createHttpServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString()) as { seed: number };
+      seeds.push(body.seed);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ choices: [{ index: 0, text: `s${body.seed}`, finish_reason: 'length' }] }));
+    });
+  });
+  const url = await listen(s);
+  const policy = createOpenAIPolicy({ baseUrls: [url], model: 'm' });
+  try {
+    const [cs] = (await policy.generate([req('a', { n: 3, seed: 10 })])) as [Completion[]];
+    assert.equal(cs.length, 3);
+    assert.equal(new Set(cs.map((c) => c.text)).size, 3);
+    assert.equal(seeds.length, 3);
+    assert.ok(cs.every((c) => c.finishReason === 'length'));
+  } finally {
+    await policy.close();
+    await closeServer(s);
+  }
+});

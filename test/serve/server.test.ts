@@ -1,0 +1,216 @@
+// `azr serve`'s HTTP API with raw requests against the real server (the built-in tiny model, random
+// weights): routes, validation errors in the OpenAI shape, streaming, prompt lists, log-probs, batching.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { BuiltinPolicy } from '../../src/policy/builtin.js';
+import { promptTokens } from '../../src/policy/builtin.js';
+import type { GenerateRequest } from '../../src/policy/types.js';
+import { renderChat } from '../../src/serve/chat-template.js';
+import { type Served, serve, tinyBuiltinPolicy } from './tiny-model.js';
+
+let model: BuiltinPolicy;
+let served: Served;
+
+before(async () => {
+  model = await tinyBuiltinPolicy();
+  served = await serve(model);
+});
+after(async () => {
+  await served.handle.close();
+  await model.close();
+});
+
+async function post(path: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`${served.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+
+type Choice = {
+  index: number;
+  text: string;
+  finish_reason: string;
+  logprobs: null | Record<string, unknown>;
+};
+
+const direct = (prompt: string, extra: Partial<GenerateRequest>) =>
+  model.generate([{ prompt, n: 1, temperature: 1, topP: 1, maxTokens: 16, seed: 1, ...extra }]);
+
+test('GET /v1/models lists the served model; /health answers', async () => {
+  const res = await fetch(`${served.url}/models`);
+  assert.equal(res.status, 200);
+  const body = (await res.json()) as { object: string; data: { id: string; object: string }[] };
+  assert.equal(body.object, 'list');
+  assert.deepEqual(
+    body.data.map((m) => [m.id, m.object]),
+    [['tiny', 'model']],
+  );
+  const health = await fetch(`${served.url.replace(/\/v1$/, '')}/health`);
+  assert.equal(health.status, 200);
+});
+
+test('invalid requests get 400 with an OpenAI-style error naming the field', async () => {
+  const cases: [unknown, RegExp, string | null][] = [
+    ['{not json', /not JSON/, null],
+    [{ model: 'tiny' }, /prompt/, 'prompt'],
+    [{ model: 'tiny', prompt: 'a', n: 0 }, /n:/, 'n'],
+    [{ model: 'tiny', prompt: 'a', temperature: 3 }, /temperature/, 'temperature'],
+    [{ model: 'tiny', prompt: 'a', top_p: 0 }, /top_p/, 'top_p'],
+    [{ model: 'tiny', prompt: 'a', max_tokens: 1.5 }, /max_tokens/, 'max_tokens'],
+    [{ model: 'tiny', prompt: 'a', stop: 7 }, /stop/, 'stop'],
+    [{ model: 'tiny', prompt: 'a', presence_penalty: 1 }, /presence_penalty/, 'presence_penalty'],
+    [{ model: 'tiny', prompt: 'a', n: 2, best_of: 3 }, /best_of/, 'best_of'],
+  ];
+  for (const [body, message, param] of cases) {
+    const r = await post('/completions', body);
+    assert.equal(r.status, 400, JSON.stringify(body));
+    const err = r.json.error as { message: string; type: string; param: string | null };
+    assert.match(err.message, message);
+    assert.equal(err.type, 'invalid_request_error');
+    assert.equal(err.param, param);
+  }
+  const chat = await post('/chat/completions', {
+    model: 'tiny',
+    messages: [{ role: 'robot', content: 'x' }],
+  });
+  assert.equal(chat.status, 400);
+  assert.equal((chat.json.error as { param: string }).param, 'messages.0.role');
+});
+
+test('an unknown model is 404 model_not_found; unknown routes are 404, wrong methods 405', async () => {
+  const r = await post('/completions', { model: 'other', prompt: 'a' });
+  assert.equal(r.status, 404);
+  assert.equal((r.json.error as { code: string }).code, 'model_not_found');
+  assert.equal((await post('/nothing', {})).status, 404);
+  assert.equal((await fetch(`${served.url}/completions`)).status, 405);
+});
+
+test('completions: a list of prompts with n gives prompts x n choices, indexed in order, with usage', async () => {
+  const r = await post('/completions', { model: 'tiny', prompt: ['ab', 'cd'], n: 2, max_tokens: 5, seed: 4 });
+  assert.equal(r.status, 200);
+  const choices = r.json.choices as Choice[];
+  assert.deepEqual(
+    choices.map((c) => c.index),
+    [0, 1, 2, 3],
+  );
+  const want = await model.generate(
+    ['ab', 'cd'].map((prompt) => ({ prompt, n: 2, temperature: 1, topP: 1, maxTokens: 5, seed: 4 })),
+  );
+  assert.deepEqual(
+    choices.map((c) => c.text),
+    want.flat().map((c) => c.text),
+  );
+  const usage = r.json.usage as { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+  assert.equal(usage.prompt_tokens, promptTokens('ab').length + promptTokens('cd').length);
+  assert.equal(
+    usage.completion_tokens,
+    want.flat().reduce((s, c) => s + (c.tokenIds?.length ?? 0), 0),
+  );
+  assert.equal(usage.total_tokens, usage.prompt_tokens + usage.completion_tokens);
+});
+
+test('completions logprobs: one per sampled token, with the token texts and offsets', async () => {
+  const r = await post('/completions', { model: 'tiny', prompt: 'xy', max_tokens: 6, seed: 2, logprobs: 0 });
+  const [c] = r.json.choices as Choice[];
+  const lp = c?.logprobs as { tokens: string[]; token_logprobs: number[]; text_offset: number[] };
+  const d = (await direct('xy', { maxTokens: 6, seed: 2 }))[0]?.[0];
+  assert.ok(d?.logprobs && d.tokenIds);
+  assert.deepEqual(lp.token_logprobs, d.logprobs);
+  assert.equal(lp.tokens.length, d.tokenIds.length);
+  assert.equal(lp.text_offset[0], 0);
+  const without = await post('/completions', { model: 'tiny', prompt: 'xy', max_tokens: 6, seed: 2 });
+  assert.equal((without.json.choices as Choice[])[0]?.logprobs, null);
+});
+
+test('chat: messages go through the chat template; logprobs as content entries', async () => {
+  const messages = [
+    { role: 'system', content: 'Be brief.' },
+    { role: 'user', content: 'hi' },
+  ] as const;
+  assert.equal(renderChat([...messages]), 'Be brief.\n\nUser: hi\n\nAssistant: <think>');
+  assert.equal(
+    renderChat([...messages, { role: 'assistant', content: 'Sure:' }]),
+    'Be brief.\n\nUser: hi\n\nAssistant: Sure:',
+  );
+  const r = await post('/chat/completions', {
+    model: 'tiny',
+    messages,
+    max_tokens: 8,
+    seed: 5,
+    n: 2,
+    logprobs: true,
+  });
+  assert.equal(r.status, 200);
+  assert.equal(r.json.object, 'chat.completion');
+  const choices = r.json.choices as {
+    message: { role: string; content: string };
+    logprobs: { content: { logprob: number }[] };
+  }[];
+  const want = await model.generate([
+    { prompt: renderChat([...messages]), n: 2, temperature: 1, topP: 1, maxTokens: 8, seed: 5 },
+  ]);
+  assert.deepEqual(
+    choices.map((c) => c.message.content),
+    want[0]?.map((c) => c.text),
+  );
+  assert.deepEqual(
+    choices.map((c) => c.logprobs.content.map((t) => t.logprob)),
+    want[0]?.map((c) => c.logprobs),
+  );
+  assert.ok(choices.every((c) => c.message.role === 'assistant'));
+});
+
+test('chat streaming: server-sent events whose pieces add up to the completion, then [DONE]', async () => {
+  const body = { model: 'tiny', messages: [{ role: 'user', content: 'stream' }], max_tokens: 40, seed: 8 };
+  const whole = await post('/chat/completions', body);
+  const wantText = (whole.json.choices as { message: { content: string } }[])[0]?.message.content;
+  const res = await fetch(`${served.url}/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ...body, stream: true, stream_options: { include_usage: true } }),
+  });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
+  const events = (await res.text())
+    .split('\n\n')
+    .filter((e) => e.startsWith('data: '))
+    .map((e) => e.slice(6));
+  assert.equal(events.at(-1), '[DONE]');
+  const chunks = events.slice(0, -1).map(
+    (e) =>
+      JSON.parse(e) as {
+        object: string;
+        choices: { delta: { role?: string; content?: string }; finish_reason: string | null }[];
+        usage?: unknown;
+      },
+  );
+  assert.ok(chunks.every((c) => c.object === 'chat.completion.chunk'));
+  assert.equal(chunks[0]?.choices[0]?.delta.role, 'assistant');
+  const text = chunks.map((c) => c.choices[0]?.delta.content ?? '').join('');
+  assert.equal(text, wantText);
+  const finishes = chunks.map((c) => c.choices[0]?.finish_reason).filter((f) => f);
+  assert.equal(finishes.length, 1);
+  assert.ok(chunks.at(-1)?.usage, 'usage chunk last');
+});
+
+test('concurrent requests are batched into the model and answer as they would alone', async () => {
+  const bodies = [1, 2, 3, 4].map((seed) => ({ model: 'tiny', prompt: `p${seed}`, max_tokens: 6, seed }));
+  const together = await Promise.all(bodies.map((b) => post('/completions', b)));
+  const alone: unknown[] = [];
+  for (const b of bodies) alone.push(((await post('/completions', b)).json.choices as Choice[])[0]?.text);
+  assert.deepEqual(
+    together.map((r) => (r.json.choices as Choice[])[0]?.text),
+    alone,
+  );
+});
+
+test('without a seed, two identical requests sample differently', async () => {
+  const body = { model: 'tiny', prompt: 'same', max_tokens: 12, temperature: 1 };
+  const texts = new Set<string>();
+  for (let i = 0; i < 3; i++)
+    texts.add(((await post('/completions', body)).json.choices as Choice[])[0]?.text ?? '');
+  assert.ok(texts.size > 1);
+});

@@ -1,0 +1,40 @@
+// Test helper: the built-in policy with the tiny preset and random weights (seeded), served over HTTP by
+// the real `azr serve` server on an ephemeral localhost port.
+
+import { tokenText } from '../../src/model/tokenizer.js';
+import {
+  type BuiltinPolicy,
+  createBuiltinPolicy,
+  modelConfigFor,
+  promptTokens,
+} from '../../src/policy/builtin.js';
+import type { Policy } from '../../src/policy/types.js';
+import { createServer, type ServeHandle } from '../../src/serve/server.js';
+
+const optimizer = {
+  learningRate: 1e-3,
+  warmupSteps: 0,
+  weightDecay: 0,
+  gradClip: 1,
+  beta1: 0.9,
+  beta2: 0.99,
+};
+
+export function tinyBuiltinPolicy(contextLength = 256, seed = 1): Promise<BuiltinPolicy> {
+  return createBuiltinPolicy(modelConfigFor('tiny', contextLength), { seed, optimizer }, { threads: 1 });
+}
+
+export interface Served {
+  url: string;
+  handle: ServeHandle;
+}
+
+export async function serve(policy: Policy, model = 'tiny'): Promise<Served> {
+  const handle = createServer(policy, {
+    model,
+    tokenText,
+    countPromptTokens: (p) => promptTokens(p).length,
+  });
+  const url = await handle.listen(0);
+  return { url, handle };
+}

@@ -20,9 +20,17 @@ export interface Sequence {
 /**
  * Pack sequences into a [batch, time] TrainBatch: tokens are prompt + completion (minus the last), targets
  * are shifted by one, completion positions get weight 1/(|y_b| * B), prompt and padding weight 0. A
- * sequence longer than `time` + 1 loses tokens from the start of its prompt (the completion is kept).
+ * sequence longer than `time` + 1 loses tokens from the start of its prompt (the completion is kept; a
+ * completion longer than `time` keeps its first `time` tokens). An empty completion contributes nothing
+ * but still counts in B, as a zero term of the batch mean.
  */
 export function packTrainBatch(seqs: readonly Sequence[], time: number, padId: number): TrainBatch {
+  if (!Number.isInteger(time) || time < 1)
+    throw new RangeError(`time must be a positive integer, got ${time}`);
+  for (const [b, s] of seqs.entries()) {
+    if (!Number.isFinite(s.advantage))
+      throw new RangeError(`sequence ${b}: advantage ${s.advantage} is not finite`);
+  }
   const B = seqs.length;
   const tokens = new Int32Array(B * time).fill(padId);
   const targets = new Int32Array(B * time).fill(padId);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { packTrainBatch, policyGradientLoss } from '../../src/rl/objective.js';
-import { trrAdvantages } from '../../src/rl/trrpp.js';
+import { groupStats, trrAdvantages } from '../../src/rl/trrpp.js';
 
 const close = (a: number, b: number, tol = 1e-6) => assert.ok(Math.abs(a - b) < tol, `${a} != ${b}`);
 
@@ -75,4 +75,93 @@ test('objective: plain REINFORCE, PPO clipping and KL against hand values', () =
   const ref = new Float32Array([-0.5, -1]);
   const k3 = Math.exp(1) - 1 - 1;
   close(policyGradientLoss(batch, lp, { klCoef: 0.1 }, ref), 2.5 + 0.5 * 0.1 * k3, 1e-5);
+});
+
+test('TRR++ over the six (type x role) groups of a batch, interleaved', () => {
+  // deduction/solver 1, 0, 1, 1: mean 0.75, std sqrt(0.1875); abduction/proposer 0.875, -1, -0.5;
+  // induction/solver all -0.5: zero; deduction/proposer one sample: zero.
+  const batch = [
+    { group: 'deduction/solver', reward: 1 },
+    { group: 'abduction/proposer', reward: 0.875 },
+    { group: 'deduction/solver', reward: 0 },
+    { group: 'induction/solver', reward: -0.5 },
+    { group: 'deduction/proposer', reward: 0.5 },
+    { group: 'deduction/solver', reward: 1 },
+    { group: 'abduction/proposer', reward: -1 },
+    { group: 'induction/solver', reward: -0.5 },
+    { group: 'abduction/proposer', reward: -0.5 },
+    { group: 'deduction/solver', reward: 1 },
+  ];
+  const adv = trrAdvantages(batch);
+  const sd = Math.sqrt(0.1875);
+  const mA = (0.875 - 1 - 0.5) / 3;
+  const sA = Math.sqrt(((0.875 - mA) ** 2 + (-1 - mA) ** 2 + (-0.5 - mA) ** 2) / 3);
+  const want = [
+    0.25 / sd,
+    (0.875 - mA) / sA,
+    -0.75 / sd,
+    0,
+    0,
+    0.25 / sd,
+    (-1 - mA) / sA,
+    0,
+    (-0.5 - mA) / sA,
+    0.25 / sd,
+  ];
+  for (const [i, w] of want.entries()) close(adv[i] as number, w, 1e-5);
+  // Normalised groups have mean 0 and (population) std 1, up to eps.
+  const ds = adv.filter((_, i) => batch[i]?.group === 'deduction/solver');
+  close(
+    ds.reduce((a, b) => a + b, 0),
+    0,
+    1e-9,
+  );
+  close(Math.sqrt(ds.reduce((a, b) => a + b * b, 0) / ds.length), 1, 1e-5);
+  assert.deepEqual(trrAdvantages([]), []);
+});
+
+test('TRR++ options and edge cases: unbiased std, exact zero for equal rewards, eps', () => {
+  const pair = [
+    { group: 'g', reward: 1 },
+    { group: 'g', reward: 0 },
+  ];
+  close(trrAdvantages(pair)[0] as number, 1, 1e-5);
+  close(trrAdvantages(pair, { unbiased: true })[0] as number, 1 / Math.SQRT2, 1e-5);
+  close(trrAdvantages(pair, { eps: 0.5 })[0] as number, 0.5 / 1, 1e-12);
+  // 0.1 + 0.1 + 0.1 has a rounded mean, yet equal rewards must give exactly 0.
+  assert.deepEqual(trrAdvantages([0.1, 0.1, 0.1].map((reward) => ({ group: 'g', reward }))), [0, 0, 0]);
+  const stats = groupStats([...pair, { group: 'h', reward: 2 }]);
+  assert.deepEqual(stats.get('g'), { n: 2, mean: 0.5, std: 0.5 });
+  assert.deepEqual(stats.get('h'), { n: 1, mean: 2, std: 0 });
+});
+
+test('objective: per-token weights give the mean over each sequence, then over the batch', () => {
+  const batch = packTrainBatch(
+    [
+      { prompt: [1, 2], completion: [3, 4, 5], advantage: 1.5 },
+      { prompt: [1], completion: [6], advantage: -2 },
+      { prompt: [1], completion: [], advantage: 3 },
+    ],
+    5,
+    0,
+  );
+  const lp = new Float32Array(batch.batch * batch.time).map((_, i) => -0.1 * (i + 1));
+  // Row 0 completion targets sit at t = 1..3, row 1 at t = 0; row 2 contributes nothing.
+  const at = (i: number) => lp[i] as number;
+  const want = (-(1.5 * (at(1) + at(2) + at(3))) / 3 - -2 * at(5)) / 3;
+  close(policyGradientLoss(batch, lp), want, 1e-6);
+  // The loss is linear in each log-probability with slope -weight * advantage (what the engine's
+  // backward must reproduce).
+  const h = 1e-3;
+  for (const t of [0, 1, 2, 3, 5, 6, 10]) {
+    const bumped = lp.slice();
+    bumped[t] = (bumped[t] as number) + h;
+    const slope = (policyGradientLoss(batch, bumped) - policyGradientLoss(batch, lp)) / h;
+    close(slope, -(batch.weights[t] as number) * (batch.advantages[t] as number), 1e-3);
+  }
+  assert.throws(
+    () => packTrainBatch([{ prompt: [1], completion: [2], advantage: Number.NaN }], 4, 0),
+    RangeError,
+  );
+  assert.throws(() => packTrainBatch([], 0, 0), RangeError);
 });

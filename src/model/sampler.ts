@@ -11,6 +11,12 @@
 // policy's probability, what an importance ratio against the sampler needs; the trainer recomputes the
 // model's own log-probabilities for the gradient.
 //
+// Cost of finished rows: they take no more sampling or mask work, but keep riding in the decode graph
+// until their batch ends, because the engine's KV cache has no row removal. Re-prefilling the surviving
+// rows into a smaller cache was measured and pays off only when more than about half of a row's current
+// length is still to be generated (a prefill token cost about half a decode row-step here), so it is not
+// done; copying the survivors' cache slices would be the cheap way, and needs an engine method.
+//
 // What ends a row: EOS (kept in `tokens`, so training teaches the model to stop), a stop string (text
 // is cut before it; `tokens` keep everything sampled), a constraint that is complete and allows nothing
 // more, a mask that allows nothing, or the token budget.

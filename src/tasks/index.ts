@@ -1,11 +1,29 @@
-// The Absolute Zero environment, over plain data and the executor interface:
-//   proposerPrompt / solverPrompt      prompts in 'compact' or 'reference' style
-//   parseProposal / parseSolution      strict completion parsing, with counted format errors
-//   validateProposals                  proposals -> verified tasks or rejection reasons (one executor batch)
-//   verifySolutions                    solver answers -> right/wrong (one executor batch)
-//   learnabilityReward, proposerFinalReward, solverFinalReward
-//   TaskBuffer, identityTask           per-type buffers on disk, seeded with the identity program
-//   readTaskFile / writeTaskFile       the task JSONL format of eval/README.md
+// The Absolute Zero environment, over plain data and the executor interface. Nothing here knows about a
+// model: completions come in as text, rewards go out as numbers.
+//
+// types.ts      TaskType, Role, GroupKey + groupKey(type, role), Task (program, input, output; induction:
+//               message, shown and hidden IOPairs), PromptStyle ('compact' | 'reference')
+// prompts.ts    proposerPrompt(type, lang, references, { style, maxBytes?, maxChars?, inductionInputs? })
+//               solverPrompt(task, { style }); fitReferences (greedy byte budget); fence(tag, text)
+// parse.ts      parseProposal(type, lang, text, style, maxInputs) -> { ok, proposal } | { ok: false, reason }
+//               parseSolution(type, lang, text, style) -> { ok, answer } | { ok: false, reason }
+//               The completion grammar and every FormatError are documented at the top of the file.
+// validate.ts   validateProposals(executor, items, seenKeys, { runs?, inductionInputs?, minInductionInputs? })
+//               -> per item { ok, task } | { ok: false, reason: RejectionReason, detail }; one executor batch.
+//               splitPairs(pairs) -> { shown, hidden } (the deterministic induction split)
+// verify.ts     verifySolutions(executor, [{ task, answer }]) -> boolean[] (one executor batch);
+//               verificationRequests + verdict to fold verification into a bigger batch yourself;
+//               verifySolution for one answer
+// rewards.ts    learnabilityReward(s), solverReward(correct), solverFinalReward / proposerFinalReward
+//               (format-aware: -1 unparseable, -0.5 wrong or invalid; { zeroAsPenalty } option)
+// buffer.ts     TaskBuffer.open(file, type, lang, keep?) (append-only JSONL, torn-line recovery, cut to a
+//               committed size), add/addAll, size, all, since, has, keySet, sample, sampleDistinct,
+//               toRecords, exportTo; identityTask(type, lang); keyOf(task)
+// dataset.ts    readTaskFile / writeTaskFile (the eval/README.md format), toTaskRecord / fromTaskRecord,
+//               parseTaskRecord, TaskRecordSchema
+// normalize.ts  normalizeProgram, normalizeInput, taskKey (deduplication keys)
+//
+// The RL side (TRR++ advantages, the policy-gradient objective and TrainBatch packing) is in src/rl.
 export * from './buffer.js';
 export * from './dataset.js';
 export * from './normalize.js';

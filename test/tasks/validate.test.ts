@@ -1,20 +1,34 @@
 // Validation and verification against the real executor (Pyodide and QuickJS workers).
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { createExecutor } from '../../src/executor/index.js';
 import type { Lang } from '../../src/executor/types.js';
+import { trrAdvantages } from '../../src/rl/index.js';
 import {
+  fence,
+  groupKey,
   identityTask,
   keyOf,
   type ProposalToValidate,
+  parseProposal,
+  parseSolution,
+  proposerFinalReward,
+  proposerPrompt,
+  solverFinalReward,
+  solverPrompt,
   splitPairs,
   type Task,
+  TaskBuffer,
   validateProposals,
   verdict,
   verificationRequests,
   verifySolution,
   verifySolutions,
 } from '../../src/tasks/index.js';
+import { Rng } from '../../src/util/rng.js';
 
 const ex = await createExecutor({ workers: 2, limits: { timeoutMs: 1000 } });
 test.after(() => ex.close());
@@ -259,4 +273,94 @@ test('verification requests and verdicts are plain data (for batching by the loo
   assert.equal(verdict([yes, no]), false);
   assert.equal(verdict([yes, failed]), false);
   assert.equal(verdict([]), false, 'nothing checked is not a pass');
+});
+
+test('the pieces compose: prompt, parse, validate, solve, verify, reward, advantages, buffer', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'azr-pipeline-'));
+  try {
+    for (const lang of ['python', 'javascript'] as const) {
+      for (const style of ['compact', 'reference'] as const) {
+        const buffer = TaskBuffer.open(join(dir, `${lang}-${style}.jsonl`), 'deduction', lang);
+        const prompt = proposerPrompt('deduction', lang, buffer.sample(new Rng(1), 2), { style });
+        const program =
+          lang === 'python' ? py('return x[::-1] + x') : js('return x.split("").reverse().join("") + x;');
+        const input = lang === 'python' ? "'ab'" : '"ab"';
+        const body = `${fence(lang, program)}\n${fence('input', input)}`;
+        const completion = style === 'compact' ? `${body}</answer>` : `plan</think><answer>${body}</answer>`;
+        assert.ok(prompt.length > 0);
+        const parsed = parseProposal('deduction', lang, completion, style);
+        assert.ok(parsed.ok, JSON.stringify(parsed));
+        const [valid] = await validateProposals(
+          ex,
+          [{ type: 'deduction', lang, proposal: parsed.proposal }],
+          buffer.keySet(),
+        );
+        assert.ok(valid?.ok, JSON.stringify(valid));
+        const task = valid.task;
+        assert.equal(task.output, lang === 'python' ? "'baab'" : '"baab"');
+        // Four solver rollouts: right, right with other spacing, wrong, unparseable.
+        const solverText = solverPrompt(task, { style });
+        assert.ok(solverText.includes(program) && !solverText.includes('baab'));
+        const answer = (a: string) =>
+          style === 'compact' ? `${a}</answer>` : `hmm</think><answer>${a}</answer>`;
+        const rollouts = [answer(task.output), answer(` ${task.output} `), answer(input), 'no answer'];
+        const parsedAnswers = rollouts.map((c) => parseSolution('deduction', lang, c, style));
+        const verdicts = await verifySolutions(
+          ex,
+          parsedAnswers.flatMap((p) => (p.ok ? [{ task, answer: p.answer }] : [])),
+        );
+        assert.deepEqual(verdicts, [true, true, false]);
+        const solverRewards = parsedAnswers.map((p, i) =>
+          solverFinalReward(p.ok ? { parsed: true, correct: verdicts[i] === true } : { parsed: false }),
+        );
+        assert.deepEqual(solverRewards, [1, 1, -0.5, -1]);
+        const solveRate = verdicts.filter(Boolean).length / rollouts.length;
+        const proposerReward = proposerFinalReward({ parsed: true, valid: true, solveRate });
+        assert.equal(proposerReward, 0.5);
+        const adv = trrAdvantages([
+          ...solverRewards.map((reward) => ({ group: groupKey('deduction', 'solver'), reward })),
+          { group: groupKey('deduction', 'proposer'), reward: proposerReward },
+        ]);
+        assert.ok((adv[0] as number) > 0 && (adv[3] as number) < (adv[2] as number) && adv[4] === 0);
+        assert.equal(buffer.addAll([task], 1), 1);
+        // The new program is now a reference and the subject of an induction proposal.
+        const indPrompt = proposerPrompt('induction', lang, [task], { style, inductionInputs: 4 });
+        assert.ok(indPrompt.includes(program));
+        const inputs = lang === 'python' ? ["'a'", "'xyz'", "''", "'q'"] : ['"a"', '"xyz"', '""', '"q"'];
+        const indBody = `${fence('message', 'mirror, then the word')}${inputs.map((x) => `\n${fence('input', x)}`).join('')}`;
+        const ip = parseProposal(
+          'induction',
+          lang,
+          style === 'compact' ? `${indBody}</answer>` : `p</think><answer>${indBody}</answer>`,
+          style,
+          4,
+        );
+        assert.ok(ip.ok, JSON.stringify(ip));
+        const [ind] = await validateProposals(
+          ex,
+          [{ type: 'induction', lang, proposal: ip.proposal, subject: task }],
+          new Set(),
+          { inductionInputs: 4 },
+        );
+        assert.ok(ind?.ok, JSON.stringify(ind));
+        assert.equal(ind.task.shown?.length, 2);
+        const candidate =
+          lang === 'python' ? py('return x[::-1] + x') : js('return [...x].reverse().join("") + x;');
+        const shortcut =
+          lang === 'python'
+            ? py("return {'a': 'aa', 'xyz': 'zyxxyz'}.get(x, x)")
+            : js('return x === "a" ? "aa" : "zyxxyz";');
+        assert.deepEqual(
+          await verifySolutions(ex, [
+            { task: ind.task, answer: candidate },
+            { task: ind.task, answer: shortcut },
+          ]),
+          [true, false],
+          'a program that only memorises the shown pairs fails the hidden ones',
+        );
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -3,22 +3,44 @@
 // task policy on top: which modules and names a task program may use, literal-only inputs, repr outputs,
 // Python equality, and the determinism check.
 export const PYTHON_RUNTIME = String.raw`
-import ast, builtins, json, sys
+import abc, ast, builtins, json, sys
 
 ALLOWED_MODULES = frozenset({
     'math', 'cmath', 'itertools', 'collections', 'functools', 'heapq', 'bisect', 'string', 're',
     'operator', 'typing', 'fractions', 'decimal', 'statistics', 'copy', 'numbers', 'array', 'enum',
     'dataclasses', 'json', 'textwrap', 'unicodedata',
 })
-# Names that reach outside a pure function, or around this policy. 'random' is refused (not seeded):
-# a learnable task must be a function of its input alone.
+# Names that reach outside a pure function, or around this policy. 'random' is refused rather than
+# seeded: a learnable task must be a function of its input alone, and a seeded generator would make
+# the output depend on how many draws earlier code made.
 BANNED_NAMES = frozenset({
     'open', 'eval', 'exec', 'compile', '__import__', 'globals', 'locals', 'vars', 'dir', 'getattr',
     'setattr', 'delattr', 'input', 'breakpoint', 'help', 'exit', 'quit', 'memoryview', 'id',
     'license', 'credits', 'copyright',
 })
-# str.format and format_map can walk attributes ('{0.__class__}'), which the dunder check cannot see.
-BANNED_ATTRS = frozenset({'format', 'format_map', 'mro', 'system', 'popen'})
+# Attribute names refused wherever they appear. str.format and format_map walk attributes named in a
+# string ('{0.__class__}'), which the dunder check cannot see.
+BANNED_ATTRS = frozenset({'format', 'format_map', 'mro', 'system', 'popen', 'evaluate'})
+# Frames, code objects and tracebacks (gen.gi_frame.f_back.f_globals reaches this runtime's globals).
+BANNED_ATTR_PREFIXES = ('gi_', 'cr_', 'ag_', 'f_', 'tb_', 'co_')
+# Members of allowed modules that look attributes up by a name in a string, or evaluate strings as
+# code: hidden from programs and refused by name.
+HIDDEN = {
+    'operator': frozenset({'attrgetter', 'methodcaller'}),
+    'string': frozenset({'Formatter'}),
+    'typing': frozenset({'get_type_hints', 'ForwardRef', 'evaluate_forward_ref', 'get_annotations'}),
+}
+HIDDEN_NAMES = frozenset().union(*HIDDEN.values())
+# Calls that change a class or interpreter state without an attribute assignment in the program text
+# (update_wrapper(Counter, g), Sequence.register(int), getcontext().prec): after a program that uses
+# one, shared state is checked and put back.
+MUTATORS = {
+    **dict.fromkeys(('update_wrapper', 'wraps', 'dataclass', 'total_ordering', 'final',
+                     'runtime_checkable', 'no_type_check'), 'classes'),
+    'register': 'abc',
+    **dict.fromkeys(('decimal', 'getcontext', 'setcontext', 'localcontext', 'DefaultContext',
+                     'BasicContext', 'ExtendedContext'), 'decimal'),
+}
 MAX_DIGITS = 4300
 
 class Refused(Exception):
@@ -26,26 +48,142 @@ class Refused(Exception):
         super().__init__(message)
         self.kind = kind
 
+# Programs never see a real module: an import hands out a view, a module object holding the module's
+# public members, with modules outside the allow-list (typing.sys, statistics.random,
+# dataclasses.inspect) and HIDDEN members left out, and submodules replaced by their views. Views are
+# shared between programs and put back after any program that could have changed one.
+_ModuleType = type(ast)
+_MISSING = object()
+_views = {}        # module name -> its view
+_view_saved = {}   # module name -> the view's dict as built
+_class_saved = {}  # class found in an allowed module -> its attributes as first seen
+_abc_saved = {}    # abstract base class -> the classes registered with it as first seen
+_decimal_default = None  # decimal's default context settings, read when decimal is first imported
+_view_classes = {}  # module name -> the patchable classes its view exposes
+_reach = {}         # module name -> (names of views reachable from its view, their classes)
+_imported = set()   # names of the views the current program imported
+
+def _allowed_module(mod):
+    return str(getattr(mod, '__name__', '')).split('.')[0] in ALLOWED_MODULES
+
+def _remember_class(cls, classes):
+    if cls.__flags__ & 256:  # Py_TPFLAGS_IMMUTABLETYPE: builtins and C types cannot be patched
+        return
+    classes.add(cls)
+    if cls in _class_saved:
+        return
+    try:
+        # __name__, __qualname__ and __bases__ live outside the class dict (update_wrapper sets them).
+        _class_saved[cls] = (_Saved(vars(cls)), (cls.__name__, cls.__qualname__, cls.__bases__))
+    except TypeError:
+        return
+    if isinstance(cls, abc.ABCMeta):
+        _abc_saved[cls] = set(abc._get_dump(cls)[0])
+
+def _view(mod):
+    name = mod.__name__
+    view = _views.get(name)
+    if view is not None:
+        return view
+    view = _ModuleType(name)
+    _views[name] = view  # before the members: modules can refer to each other
+    hidden = HIDDEN.get(name, ())
+    members = {}
+    classes = set()
+    for k, v in list(vars(mod).items()):
+        if k.startswith('_') or k in hidden:
+            continue
+        if isinstance(v, _ModuleType):
+            if not _allowed_module(v):
+                continue
+            v = _view(v)
+        else:
+            # The class itself, and the class of any member (a metaclass, typing's private alias types).
+            if isinstance(v, type):
+                _remember_class(v, classes)
+            _remember_class(type(v), classes)
+        members[k] = v
+    _view_classes[name] = classes
+    vars(view).update(members)
+    _view_saved[name] = _Saved(vars(view))
+    if name == 'decimal':
+        global _decimal_default  # the context settings before any program could change them
+        _decimal_default = mod.Context(prec=mod.DefaultContext.prec, rounding=mod.DefaultContext.rounding,
+                                       Emin=mod.DefaultContext.Emin, Emax=mod.DefaultContext.Emax,
+                                       capitals=mod.DefaultContext.capitals, clamp=mod.DefaultContext.clamp,
+                                       flags=[], traps=[t for t, on in mod.DefaultContext.traps.items() if on])
+    return view
+
+def _add_submodules(name):
+    # 'import collections.abc' after 'import collections': the parent's view gains the child.
+    parts = name.split('.')
+    for i in range(1, len(parts)):
+        parent, child = sys.modules.get('.'.join(parts[:i])), sys.modules.get('.'.join(parts[:i + 1]))
+        if parent is None or child is None:
+            return
+        pv = _view(parent)
+        if parts[i] not in vars(pv):
+            vars(pv)[parts[i]] = _view(child)
+            _view_saved[parent.__name__] = _Saved(vars(pv))
+            _reach.clear()
+
 def _guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
     root = name.split('.')[0]
     if level != 0 or root not in ALLOWED_MODULES:
         raise Refused('banned', 'import of ' + name + ' is not allowed')
-    module = builtins.__import__(name, globals, locals, fromlist, level)
-    _snapshot_new()
-    return module
+    module = builtins.__import__(name, None, None, fromlist, 0)
+    _add_submodules(name)
+    view = _view(module)
+    _imported.add(view.__name__)
+    return view
+
+def _reachable(name):
+    # Views and classes a program can get to from one imported view (cached: views do not grow
+    # except by _add_submodules, which clears the cache).
+    r = _reach.get(name)
+    if r is None:
+        names, stack = set(), [name]
+        while stack:
+            n = stack.pop()
+            if n in names:
+                continue
+            names.add(n)
+            stack.extend(v.__name__ for v in _view_saved[n].items.values() if isinstance(v, _ModuleType))
+        classes = set()
+        for n in names:
+            classes |= _view_classes[n]
+        r = _reach[name] = (names, classes)
+    return r
 
 SAFE_BUILTINS = {k: v for k, v in builtins.__dict__.items() if k not in BANNED_NAMES and not k.startswith('_')}
 SAFE_BUILTINS['__import__'] = _guarded_import
 SAFE_BUILTINS['__build_class__'] = builtins.__build_class__
 
-_mutating = False  # set when the program assigns or deletes an attribute: only then can it patch a module
+# What the current program could have changed in shared state ('classes', 'abc', 'decimal'): only
+# that is checked and put back after it.
+_touched = set()
+
+def _bad_attr(name):
+    return (name.startswith('_') or name in BANNED_ATTRS or name in HIDDEN_NAMES
+            or name.startswith(BANNED_ATTR_PREFIXES))
+
+def _annotations(tree):
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            args = node.args
+            for a in args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg]:
+                if a is not None and a.annotation is not None:
+                    yield a.annotation
+            if getattr(node, 'returns', None) is not None:
+                yield node.returns
+        elif isinstance(node, ast.AnnAssign):
+            yield node.annotation
 
 def _policy(tree):
-    global _mutating
     imports = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            _mutating = True
+            _touched.add('classes')
         if isinstance(node, ast.Import):
             for a in node.names:
                 imports.append(a.name)
@@ -53,14 +191,35 @@ def _policy(tree):
             if node.level:
                 raise Refused('banned', 'relative imports are not allowed')
             imports.append(node.module or '')
-        elif isinstance(node, ast.Name) and (node.id in BANNED_NAMES or node.id.startswith('__')):
-            raise Refused('banned', 'use of ' + node.id + ' is not allowed')
-        elif isinstance(node, ast.Attribute) and (node.attr.startswith('_') or node.attr in BANNED_ATTRS):
-            raise Refused('banned', 'attribute .' + node.attr + ' is not allowed')
+            for a in node.names:
+                if a.name == '*' or _bad_attr(a.name) or a.name in BANNED_NAMES:
+                    raise Refused('banned', 'importing ' + a.name + ' is not allowed')
+                if a.name in MUTATORS:
+                    _touched.add(MUTATORS[a.name])
+        elif isinstance(node, ast.Name):
+            if node.id in BANNED_NAMES or node.id.startswith('__') or node.id in HIDDEN_NAMES:
+                raise Refused('banned', 'use of ' + node.id + ' is not allowed')
+            if node.id in MUTATORS:
+                _touched.add(MUTATORS[node.id])
+        elif isinstance(node, ast.Attribute):
+            if _bad_attr(node.attr):
+                raise Refused('banned', 'attribute .' + node.attr + ' is not allowed')
+            if node.attr in MUTATORS:
+                _touched.add(MUTATORS[node.attr])
+        elif isinstance(node, ast.MatchClass):
+            # case C(attr=pattern) reads an attribute by name: the same rules as obj.attr.
+            for k in node.kwd_attrs:
+                if _bad_attr(k):
+                    raise Refused('banned', 'attribute .' + k + ' is not allowed')
         elif isinstance(node, (ast.Global, ast.Nonlocal)) and any(n.startswith('__') for n in node.names):
             raise Refused('banned', 'dunder names are not allowed')
         elif isinstance(node, (ast.AsyncFunctionDef, ast.Await, ast.AsyncFor, ast.AsyncWith)):
             raise Refused('banned', 'async code is not allowed')
+    # A string annotation is code that typing and functools evaluate later, out of this check's sight.
+    for ann in _annotations(tree):
+        for node in ast.walk(ann):
+            if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)):
+                raise Refused('banned', 'string annotations are not allowed')
     for name in imports:
         if name.split('.')[0] not in ALLOWED_MODULES:
             raise Refused('banned', 'import of ' + name + ' is not allowed')
@@ -177,13 +336,16 @@ def op_run(req, limits):
 def op_check(req, limits):
     runs = max(1, int(req.get('runs') or 2))
     first = None
+    shifted = None
     for i in range(runs):
         f = _load(req['program'])
         out, text = _call(f, req['input'], limits)
         if first is None:
             first = (out, text)
+            shifted = _shift_heap()
         elif text != first[1]:
             raise Refused('nondeterministic', 'run ' + str(i + 1) + ' gave a different output')
+    del shifted
     return _success(*first)
 
 def op_matches(req, limits):
@@ -210,65 +372,98 @@ def op_inspect(req, limits):
 
 OPS = {'run': op_run, 'check': op_check, 'matches': op_matches, 'equal': op_equal, 'inspect': op_inspect}
 
-# Programs share this interpreter's modules: one that sets math.pi = 3 or patches a class in
-# collections must not change the next program's result. Snapshot the allowed modules (their dicts and
-# their classes' attributes) as first imported, and put them back after every request.
-_snapshots = {}
+# Programs share this interpreter: one that sets math.pi = 3, patches a class in collections,
+# registers int as a Sequence or changes the decimal context must not change the next program's
+# result. After a program that could have done so, put the views, classes, ABC registries and the
+# decimal context back as first seen (identity comparisons only: no program code runs here).
+class _Saved:
+    # A namespace as first seen, with what a fast identity check needs: its keys in order and the ids
+    # of its values (the saved dict keeps those objects alive, so the ids stay theirs). No program code
+    # runs in the check: no __eq__ is called.
+    __slots__ = ('items', 'keys', 'ids')
 
-def _snapshot(name, mod):
-    classes = {}
-    for v in list(vars(mod).values()):
-        if isinstance(v, type) and getattr(v, '__module__', None) == name:
+    def __init__(self, namespace):
+        self.items = dict(namespace)
+        self.keys = tuple(self.items)
+        self.ids = tuple(map(id, self.items.values()))
+
+    def same(self, namespace):
+        return tuple(map(id, namespace.values())) == self.ids and tuple(namespace) == self.keys
+
+def _restore_class(cls, saved):
+    attrs, (name, qualname, bases) = saved
+    for k, v in (('__name__', name), ('__qualname__', qualname), ('__bases__', bases)):
+        if getattr(cls, k) is not v:
             try:
-                classes[v] = dict(vars(v))
-            except TypeError:
+                setattr(cls, k, v)
+            except (AttributeError, TypeError):
                 pass
-    _snapshots[name] = (dict(vars(mod)), classes)
+    now = vars(cls)
+    if attrs.same(now):
+        return
+    for k in [k for k in now if k not in attrs.items]:
+        try:
+            delattr(cls, k)
+        except (AttributeError, TypeError):
+            pass
+    for k, v in attrs.items.items():
+        if now.get(k, _MISSING) is not v:
+            try:
+                setattr(cls, k, v)
+            except (AttributeError, TypeError):
+                pass
 
-def _snapshot_new():
-    # Called at startup and right after each import, before the program can touch what it imported.
-    for name, mod in list(sys.modules.items()):
-        if mod is not None and name not in _snapshots and name.split('.')[0] in ALLOWED_MODULES:
-            _snapshot(name, mod)
+def _restore_state():
+    if not _touched:
+        return  # nothing in the program could have changed shared state
+    if 'classes' in _touched and _imported:
+        # Only what this program's imports reach: a program that imports nothing sees no shared
+        # class (builtin types cannot be patched).
+        names, classes = set(), set()
+        for n in _imported:
+            more_names, more_classes = _reachable(n)
+            names |= more_names
+            classes |= more_classes
+        for name in names:
+            saved = _view_saved[name]
+            now = vars(_views[name])
+            if not saved.same(now):
+                now.clear()
+                now.update(saved.items)
+        for cls in classes:
+            _restore_class(cls, _class_saved[cls])
+    if 'abc' in _touched:
+        for cls, registered in _abc_saved.items():
+            if set(abc._get_dump(cls)[0]) != registered:
+                cls._abc_registry_clear()
+                for ref in registered:
+                    sub = ref()
+                    if sub is not None:
+                        cls.register(sub)
+                cls._abc_caches_clear()
+    if 'decimal' in _touched and _decimal_default is not None:
+        decimal = sys.modules['decimal']
+        d = decimal.DefaultContext
+        for k in ('prec', 'rounding', 'Emin', 'Emax', 'capitals', 'clamp'):
+            setattr(d, k, getattr(_decimal_default, k))
+        d.traps = dict(_decimal_default.traps)
+        d.flags = dict(_decimal_default.flags)
+        decimal.setcontext(decimal.Context())
+    _touched.clear()
+    _imported.clear()
 
-def _restore_modules():
-    global _mutating
-    if not _mutating:
-        return  # the program assigned or deleted no attribute: it cannot have patched a module
-    _mutating = False
-    for name, mod in list(sys.modules.items()):
-        if mod is None or name.split('.')[0] not in ALLOWED_MODULES:
-            continue
-        snap = _snapshots.get(name)
-        if snap is None:
-            continue
-        saved, classes = snap
-        current = vars(mod)
-        if current != saved:
-            current.clear()
-            current.update(saved)
-        for cls, attrs in classes.items():
-            now = vars(cls)
-            if len(now) == len(attrs) and all(now.get(k, _restore_modules) is v for k, v in attrs.items()):
-                continue
-            for k in [k for k in now if k not in attrs]:
-                try:
-                    delattr(cls, k)
-                except (AttributeError, TypeError):
-                    pass
-            for k, v in attrs.items():
-                if now.get(k, _restore_modules) is not v:
-                    try:
-                        setattr(cls, k, v)
-                    except (AttributeError, TypeError):
-                        pass
-
-_snapshot_new()
+# Addresses decide hash(object()) and the order of sets of objects, and a second run in a quiet heap
+# reuses the first run's addresses. Between runs of a check, hold a spread of small allocations so the
+# second run lands elsewhere and identity-dependent output shows up as a disagreement.
+def _shift_heap():
+    return [bytes(n) for n in range(0, 512, 8) for _ in range(3)] + [[None] * n for n in range(1, 40)]
 
 def handle(request_json, limits_json):
     req = json.loads(request_json)
     limits = json.loads(limits_json)
     sys.set_int_max_str_digits(MAX_DIGITS)
+    _touched.clear()
+    _imported.clear()
     try:
         r = OPS[req['op']](req, limits)
     except Refused as e:
@@ -279,6 +474,6 @@ def handle(request_json, limits_json):
         r = {'ok': False, 'kind': 'runtime', 'message': 'RecursionError'}
     except Exception as e:
         r = {'ok': False, 'kind': 'runtime', 'message': (type(e).__name__ + ': ' + str(e))[:200]}
-    _restore_modules()
+    _restore_state()
     return json.dumps(r)
 `;

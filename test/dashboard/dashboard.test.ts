@@ -1,147 +1,196 @@
-// The dashboard in a real headless Chromium: plots drawn from a run directory's metrics, the table of
-// recent tasks, and live updates as the run appends lines. Saves a screenshot to dist/test-output/.
+// The dashboard in a real headless Chromium: plots drawn from a run directory's metrics with the right
+// series and points, the table of recent tasks, live updates as the run appends, a resumed run's
+// truncation, a bad line reported on the page, and nothing loaded from anywhere but the server.
+// Saves a screenshot to dist/test-output/dashboard.png.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 import { startDashboard } from '../../src/dashboard/server.js';
-import { appendMetrics, type IterationMetrics } from '../../src/selfplay/metrics.js';
-import { RunDir } from '../../src/selfplay/rundir.js';
-import { appendJsonl } from '../../src/util/jsonl.js';
+import { appendMetrics, appendSamples } from '../../src/selfplay/metrics.js';
+import { metricsRecord, samples, writeRun } from './fixture.js';
 
-const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+const chromiumPath = [
+  process.env.CHROMIUM_PATH,
+  '/usr/bin/chromium',
+  '/usr/bin/chromium-browser',
+  '/usr/bin/google-chrome',
+].find((p): p is string => !!p && existsSync(p));
 const outDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test-output');
 
-function record(iteration: number): IterationMetrics {
-  const t = (k: number) => ({
-    solveRate: Math.min(1, 0.1 * iteration + k * 0.05),
-    solverReward: 0,
-    proposerReward: 0.1 * k,
-    validRate: 0.5,
-    duplicateRate: 0.1,
-    learnability: 0.2,
-    rejections: { runtime: 3 },
-    programChars: 40 + iteration,
-    diversity: 0.8,
-    bufferSize: iteration * 4,
-    proposerTokens: 60,
-    solverTokens: 12,
-    proposerFormatErrors: 0,
-    solverFormatErrors: 0,
-  });
-  const r: IterationMetrics = {
-    version: 1,
-    iteration,
-    timeS: iteration * 10,
-    iterationS: 10,
-    types: { deduction: t(0), abduction: t(1), induction: t(2) },
-    loss: -0.1 * iteration,
-    gradNorm: 1,
-    learningRate: 1e-3,
-    tokensPerS: 1000,
-    execsPerS: 2000,
-    phases: { sample: 5, execute: 1, update: 4 },
-  };
-  if (iteration % 3 === 1) r.eval = { deduction: 0.1, abduction: 0.2, induction: 0, mean: 0.1 };
-  return r;
+/** Label and point count of each line drawn in one plot. */
+function seriesOf(page: Page, plot: string): Promise<[string, number][]> {
+  return page.$$eval(`svg[data-plot="${plot}"] polyline.series`, (ls) =>
+    ls.map(
+      (l) => [l.getAttribute('data-label') ?? '', Number(l.getAttribute('data-points'))] as [string, number],
+    ),
+  );
 }
 
-test('the dashboard plots a run, lists its tasks, and follows new iterations', {
-  skip: chromiumPath ? false : 'no Chromium binary (CI installs it)',
+const TYPES3 = (n: number): [string, number][] => [
+  ['deduction', n],
+  ['abduction', n],
+  ['induction', n],
+];
+
+test('the dashboard plots a run, lists its tasks, follows new iterations and a resumed run', {
+  skip: chromiumPath ? false : 'no Chromium binary found (CI installs Debian chromium)',
+  timeout: 120_000,
 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'azr-dash-'));
-  const run = new RunDir(dir);
-  run.create();
-  for (let i = 1; i <= 6; i++) appendMetrics(run.metricsPath, record(i));
-  appendJsonl(run.samplesPath, [
-    {
-      iteration: 6,
-      type: 'deduction',
-      role: 'proposer',
-      lang: 'python',
-      prompt: 'p',
-      completion: 'c',
-      reward: 0.5,
-      ok: true,
-      program: 'def f(x):\n    return x * 2',
-      input: '3',
-      output: '6',
-    },
-    {
-      iteration: 6,
-      type: 'abduction',
-      role: 'solver',
-      lang: 'python',
-      prompt: 'p',
-      completion: '<b>x</b>',
-      reward: -0.5,
-      ok: false,
-    },
-  ]);
-  const { server, url } = await startDashboard(dir);
+  const run = writeRun(dir, 8);
+  const dash = await startDashboard(dir);
   const browser = await chromium.launch({ executablePath: chromiumPath as string, args: ['--no-sandbox'] });
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    await page.goto(`${url}?poll=200`);
-    await page.waitForSelector('svg[data-title="solve rate"] polyline');
-    const solve = await page.$$eval('svg[data-title="solve rate"] polyline.series', (ls) =>
-      ls.map((l) => [l.getAttribute('data-label'), Number(l.getAttribute('data-points'))]),
-    );
-    assert.deepEqual(solve, [
-      ['deduction', 6],
-      ['abduction', 6],
-      ['induction', 6],
-    ]);
-    for (const title of [
-      'proposer reward',
-      'valid proposals',
-      'duplicate proposals',
-      'program length (chars)',
+    const page = await browser.newPage({ viewport: { width: 1300, height: 1000 } });
+    const foreign: string[] = [];
+    page.on('request', (r) => {
+      if (!r.url().startsWith(dash.url)) foreign.push(r.url());
+    });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(`${dash.url}?poll=150`);
+    await page.waitForSelector('body[data-iterations="8"]');
+
+    // Every plot, with one line per task type (or role, reason, ...) and one point per iteration.
+    for (const plot of [
+      'solve',
+      'proposer-reward',
+      'solver-reward',
+      'learnability',
+      'valid',
+      'duplicate',
+      'program-length',
       'diversity',
-      'solver completion tokens',
-      'held-out accuracy',
+      'buffer',
+      'proposer-tokens',
+      'solver-tokens',
     ]) {
-      assert.ok((await page.$$(`svg[data-title="${title}"] polyline.series`)).length > 0, title);
+      assert.deepEqual(await seriesOf(page, plot), TYPES3(8), plot);
     }
-    const rows = await page.$$eval('tr.task', (rs) => rs.map((r) => r.textContent ?? ''));
-    assert.equal(rows.length, 2);
-    assert.ok(rows.some((r) => r.includes('return x * 2')));
-    assert.ok((await page.$('tr.task b')) === null, 'model text is escaped, not rendered as HTML');
-    // Live: the run writes iteration 7; the page picks it up without a reload.
-    appendMetrics(run.metricsPath, record(7));
-    await page.waitForSelector('#status:has-text("iteration 7")');
-    const after = await page.$eval('svg[data-title="solve rate"] polyline.series', (l) =>
-      Number(l.getAttribute('data-points')),
+    assert.deepEqual(await seriesOf(page, 'format-errors'), [
+      ['proposer', 8],
+      ['solver', 8],
+    ]);
+    // Rejection reasons, most frequent first: runtime (every type, 45 in all), too_few_inputs (3 an
+    // iteration in induction), format:no_answer (1 an iteration in two types).
+    assert.deepEqual(await seriesOf(page, 'rejections'), [
+      ['runtime', 8],
+      ['too_few_inputs', 8],
+      ['format:no_answer', 8],
+    ]);
+    assert.deepEqual(await seriesOf(page, 'loss'), [['loss', 8]]);
+    assert.deepEqual(await seriesOf(page, 'throughput'), [
+      ['tokens/s', 8],
+      ['execs/s', 8],
+    ]);
+    // Evaluations ran before iterations 1 and 5: two points per series, each marked.
+    assert.deepEqual(await seriesOf(page, 'eval'), [...TYPES3(2), ['mean', 2]]);
+    assert.equal((await page.$$('svg[data-plot="eval"] circle.marker')).length, 8);
+
+    // The solve-rate line goes through the values: y = 168 - rate * 144 in the 0..1 panel.
+    const dedPoints: string = await page.$eval(
+      'svg[data-plot="solve"] polyline.series',
+      (l) => l.getAttribute('points') ?? '',
     );
-    assert.equal(after, 7);
+    const ys = dedPoints.split(' ').map((p) => Number(p.split(',')[1]));
+    const want = Array.from(
+      { length: 8 },
+      (_, i) => 168 - (metricsRecord(i + 1).types.deduction?.solveRate ?? 0) * 144,
+    );
+    assert.deepEqual(
+      ys.map((y) => y.toFixed(1)),
+      want.map((y) => y.toFixed(1)),
+    );
+
+    // Header and status from config.json and the last record.
+    assert.match((await page.textContent('#config')) ?? '', /seed 7 · python · model tiny/);
+    assert.match(
+      (await page.textContent('#status')) ?? '',
+      /^iteration 8 · 2\.7 min · 1380 tok\/s · 1560 exec\/s · solve ded/,
+    );
+
+    // The task table: newest first, the model's text escaped, not rendered.
+    await page.waitForSelector('tr.task');
+    const rows = await page.$$eval('tr.task', (rs) => rs.map((r) => r.textContent ?? ''));
+    assert.equal(rows.length, 24);
+    assert.match(rows[0] ?? '', /^8induction/);
+    assert.ok(rows.some((r) => r.includes('return x * 8') && r.includes('valid')));
+    assert.equal(await page.$('#tasks b'), null, 'model text is escaped, not HTML');
+    assert.ok(rows.some((r) => r.includes('<b>bold</b> 4')));
+    await page.selectOption('#role', 'solver');
+    assert.deepEqual(
+      [...new Set(await page.$$eval('tr.task', (rs) => rs.map((r) => r.getAttribute('data-role'))))],
+      ['solver'],
+    );
+    await page.selectOption('#role', '');
+
+    // Hovering a plot shows the values at the nearest iteration.
+    const box = await page.$eval('svg[data-plot="solve"]', (s) => {
+      const b = s.getBoundingClientRect();
+      return { x: b.x, y: b.y, w: b.width, h: b.height };
+    });
+    await page.mouse.move(box.x + box.w - 12, box.y + box.h / 2);
+    assert.match((await page.textContent('#tip')) ?? '', /iteration 8deduction/);
+
+    // Live: the run writes iteration 9; the page picks it up without a reload.
+    appendSamples(run.samplesPath, samples(9));
+    appendMetrics(run.metricsPath, metricsRecord(9));
+    await page.waitForSelector('body[data-iterations="9"]');
+    assert.deepEqual(await seriesOf(page, 'solve'), TYPES3(9));
+    assert.deepEqual(await seriesOf(page, 'eval'), [...TYPES3(3), ['mean', 3]]);
+    await page.waitForFunction("document.querySelector('tr.task')?.textContent.startsWith('9induction')");
+
     mkdirSync(outDir, { recursive: true });
     const shot = join(outDir, 'dashboard.png');
     await page.screenshot({ path: shot, fullPage: true });
     console.log(`dashboard screenshot: ${shot}`);
+
+    // Resume: the run truncates the file back to iteration 6 and redoes 7 with other numbers.
+    writeFileSync(run.metricsPath, '');
+    for (let i = 1; i <= 6; i++) appendMetrics(run.metricsPath, metricsRecord(i));
+    appendMetrics(run.metricsPath, metricsRecord(7, 0.5));
+    await page.waitForSelector('body[data-iterations="7"]');
+    assert.deepEqual(await seriesOf(page, 'solve'), TYPES3(7));
+    assert.match((await page.textContent('#status')) ?? '', /^iteration 7 /);
+
+    // A corrupt line is reported on the page; what came before it stays drawn.
+    appendFileSync(run.metricsPath, '{"version":1,"iteration":8,"oops"\n');
+    await page.waitForSelector('#error:has-text("metrics.jsonl:8: not JSON")');
+    assert.equal(await page.getAttribute('body', 'data-iterations'), '7');
+
+    assert.deepEqual(foreign, [], 'the page loads nothing from elsewhere');
+    assert.deepEqual(pageErrors, []);
   } finally {
     await browser.close();
-    server.close();
+    await dash.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test('the dashboard server answers JSON errors for unknown paths', async () => {
+test('the dashboard of a run with no iterations yet waits, then draws the first one', {
+  skip: chromiumPath ? false : 'no Chromium binary found (CI installs Debian chromium)',
+  timeout: 60_000,
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'azr-dash-'));
-  const { server, url } = await startDashboard(dir);
+  const dash = await startDashboard(dir);
+  const browser = await chromium.launch({ executablePath: chromiumPath as string, args: ['--no-sandbox'] });
   try {
-    const r = await fetch(`${url}nope`);
-    assert.equal(r.status, 404);
-    assert.deepEqual(await r.json(), { error: 'not found' });
-    assert.deepEqual(
-      await (await fetch(`${url}api/metrics`)).json(),
-      [],
-      'a run without metrics yet is empty, not an error',
-    );
+    const page = await browser.newPage();
+    await page.goto(`${dash.url}?poll=150`);
+    await page.waitForSelector('#status:has-text("waiting for the first iteration")');
+    assert.match((await page.textContent('svg[data-plot="solve"]')) ?? '', /no data yet/);
+    const run = writeRun(dir, 1);
+    assert.ok(existsSync(run.metricsPath));
+    await page.waitForSelector('body[data-iterations="1"]');
+    assert.deepEqual(await seriesOf(page, 'solve'), TYPES3(1));
+    assert.equal((await page.$$('svg[data-plot="solve"] circle.marker')).length, 3, 'a lone point is marked');
   } finally {
-    server.close();
+    await browser.close();
+    await dash.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

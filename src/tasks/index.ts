@@ -12,7 +12,8 @@
 //               -> per item { ok, task } | { ok: false, reason: RejectionReason, detail }; one executor batch.
 //               splitPairs(pairs) -> { shown, hidden } (the deterministic induction split)
 // verify.ts     verifySolutions(executor, [{ task, answer }]) -> boolean[] (one executor batch);
-//               verificationRequests + verdict to fold verification into a bigger batch yourself;
+//               verificationBatch(items) -> { requests, verdicts(results) } to merge into a bigger batch;
+//               verificationRequests + verdict for one item;
 //               verifySolution for one answer
 // rewards.ts    learnabilityReward(s), solverReward(correct), solverFinalReward / proposerFinalReward
 //               (format-aware: -1 unparseable, -0.5 wrong or invalid; { zeroAsPenalty } option)

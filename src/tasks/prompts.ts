@@ -83,7 +83,10 @@ function functionRules(lang: Lang): string {
         'threading, logging, time, datetime, random, hashlib, ...) is refused.'
       : '- No require or import, no eval or Function, no Date, Math.random, timers, Promises or async.';
   return [
-    '- The entry point is one top-level function named `f`; helper functions and classes go inside it.',
+    lang === 'python'
+      ? '- The entry point is one top-level function named `f`; helper functions go inside it (classes ' +
+        'may be defined above it).'
+      : '- The entry point is one top-level function named `f`; helper functions go inside it.',
     '- f takes at least one argument and returns a value.',
     '- f is deterministic and self-contained: no randomness, clocks or dates, files, network, printing ' +
       'or other outside state. The same input must always give the same output.',

@@ -36,18 +36,36 @@ export function verdict(results: readonly AnyExecResult[]): boolean {
   return results.length > 0 && results.every((r) => r.ok && 'equal' in r && r.equal);
 }
 
+/**
+ * The executor requests that verify many answers, and the function that turns their results (in request
+ * order) back into one verdict per answer. Lets a caller merge verification into a larger executor batch.
+ */
+export function verificationBatch(items: readonly SolutionToVerify[]): {
+  requests: ExecRequest[];
+  verdicts(results: readonly AnyExecResult[]): boolean[];
+} {
+  const perItem = items.map(verificationRequests);
+  return {
+    requests: perItem.flat(),
+    verdicts(results) {
+      let at = 0;
+      return perItem.map((reqs) => {
+        const mine = results.slice(at, at + reqs.length);
+        at += reqs.length;
+        return verdict(mine);
+      });
+    },
+  };
+}
+
+/** Verify many answers with one executor batch; one boolean per item, in order. */
 export async function verifySolutions(
   executor: Executor,
   items: readonly SolutionToVerify[],
 ): Promise<boolean[]> {
-  const perItem = items.map(verificationRequests);
-  const results = await executor.batch(perItem.flat());
-  let at = 0;
-  return perItem.map((reqs) => {
-    const mine = results.slice(at, at + reqs.length);
-    at += reqs.length;
-    return verdict(mine);
-  });
+  if (items.length === 0) return [];
+  const batch = verificationBatch(items);
+  return batch.verdicts(await executor.batch(batch.requests));
 }
 
 /** One answer to one task of any type (batch with verifySolutions when there are many). */

@@ -24,6 +24,7 @@ import {
   TaskBuffer,
   validateProposals,
   verdict,
+  verificationBatch,
   verificationRequests,
   verifySolution,
   verifySolutions,
@@ -273,6 +274,21 @@ test('verification requests and verdicts are plain data (for batching by the loo
   assert.equal(verdict([yes, no]), false);
   assert.equal(verdict([yes, failed]), false);
   assert.equal(verdict([]), false, 'nothing checked is not a pass');
+  // A batch of answers: requests in item order, results folded back per item.
+  const batch = verificationBatch([
+    { task: ind, answer: 'A' },
+    { task: { ...ind, type: 'abduction' }, answer: '5' },
+  ]);
+  assert.equal(batch.requests.length, 3);
+  assert.deepEqual(batch.requests[2], {
+    op: 'matches',
+    lang: 'python',
+    program: 'p',
+    input: '5',
+    expected: '1',
+  });
+  assert.deepEqual(batch.verdicts([yes, no, yes]), [false, true]);
+  assert.deepEqual(batch.verdicts([yes, yes, failed]), [true, false]);
 });
 
 test('the pieces compose: prompt, parse, validate, solve, verify, reward, advantages, buffer', async () => {

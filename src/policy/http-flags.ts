@@ -1,0 +1,55 @@
+// Command-line flags of the OpenAI-compatible policy, shared by `azr generate` and `azr eval --bench
+// cruxeval`, so both read the same names the same way.
+import type { OpenAIPolicyOptions } from './openai.js';
+
+export const OPENAI_FLAGS = {
+  'base-url': { type: 'string' },
+  model: { type: 'string' },
+  chat: { type: 'boolean' },
+  concurrency: { type: 'string' },
+  'timeout-ms': { type: 'string' },
+  retries: { type: 'string' },
+  'api-key-env': { type: 'string' },
+  'no-logprobs': { type: 'boolean' },
+} as const;
+
+export const OPENAI_FLAGS_USAGE = `  --base-url URL[,URL]  OpenAI-compatible servers of one model (e.g. http://localhost:8000/v1)
+  --model NAME          the model name the servers know
+  --chat                use /v1/chat/completions (the server's chat template) instead of /v1/completions
+  --concurrency N       requests in flight per server (default 8)
+  --timeout-ms N        per request (default 120000)
+  --retries N           retries on 429, 5xx, connection errors, malformed bodies (default 4)
+  --api-key-env VAR     environment variable with the API key (default OPENAI_API_KEY)
+  --no-logprobs         do not ask for token log-probabilities
+`;
+
+function whole(values: Record<string, unknown>, name: string, min: number): number | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (typeof raw !== 'string' || !/^\d+$/.test(raw) || n < min)
+    throw new Error(`--${name} takes a whole number >= ${min}, got '${String(raw)}'`);
+  return n;
+}
+
+/** Policy options from parsed flags; throws a readable Error on a missing or bad flag. */
+export function openAIOptionsFromFlags(values: Record<string, unknown>): OpenAIPolicyOptions {
+  const urls = typeof values['base-url'] === 'string' ? values['base-url'] : '';
+  const baseUrls = urls
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '');
+  if (baseUrls.length === 0) throw new Error('give --base-url URL[,URL]');
+  const model = values.model;
+  if (typeof model !== 'string' || model.trim() === '') throw new Error('give --model NAME');
+  const opts: OpenAIPolicyOptions = { baseUrls, model, api: values.chat === true ? 'chat' : 'completions' };
+  const concurrency = whole(values, 'concurrency', 1);
+  if (concurrency !== undefined) opts.concurrency = concurrency;
+  const timeoutMs = whole(values, 'timeout-ms', 1);
+  if (timeoutMs !== undefined) opts.timeoutMs = timeoutMs;
+  const retries = whole(values, 'retries', 0);
+  if (retries !== undefined) opts.retries = retries;
+  if (typeof values['api-key-env'] === 'string') opts.apiKeyEnv = values['api-key-env'];
+  if (values['no-logprobs'] === true) opts.logprobs = false;
+  return opts;
+}

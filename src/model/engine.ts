@@ -18,16 +18,10 @@
 import * as ort from 'onnxruntime-node';
 import { readSafetensors, writeSafetensors } from './checkpoint.js';
 import { type ModelConfig, parameterSpecs, validateModelConfig } from './config.js';
+import { buildDecodeGraph, buildPrefillGraph, transposeEmbedding } from './decode-graph.js';
 import type { KvCache, ModelEngine, OptimizerSettings, TrainBatch, TrainStepStats } from './engine-types.js';
-import {
-  buildDecodeGraph,
-  buildPrefillGraph,
-  buildScoreGraph,
-  buildTrainGraph,
-  type LossVariant,
-  NEG_INF,
-} from './gpt-graphs.js';
 import { initWeights, type Weights, zerosLike } from './params.js';
+import { buildScoreGraph, buildTrainGraph, type LossVariant, NEG_INF } from './train-graph.js';
 
 export interface EngineOptions {
   threads: number;
@@ -221,6 +215,13 @@ class OrtEngine implements ModelEngine {
     return Float32Array.from((out.logprobs as ort.Tensor).data as Float32Array);
   }
 
+  /** The weights the sampling graphs bake in: the parameters plus the head's wte^T. */
+  private bakedWeights(): ReadonlyMap<string, Float32Array> {
+    const w = new Map(this.weights);
+    w.set('wteT', transposeEmbedding(this.config, this.weights.get('wte') as Float32Array));
+    return w;
+  }
+
   private dropSampleSessions(): void {
     const old = this.sampleSessions;
     this.sampleSessions = new Map();
@@ -276,7 +277,7 @@ class OrtEngine implements ModelEngine {
       }
     }
     const session = await this.sampleSession(`prefill:${B}x${P}`, () =>
-      buildPrefillGraph(this.config, this.weights, B, P),
+      buildPrefillGraph(this.config, this.bakedWeights(), B, P),
     );
     const out = await session.run({
       tokens: i64(tok, [B, P]),
@@ -307,7 +308,7 @@ class OrtEngine implements ModelEngine {
       for (let j = 0; j < (cache.pad[b] as number); j++) mask[b * (S + 1) + j] = NEG_INF;
     }
     const session = await this.sampleSession(`decode:${B}`, () =>
-      buildDecodeGraph(this.config, this.weights, B),
+      buildDecodeGraph(this.config, this.bakedWeights(), B),
     );
     const feeds: Record<string, ort.Tensor> = {
       token: i64(tokens, [B]),

@@ -57,6 +57,17 @@ export class Graph {
     return name;
   }
 
+  /** A small float32 vector constant, shared between uses. */
+  floatVector(values: readonly number[]): T {
+    const key = `fv${values.join(',')}`;
+    const have = this.constants.get(key);
+    if (have) return have;
+    const name = `const_fv_${this.constants.size}`;
+    this.floats(name, [values.length], Float32Array.from(values));
+    this.constants.set(key, name);
+    return name;
+  }
+
   /** An int64 vector constant (shapes, axes, indices). */
   ints(values: readonly number[]): T {
     const key = `i${values.join(',')}`;

@@ -1,0 +1,125 @@
+// Sampling graphs: prefill (a whole prompt batch at once) and decode (one new token per row against the
+// KV cache). The cache itself lives on the TypeScript side (engine.ts), time-major [S, B, H, hd] per
+// layer, so the filled prefix is one contiguous block that is passed in without a copy, and only the new
+// step's keys and values come back.
+//
+// The weights are either baked in as initializers (the session is rebuilt after each update) or fed as
+// graph inputs (no rebuild); `weights` picks. The head uses wte^T [D, V], transposed once on the
+// TypeScript side (`wteT`), which saves a transpose per step.
+import type { ModelConfig } from './config.js';
+import { parameterSpecs } from './config.js';
+import { layerNormInference } from './layers.js';
+import { Graph, type T } from './onnx/graph.js';
+import { DataType } from './onnx/proto.js';
+
+/** Baked weights (initializers, keyed by parameter name plus `wteT`) or 'inputs' (fed each run). */
+export type WeightSource = ReadonlyMap<string, Float32Array> | 'inputs';
+
+export function transposeEmbedding(c: ModelConfig, wte: Float32Array): Float32Array {
+  const D = c.dModel;
+  const V = c.vocabSize;
+  const out = new Float32Array(D * V);
+  for (let i = 0; i < V; i++) for (let j = 0; j < D; j++) out[j * V + i] = wte[i * D + j] as number;
+  return out;
+}
+
+function declareWeights(g: Graph, c: ModelConfig, weights: WeightSource): void {
+  const all = [...parameterSpecs(c), { name: 'wteT', shape: [c.dModel, c.vocabSize] }];
+  for (const s of all) {
+    if (weights === 'inputs') {
+      g.input(s.name, s.shape);
+      continue;
+    }
+    const w = weights.get(s.name);
+    if (!w) throw new Error(`missing weight ${s.name}`);
+    g.floats(s.name, s.shape, w);
+  }
+}
+
+/** One transformer block; `attend(q, k, v)` maps the [rows, D] projections to the attention output. */
+function block(g: Graph, l: number, x: T, attend: (q: T, k: T, v: T) => T): T {
+  const p = `h.${l}`;
+  const h = layerNormInference(g, x, `${p}.ln1.weight`, `${p}.ln1.bias`);
+  const qkv = g.add(g.matmul(h, `${p}.attn.qkv.weight`), `${p}.attn.qkv.bias`);
+  const [q, k, v] = g.opN('Split', [qkv], 3, { axis: -1, num_outputs: 3 }) as [T, T, T];
+  const x1 = g.add(x, g.add(g.matmul(attend(q, k, v), `${p}.attn.proj.weight`), `${p}.attn.proj.bias`));
+  const h2 = layerNormInference(g, x1, `${p}.ln2.weight`, `${p}.ln2.bias`);
+  const f = g.op('Gelu', [g.add(g.matmul(h2, `${p}.mlp.fc.weight`), `${p}.mlp.fc.bias`)], {
+    approximate: 'tanh',
+  });
+  return g.add(x1, g.add(g.matmul(f, `${p}.mlp.proj.weight`), `${p}.mlp.proj.bias`));
+}
+
+/**
+ * Prefill of a left-padded prompt batch [B, P]. Inputs: tokens, positions (int64 [B, P]), mask [B, 1, P, P]
+ * (additive: causal plus the left padding as keys). Outputs: `k{l}`/`v{l}` time-major [P, B, H, hd] and
+ * `logits` [B, V] of the last position.
+ */
+export function buildPrefillGraph(c: ModelConfig, weights: WeightSource, B: number, P: number): Uint8Array {
+  const g = new Graph('prefill');
+  const D = c.dModel;
+  const H = c.heads;
+  const hd = D / H;
+  declareWeights(g, c, weights);
+  const tokens = g.input('tokens', [B, P], DataType.INT64);
+  const positions = g.input('positions', [B, P], DataType.INT64);
+  const mask = g.input('mask', [B, 1, P, P]);
+  let x = g.reshape(g.add(g.op('Gather', ['wte', tokens]), g.op('Gather', ['wpe', positions])), [B * P, D]);
+  const scale = g.scalar(1 / Math.sqrt(hd));
+  for (let l = 0; l < c.layers; l++) {
+    x = block(g, l, x, (q, k, v) => {
+      const split = (a: T) => g.reshape(a, [B, P, H, hd]);
+      const kt = split(k);
+      const vt = split(v);
+      g.output(g.transpose(kt, [1, 0, 2, 3]), `k${l}`, [P, B, H, hd]);
+      g.output(g.transpose(vt, [1, 0, 2, 3]), `v${l}`, [P, B, H, hd]);
+      const qh = g.transpose(split(g.mul(q, scale)), [0, 2, 1, 3]);
+      const kh = g.transpose(kt, [0, 2, 1, 3]);
+      const att = g.op('Softmax', [g.add(g.matmul(qh, g.t4(kh)), mask)], { axis: -1 });
+      return g.reshape(g.transpose(g.matmul(att, g.transpose(vt, [0, 2, 1, 3])), [0, 2, 1, 3]), [B * P, D]);
+    });
+  }
+  const last = g.reshape(
+    g.op('Slice', [g.reshape(x, [B, P, D]), g.ints([P - 1]), g.ints([P]), g.ints([1])]),
+    [B, D],
+  );
+  const h = layerNormInference(g, last, 'lnf.weight', 'lnf.bias');
+  g.output(g.matmul(h, 'wteT'), 'logits', [B, c.vocabSize]);
+  return g.encode();
+}
+
+/**
+ * One decode step for B rows. Inputs: token and position (int64 [B]), mask [B, S+1] (additive; masks each
+ * row's left padding), past keys/values `pk{l}`/`pv{l}` time-major [S, B, H, hd]. Outputs: logits [B, V]
+ * and the new entries `nk{l}`/`nv{l}` [1, B, H, hd].
+ */
+export function buildDecodeGraph(c: ModelConfig, weights: WeightSource, B: number): Uint8Array {
+  const g = new Graph('decode');
+  const D = c.dModel;
+  const H = c.heads;
+  const hd = D / H;
+  declareWeights(g, c, weights);
+  const token = g.input('token', [B], DataType.INT64);
+  const position = g.input('position', [B], DataType.INT64);
+  const mask = g.input('mask', [B, 'S1']);
+  const mask4 = g.op('Unsqueeze', [mask, g.ints([1, 2])]); // [B, 1, 1, S+1]
+  let x = g.add(g.op('Gather', ['wte', token]), g.op('Gather', ['wpe', position])); // [B, D]
+  const scale = g.scalar(1 / Math.sqrt(hd));
+  for (let l = 0; l < c.layers; l++) {
+    const pk = g.input(`pk${l}`, ['S', B, H, hd]);
+    const pv = g.input(`pv${l}`, ['S', B, H, hd]);
+    x = block(g, l, x, (q, k, v) => {
+      const nk = g.output(g.reshape(k, [1, B, H, hd]), `nk${l}`, [1, B, H, hd]);
+      const nv = g.output(g.reshape(v, [1, B, H, hd]), `nv${l}`, [1, B, H, hd]);
+      // [B, H, S+1, hd]; the key transpose below folds into the MatMul (a transposed operand).
+      const keys = g.transpose(g.op('Concat', [pk, nk], { axis: 0 }), [1, 2, 0, 3]);
+      const values = g.transpose(g.op('Concat', [pv, nv], { axis: 0 }), [1, 2, 0, 3]);
+      const qh = g.reshape(g.mul(q, scale), [B, H, 1, hd]);
+      const att = g.op('Softmax', [g.add(g.matmul(qh, g.t4(keys)), mask4)], { axis: -1 });
+      return g.reshape(g.matmul(att, values), [B, D]);
+    });
+  }
+  const h = layerNormInference(g, x, 'lnf.weight', 'lnf.bias');
+  g.output(g.matmul(h, 'wteT'), 'logits', [B, c.vocabSize]);
+  return g.encode();
+}

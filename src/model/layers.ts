@@ -1,0 +1,234 @@
+// The GPT's layers in ONNX graph terms, llm.c style: each layer's forward next to its hand-written
+// backward. A forward returns its output and the state its backward needs; a backward takes the gradient
+// of the output, records parameter gradients in `grads` (keyed by parameter name) and returns the
+// gradient of the input. Shapes: N rows (batch * time), D width, H heads, hd = D / H, V vocabulary.
+//
+// Performance notes (measured on the target CPU with ONNX Runtime's `all` optimisation level):
+// - Linear layers are plain MatMul on [N, in] x [in, out]; the transposes in the backward (x^T dy, dy W^T)
+//   are folded by the optimiser into FusedMatMul's transA/transB, so they cost nothing.
+// - Attention keeps [B, H, T, hd]; only the head split/merge are real transposes.
+import type { Graph, T } from './onnx/graph.js';
+
+export type Grads = Map<string, T>;
+
+function setGrad(grads: Grads, name: string, g: T): void {
+  if (grads.has(name)) throw new Error(`gradient of ${name} recorded twice`);
+  grads.set(name, g);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Linear: y = x @ W + b, x [N, in], W [in, out], b [out].
+
+export interface LinearState {
+  x: T;
+  weight: string;
+  bias: string;
+}
+
+export function linear(g: Graph, x: T, weight: string, bias: string): { y: T; state: LinearState } {
+  return { y: g.add(g.matmul(x, weight), bias), state: { x, weight, bias } };
+}
+
+/** dW = x^T dy, db = sum_rows dy, dx = dy W^T. */
+export function linearBackward(g: Graph, dy: T, s: LinearState, grads: Grads): T {
+  setGrad(grads, s.weight, g.matmul(g.t2(s.x), dy));
+  setGrad(grads, s.bias, g.sum0(dy));
+  return g.matmul(dy, g.t2(s.weight));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// LayerNorm over the last axis (epsilon 1e-5), with weight and bias.
+
+export interface LayerNormState {
+  xhat: T;
+  istd: T;
+  weight: string;
+  bias: string;
+  width: number;
+}
+
+export function layerNorm(
+  g: Graph,
+  x: T,
+  weight: string,
+  bias: string,
+  width: number,
+): { y: T; state: LayerNormState } {
+  // ONNX LayerNormalization also returns the mean and 1/std it computed, which the backward reuses.
+  const [y, mean, istd] = g.opN('LayerNormalization', [x, weight, bias], 3, {
+    axis: -1,
+    epsilon: { float: 1e-5 },
+    stash_type: 1,
+  }) as [T, T, T];
+  return { y, state: { xhat: g.mul(g.sub(x, mean), istd), istd, weight, bias, width } };
+}
+
+/** LayerNorm without the backward's state (sampling graphs): one node. */
+export function layerNormInference(g: Graph, x: T, weight: string, bias: string): T {
+  return g.op('LayerNormalization', [x, weight, bias], { axis: -1, epsilon: { float: 1e-5 }, stash_type: 1 });
+}
+
+/** dx = istd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), dxhat = dy * weight. */
+export function layerNormBackward(g: Graph, dy: T, s: LayerNormState, grads: Grads): T {
+  setGrad(grads, s.weight, g.sum0(g.mul(dy, s.xhat)));
+  setGrad(grads, s.bias, g.sum0(dy));
+  const dxh = g.mul(dy, s.weight);
+  const invD = g.scalar(1 / s.width);
+  const meanDxh = g.mul(g.sumLast(dxh), invD);
+  const meanDxhXhat = g.mul(g.sumLast(g.mul(dxh, s.xhat)), invD);
+  return g.mul(s.istd, g.sub(g.sub(dxh, meanDxh), g.mul(s.xhat, meanDxhXhat)));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// GELU, tanh approximation: gelu(u) = 0.5 u (1 + tanh(c (u + k u^3))).
+
+const GELU_C = Math.sqrt(2 / Math.PI);
+const GELU_K = 0.044715;
+
+export function gelu(g: Graph, u: T): { y: T; state: { u: T } } {
+  return { y: g.op('Gelu', [u], { approximate: 'tanh' }), state: { u } };
+}
+
+/** du = dy * (0.5 (1 + th) + 0.5 u (1 - th^2) c (1 + 3k u^2)), th = tanh(c u (1 + k u^2)). */
+export function geluBackward(g: Graph, dy: T, s: { u: T }): T {
+  const u = s.u;
+  const u2 = g.mul(u, u);
+  const th = g.op('Tanh', [
+    g.mul(g.mul(g.scalar(GELU_C), u), g.add(g.scalar(1), g.mul(g.scalar(GELU_K), u2))),
+  ]);
+  const left = g.mul(g.scalar(0.5), g.add(g.scalar(1), th));
+  const right = g.mul(
+    g.mul(g.mul(g.scalar(0.5 * GELU_C), u), g.sub(g.scalar(1), g.mul(th, th))),
+    g.add(g.scalar(1), g.mul(g.scalar(3 * GELU_K), u2)),
+  );
+  return g.mul(dy, g.add(left, right));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Causal multi-head self-attention core (between the qkv projection and the output projection):
+//   qkv [N, 3D] -> y [N, D], y = softmax(q k^T / sqrt(hd) + mask) v per head.
+
+export interface AttentionShape {
+  batch: number;
+  time: number;
+  heads: number;
+  width: number;
+}
+
+export interface AttentionState {
+  q: T;
+  k: T;
+  v: T;
+  att: T;
+  shape: AttentionShape;
+}
+
+function splitHeads(g: Graph, a: T, s: AttentionShape): T {
+  const hd = s.width / s.heads;
+  return g.transpose(g.reshape(a, [s.batch, s.time, s.heads, hd]), [0, 2, 1, 3]); // [B, H, T, hd]
+}
+
+function mergeHeads(g: Graph, a: T, s: AttentionShape): T {
+  return g.reshape(g.transpose(a, [0, 2, 1, 3]), [s.batch * s.time, s.width]); // [N, D]
+}
+
+/** `mask` is additive, broadcastable to [B, H, T, T] (0 where a query may attend, a large negative elsewhere). */
+export function attention(g: Graph, qkv: T, mask: T, shape: AttentionShape): { y: T; state: AttentionState } {
+  const scale = g.scalar(1 / Math.sqrt(shape.width / shape.heads));
+  const [q0, k0, v0] = g.opN('Split', [qkv], 3, { axis: -1, num_outputs: 3 }) as [T, T, T];
+  // The 1/sqrt(hd) scale is applied to q ([N, D]) rather than to the scores ([B, H, T, T]).
+  const q = splitHeads(g, g.mul(q0, scale), shape);
+  const k = splitHeads(g, k0, shape);
+  const v = splitHeads(g, v0, shape);
+  const att = g.op('Softmax', [g.add(g.matmul(q, g.t4(k)), mask)], { axis: -1 });
+  return { y: mergeHeads(g, g.matmul(att, v), shape), state: { q, k, v, att, shape } };
+}
+
+/** Backward of the attention core: d qkv [N, 3D] from dy [N, D]. */
+export function attentionBackward(g: Graph, dy: T, s: AttentionState): T {
+  const scale = g.scalar(1 / Math.sqrt(s.shape.width / s.shape.heads));
+  const dO = splitHeads(g, dy, s.shape);
+  const datt = g.matmul(dO, g.t4(s.v));
+  const dv = g.matmul(g.t4(s.att), dO);
+  // Softmax backward: ds = att * (datt - sum_j datt * att). Masked entries have att = 0, so ds = 0 there.
+  const ds = g.mul(s.att, g.sub(datt, g.sumLast(g.mul(datt, s.att))));
+  const dq = g.mul(g.matmul(ds, s.k), scale); // q was scaled before the product
+  const dk = g.matmul(g.t4(ds), s.q);
+  return g.op(
+    'Concat',
+    [mergeHeads(g, dq, s.shape), mergeHeads(g, dk, s.shape), mergeHeads(g, dv, s.shape)],
+    {
+      axis: -1,
+    },
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Embeddings: x[b, t] = wte[tokens[b, t]] + wpe[t].
+
+export interface EmbeddingState {
+  tokens: T;
+  batch: number;
+  time: number;
+  vocab: number;
+  width: number;
+  context: number;
+}
+
+/** tokens: int64 [N] -> x [N, D]. */
+export function embedding(
+  g: Graph,
+  tokens: T,
+  s: Omit<EmbeddingState, 'tokens'>,
+): { y: T; state: EmbeddingState } {
+  const pos = g.op('Slice', ['wpe', g.ints([0]), g.ints([s.time]), g.ints([0])]); // [T, D]
+  const tok = g.op('Gather', ['wte', g.reshape(tokens, [s.batch, s.time])]); // [B, T, D]
+  return { y: g.reshape(g.add(tok, pos), [s.batch * s.time, s.width]), state: { ...s, tokens } };
+}
+
+/**
+ * dwte (input side) = onehot(tokens)^T dx, a [V, N] x [N, D] product (deterministic, unlike a scatter-add
+ * order could be, and cheap for a byte-level vocabulary); dwpe = sum over the batch, zero past T.
+ * Returns the input-side wte gradient; the caller adds the tied head's part.
+ */
+export function embeddingBackward(g: Graph, dx: T, s: EmbeddingState, grads: Grads): T {
+  const dpos = g.sum0(g.reshape(dx, [s.batch, s.time, s.width])); // [T, D]
+  setGrad(
+    grads,
+    'wpe',
+    s.context > s.time ? g.op('Pad', [dpos, g.ints([0, 0, s.context - s.time, 0])]) : dpos,
+  );
+  return g.matmul(g.t2(oneHot(g, s.tokens, s.vocab)), dx);
+}
+
+export function oneHot(g: Graph, ids: T, vocab: number): T {
+  return g.op('OneHot', [ids, g.ints([vocab]), g.floatVector([0, 1])], { axis: -1 });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Tied head and log-softmax: lsm = log_softmax(h @ wte^T), h [N, D] -> [N, V].
+
+export interface HeadState {
+  h: T;
+  lsm: T;
+}
+
+export function head(g: Graph, h: T): { lsm: T; state: HeadState } {
+  const lsm = g.op('LogSoftmax', [g.matmul(h, g.t2('wte'))], { axis: -1 });
+  return { lsm, state: { h, lsm } };
+}
+
+/**
+ * Given d loss / d logp(target) = -coef per row (so loss = -sum coef * logp for fixed coef), the logits'
+ * gradient is coef * (softmax - onehot(target)). Returns { dh, dwte } (the head's part of wte's gradient).
+ */
+export function headBackward(
+  g: Graph,
+  coef: T,
+  targetsOneHot: T,
+  s: HeadState,
+  rows: number,
+): { dh: T; dwte: T } {
+  const dlogits = g.mul(g.reshape(coef, [rows, 1]), g.sub(g.op('Exp', [s.lsm]), targetsOneHot));
+  return { dh: g.matmul(dlogits, 'wte'), dwte: g.matmul(g.t2(dlogits), s.h) };
+}

@@ -1,0 +1,233 @@
+// The training step as one ONNX graph: forward, the per-layer backward of layers.ts in reverse order,
+// global-norm gradient clipping and AdamW. Parameters and moments go in, updated ones come out, so the
+// weights live on the TypeScript side. Also the forward-only scoring graph (log-probabilities of targets).
+//
+// Graph inputs (N = batch * time):
+//   <param>, m.<param>, v.<param>         every parameter of config.ts parameterSpecs, and its moments
+//   tokens, targets                        int64 [N]
+//   pg:  coef [N] = weight * advantage     loss = -sum coef * logp(target)
+//   ppo: weight, advantage, old_logprobs [N], clip_eps []
+//                                          loss = -sum weight * min(r A, clip(r, 1-eps, 1+eps) A), r = exp(logp - old)
+//   lr_t []   lr * sqrt(1 - beta2^t) / (1 - beta1^t)   (bias correction folded in on the TypeScript side)
+//   eps_t []  1e-8 * sqrt(1 - beta2^t)                  (so the update equals lr * mhat / (sqrt(vhat) + 1e-8))
+//   wd_lr []  lr * weight decay                          (decoupled: w -= wd_lr * w for decayed parameters)
+// Graph outputs: new.<param>, new.m.<param>, new.v.<param>, loss [], grad_norm [] (before clipping),
+// and with `withGrads` the raw gradients grad.<param> (tests).
+import type { ModelConfig } from './config.js';
+import { parameterSpecs } from './config.js';
+import {
+  type AttentionState,
+  attention,
+  attentionBackward,
+  type EmbeddingState,
+  embedding,
+  embeddingBackward,
+  type Grads,
+  gelu,
+  geluBackward,
+  type HeadState,
+  head,
+  headBackward,
+  type LayerNormState,
+  type LinearState,
+  layerNorm,
+  layerNormBackward,
+  linear,
+  linearBackward,
+  oneHot,
+} from './layers.js';
+import { Graph, type T } from './onnx/graph.js';
+import { DataType } from './onnx/proto.js';
+
+/** Additive mask value: finite, so a fully masked row softmaxes to uniform instead of NaN. */
+export const NEG_INF = -1e9;
+
+/**
+ * Parameters that get weight decay: the matrices and both embeddings (as in GPT-2 / nanoGPT), not biases
+ * or LayerNorm weights, whose decay toward 0 would fight their role as scales and offsets.
+ */
+export function isDecayed(name: string): boolean {
+  return name === 'wte' || name === 'wpe' || (name.endsWith('.weight') && !/\.ln\d?\.|^lnf\./.test(name));
+}
+
+interface BlockState {
+  ln1: LayerNormState;
+  qkv: LinearState;
+  attn: AttentionState;
+  proj: LinearState;
+  ln2: LayerNormState;
+  fc: LinearState;
+  act: { u: T };
+  mlpProj: LinearState;
+}
+
+interface Forward {
+  emb: EmbeddingState;
+  blocks: BlockState[];
+  lnf: LayerNormState;
+  head: HeadState;
+  /** Log-softmax over the vocabulary, [N, V]. */
+  lsm: T;
+}
+
+/** The causal forward over a [B, T] batch of token ids. */
+function forward(g: Graph, c: ModelConfig, B: number, Tn: number): Forward {
+  const D = c.dModel;
+  const tokens = g.input('tokens', [B * Tn], DataType.INT64);
+  const mask = new Float32Array(Tn * Tn);
+  for (let i = 0; i < Tn; i++) for (let j = i + 1; j < Tn; j++) mask[i * Tn + j] = NEG_INF;
+  const causal = g.floats('causal_mask', [Tn, Tn], mask);
+  const emb = embedding(g, tokens, {
+    batch: B,
+    time: Tn,
+    vocab: c.vocabSize,
+    width: D,
+    context: c.contextLength,
+  });
+  let x = emb.y;
+  const blocks: BlockState[] = [];
+  for (let l = 0; l < c.layers; l++) {
+    const p = `h.${l}`;
+    const ln1 = layerNorm(g, x, `${p}.ln1.weight`, `${p}.ln1.bias`, D);
+    const qkv = linear(g, ln1.y, `${p}.attn.qkv.weight`, `${p}.attn.qkv.bias`);
+    const attn = attention(g, qkv.y, causal, { batch: B, time: Tn, heads: c.heads, width: D });
+    const proj = linear(g, attn.y, `${p}.attn.proj.weight`, `${p}.attn.proj.bias`);
+    x = g.add(x, proj.y);
+    const ln2 = layerNorm(g, x, `${p}.ln2.weight`, `${p}.ln2.bias`, D);
+    const fc = linear(g, ln2.y, `${p}.mlp.fc.weight`, `${p}.mlp.fc.bias`);
+    const act = gelu(g, fc.y);
+    const mlpProj = linear(g, act.y, `${p}.mlp.proj.weight`, `${p}.mlp.proj.bias`);
+    x = g.add(x, mlpProj.y);
+    blocks.push({
+      ln1: ln1.state,
+      qkv: qkv.state,
+      attn: attn.state,
+      proj: proj.state,
+      ln2: ln2.state,
+      fc: fc.state,
+      act: act.state,
+      mlpProj: mlpProj.state,
+    });
+  }
+  const lnf = layerNorm(g, x, 'lnf.weight', 'lnf.bias', D);
+  const h = head(g, lnf.y);
+  return { emb: emb.state, blocks, lnf: lnf.state, head: h.state, lsm: h.lsm };
+}
+
+/** Gradients of every parameter, given d loss / d logp(target) = -coef per row. */
+function backward(g: Graph, f: Forward, coef: T, targetsOneHot: T, N: number): Grads {
+  const grads: Grads = new Map();
+  const { dh, dwte: dwteHead } = headBackward(g, coef, targetsOneHot, f.head, N);
+  let dx = layerNormBackward(g, dh, f.lnf, grads);
+  for (let l = f.blocks.length - 1; l >= 0; l--) {
+    const s = f.blocks[l] as BlockState;
+    // x = x + mlpProj(gelu(fc(ln2(x)))): the residual passes dx through and adds the branch's gradient.
+    const dAct = linearBackward(g, dx, s.mlpProj, grads);
+    const dFc = geluBackward(g, dAct, s.act);
+    dx = g.add(dx, layerNormBackward(g, linearBackward(g, dFc, s.fc, grads), s.ln2, grads));
+    // x = x + proj(attention(qkv(ln1(x)))).
+    const dAttn = linearBackward(g, dx, s.proj, grads);
+    const dQkv = attentionBackward(g, dAttn, s.attn);
+    dx = g.add(dx, layerNormBackward(g, linearBackward(g, dQkv, s.qkv, grads), s.ln1, grads));
+  }
+  // wte is tied: the head's gradient plus the embedding rows'.
+  grads.set('wte', g.add(dwteHead, embeddingBackward(g, dx, f.emb, grads)));
+  return grads;
+}
+
+function declareParams(g: Graph, c: ModelConfig): { name: string; shape: number[] }[] {
+  const specs = parameterSpecs(c);
+  for (const s of specs) g.input(s.name, s.shape);
+  return specs;
+}
+
+/** log p(target) per row, [N]. */
+function targetLogprobs(g: Graph, lsm: T, targetsOneHot: T): T {
+  return g.op('ReduceSum', [g.mul(lsm, targetsOneHot), g.ints([-1])], { keepdims: 0 });
+}
+
+/** Forward-only scoring graph: `logprobs` [N] of `targets` given `tokens`. */
+export function buildScoreGraph(c: ModelConfig, B: number, Tn: number): Uint8Array {
+  const g = new Graph('score');
+  declareParams(g, c);
+  const f = forward(g, c, B, Tn);
+  const targets = g.input('targets', [B * Tn], DataType.INT64);
+  g.output(targetLogprobs(g, f.lsm, oneHot(g, targets, c.vocabSize)), 'logprobs', [B * Tn]);
+  return g.encode();
+}
+
+export type LossVariant = 'pg' | 'ppo';
+
+export interface TrainGraphOptions {
+  variant: LossVariant;
+  beta1: number;
+  beta2: number;
+  gradClip: number;
+  /** Also output every raw gradient as `grad.<name>` (tests). */
+  withGrads?: boolean;
+}
+
+/** The loss and its slope: d loss / d logp(target) = -coef per row. */
+function objective(g: Graph, variant: LossVariant, lp: T, N: number): { loss: T; coef: T } {
+  if (variant === 'pg') {
+    const coef = g.input('coef', [N]);
+    return { loss: g.op('Neg', [g.sumAll(g.mul(coef, lp))]), coef };
+  }
+  const weight = g.input('weight', [N]);
+  const adv = g.input('advantage', [N]);
+  const old = g.input('old_logprobs', [N]);
+  const eps = g.input('clip_eps', []);
+  const one = g.scalar(1);
+  const ratio = g.op('Exp', [g.sub(lp, old)]);
+  const clipped = g.op('Max', [g.op('Min', [ratio, g.add(one, eps)]), g.sub(one, eps)]);
+  const unclippedObj = g.mul(ratio, adv);
+  const clippedObj = g.mul(clipped, adv);
+  const loss = g.op('Neg', [g.sumAll(g.mul(weight, g.op('Min', [unclippedObj, clippedObj])))]);
+  // Where the unclipped term is the minimum, d(r A)/d logp = r A; where the clipped one is, the slope is 0.
+  const active = g.op('Cast', [g.op('LessOrEqual', [unclippedObj, clippedObj])], { to: DataType.FLOAT });
+  return { loss, coef: g.mul(g.mul(weight, active), unclippedObj) };
+}
+
+export function buildTrainGraph(c: ModelConfig, B: number, Tn: number, opts: TrainGraphOptions): Uint8Array {
+  const g = new Graph('train');
+  const N = B * Tn;
+  const specs = declareParams(g, c);
+  const f = forward(g, c, B, Tn);
+  const targets = g.input('targets', [N], DataType.INT64);
+  const yoh = oneHot(g, targets, c.vocabSize);
+  const { loss, coef } = objective(g, opts.variant, targetLogprobs(g, f.lsm, yoh), N);
+  g.output(loss, 'loss', []);
+  const grads = backward(g, f, coef, yoh, N);
+
+  // Global-norm clipping: every gradient is scaled by min(1, clip / norm).
+  const sq = specs.map((s) => g.op('ReduceSumSquare', [grads.get(s.name) as T], { keepdims: 0 }));
+  const norm = g.op('Sqrt', [sq.reduce((a, b) => g.add(a, b))]);
+  g.output(norm, 'grad_norm', []);
+  const clip = g.scalar(opts.gradClip);
+  const factor = g.div(clip, g.op('Max', [norm, clip]));
+
+  // AdamW.
+  const lrT = g.input('lr_t', []);
+  const epsT = g.input('eps_t', []);
+  const wdLr = g.input('wd_lr', []);
+  const b1 = g.scalar(opts.beta1);
+  const b1c = g.scalar(1 - opts.beta1);
+  const b2 = g.scalar(opts.beta2);
+  const b2c = g.scalar(1 - opts.beta2);
+  for (const s of specs) {
+    const raw = grads.get(s.name);
+    if (!raw) throw new Error(`no gradient for ${s.name}`);
+    if (opts.withGrads) g.output(raw, `grad.${s.name}`, s.shape);
+    const gr = g.mul(raw, factor);
+    const m = g.input(`m.${s.name}`, s.shape);
+    const v = g.input(`v.${s.name}`, s.shape);
+    const m2 = g.add(g.mul(b1, m), g.mul(b1c, gr));
+    const v2 = g.add(g.mul(b2, v), g.mul(b2c, g.mul(gr, gr)));
+    let step = g.mul(lrT, g.div(m2, g.add(g.op('Sqrt', [v2]), epsT)));
+    if (isDecayed(s.name)) step = g.add(step, g.mul(wdLr, s.name));
+    g.output(g.sub(s.name, step), `new.${s.name}`, s.shape);
+    g.output(m2, `new.m.${s.name}`, s.shape);
+    g.output(v2, `new.v.${s.name}`, s.shape);
+  }
+  return g.encode();
+}

@@ -1,9 +1,12 @@
-// `azr plot RUN_DIR --out FILE.png`: the run's curves as a PNG (solve rate, valid proposals, proposer
-// reward, held-out accuracy).
+// `azr plot RUN_DIR --out FILE.png`: the run's curves as a PNG drawn by the project (solve rate, valid
+// proposals and proposer reward per task type, and held-out accuracy where evaluations ran).
 import { writeFileSync } from 'node:fs';
 import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
 
-export const plotUsage = 'usage: azr plot RUN_DIR --out FILE.png [--window N]\n';
+export const plotUsage = `usage: azr plot RUN_DIR --out FILE.png [--window N]
+  --out FILE.png   where to write the figure
+  --window N       moving average over N iterations for the per-iteration curves (default 5; 1 = raw)
+`;
 
 export async function plotCommand(argv: string[]): Promise<number> {
   let dir: string;
@@ -15,6 +18,8 @@ export async function plotCommand(argv: string[]): Promise<number> {
     dir = p.positionals[0] as string;
     const o = stringFlag(p.values, 'out');
     if (!o) throw new UsageError('--out FILE.png is required');
+    if (!o.toLowerCase().endsWith('.png'))
+      throw new UsageError(`--out writes a PNG; name it FILE.png, got '${o}'`);
     out = o;
     window = intFlag(p.values, 'window', 1, 1000) ?? 5;
   } catch (e) {
@@ -22,14 +27,26 @@ export async function plotCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const { RunDir } = await import('../selfplay/rundir.js');
-  const { readMetrics } = await import('../selfplay/metrics.js');
-  const { metricsPanels, renderPanels } = await import('../plot/chart.js');
-  const records = readMetrics(new RunDir(dir).metricsPath);
-  if (records.length === 0) {
-    process.stderr.write(`azr plot: no metrics in ${dir}\n`);
-    return 2;
+  const { readMetricsFile } = await import('../selfplay/metrics.js');
+  const { renderMetricsPlots } = await import('../plot/chart.js');
+  let records: Awaited<ReturnType<typeof readMetricsFile>>['records'];
+  try {
+    records = readMetricsFile(new RunDir(dir).metricsPath).records;
+  } catch (e) {
+    process.stderr.write(`azr plot: ${(e as Error).message}\n`);
+    return 1;
   }
-  writeFileSync(out, renderPanels(metricsPanels(records, window)));
-  process.stdout.write(`wrote ${out} (${records.length} iterations)\n`);
+  if (records.length === 0) {
+    process.stderr.write(`azr plot: no metrics in ${dir} yet (metrics.jsonl is missing or empty)\n`);
+    return 1;
+  }
+  try {
+    writeFileSync(out, renderMetricsPlots(records, window));
+  } catch (e) {
+    process.stderr.write(`azr plot: cannot write ${out}: ${(e as Error).message}\n`);
+    return 1;
+  }
+  const evals = records.filter((r) => r.eval).length;
+  process.stdout.write(`wrote ${out} (${records.length} iterations, ${evals} evaluations)\n`);
   return 0;
 }

@@ -1,5 +1,6 @@
-// A 3x5 bitmap font for chart labels: digits, upper-case letters and a little punctuation. Each glyph is
-// five rows of three bits, most significant bit on the left.
+// A 3x5 bitmap font for chart labels: digits, upper-case letters (lower case is drawn as upper case)
+// and a little punctuation; anything else draws as a space. Each glyph is five rows of three bits, most
+// significant bit on the left.
 const GLYPHS: Record<string, number[]> = {
   '0': [7, 5, 5, 5, 7],
   '1': [2, 6, 2, 2, 7],
@@ -45,8 +46,30 @@ const GLYPHS: Record<string, number[]> = {
   '(': [1, 2, 2, 2, 1],
   ')': [4, 2, 2, 2, 4],
   '+': [0, 2, 7, 2, 0],
+  '=': [0, 7, 0, 7, 0],
+  ',': [0, 0, 0, 2, 4],
+  _: [0, 0, 0, 0, 7],
+  '<': [1, 2, 4, 2, 1],
+  '>': [4, 2, 1, 2, 4],
+  '[': [3, 2, 2, 2, 3],
+  ']': [6, 2, 2, 2, 6],
+  '?': [7, 1, 2, 0, 2],
+  '!': [2, 2, 2, 0, 2],
+  "'": [2, 2, 0, 0, 0],
+  '#': [5, 7, 5, 7, 5],
+  '*': [5, 2, 7, 2, 5],
   ' ': [0, 0, 0, 0, 0],
 };
+
+/** Whether the font has a glyph for `ch` (lower case is drawn as upper case). */
+export function hasGlyph(ch: string): boolean {
+  return GLYPHS[ch.toUpperCase()] !== undefined;
+}
+
+/** Width in pixels of `text` drawn at `scale` (glyphs are 3 wide plus 1 of spacing). */
+export function textWidth(text: string, scale = 2): number {
+  return [...text].length * 4 * scale;
+}
 
 /** Draw text with its top-left corner at (x, y), each font pixel `scale` pixels wide. Returns the width. */
 export function drawText(
@@ -56,17 +79,19 @@ export function drawText(
   y: number,
   scale = 2,
 ): number {
-  let cx = x;
+  // Whole pixels, so every glyph has the same shape wherever it lands.
+  let cx = Math.round(x);
+  const top = Math.round(y);
   for (const ch of text.toUpperCase()) {
     const rows = GLYPHS[ch] ?? (GLYPHS[' '] as number[]);
     rows.forEach((bits, r) => {
       for (let c = 0; c < 3; c++) {
         if (bits & (4 >> c))
           for (let dy = 0; dy < scale; dy++)
-            for (let dx = 0; dx < scale; dx++) set(cx + c * scale + dx, y + r * scale + dy);
+            for (let dx = 0; dx < scale; dx++) set(cx + c * scale + dx, top + r * scale + dy);
       }
     });
     cx += 4 * scale;
   }
-  return cx - x;
+  return cx - Math.round(x);
 }

@@ -1,5 +1,9 @@
-// A minimal PNG encoder (8-bit RGBA, no filtering) over node:zlib, and an RGBA canvas to draw on.
+// A minimal PNG encoder (8-bit RGBA, filter type 0 on every row) over node:zlib, and an RGBA canvas to
+// draw on. Small enough to check by eye against the PNG spec: signature, IHDR, one IDAT, IEND, each chunk
+// with its CRC-32.
 import { deflateSync } from 'node:zlib';
+
+export type RGB = [number, number, number];
 
 const CRC_TABLE = (() => {
   const t = new Uint32Array(256);
@@ -49,7 +53,16 @@ export class Canvas {
     return [this.pixels[i] as number, this.pixels[i + 1] as number, this.pixels[i + 2] as number];
   }
 
-  /** A line two pixels wide (Bresenham-style stepping along the longer axis). */
+  /** A filled axis-aligned rectangle. */
+  fillRect(x: number, y: number, w: number, h: number, rgb: readonly [number, number, number]): void {
+    for (let yy = Math.round(y); yy < Math.round(y + h); yy++)
+      for (let xx = Math.round(x); xx < Math.round(x + w); xx++) this.set(xx, yy, rgb);
+  }
+
+  /**
+   * A line `width` pixels thick: a square brush stamped at every step along the longer axis, so steep and
+   * shallow segments come out equally thick. `dash` draws that many pixels on, then as many off.
+   */
   line(
     x0: number,
     y0: number,
@@ -57,12 +70,16 @@ export class Canvas {
     y1: number,
     rgb: readonly [number, number, number],
     width = 2,
+    dash = 0,
   ): void {
     const steps = Math.max(1, Math.ceil(Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0))));
+    const lo = -((width - 1) >> 1);
     for (let s = 0; s <= steps; s++) {
-      const x = x0 + ((x1 - x0) * s) / steps;
-      const y = y0 + ((y1 - y0) * s) / steps;
-      for (let d = 0; d < width; d++) this.set(x, y + d - (width >> 1), rgb);
+      if (dash > 0 && Math.floor(s / dash) % 2 === 1) continue;
+      const x = Math.round(x0 + ((x1 - x0) * s) / steps);
+      const y = Math.round(y0 + ((y1 - y0) * s) / steps);
+      for (let dy = 0; dy < width; dy++)
+        for (let dx = 0; dx < width; dx++) this.set(x + lo + dx, y + lo + dy, rgb);
     }
   }
 

@@ -1,70 +1,58 @@
+// The PNG encoder and rasteriser: files decode (signature, CRCs, IDAT inflating to every pixel), and what
+// is drawn lands on the pixels the geometry says.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { inflateSync } from 'node:zlib';
-import { renderPanels } from '../../src/plot/chart.js';
+import { drawText, hasGlyph, textWidth } from '../../src/plot/font.js';
 import { Canvas, crc32 } from '../../src/plot/png.js';
-
-function chunks(png: Buffer): { type: string; data: Buffer }[] {
-  assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  const out: { type: string; data: Buffer }[] = [];
-  for (let at = 8; at < png.length; ) {
-    const len = png.readUInt32BE(at);
-    const type = png.toString('ascii', at + 4, at + 8);
-    const data = png.subarray(at + 8, at + 8 + len);
-    assert.equal(png.readUInt32BE(at + 8 + len), crc32(png.subarray(at + 4, at + 8 + len)), `${type} CRC`);
-    out.push({ type, data });
-    at += 12 + len;
-  }
-  return out;
-}
+import { decodePng } from './decode.js';
 
 test('crc32 matches the standard check value', () => {
   assert.equal(crc32(new TextEncoder().encode('123456789')), 0xcbf43926);
+  assert.equal(crc32(new Uint8Array(0)), 0);
 });
 
-test('a canvas encodes to a valid PNG whose pixels decode back', () => {
+test('a canvas encodes to an 8-bit RGBA PNG whose pixels decode back exactly', () => {
   const cv = new Canvas(20, 10);
   cv.line(0, 5, 19, 5, [255, 0, 0], 1);
-  const c = chunks(cv.encode());
-  assert.deepEqual(
-    c.map((x) => x.type),
-    ['IHDR', 'IDAT', 'IEND'],
-  );
-  const ihdr = c[0]?.data as Buffer;
-  assert.equal(ihdr.readUInt32BE(0), 20);
-  assert.equal(ihdr.readUInt32BE(4), 10);
-  const raw = inflateSync(c[1]?.data as Buffer);
-  assert.equal(raw.length, (20 * 4 + 1) * 10);
-  const pixel = (x: number, y: number) => [...raw.subarray(y * 81 + 1 + x * 4, y * 81 + 1 + x * 4 + 4)];
-  for (let x = 0; x < 20; x++) assert.deepEqual(pixel(x, 5), [255, 0, 0, 255], `line pixel ${x}`);
-  assert.deepEqual(pixel(3, 2), [255, 255, 255, 255]);
+  cv.fillRect(2, 1, 3, 2, [0, 0, 255]);
+  const png = decodePng(cv.encode());
+  assert.deepEqual(png.chunkTypes, ['IHDR', 'IDAT', 'IEND']);
+  assert.deepEqual([png.width, png.height, png.bitDepth, png.colorType], [20, 10, 8, 6]);
+  assert.deepEqual([...png.pixels], [...cv.pixels]);
+  for (let x = 0; x < 20; x++) assert.deepEqual(png.at(x, 5), [255, 0, 0, 255], `line pixel ${x}`);
+  assert.deepEqual(png.at(3, 2), [0, 0, 255, 255]);
+  assert.deepEqual(png.at(3, 3), [255, 255, 255, 255]);
 });
 
-test('a chart draws its series inside the panel', () => {
-  const png = renderPanels([
-    {
-      title: 'test',
-      series: [
-        {
-          label: 'a',
-          points: [
-            [0, 0],
-            [10, 1],
-          ],
-        },
-      ],
-      yRange: [0, 1],
-    },
-  ]);
-  const c = chunks(png);
-  const idat = c.find((x) => x.type === 'IDAT');
-  assert.ok(idat);
-  const raw = inflateSync(idat.data);
-  const width = (c[0] as { data: Buffer }).data.readUInt32BE(0);
-  // The series colour appears along the diagonal of the plot area.
-  let blue = 0;
-  for (let i = 0; i < raw.length; i += 4)
-    if (raw[i] === 31 && raw[i + 1] === 119 && raw[i + 2] === 180) blue++;
-  assert.ok(blue > 100, `${blue} series pixels`);
-  assert.ok(width > 0);
+test('a thick line is equally thick steep or shallow, and drawing off the canvas is clipped', () => {
+  const cv = new Canvas(40, 40);
+  cv.line(5, 5, 35, 5, [255, 0, 0], 3); // shallow
+  cv.line(20, 10, 22, 38, [0, 128, 0], 3); // steep
+  cv.line(-10, -10, 100, 100, [0, 0, 0], 1); // runs off both ends
+  const red = (y: number) => cv.get(15, y)[0] === 255 && cv.get(15, y)[1] === 0;
+  assert.deepEqual([3, 4, 5, 6, 7].map(red), [false, true, true, true, false]);
+  const green = [17, 18, 19, 20, 21, 22, 23, 24].filter(
+    (x) => cv.get(x, 24)[1] === 128 && cv.get(x, 24)[0] === 0,
+  );
+  assert.equal(green.length, 3, `steep line covers ${green}`);
+  assert.deepEqual(cv.get(0, 0), [0, 0, 0]);
+  assert.deepEqual(cv.get(39, 39), [0, 0, 0]);
+});
+
+test('a dashed line leaves gaps', () => {
+  const cv = new Canvas(30, 3);
+  cv.line(0, 1, 29, 1, [0, 0, 0], 1, 4);
+  const on = Array.from({ length: 30 }, (_, x) => (cv.get(x, 1)[0] === 0 ? 1 : 0)).join('');
+  assert.equal(on, '111100001111000011110000111100');
+});
+
+test('the bitmap font draws known glyphs at their width', () => {
+  const lit = new Set<string>();
+  const w = drawText((x, y) => lit.add(`${x},${y}`), '1', 10, 20, 1);
+  assert.equal(w, textWidth('1', 1));
+  // '1' is rows 010 110 010 010 111.
+  const want = ['11,20', '10,21', '11,21', '11,22', '11,23', '10,24', '11,24', '12,24'];
+  assert.deepEqual([...lit].sort(), want.sort());
+  assert.ok(hasGlyph('a') && hasGlyph('%') && hasGlyph('_') && !hasGlyph('~'));
+  assert.equal(textWidth('abc', 2), 24);
 });

@@ -66,7 +66,7 @@ function esc(s) {
   return String(s == null ? '' : s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 }
 function fmt(v) {
-  if (!isFinite(v)) return String(v);
+  if (!Number.isFinite(v)) return String(v);
   const a = Math.abs(v);
   if (a !== 0 && (a >= 1e5 || a < 1e-3)) return v.toExponential(1);
   if (a >= 100) return v.toFixed(0);
@@ -136,7 +136,7 @@ const PLOTS = [
 ];
 
 function plotSvg(p, series, k) {
-  const pts = series.flatMap((s) => s.points).filter((q) => isFinite(q[1]));
+  const pts = series.flatMap((s) => s.points).filter((q) => Number.isFinite(q[1]));
   let svg = '<svg viewBox="0 0 ' + W + ' ' + H + '" data-plot="' + p.id + '" data-title="' + esc(p.title) + '">';
   if (!pts.length) {
     drawn[p.id] = null;
@@ -171,7 +171,7 @@ function plotSvg(p, series, k) {
   let lx = ML;
   series.forEach((s, i) => {
     const c = COLORS[i % COLORS.length];
-    const raw = s.points.filter((q) => isFinite(q[1]));
+    const raw = s.points.filter((q) => Number.isFinite(q[1]));
     const line = p.raw ? raw : smooth(raw, k);
     shown.push({ label: s.label, color: c, points: line });
     const coords = (ps) => ps.map((q) => px(q[0]).toFixed(1) + ',' + py(q[1]).toFixed(1)).join(' ');

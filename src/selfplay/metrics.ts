@@ -14,6 +14,11 @@ export type RoleName = (typeof ROLES)[number];
 
 const rate = z.number().min(0).max(1);
 const count = z.number().int().nonnegative();
+/**
+ * A training statistic that is NaN or infinite when an update diverges. JSON has no NaN (it is written as
+ * null), so null reads back as NaN: a diverged run's metrics stay readable and plots skip the point.
+ */
+const trainingNumber = z.union([z.number(), z.null()]).transform((v) => v ?? Number.NaN);
 
 export const TypeMetricsSchema = z.object({
   /** Verified-correct share of the solver batch. */
@@ -57,8 +62,8 @@ export const IterationMetricsSchema = z.object({
   iterationS: z.number().nonnegative(),
   /** Per task type; a run may train a subset of the three. */
   types: z.partialRecord(z.enum(TASK_TYPES), TypeMetricsSchema),
-  loss: z.number(),
-  gradNorm: z.number(),
+  loss: trainingNumber,
+  gradNorm: trainingNumber,
   learningRate: z.number(),
   /** Generated tokens per second of sampling time. */
   tokensPerS: z.number().nonnegative(),
@@ -127,9 +132,13 @@ export function parseSample(value: unknown): SampleRecord {
   throw new Error(describeIssue(r.error.issues[0]));
 }
 
-/** Append one record as one line (validated first, so a bad record never reaches the file). */
+/**
+ * Append one record as one line. It is validated as a reader will see it (after JSON), so a record that
+ * would make the file unreadable never reaches it; that is a bug in the writer, so it throws.
+ */
 export function appendMetrics(file: string, record: IterationMetrics, sync = true): void {
-  appendJsonl(file, [parseMetrics(record)], sync);
+  parseMetrics(JSON.parse(JSON.stringify(record)));
+  appendJsonl(file, [record], sync);
 }
 
 export function appendSamples(file: string, records: readonly SampleRecord[], sync = false): void {

@@ -11,14 +11,10 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Page } from 'playwright-core';
 import { startDashboard } from '../../src/dashboard/server.js';
 import { appendMetrics, appendSamples } from '../../src/selfplay/metrics.js';
+import { findChromium } from './chromium.js';
 import { metricsRecord, samples, writeRun } from './fixture.js';
 
-const chromiumPath = [
-  process.env.CHROMIUM_PATH,
-  '/usr/bin/chromium',
-  '/usr/bin/chromium-browser',
-  '/usr/bin/google-chrome',
-].find((p): p is string => !!p && existsSync(p));
+const chromiumPath = findChromium();
 const outDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test-output');
 
 /** Label and point count of each line drawn in one plot. */

@@ -91,6 +91,18 @@ test('metrics records round-trip through the file, one line each, eval only wher
   }
 });
 
+test('a diverged update (NaN loss, infinite gradient norm) is written and read back as NaN', () => {
+  const { file, done } = tempFile('metrics.jsonl');
+  try {
+    appendMetrics(file, { ...record(1), loss: Number.NaN, gradNorm: Number.POSITIVE_INFINITY });
+    const [r] = readMetrics(file);
+    assert.ok(r && Number.isNaN(r.loss) && Number.isNaN(r.gradNorm));
+    assert.equal(r.tokensPerS, 1300);
+  } finally {
+    done();
+  }
+});
+
 test('a missing metrics file reads as no iterations yet', () => {
   assert.deepEqual(readMetrics(join(tmpdir(), 'azr-no-such-dir', 'metrics.jsonl')), []);
 });

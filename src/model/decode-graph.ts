@@ -1,7 +1,12 @@
 // Sampling graphs: prefill (a whole prompt batch at once) and decode (one new token per row against the
-// KV cache). The cache itself lives on the TypeScript side (engine.ts), time-major [S, B, H, hd] per
-// layer, so the filled prefix is one contiguous block that is passed in without a copy, and only the new
-// step's keys and values come back.
+// KV cache). The cache lives on the TypeScript side (engine.ts) and is passed in without a copy; only the
+// new step's keys and values come back.
+//
+// Cache layout: head-major [B, H, C, hd] per layer, C a capacity that grows in blocks as the rows
+// lengthen, unfilled slots masked. Measured against the time-major [S, B, H, hd] prefix (which needs a
+// Concat and a Transpose of the whole cache inside every step), with the small preset, batch 32, one
+// thread: 3.9-5.5 vs 6.0 ms CPU per step at 200 cached positions, 5.5-5.8 vs 9.5-11.6 ms at 400; the
+// medium preset at 200: 15.5-16.8 vs 21-22 ms. At 16 positions the block padding costs ~10%.
 //
 // The weights are either baked in as initializers (the session is rebuilt after each update) or fed as
 // graph inputs (no rebuild); `weights` picks. The head uses wte^T [D, V], transposed once on the
@@ -52,7 +57,7 @@ function block(g: Graph, l: number, x: T, attend: (q: T, k: T, v: T) => T): T {
 
 /**
  * Prefill of a left-padded prompt batch [B, P]. Inputs: tokens, positions (int64 [B, P]), mask [B, 1, P, P]
- * (additive: causal plus the left padding as keys). Outputs: `k{l}`/`v{l}` time-major [P, B, H, hd] and
+ * (additive: causal plus the left padding as keys). Outputs: `k{l}`/`v{l}` head-major [B, H, P, hd] and
  * `logits` [B, V] of the last position.
  */
 export function buildPrefillGraph(c: ModelConfig, weights: WeightSource, B: number, P: number): Uint8Array {
@@ -69,14 +74,11 @@ export function buildPrefillGraph(c: ModelConfig, weights: WeightSource, B: numb
   for (let l = 0; l < c.layers; l++) {
     x = block(g, l, x, (q, k, v) => {
       const split = (a: T) => g.reshape(a, [B, P, H, hd]);
-      const kt = split(k);
-      const vt = split(v);
-      g.output(g.transpose(kt, [1, 0, 2, 3]), `k${l}`, [P, B, H, hd]);
-      g.output(g.transpose(vt, [1, 0, 2, 3]), `v${l}`, [P, B, H, hd]);
-      const qh = g.transpose(split(g.mul(q, scale)), [0, 2, 1, 3]);
-      const kh = g.transpose(kt, [0, 2, 1, 3]);
-      const att = g.op('Softmax', [g.add(g.matmul(qh, g.t4(kh)), mask)], { axis: -1 });
-      return g.reshape(g.transpose(g.matmul(att, g.transpose(vt, [0, 2, 1, 3])), [0, 2, 1, 3]), [B * P, D]);
+      const heads = (a: T) => g.transpose(split(a), [0, 2, 1, 3]); // [B, H, P, hd]
+      const kh = g.output(heads(k), `k${l}`, [B, H, P, hd]);
+      const vh = g.output(heads(v), `v${l}`, [B, H, P, hd]);
+      const att = g.op('Softmax', [g.add(g.matmul(heads(g.mul(q, scale)), g.t4(kh)), mask)], { axis: -1 });
+      return g.reshape(g.transpose(g.matmul(att, vh), [0, 2, 1, 3]), [B * P, D]);
     });
   }
   const last = g.reshape(
@@ -89,9 +91,11 @@ export function buildPrefillGraph(c: ModelConfig, weights: WeightSource, B: numb
 }
 
 /**
- * One decode step for B rows. Inputs: token and position (int64 [B]), mask [B, S+1] (additive; masks each
- * row's left padding), past keys/values `pk{l}`/`pv{l}` time-major [S, B, H, hd]. Outputs: logits [B, V]
- * and the new entries `nk{l}`/`nv{l}` [1, B, H, hd].
+ * Decode step against a head-major cache [B, H, C, hd] (C = the cache's current capacity, unfilled slots
+ * masked): the keys need no copy or transpose per step, the score product reads them as a transposed
+ * operand. Inputs: token, position (int64 [B]), mask [B, C+1] (additive: padding and unfilled slots, the
+ * last entry is the new token itself), `pk{l}`/`pv{l}` [B, H, C, hd]. Outputs: logits [B, V], `nk{l}`/`nv{l}`
+ * [B, H, 1, hd].
  */
 export function buildDecodeGraph(c: ModelConfig, weights: WeightSource, B: number): Uint8Array {
   const g = new Graph('decode');
@@ -101,22 +105,23 @@ export function buildDecodeGraph(c: ModelConfig, weights: WeightSource, B: numbe
   declareWeights(g, c, weights);
   const token = g.input('token', [B], DataType.INT64);
   const position = g.input('position', [B], DataType.INT64);
-  const mask = g.input('mask', [B, 'S1']);
-  const mask4 = g.op('Unsqueeze', [mask, g.ints([1, 2])]); // [B, 1, 1, S+1]
+  const mask = g.input('mask', [B, 'C1']);
+  const mask4 = g.op('Unsqueeze', [mask, g.ints([1, 2])]); // [B, 1, 1, C+1]
   let x = g.add(g.op('Gather', ['wte', token]), g.op('Gather', ['wpe', position])); // [B, D]
   const scale = g.scalar(1 / Math.sqrt(hd));
   for (let l = 0; l < c.layers; l++) {
-    const pk = g.input(`pk${l}`, ['S', B, H, hd]);
-    const pv = g.input(`pv${l}`, ['S', B, H, hd]);
+    const pk = g.input(`pk${l}`, [B, H, 'C', hd]);
+    const pv = g.input(`pv${l}`, [B, H, 'C', hd]);
     x = block(g, l, x, (q, k, v) => {
-      const nk = g.output(g.reshape(k, [1, B, H, hd]), `nk${l}`, [1, B, H, hd]);
-      const nv = g.output(g.reshape(v, [1, B, H, hd]), `nv${l}`, [1, B, H, hd]);
-      // [B, H, S+1, hd]; the key transpose below folds into the MatMul (a transposed operand).
-      const keys = g.transpose(g.op('Concat', [pk, nk], { axis: 0 }), [1, 2, 0, 3]);
-      const values = g.transpose(g.op('Concat', [pv, nv], { axis: 0 }), [1, 2, 0, 3]);
+      const nk = g.output(g.reshape(k, [B, H, 1, hd]), `nk${l}`, [B, H, 1, hd]);
+      const nv = g.output(g.reshape(v, [B, H, 1, hd]), `nv${l}`, [B, H, 1, hd]);
       const qh = g.reshape(g.mul(q, scale), [B, H, 1, hd]);
-      const att = g.op('Softmax', [g.add(g.matmul(qh, g.t4(keys)), mask4)], { axis: -1 });
-      return g.reshape(g.matmul(att, values), [B, D]);
+      const past = g.matmul(qh, g.t4(pk)); // [B, H, 1, C]
+      const self = g.sumLast(g.mul(qh, nk)); // [B, H, 1, 1]
+      const att = g.op('Softmax', [g.add(g.op('Concat', [past, self], { axis: -1 }), mask4)], { axis: -1 });
+      const attPast = g.op('Slice', [att, g.ints([0]), g.ints([-1]), g.ints([-1])]);
+      const attSelf = g.op('Slice', [att, g.ints([-1]), g.ints([2 ** 31 - 1]), g.ints([-1])]);
+      return g.reshape(g.add(g.matmul(attPast, pv), g.mul(attSelf, nv)), [B, D]);
     });
   }
   const h = layerNormInference(g, x, 'lnf.weight', 'lnf.bias');

@@ -1,131 +1,223 @@
-// The model engine: weights and AdamW moments as Float32Arrays on the TypeScript side, ONNX Runtime
-// sessions for the graphs in gpt-graphs.ts.
+// The model engine: the ModelEngine contract of engine-types.ts over ONNX Runtime. Weights and AdamW
+// moments live on the TypeScript side as Float32Arrays; the graphs of train-graph.ts and decode-graph.ts
+// do the arithmetic.
 //
+// Usage:
 //   const engine = await createModelEngine(config, { threads: 2, seed: 1, optimizer });
-//   await engine.trainStep(batch);                 // TrainBatch from src/rl/objective.ts packTrainBatch
+//   const stats = await engine.trainStep(batch);   // TrainBatch from src/rl/objective.ts packTrainBatch
 //   const cache = engine.newCache(rows);
 //   let logits = await engine.prefill(cache, tokens, time, lengths);   // [rows, V]
 //   logits = await engine.decode(cache, nextTokens);                   // [rows, V], repeat
+//   await engine.save(file); const again = await loadModelEngine(file, { threads: 2 });
 //
-// Sessions are cached per shape: training per (batch, time, loss variant), prefill per (rows, padded
-// prompt length), decode per rows. Prefill/decode bake the weights in as initializers (measured faster
-// than feeding them: ml-backends.md section 5), so an update drops those sessions and the next sampling
-// call rebuilds them (tens of milliseconds).
+// Tensor layouts: every parameter is row-major with the shape of config.ts parameterSpecs (linear weights
+// [in, out]); batches are [batch, time] row-major; logits [rows, vocab].
 //
-// KV cache: per layer one preallocated time-major buffer [context, rows, H, hd] for keys and one for
-// values. Prompts are left-padded to a common length so every decode step writes one time slot for all
-// rows; padding is masked out as keys, and positions count from each row's first real token.
+// Training: one session per (batch, time, loss variant). Learning rate: linear warmup over
+// `optimizer.warmupSteps`, then constant, or cosine decay to `minRatio * lr` at `totalSteps` when
+// `schedule` says so. AdamW with bias correction; weight decay (decoupled) on the matrices and both
+// embeddings, not on biases or LayerNorm parameters. Gradients are clipped to a global L2 norm.
+// The step writes its outputs into preallocated buffers (two sets of weights and moments, swapped each
+// step), so a step allocates nothing in JavaScript.
+//
+// Sampling: prefill sessions per (rows, prompt length rounded up to 16), decode sessions per rows. The
+// weights are fed as inputs (default) or baked in as initializers (`sampleWeights: 'baked'`, rebuilt
+// after every update). Measured with the small preset: a rebuild costs 0.4 s (medium: 1.7 s) on the
+// loaded shared machine and 40-110 ms on a quiet one, and per shape; feeding costs ~10-30% per decode
+// step. A policy update every few hundred decode steps makes feeding the better default.
+//
+// KV cache: per layer a head-major [rows, H, C, hd] buffer for keys and one for values, C a capacity
+// that grows in blocks of 64 slots up to the context (see decode-graph.ts for why not time-major).
+// Prompts are left-padded to a common length so every decode step writes the same slot for all rows;
+// padding is masked out as keys, and positions count from each row's first real token.
 import * as ort from 'onnxruntime-node';
+import { Rng, type RngState } from '../util/rng.js';
 import { readSafetensors, writeSafetensors } from './checkpoint.js';
-import { type ModelConfig, parameterSpecs, validateModelConfig } from './config.js';
+import { type ModelConfig, type ParamSpec, parameterSpecs, validateModelConfig } from './config.js';
 import { buildDecodeGraph, buildPrefillGraph, transposeEmbedding } from './decode-graph.js';
 import type { KvCache, ModelEngine, OptimizerSettings, TrainBatch, TrainStepStats } from './engine-types.js';
 import { initWeights, type Weights, zerosLike } from './params.js';
 import { buildScoreGraph, buildTrainGraph, type LossVariant, NEG_INF } from './train-graph.js';
 
+export interface LrSchedule {
+  kind: 'constant' | 'cosine';
+  /** cosine: the step at which the rate reaches its minimum (and stays). */
+  totalSteps?: number;
+  /** cosine: the minimum as a fraction of the peak rate. */
+  minRatio?: number;
+}
+
 export interface EngineOptions {
   threads: number;
   seed: number;
   optimizer: OptimizerSettings;
+  /** After warmup: constant (default) or cosine decay. */
+  schedule?: LrSchedule;
+  /** How the sampling graphs get the weights; see the top of this file. */
+  sampleWeights?: 'inputs' | 'baked';
+  /**
+   * Let ONNX Runtime's worker threads spin while waiting for work (its default, fastest on idle cores).
+   * Off helps when the cores are shared with other busy processes.
+   */
+  spinWait?: boolean;
 }
 
 const ADAM_EPS = 1e-8;
+/** Prompts are padded to a multiple of this, so a handful of prefill sessions serve every length. */
+const PROMPT_BLOCK = 16;
+/** The KV cache grows by this many slots at a time. */
+const CACHE_BLOCK = 64;
 
 class Cache implements KvCache {
   readonly lengths: Int32Array;
   /** Left padding of each row (masked key slots). */
   readonly pad: Int32Array;
-  /** Time slots filled so far (the same for every row). */
+  /** Slots filled so far (the same for every row). */
   filled = 0;
-  readonly keys: Float32Array[];
-  readonly values: Float32Array[];
+  /** Slots allocated per (row, head). */
+  capacity = 0;
+  keys: Float32Array[] = [];
+  values: Float32Array[] = [];
   constructor(
     readonly batch: number,
-    readonly capacity: number,
-    readonly slab: number,
-    layers: number,
+    readonly heads: number,
+    readonly headDim: number,
+    readonly layers: number,
+    /** The most slots a row can need: the context plus the prompt padding. */
+    readonly maxCapacity: number,
   ) {
     this.lengths = new Int32Array(batch);
     this.pad = new Int32Array(batch);
-    this.keys = Array.from({ length: layers }, () => new Float32Array(capacity * slab));
-    this.values = Array.from({ length: layers }, () => new Float32Array(capacity * slab));
   }
-}
 
-function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
-  return {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-  };
+  /** Make room for at least `slots` per row, keeping the filled prefix. */
+  reserve(slots: number): void {
+    if (slots <= this.capacity) return;
+    if (slots > this.maxCapacity) throw new RangeError(`the context (${this.maxCapacity} slots) is full`);
+    const cap = Math.min(this.maxCapacity, Math.ceil(slots / CACHE_BLOCK) * CACHE_BLOCK);
+    const rows = this.batch * this.heads;
+    const hd = this.headDim;
+    const grow = (old: Float32Array) => {
+      const next = new Float32Array(rows * cap * hd);
+      for (let r = 0; r < rows; r++)
+        next.set(old.subarray(r * this.capacity * hd, (r * this.capacity + this.filled) * hd), r * cap * hd);
+      return next;
+    };
+    if (this.capacity === 0) {
+      this.keys = Array.from({ length: this.layers }, () => new Float32Array(rows * cap * hd));
+      this.values = Array.from({ length: this.layers }, () => new Float32Array(rows * cap * hd));
+    } else {
+      this.keys = this.keys.map(grow);
+      this.values = this.values.map(grow);
+    }
+    this.capacity = cap;
+  }
+
+  /** Write `count` slots from `src` [B, H, count, hd] at slot `at` of layer l's keys or values. */
+  write(dst: Float32Array, src: Float32Array, at: number, count: number): void {
+    const hd = this.headDim;
+    const n = count * hd;
+    for (let r = 0; r < this.batch * this.heads; r++)
+      dst.set(src.subarray(r * n, (r + 1) * n), (r * this.capacity + at) * hd);
+  }
 }
 
 const i64 = (values: ArrayLike<number>, dims: number[]) =>
   new ort.Tensor('int64', BigInt64Array.from(Array.from(values, (v) => BigInt(v))), dims);
 
+const f32 = (data: Float32Array, dims: readonly number[]) => new ort.Tensor('float32', data, dims);
+
+/** The training state that a step replaces as a whole: weights and both moments. */
+interface State {
+  w: Weights;
+  m: Weights;
+  v: Weights;
+}
+
 class OrtEngine implements ModelEngine {
-  private weights: Weights;
-  private m: Weights;
-  private v: Weights;
-  private steps = 0;
+  private state: State;
+  /** Buffers the next step writes into (then the two sets swap); null until the first step. */
+  private spare: State | null = null;
+  private steps: number;
+  private readonly specs: ParamSpec[];
   private readonly trainSessions = new Map<string, ort.InferenceSession>();
   private readonly scoreSessions = new Map<string, ort.InferenceSession>();
   private sampleSessions = new Map<string, Promise<ort.InferenceSession>>();
+  /** Weight feeds of the sampling graphs for the current step (with wte^T), built on first use. */
+  private sampleFeeds: Record<string, ort.Tensor> | null = null;
   readonly config: ModelConfig;
   readonly threads: number;
+  /** The engine's random stream (for callers that sample); saved in checkpoints. */
+  readonly rng: Rng;
 
   constructor(
     config: ModelConfig,
     private readonly opts: EngineOptions,
     weights: Weights,
-    m?: Weights,
-    v?: Weights,
-    step = 0,
+    restored?: { m: Weights; v: Weights; step: number; rng: RngState },
   ) {
     validateModelConfig(config);
+    if (!Number.isInteger(opts.threads) || opts.threads < 1)
+      throw new RangeError(`threads must be a positive integer, got ${opts.threads}`);
     this.config = config;
     this.threads = opts.threads;
-    this.weights = weights;
-    this.m = m ?? zerosLike(weights);
-    this.v = v ?? zerosLike(weights);
-    this.steps = step;
+    this.specs = parameterSpecs(config);
+    this.state = { w: weights, m: restored?.m ?? zerosLike(weights), v: restored?.v ?? zerosLike(weights) };
+    this.steps = restored?.step ?? 0;
+    this.rng = new Rng(restored?.rng ?? opts.seed);
   }
 
   get step(): number {
     return this.steps;
   }
 
-  /** Current weights (read-only view; replaced, not mutated, by each step). */
+  /** Current weights. Callers may read them and, in tests, perturb them in place before a step. */
   get parameters(): ReadonlyMap<string, Float32Array> {
-    return this.weights;
+    return this.state.w;
   }
 
+  /** The scheduled learning rate at a (1-based) optimizer step. */
   learningRate(step: number): number {
-    const { learningRate, warmupSteps } = this.opts.optimizer;
-    return warmupSteps > 0 ? learningRate * Math.min(1, step / warmupSteps) : learningRate;
+    const { learningRate: lr, warmupSteps } = this.opts.optimizer;
+    if (warmupSteps > 0 && step < warmupSteps) return (lr * step) / warmupSteps;
+    const s = this.opts.schedule;
+    if (!s || s.kind === 'constant') return lr;
+    const total = s.totalSteps ?? 0;
+    const min = lr * (s.minRatio ?? 0);
+    if (total <= warmupSteps) return lr;
+    const progress = Math.min(1, (step - warmupSteps) / (total - warmupSteps));
+    return min + 0.5 * (lr - min) * (1 + Math.cos(Math.PI * progress));
+  }
+
+  private sessionOptions(): ort.InferenceSession.SessionOptions {
+    return {
+      intraOpNumThreads: this.threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+      extra: { session: { intra_op: { allow_spinning: this.opts.spinWait === false ? '0' : '1' } } },
+    };
   }
 
   private async session(cache: Map<string, ort.InferenceSession>, key: string, build: () => Uint8Array) {
     let s = cache.get(key);
     if (!s) {
-      s = await ort.InferenceSession.create(build(), sessionOptions(this.threads));
+      s = await ort.InferenceSession.create(build(), this.sessionOptions());
       cache.set(key, s);
     }
     return s;
   }
 
-  private paramFeeds(feeds: Record<string, ort.Tensor>, prefix: string, w: Weights): void {
-    for (const s of parameterSpecs(this.config)) {
-      feeds[`${prefix}${s.name}`] = new ort.Tensor('float32', w.get(s.name) as Float32Array, s.shape);
-    }
+  private paramTensors(out: Record<string, ort.Tensor>, prefix: string, w: Weights): void {
+    for (const s of this.specs) out[`${prefix}${s.name}`] = f32(w.get(s.name) as Float32Array, s.shape);
   }
 
   private checkBatch(b: Pick<TrainBatch, 'batch' | 'time' | 'tokens' | 'targets'>): void {
     const n = b.batch * b.time;
-    if (b.time > this.config.contextLength) {
+    if (!Number.isInteger(b.batch) || !Number.isInteger(b.time) || b.batch < 1 || b.time < 1)
+      throw new RangeError(`batch and time must be positive integers, got ${b.batch} x ${b.time}`);
+    if (b.time > this.config.contextLength)
       throw new RangeError(`batch time ${b.time} exceeds the context length ${this.config.contextLength}`);
-    }
     if (b.tokens.length !== n || b.targets.length !== n)
       throw new RangeError('tokens/targets must hold batch * time ids');
     const V = this.config.vocabSize;
@@ -141,6 +233,8 @@ class OrtEngine implements ModelEngine {
     const t0 = performance.now();
     const { batch: B, time: T } = batch;
     const N = B * T;
+    if (batch.advantages.length !== N || batch.weights.length !== N)
+      throw new RangeError('advantages/weights must hold batch * time values');
     const variant: LossVariant = batch.oldLogprobs && batch.clipEpsilon !== undefined ? 'ppo' : 'pg';
     const o = this.opts.optimizer;
     const session = await this.session(this.trainSessions, `${B}x${T}:${variant}:${withGrads}`, () =>
@@ -159,39 +253,38 @@ class OrtEngine implements ModelEngine {
     const feeds: Record<string, ort.Tensor> = {
       tokens: i64(batch.tokens, [N]),
       targets: i64(batch.targets, [N]),
-      lr_t: new ort.Tensor('float32', Float32Array.of((lr * Math.sqrt(bc2)) / bc1), []),
-      eps_t: new ort.Tensor('float32', Float32Array.of(ADAM_EPS * Math.sqrt(bc2)), []),
-      wd_lr: new ort.Tensor('float32', Float32Array.of(lr * o.weightDecay), []),
+      lr_t: f32(Float32Array.of((lr * Math.sqrt(bc2)) / bc1), []),
+      eps_t: f32(Float32Array.of(ADAM_EPS * Math.sqrt(bc2)), []),
+      wd_lr: f32(Float32Array.of(lr * o.weightDecay), []),
     };
     if (variant === 'pg') {
       const coef = new Float32Array(N);
       for (let i = 0; i < N; i++) coef[i] = (batch.weights[i] as number) * (batch.advantages[i] as number);
-      feeds.coef = new ort.Tensor('float32', coef, [N]);
+      feeds.coef = f32(coef, [N]);
     } else {
-      feeds.weight = new ort.Tensor('float32', batch.weights, [N]);
-      feeds.advantage = new ort.Tensor('float32', batch.advantages, [N]);
-      feeds.old_logprobs = new ort.Tensor('float32', batch.oldLogprobs as Float32Array, [N]);
-      feeds.clip_eps = new ort.Tensor('float32', Float32Array.of(batch.clipEpsilon as number), []);
+      if ((batch.oldLogprobs as Float32Array).length !== N)
+        throw new RangeError('oldLogprobs must hold batch * time values');
+      feeds.weight = f32(batch.weights, [N]);
+      feeds.advantage = f32(batch.advantages, [N]);
+      feeds.old_logprobs = f32(batch.oldLogprobs as Float32Array, [N]);
+      feeds.clip_eps = f32(Float32Array.of(batch.clipEpsilon as number), []);
     }
-    this.paramFeeds(feeds, '', this.weights);
-    this.paramFeeds(feeds, 'm.', this.m);
-    this.paramFeeds(feeds, 'v.', this.v);
-    const out = await session.run(feeds);
-    const next: Weights = new Map();
-    const nm: Weights = new Map();
-    const nv: Weights = new Map();
-    const grads: Weights = new Map();
-    for (const s of parameterSpecs(this.config)) {
-      next.set(s.name, (out[`new.${s.name}`] as ort.Tensor).data as Float32Array);
-      nm.set(s.name, (out[`new.m.${s.name}`] as ort.Tensor).data as Float32Array);
-      nv.set(s.name, (out[`new.v.${s.name}`] as ort.Tensor).data as Float32Array);
-      if (withGrads) grads.set(s.name, (out[`grad.${s.name}`] as ort.Tensor).data as Float32Array);
-    }
-    this.weights = next;
-    this.m = nm;
-    this.v = nv;
+    const cur = this.state;
+    this.paramTensors(feeds, '', cur.w);
+    this.paramTensors(feeds, 'm.', cur.m);
+    this.paramTensors(feeds, 'v.', cur.v);
+    // Preallocated outputs: ONNX Runtime writes the new state straight into the spare buffers.
+    const next = this.spare ?? { w: zerosLike(cur.w), m: zerosLike(cur.w), v: zerosLike(cur.w) };
+    const fetches: Record<string, ort.Tensor | null> = { loss: null, grad_norm: null };
+    this.paramTensors(fetches as Record<string, ort.Tensor>, 'new.', next.w);
+    this.paramTensors(fetches as Record<string, ort.Tensor>, 'new.m.', next.m);
+    this.paramTensors(fetches as Record<string, ort.Tensor>, 'new.v.', next.v);
+    if (withGrads) for (const s of this.specs) fetches[`grad.${s.name}`] = null;
+    const out = await session.run(feeds, fetches as ort.InferenceSession.FetchesType);
+    this.spare = cur;
+    this.state = next;
     this.steps = step;
-    this.dropSampleSessions();
+    this.weightsChanged();
     const stats: TrainStepStats & { grads?: Weights } = {
       loss: ((out.loss as ort.Tensor).data as Float32Array)[0] as number,
       gradNorm: ((out.grad_norm as ort.Tensor).data as Float32Array)[0] as number,
@@ -199,7 +292,11 @@ class OrtEngine implements ModelEngine {
       step,
       timeMs: performance.now() - t0,
     };
-    if (withGrads) stats.grads = grads;
+    if (withGrads) {
+      stats.grads = new Map(
+        this.specs.map((s) => [s.name, (out[`grad.${s.name}`] as ort.Tensor).data as Float32Array]),
+      );
+    }
     return stats;
   }
 
@@ -210,37 +307,57 @@ class OrtEngine implements ModelEngine {
       buildScoreGraph(this.config, b.batch, b.time),
     );
     const feeds: Record<string, ort.Tensor> = { tokens: i64(b.tokens, [N]), targets: i64(b.targets, [N]) };
-    this.paramFeeds(feeds, '', this.weights);
+    this.paramTensors(feeds, '', this.state.w);
     const out = await session.run(feeds);
     return Float32Array.from((out.logprobs as ort.Tensor).data as Float32Array);
   }
 
-  /** The weights the sampling graphs bake in: the parameters plus the head's wte^T. */
-  private bakedWeights(): ReadonlyMap<string, Float32Array> {
-    const w = new Map(this.weights);
-    w.set('wteT', transposeEmbedding(this.config, this.weights.get('wte') as Float32Array));
-    return w;
-  }
-
-  private dropSampleSessions(): void {
+  /** Sampling must see new weights: drop baked sessions and the cached weight feeds. */
+  private weightsChanged(): void {
+    this.sampleFeeds = null;
+    if (this.opts.sampleWeights !== 'baked') return;
     const old = this.sampleSessions;
     this.sampleSessions = new Map();
     for (const s of old.values()) void s.then((x) => x.release()).catch(() => {});
   }
 
-  private sampleSession(key: string, build: () => Uint8Array): Promise<ort.InferenceSession> {
+  private samplingWeights(): Map<string, Float32Array> {
+    const w = new Map(this.state.w);
+    w.set('wteT', transposeEmbedding(this.config, this.state.w.get('wte') as Float32Array));
+    return w;
+  }
+
+  /** The weight inputs of a sampling graph (empty when the weights are baked in). */
+  private weightFeeds(): Record<string, ort.Tensor> {
+    if (this.opts.sampleWeights === 'baked') return {};
+    if (!this.sampleFeeds) {
+      const w = this.samplingWeights();
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const s of this.specs) feeds[s.name] = f32(w.get(s.name) as Float32Array, s.shape);
+      feeds.wteT = f32(w.get('wteT') as Float32Array, [this.config.dModel, this.config.vocabSize]);
+      this.sampleFeeds = feeds;
+    }
+    return { ...this.sampleFeeds };
+  }
+
+  private sampleSession(key: string, build: (w: Map<string, Float32Array> | 'inputs') => Uint8Array) {
     let s = this.sampleSessions.get(key);
     if (!s) {
-      s = ort.InferenceSession.create(build(), sessionOptions(this.threads));
+      const baked = this.opts.sampleWeights === 'baked';
+      s = ort.InferenceSession.create(
+        build(baked ? this.samplingWeights() : 'inputs'),
+        this.sessionOptions(),
+      );
       this.sampleSessions.set(key, s);
     }
     return s;
   }
 
   newCache(batch: number): KvCache {
-    const { dModel, layers, contextLength } = this.config;
-    // Room for the context plus the left padding that rounds prompt lengths up to a multiple of 16.
-    return new Cache(batch, contextLength + 15, batch * dModel, layers);
+    if (!Number.isInteger(batch) || batch < 1)
+      throw new RangeError(`cache batch must be positive, got ${batch}`);
+    const { dModel, layers, heads, contextLength } = this.config;
+    return new Cache(batch, heads, dModel / heads, layers, contextLength + PROMPT_BLOCK - 1);
   }
 
   async prefill(kv: KvCache, tokens: Int32Array, time: number, lengths: Int32Array): Promise<Float32Array> {
@@ -253,13 +370,17 @@ class OrtEngine implements ModelEngine {
       if (n < 1 || n > time) throw new RangeError(`prefill: every row needs 1..${time} tokens, got ${n}`);
       longest = Math.max(longest, n);
     }
-    // Pad to a multiple of 16 so a handful of sessions serve every prompt length.
-    if (longest > this.config.contextLength) {
+    if (longest > this.config.contextLength)
       throw new RangeError(
         `prompt of ${longest} tokens exceeds the context length ${this.config.contextLength}`,
       );
-    }
-    const P = Math.ceil(longest / 16) * 16;
+    const V = this.config.vocabSize;
+    for (let b = 0; b < B; b++)
+      for (let t = 0; t < (lengths[b] as number); t++) {
+        const id = tokens[b * time + t] as number;
+        if (id < 0 || id >= V) throw new RangeError(`prefill: token id ${id} out of range`);
+      }
+    const P = Math.ceil(longest / PROMPT_BLOCK) * PROMPT_BLOCK;
     const tok = new Array<number>(B * P).fill(0);
     const pos = new Array<number>(B * P).fill(0);
     const mask = new Float32Array(B * P * P);
@@ -272,21 +393,25 @@ class OrtEngine implements ModelEngine {
         tok[b * P + pad + t] = tokens[b * time + t] as number;
         pos[b * P + pad + t] = t;
       }
-      for (let i = 0; i < P; i++) {
+      // Causal, and padding is never a key. A padding query (row i < pad) attends to nothing real; its
+      // output is never used.
+      for (let i = 0; i < P; i++)
         for (let j = 0; j < P; j++) if (j > i || j < pad) mask[(b * P + i) * P + j] = NEG_INF;
-      }
     }
-    const session = await this.sampleSession(`prefill:${B}x${P}`, () =>
-      buildPrefillGraph(this.config, this.bakedWeights(), B, P),
+    const session = await this.sampleSession(`prefill:${B}x${P}`, (w) =>
+      buildPrefillGraph(this.config, w, B, P),
     );
     const out = await session.run({
+      ...this.weightFeeds(),
       tokens: i64(tok, [B, P]),
       positions: i64(pos, [B, P]),
-      mask: new ort.Tensor('float32', mask, [B, 1, P, P]),
+      mask: f32(mask, [B, 1, P, P]),
     });
+    cache.filled = 0;
+    cache.reserve(P + 1);
     for (let l = 0; l < this.config.layers; l++) {
-      (cache.keys[l] as Float32Array).set((out[`k${l}`] as ort.Tensor).data as Float32Array, 0);
-      (cache.values[l] as Float32Array).set((out[`v${l}`] as ort.Tensor).data as Float32Array, 0);
+      cache.write(cache.keys[l] as Float32Array, (out[`k${l}`] as ort.Tensor).data as Float32Array, 0, P);
+      cache.write(cache.values[l] as Float32Array, (out[`v${l}`] as ort.Tensor).data as Float32Array, 0, P);
     }
     cache.filled = P;
     return (out.logits as ort.Tensor).data as Float32Array;
@@ -297,44 +422,38 @@ class OrtEngine implements ModelEngine {
     const B = cache.batch;
     const S = cache.filled;
     if (tokens.length !== B) throw new RangeError('decode: one token per row');
-    if (S + 1 > cache.capacity)
-      throw new RangeError(`decode: the context (${cache.capacity} tokens) is full`);
+    if (S === 0) throw new RangeError('decode: prefill the cache first');
+    const V = this.config.vocabSize;
+    for (const id of tokens)
+      if (id < 0 || id >= V) throw new RangeError(`decode: token id ${id} out of range`);
+    cache.reserve(S + 1);
+    const C = cache.capacity;
     const { layers, heads, dModel } = this.config;
     const hd = dModel / heads;
-    const mask = new Float32Array(B * (S + 1));
+    // Keys: slots [pad, S) are real, [S, C) unfilled; the extra last column is the new token itself.
+    const mask = new Float32Array(B * (C + 1));
     const pos = new Array<number>(B);
     for (let b = 0; b < B; b++) {
       pos[b] = Math.min(cache.lengths[b] as number, this.config.contextLength - 1);
-      for (let j = 0; j < (cache.pad[b] as number); j++) mask[b * (S + 1) + j] = NEG_INF;
+      const row = mask.subarray(b * (C + 1), (b + 1) * (C + 1));
+      row.fill(NEG_INF, 0, cache.pad[b] as number);
+      row.fill(NEG_INF, S, C);
     }
-    const session = await this.sampleSession(`decode:${B}`, () =>
-      buildDecodeGraph(this.config, this.bakedWeights(), B),
-    );
+    const session = await this.sampleSession(`decode:${B}`, (w) => buildDecodeGraph(this.config, w, B));
     const feeds: Record<string, ort.Tensor> = {
+      ...this.weightFeeds(),
       token: i64(tokens, [B]),
       position: i64(pos, [B]),
-      mask: new ort.Tensor('float32', mask, [B, S + 1]),
+      mask: f32(mask, [B, C + 1]),
     };
     for (let l = 0; l < layers; l++) {
-      // Zero-copy views of the filled prefix.
-      feeds[`pk${l}`] = new ort.Tensor(
-        'float32',
-        (cache.keys[l] as Float32Array).subarray(0, S * cache.slab),
-        [S, B, heads, hd],
-      );
-      feeds[`pv${l}`] = new ort.Tensor(
-        'float32',
-        (cache.values[l] as Float32Array).subarray(0, S * cache.slab),
-        [S, B, heads, hd],
-      );
+      feeds[`pk${l}`] = f32(cache.keys[l] as Float32Array, [B, heads, C, hd]);
+      feeds[`pv${l}`] = f32(cache.values[l] as Float32Array, [B, heads, C, hd]);
     }
     const out = await session.run(feeds);
     for (let l = 0; l < layers; l++) {
-      (cache.keys[l] as Float32Array).set((out[`nk${l}`] as ort.Tensor).data as Float32Array, S * cache.slab);
-      (cache.values[l] as Float32Array).set(
-        (out[`nv${l}`] as ort.Tensor).data as Float32Array,
-        S * cache.slab,
-      );
+      cache.write(cache.keys[l] as Float32Array, (out[`nk${l}`] as ort.Tensor).data as Float32Array, S, 1);
+      cache.write(cache.values[l] as Float32Array, (out[`nv${l}`] as ort.Tensor).data as Float32Array, S, 1);
     }
     cache.filled = S + 1;
     for (let b = 0; b < B; b++) cache.lengths[b] = (cache.lengths[b] as number) + 1;
@@ -343,34 +462,47 @@ class OrtEngine implements ModelEngine {
 
   async save(file: string): Promise<void> {
     const tensors = [];
-    for (const s of parameterSpecs(this.config)) {
-      tensors.push({ name: s.name, shape: s.shape, data: this.weights.get(s.name) as Float32Array });
-    }
-    for (const s of parameterSpecs(this.config)) {
-      tensors.push({ name: `adam.m.${s.name}`, shape: s.shape, data: this.m.get(s.name) as Float32Array });
-      tensors.push({ name: `adam.v.${s.name}`, shape: s.shape, data: this.v.get(s.name) as Float32Array });
+    const { w, m, v } = this.state;
+    for (const s of this.specs)
+      tensors.push({ name: s.name, shape: s.shape, data: w.get(s.name) as Float32Array });
+    for (const s of this.specs) {
+      tensors.push({ name: `adam.m.${s.name}`, shape: s.shape, data: m.get(s.name) as Float32Array });
+      tensors.push({ name: `adam.v.${s.name}`, shape: s.shape, data: v.get(s.name) as Float32Array });
     }
     writeSafetensors(file, tensors, {
-      format: 'absolute-zero/1',
+      format: CHECKPOINT_FORMAT,
       config: JSON.stringify(this.config),
       optimizer: JSON.stringify(this.opts.optimizer),
+      schedule: JSON.stringify(this.opts.schedule ?? { kind: 'constant' }),
       step: String(this.steps),
       seed: String(this.opts.seed),
+      rng: JSON.stringify(this.rng.state()),
     });
   }
 
   async close(): Promise<void> {
-    this.dropSampleSessions();
+    const sample = [...this.sampleSessions.values()];
+    this.sampleSessions = new Map();
+    for (const s of sample) await (await s).release();
     for (const s of [...this.trainSessions.values(), ...this.scoreSessions.values()]) await s.release();
     this.trainSessions.clear();
     this.scoreSessions.clear();
   }
 }
 
+/**
+ * Checkpoint layout (safetensors, all F32 little-endian): `<name>` for every parameter of parameterSpecs,
+ * `adam.m.<name>` / `adam.v.<name>` for the AdamW moments; metadata: format, config, optimizer,
+ * schedule (JSON), step, seed, rng (the engine's xoshiro128** state as JSON).
+ */
+export const CHECKPOINT_FORMAT = 'absolute-zero/1';
+
 export type OrtModelEngine = ModelEngine & {
   readonly parameters: ReadonlyMap<string, Float32Array>;
-  /** The scheduled learning rate at a (1-based) optimizer step: linear warmup, then constant. */
+  readonly rng: Rng;
+  /** The scheduled learning rate at a (1-based) optimizer step. */
   learningRate(step: number): number;
+  /** `withGrads` also returns the raw (unclipped) gradients (tests). */
   trainStep(batch: TrainBatch, withGrads?: boolean): Promise<TrainStepStats & { grads?: Weights }>;
 };
 
@@ -378,17 +510,32 @@ export async function createModelEngine(config: ModelConfig, opts: EngineOptions
   return new OrtEngine(config, opts, initWeights(config, opts.seed));
 }
 
-/** Load weights, moments and step from a checkpoint; the config comes from the file. */
+function parseJson<X>(file: string, key: string, text: string | undefined): X | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as X;
+  } catch {
+    throw new Error(`${file}: checkpoint metadata ${key} is not JSON`);
+  }
+}
+
+/**
+ * Load weights, moments, step, schedule and RNG state from a checkpoint; the config comes from the file.
+ * Options given here (threads, optimizer, schedule, ...) override the stored ones.
+ */
 export async function loadModelEngine(
   file: string,
-  opts: Omit<EngineOptions, 'seed' | 'optimizer'> & Partial<Pick<EngineOptions, 'optimizer'>>,
+  opts: Omit<EngineOptions, 'seed' | 'optimizer'> & Partial<Pick<EngineOptions, 'optimizer' | 'seed'>>,
 ): Promise<OrtModelEngine> {
   const { tensors, metadata } = readSafetensors(file);
-  if (!metadata.config)
-    throw new Error(`${file}: not an absolute-zero checkpoint (no config in the metadata)`);
-  const config = JSON.parse(metadata.config) as ModelConfig;
-  const optimizer = opts.optimizer ?? (JSON.parse(metadata.optimizer ?? 'null') as OptimizerSettings | null);
+  const config = parseJson<ModelConfig>(file, 'config', metadata.config);
+  if (!config) throw new Error(`${file}: not an absolute-zero checkpoint (no config in the metadata)`);
+  validateModelConfig(config);
+  const optimizer = opts.optimizer ?? parseJson<OptimizerSettings>(file, 'optimizer', metadata.optimizer);
   if (!optimizer) throw new Error(`${file}: no optimizer settings in the checkpoint`);
+  const schedule = opts.schedule ?? parseJson<LrSchedule>(file, 'schedule', metadata.schedule);
+  const rngState = parseJson<RngState>(file, 'rng', metadata.rng);
+  const seed = opts.seed ?? Number(metadata.seed ?? 0);
   const w: Weights = new Map();
   const m: Weights = new Map();
   const v: Weights = new Map();
@@ -400,22 +547,14 @@ export async function loadModelEngine(
         throw new Error(`${file}: ${name} has shape [${t.shape}], expected [${s.shape}]`);
       return t.data;
     };
+    const size = s.shape.reduce((a, b) => a * b, 1);
     w.set(s.name, get(s.name));
-    m.set(
-      s.name,
-      tensors.has(`adam.m.${s.name}`) ? get(`adam.m.${s.name}`) : new Float32Array(get(s.name).length),
-    );
-    v.set(
-      s.name,
-      tensors.has(`adam.v.${s.name}`) ? get(`adam.v.${s.name}`) : new Float32Array(get(s.name).length),
-    );
+    m.set(s.name, tensors.has(`adam.m.${s.name}`) ? get(`adam.m.${s.name}`) : new Float32Array(size));
+    v.set(s.name, tensors.has(`adam.v.${s.name}`) ? get(`adam.v.${s.name}`) : new Float32Array(size));
   }
-  return new OrtEngine(
-    config,
-    { threads: opts.threads, seed: Number(metadata.seed ?? 0), optimizer },
-    w,
-    m,
-    v,
-    Number(metadata.step ?? 0),
-  );
+  const step = Number(metadata.step ?? 0);
+  if (!Number.isInteger(step) || step < 0) throw new Error(`${file}: bad step ${metadata.step}`);
+  const engineOpts: EngineOptions = { ...opts, seed, optimizer };
+  if (schedule) engineOpts.schedule = schedule;
+  return new OrtEngine(config, engineOpts, w, { m, v, step, rng: rngState ?? new Rng(seed).state() });
 }

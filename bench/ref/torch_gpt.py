@@ -52,9 +52,9 @@ def step():
     loss = F.cross_entropy(logits.view(-1, V), targets.view(-1))
     opt.zero_grad(); loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0); opt.step()
-for _ in range(2): step()
+step()  # warm-up
 times = []
-for _ in range(6):
+for _ in range(4):
     t0 = time.perf_counter(); step(); times.append(time.perf_counter() - t0)
 train_tps = B * T / min(times)  # best-of, as the Node side reports
 
@@ -63,7 +63,8 @@ with torch.no_grad():
     for sb in SAMPLE_BATCHES:
         prompt = torch.randint(0, V, (sb, 16)); new = 112
         best = float('inf')
-        for _ in range(2):  # best of two, as the Node side reports its best
+        for rep in range(2):  # best of two, as the Node side reports its best (one if the first was slow)
+            if rep and best > 30: break
             t0 = time.perf_counter()
             logits, past = model(prompt)
             for i in range(new):

@@ -1,10 +1,16 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { readSafetensors } from '../../src/model/checkpoint.js';
 import { type ModelConfig, parameterSpecs } from '../../src/model/config.js';
-import { createModelEngine, loadModelEngine, type OrtModelEngine } from '../../src/model/engine.js';
+import {
+  createModelEngine,
+  type EngineOptions,
+  loadModelEngine,
+  type OrtModelEngine,
+} from '../../src/model/engine.js';
 import type { TrainBatch } from '../../src/model/engine-types.js';
 import { packTrainBatch, policyGradientLoss } from '../../src/rl/objective.js';
 import { Rng } from '../../src/util/rng.js';
@@ -124,19 +130,76 @@ test('AdamW: the first step moves each weight by lr * sign(g) plus decoupled dec
   await engine.close();
 });
 
-test('gradient clipping scales the update: with clip << norm, the moments hold the clipped gradient', async () => {
-  const clipped = await createModelEngine(cfg, {
+test("AdamW: a second step matches the update computed by hand from both steps' gradients", async () => {
+  const opt = { ...optimizer, beta2: 0.95 };
+  const engine = await createModelEngine(cfg, { threads: 1, seed: 8, optimizer: opt });
+  const g1 = (await engine.trainStep(randomBatch(3), true)).grads as Map<string, Float32Array>;
+  const w1 = new Map([...engine.parameters].map(([k, v]) => [k, Float32Array.from(v)]));
+  const g2 = (await engine.trainStep(randomBatch(4), true)).grads as Map<string, Float32Array>;
+  const { learningRate: lr, beta1: b1, beta2: b2, weightDecay: wd } = opt;
+  for (const name of ['h.1.attn.proj.weight', 'h.0.ln2.bias', 'wte']) {
+    const decayed = name !== 'h.0.ln2.bias';
+    const w = engine.parameters.get(name) as Float32Array;
+    for (let i = 0; i < Math.min(40, w.length); i++) {
+      const a = (g1.get(name) as Float32Array)[i] as number;
+      const b = (g2.get(name) as Float32Array)[i] as number;
+      const m = b1 * (1 - b1) * a + (1 - b1) * b;
+      const v = b2 * (1 - b2) * a * a + (1 - b2) * b * b;
+      const mhat = m / (1 - b1 ** 2);
+      const vhat = v / (1 - b2 ** 2);
+      const prev = (w1.get(name) as Float32Array)[i] as number;
+      const want = prev - lr * (mhat / (Math.sqrt(vhat) + 1e-8)) - (decayed ? lr * wd * prev : 0);
+      assert.ok(Math.abs((w[i] as number) - want) < 2e-6, `${name}[${i}]: ${w[i]} vs ${want}`);
+    }
+  }
+  await engine.close();
+});
+
+test("gradient clipping: the reported norm is the raw gradient's, and the moments hold the clipped gradient", async () => {
+  const clip = 1e-3;
+  const engine = await createModelEngine(cfg, {
     threads: 1,
     seed: 7,
-    optimizer: { ...optimizer, gradClip: 1e-3, weightDecay: 0 },
+    optimizer: { ...optimizer, gradClip: clip, weightDecay: 0 },
   });
-  const s = await clipped.trainStep(randomBatch(3), true);
-  assert.ok(s.gradNorm > 1e-3);
-  // Recompute the norm from the raw gradients it reported.
+  const s = await engine.trainStep(randomBatch(3), true);
+  const grads = s.grads as Map<string, Float32Array>;
   let sq = 0;
-  for (const g of (s.grads as Map<string, Float32Array>).values()) for (const x of g) sq += x * x;
+  for (const g of grads.values()) for (const x of g) sq += x * x;
   assert.ok(Math.abs(Math.sqrt(sq) - s.gradNorm) / s.gradNorm < 1e-3);
-  await clipped.close();
+  assert.ok(s.gradNorm > 100 * clip, `norm ${s.gradNorm} should be far above the clip`);
+  const file = join(dir, 'clip.safetensors');
+  await engine.save(file);
+  const m = readSafetensors(file).tensors;
+  for (const name of ['wte', 'h.0.mlp.fc.weight', 'lnf.bias']) {
+    const g = grads.get(name) as Float32Array;
+    const mom = (m.get(`adam.m.${name}`) as { data: Float32Array }).data;
+    for (let i = 0; i < Math.min(20, g.length); i++) {
+      const want = (1 - optimizer.beta1) * (g[i] as number) * (clip / s.gradNorm);
+      assert.ok(Math.abs((mom[i] as number) - want) <= 1e-6 * Math.abs(want) + 1e-12, `${name}[${i}]`);
+    }
+  }
+  await engine.close();
+});
+
+test('learning-rate schedule: linear warmup, then constant or cosine down to the floor', async () => {
+  const base = { threads: 1, seed: 1, optimizer: { ...optimizer, learningRate: 1, warmupSteps: 4 } };
+  const constant = await createModelEngine(cfg, base);
+  assert.deepEqual(
+    [1, 2, 4, 100].map((s) => constant.learningRate(s)),
+    [0.25, 0.5, 1, 1],
+  );
+  const cosine = await createModelEngine(cfg, {
+    ...base,
+    schedule: { kind: 'cosine', totalSteps: 14, minRatio: 0.1 },
+  } satisfies EngineOptions);
+  assert.equal(cosine.learningRate(2), 0.5);
+  assert.equal(cosine.learningRate(4), 1);
+  assert.ok(Math.abs(cosine.learningRate(9) - 0.55) < 1e-12);
+  assert.ok(Math.abs(cosine.learningRate(14) - 0.1) < 1e-12);
+  assert.ok(Math.abs(cosine.learningRate(50) - 0.1) < 1e-12);
+  await constant.close();
+  await cosine.close();
 });
 
 test('training on a fixed batch drives the loss down (plain cross-entropy: advantage 1)', async () => {
@@ -152,61 +215,94 @@ test('training on a fixed batch drives the loss down (plain cross-entropy: advan
   await engine.close();
 });
 
-test('prefill + decode logits equal the full forward at every position, for rows of different lengths', async () => {
-  const engine = await createModelEngine(cfg, { threads: 1, seed: 2, optimizer });
-  const rng = new Rng(13);
-  for (const w of engine.parameters.values())
-    for (let i = 0; i < w.length; i++) w[i] = (w[i] as number) + rng.normal() * 0.05;
-  const rows = [
-    [5, 9, 100, 7, 33, 2, 8, 61, 4, 12],
-    [44, 3, 17, 250, 9, 9, 1, 0, 75, 20],
-  ];
-  const promptLens = [4, 1];
-  const T = 10;
-  const tokens = Int32Array.from(rows.flat());
-  const targets = Int32Array.from(rows.flatMap((r) => [...r.slice(1), 0]));
-  const full = await engine.logprobs({ batch: 2, time: T, tokens, targets });
-  const cache = engine.newCache(2);
-  let logits = await engine.prefill(cache, tokens, T, Int32Array.from(promptLens));
-  const logSoftmaxAt = (l: Float32Array, b: number, id: number) => {
-    const row = l.subarray(b * cfg.vocabSize, (b + 1) * cfg.vocabSize);
-    const max = Math.max(...row);
-    const lse = max + Math.log(row.reduce((s, x) => s + Math.exp(x - max), 0));
-    return (row[id] as number) - lse;
-  };
-  // Row b is at position promptLens[b] - 1 + step; feed each row's own next real token.
-  for (let step = 0; step < 5; step++) {
-    for (let b = 0; b < 2; b++) {
-      const p = (promptLens[b] as number) - 1 + step;
-      const r = rows[b] as number[];
-      const want = full[b * T + p] as number;
-      const got = logSoftmaxAt(logits, b, r[p + 1] as number);
-      assert.ok(Math.abs(got - want) < 1e-4, `row ${b} position ${p}: ${got} vs ${want}`);
-    }
-    const next = Int32Array.from(
-      [0, 1].map((b) => (rows[b] as number[])[(promptLens[b] as number) + step] as number),
-    );
-    logits = await engine.decode(cache, next);
-  }
-  await engine.close();
-});
+const logSoftmaxAt = (logits: Float32Array, V: number, b: number, id: number) => {
+  const row = logits.subarray(b * V, (b + 1) * V);
+  let max = Number.NEGATIVE_INFINITY;
+  for (const x of row) max = Math.max(max, x);
+  let z = 0;
+  for (const x of row) z += Math.exp(x - max);
+  return (row[id] as number) - max - Math.log(z);
+};
 
-test('same seed and threads give identical weights; a checkpoint resumes bit for bit', async () => {
+for (const sampleWeights of ['inputs', 'baked'] as const) {
+  test(`prefill + decode equal the full forward at every position, rows of different lengths, after an update (${sampleWeights} weights)`, async () => {
+    // Long enough that the cache grows past its first 64-slot block while decoding.
+    const c: ModelConfig = { ...cfg, contextLength: 96 };
+    const engine = await createModelEngine(c, { threads: 1, seed: 2, optimizer, sampleWeights });
+    const rng = new Rng(13);
+    for (const w of engine.parameters.values())
+      for (let i = 0; i < w.length; i++) w[i] = (w[i] as number) + rng.normal() * 0.05;
+    const promptLens = [20, 3, 9];
+    const steps = 60;
+    const T = 20 + steps;
+    const B = promptLens.length;
+    const tokens = Int32Array.from({ length: B * T }, () => rng.int(c.vocabSize));
+    const targets = Int32Array.from({ length: B * T }, (_, i) =>
+      (i + 1) % T === 0 ? 0 : (tokens[i + 1] as number),
+    );
+    const cache = engine.newCache(B);
+    // Sample once before the update so a stale session or weight feed would show.
+    await engine.prefill(cache, tokens, T, Int32Array.from(promptLens));
+    await engine.trainStep(randomBatch(8));
+    const full = await engine.logprobs({ batch: B, time: T, tokens, targets });
+    const fresh = engine.newCache(B);
+    let logits = await engine.prefill(fresh, tokens, T, Int32Array.from(promptLens));
+    let worst = 0;
+    for (let step = 0; step < steps; step++) {
+      const next = new Int32Array(B);
+      for (let b = 0; b < B; b++) {
+        const p = (promptLens[b] as number) - 1 + step; // the position whose next token the logits predict
+        if (p + 1 < T) {
+          const got = logSoftmaxAt(logits, c.vocabSize, b, tokens[b * T + p + 1] as number);
+          worst = Math.max(worst, Math.abs(got - (full[b * T + p] as number)));
+          next[b] = tokens[b * T + p + 1] as number;
+        }
+      }
+      logits = await engine.decode(fresh, next);
+    }
+    assert.ok(worst < 1e-4, `max |logprob difference| ${worst}`);
+    assert.deepEqual(
+      [...fresh.lengths],
+      promptLens.map((n) => n + steps),
+    );
+    await engine.close();
+  });
+}
+
+test('same seed and threads give identical weights; a checkpoint resumes bit for bit (moments, step, RNG)', async () => {
   const a = await createModelEngine(cfg, { threads: 1, seed: 21, optimizer });
   const b = await createModelEngine(cfg, { threads: 1, seed: 21, optimizer });
   const batches = [randomBatch(5), randomBatch(6), randomBatch(7)];
-  for (const x of batches) {
-    await a.trainStep(x);
-  }
+  for (const x of batches) await a.trainStep(x);
   await b.trainStep(batches[0] as TrainBatch);
   await b.trainStep(batches[1] as TrainBatch);
+  b.rng.nextU32();
+  const rngAtSave = b.rng.state();
   const file = join(dir, 'ckpt.safetensors');
   await b.save(file);
-  await b.close();
+  assert.deepEqual(
+    readdirSync(dir).filter((f) => f.includes('.tmp')),
+    [],
+    'no temporary file left behind',
+  );
+  await b.trainStep(batches[2] as TrainBatch);
   const c = await loadModelEngine(file, { threads: 1 });
   assert.equal(c.step, 2);
-  await c.trainStep(batches[2] as TrainBatch);
-  for (const [name, w] of a.parameters) assert.deepEqual(c.parameters.get(name), w, name);
+  assert.deepEqual(c.rng.state(), rngAtSave);
+  const sc = await c.trainStep(batches[2] as TrainBatch);
+  assert.equal(sc.step, 3);
+  for (const [name, w] of a.parameters) {
+    assert.deepEqual(c.parameters.get(name), w, name);
+    assert.deepEqual(b.parameters.get(name), w, name);
+  }
   await a.close();
+  await b.close();
   await c.close();
+});
+
+test('a checkpoint that is not ours is refused with a readable error', async () => {
+  const file = join(dir, 'junk.safetensors');
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(file, Buffer.from('not a checkpoint at all'));
+  await assert.rejects(loadModelEngine(file, { threads: 1 }), /safetensors|checkpoint/);
 });

@@ -36,6 +36,20 @@ export function keyOf(task: Task): string {
   return taskKey(task.lang, task.program, task.input);
 }
 
+/**
+ * min(k, n) items drawn uniformly without replacement (a partial Fisher-Yates shuffle), e.g. K distinct
+ * references from a pool spanning several buffers, so a prompt does not spend its budget on repeats.
+ */
+export function sampleWithoutReplacement<T>(rng: Rng, items: readonly T[], k: number): T[] {
+  const idx = items.map((_, i) => i);
+  const n = Math.min(k, idx.length);
+  for (let i = 0; i < n; i++) {
+    const j = i + rng.int(idx.length - i);
+    [idx[i], idx[j]] = [idx[j] as number, idx[i] as number];
+  }
+  return idx.slice(0, n).map((i) => items[i] as T);
+}
+
 interface Entry {
   task: Task;
   iteration: number;
@@ -130,15 +144,13 @@ export class TaskBuffer {
     return Array.from({ length: k }, () => rng.pick(this.entries).task);
   }
 
-  /** min(k, size) distinct tasks drawn uniformly without replacement (the reference's reference draw). */
+  /** min(k, size) tasks drawn uniformly without replacement (the reference's draw of K references). */
   sampleDistinct(rng: Rng, k: number): Task[] {
-    const idx = this.entries.map((_, i) => i);
-    const n = Math.min(k, idx.length);
-    for (let i = 0; i < n; i++) {
-      const j = i + rng.int(idx.length - i);
-      [idx[i], idx[j]] = [idx[j] as number, idx[i] as number];
-    }
-    return idx.slice(0, n).map((i) => (this.entries[i] as Entry).task);
+    return sampleWithoutReplacement(
+      rng,
+      this.entries.map((e) => e.task),
+      k,
+    );
   }
 
   /** The buffer as dataset records (the eval/README.md format, with the iteration of each task). */

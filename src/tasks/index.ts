@@ -19,6 +19,7 @@
 //               (format-aware: -1 unparseable, -0.5 wrong or invalid; { zeroAsPenalty } option)
 // buffer.ts     TaskBuffer.open(file, type, lang, keep?) (append-only JSONL, torn-line recovery, cut to a
 //               committed size), add/addAll, size, all, since, has, keySet, sample, sampleDistinct,
+//               sampleWithoutReplacement(rng, items, k) for pools spanning buffers,
 //               toRecords, exportTo; identityTask(type, lang); keyOf(task)
 // dataset.ts    readTaskFile / writeTaskFile (the eval/README.md format), toTaskRecord / fromTaskRecord,
 //               parseTaskRecord, TaskRecordSchema

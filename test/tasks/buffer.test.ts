@@ -4,7 +4,14 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { identityTask, readTaskFile, type Task, TaskBuffer, toTaskRecord } from '../../src/tasks/index.js';
+import {
+  identityTask,
+  readTaskFile,
+  sampleWithoutReplacement,
+  type Task,
+  TaskBuffer,
+  toTaskRecord,
+} from '../../src/tasks/index.js';
 import { Rng } from '../../src/util/rng.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'azr-buffer-'));
@@ -107,6 +114,17 @@ test('sampling is a function of the seed; distinct sampling has no repeats', () 
     b.sampleDistinct(new Rng(9), 6).map((t) => t.program),
   );
   assert.equal(b.sampleDistinct(new Rng(1), 100).length, 8, 'at most the whole buffer');
+  // Without replacement over any pool: every item equally likely to be drawn.
+  const counts = new Map<number, number>();
+  const rng = new Rng(3);
+  for (let i = 0; i < 4000; i++) {
+    const pick = sampleWithoutReplacement(rng, [0, 1, 2, 3, 4], 2);
+    assert.notEqual(pick[0], pick[1]);
+    for (const x of pick) counts.set(x, (counts.get(x) ?? 0) + 1);
+  }
+  for (const x of [0, 1, 2, 3, 4])
+    assert.ok(Math.abs((counts.get(x) ?? 0) - 1600) < 150, `${x}: ${counts.get(x)}`);
+  assert.deepEqual(sampleWithoutReplacement(rng, [], 3), []);
 });
 
 test('export: the buffer as a dataset file that reads back', () => {

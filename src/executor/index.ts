@@ -69,6 +69,7 @@ export async function createExecutor(opts: ExecutorOptions = {}): Promise<Execut
         limits,
         recycleHeapBytes: Math.min(limits.memoryMb * 1024 * 1024 * 0.75, 192 * 1024 * 1024),
         startupMs: 60_000,
+        spare: true,
       }),
     );
   }

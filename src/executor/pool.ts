@@ -4,6 +4,10 @@
 // no interrupt reaches) is killed and replaced, that request is a `timeout`, and the rest of its chunk
 // goes to the replacement. A sandbox that dies is replaced the same way, and a sandbox whose heap grew
 // past the recycle threshold is replaced between chunks (a wasm heap never shrinks).
+//
+// Replacements come from a warm spare when the pool keeps one: a Pyodide sandbox takes 1.5 s to start
+// on a quiet machine and ten times that on a loaded one, which would otherwise stall a slot after every
+// timeout.
 import type { AnyExecResult, ExecFailure, ExecLimits, ExecRequest } from './types.js';
 import type { SandboxConnection, SandboxSpawner, WireMessage } from './wire.js';
 
@@ -17,6 +21,8 @@ export interface PoolOptions {
   startupMs: number;
   /** Requests per message; batching was measured ~1.7x faster than one message per call. */
   chunkSize?: number;
+  /** Keep one started sandbox in reserve for replacements (worth it when starting one is slow). */
+  spare?: boolean;
 }
 
 interface Chunk {
@@ -35,79 +41,105 @@ function deadlineMs(req: ExecRequest, limits: ExecLimits): number {
   return Math.max(1, runs) * limits.timeoutMs + 250;
 }
 
-class Slot {
-  private conn: SandboxConnection | null = null;
-  private ready: Promise<void> | null = null;
-  private heap = 0;
-  private listener: ((m: WireMessage) => void) | null = null;
-  private exitListener: ((reason: string) => void) | null = null;
-  executions = 0;
+/** One started (or starting) sandbox, with its messages routed to whoever is using it now. */
+class Sandbox {
+  readonly ready: Promise<void>;
+  heap = 0;
+  alive = true;
+  onMessage: ((m: WireMessage) => void) | null = null;
+  onExit: ((reason: string) => void) | null = null;
 
-  constructor(private readonly opts: PoolOptions) {}
-
-  private start(): Promise<void> {
-    const conn = this.opts.spawn();
-    this.conn = conn;
-    this.heap = 0;
-    const ready = new Promise<void>((resolve, reject) => {
+  constructor(
+    private readonly conn: SandboxConnection,
+    startupMs: number,
+  ) {
+    let started = false;
+    this.ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        conn.kill();
-        reject(new Error(`sandbox did not start within ${this.opts.startupMs} ms`));
-      }, this.opts.startupMs);
-      this.listener = (m) => {
-        if ('ready' in m) {
-          clearTimeout(timer);
-          this.heap = m.heap ?? 0;
-          resolve();
-        } else if ('fatal' in m) {
-          clearTimeout(timer);
-          reject(new Error(`sandbox failed to start: ${m.fatal}`));
+        this.kill();
+        reject(new Error(`sandbox did not start within ${startupMs} ms`));
+      }, startupMs);
+      conn.onMessage((m) => {
+        if (!started) {
+          if ('ready' in m) {
+            started = true;
+            clearTimeout(timer);
+            this.heap = m.heap ?? 0;
+            resolve();
+          } else if ('fatal' in m) {
+            clearTimeout(timer);
+            this.kill();
+            reject(new Error(`sandbox failed to start: ${m.fatal}`));
+          }
+          return;
         }
-      };
-      this.exitListener = (reason) => {
+        if ('result' in m) this.heap = m.heap ?? this.heap;
+        this.onMessage?.(m);
+      });
+      conn.onExit((reason) => {
+        this.alive = false;
         clearTimeout(timer);
-        reject(new Error(`sandbox exited while starting: ${reason}`));
-      };
+        if (!started) reject(new Error(`sandbox exited while starting: ${reason}`));
+        else this.onExit?.(reason);
+      });
     });
-    // Events of a sandbox that was already replaced (killed after a timeout) must not reach the new one.
-    conn.onMessage((m) => {
-      if (this.conn === conn) this.listener?.(m);
-    });
-    conn.onExit((reason) => {
-      if (this.conn !== conn) return;
-      this.conn = null;
-      this.ready = null;
-      this.exitListener?.(reason);
-    });
-    this.ready = ready;
-    return ready;
+    // A spare nobody awaits yet must not raise an unhandled rejection; users await `ready` themselves.
+    this.ready.catch(() => {});
   }
 
-  private async connection(): Promise<SandboxConnection> {
-    if (!this.conn || !this.ready) await this.start();
-    else await this.ready;
-    return this.conn as SandboxConnection;
+  send(requests: ExecRequest[], limits: ExecLimits): void {
+    this.conn.send({ limits, requests });
+  }
+
+  /** Stop it; whoever is using it hears of the exit through `onExit`. */
+  kill(): void {
+    this.alive = false;
+    this.conn.kill();
+  }
+}
+
+class Slot {
+  private sandbox: Sandbox | null = null;
+  private closed = false;
+  executions = 0;
+
+  constructor(
+    private readonly opts: PoolOptions,
+    private readonly take: () => Sandbox,
+  ) {}
+
+  private async connection(): Promise<Sandbox> {
+    if (!this.sandbox?.alive) this.sandbox = this.take();
+    const sandbox = this.sandbox;
+    await sandbox.ready;
+    if (!sandbox.alive) throw new Error('sandbox exited right after starting');
+    return sandbox;
   }
 
   private replace(): void {
-    const old = this.conn;
-    this.conn = null;
-    this.ready = null;
-    old?.kill();
+    this.sandbox?.kill();
+    this.sandbox = null;
   }
 
   /** Run requests in order; never rejects because of what a program does. */
   async run(requests: ExecRequest[]): Promise<AnyExecResult[]> {
     const results: AnyExecResult[] = [];
+    let startFailures = 0;
     while (results.length < requests.length) {
-      let conn: SandboxConnection;
+      if (this.closed) {
+        while (results.length < requests.length) results.push(failure('runtime', 'the executor is closed'));
+        break;
+      }
+      let sandbox: Sandbox;
       try {
-        conn = await this.connection();
+        sandbox = await this.connection();
       } catch (e) {
-        // The sandbox cannot start at all: fail the rest of the chunk rather than loop forever.
+        this.replace();
+        // One retry (a spare may have died, a start may have been slow); then fail the rest of the
+        // chunk rather than loop forever on a runtime that cannot start here.
+        if (++startFailures < 2) continue;
         const message = (e as Error).message;
         while (results.length < requests.length) results.push(failure('runtime', message));
-        this.replace();
         break;
       }
       const pending = requests.slice(results.length);
@@ -137,16 +169,15 @@ class Slot {
         };
         const finish = (kill: boolean) => {
           clearTimeout(timer);
-          this.listener = null;
-          this.exitListener = null;
+          sandbox.onMessage = null;
+          sandbox.onExit = null;
           if (kill) this.replace();
           done();
         };
-        this.listener = (m) => {
+        sandbox.onMessage = (m) => {
           if ('result' in m) {
             results.push(m.result);
             this.executions++;
-            this.heap = m.heap ?? this.heap;
             index++;
             if (m.recycle) finish(true);
             else if (index === pending.length) finish(false);
@@ -157,20 +188,21 @@ class Slot {
             finish(true);
           }
         };
-        this.exitListener = (reason) => {
+        sandbox.onExit = (reason) => {
           results.push(failure('runtime', `the sandbox stopped: ${reason}`, performance.now() - started));
           this.executions++;
-          finish(false);
+          finish(true);
         };
         arm();
-        conn.send({ limits: this.opts.limits, requests: pending });
+        sandbox.send(pending, this.opts.limits);
       });
     }
-    if (this.heap > this.opts.recycleHeapBytes) this.replace();
+    if (this.sandbox && this.sandbox.heap > this.opts.recycleHeapBytes) this.replace();
     return results;
   }
 
   close(): void {
+    this.closed = true;
     this.replace();
   }
 }
@@ -179,11 +211,46 @@ export class SandboxPool {
   private readonly slots: Slot[];
   private readonly queue: Chunk[] = [];
   private idle: Slot[];
+  private spare: Sandbox | null = null;
+  private started = 0;
   private closed = false;
 
   constructor(private readonly opts: PoolOptions) {
-    this.slots = Array.from({ length: opts.size }, () => new Slot(opts));
+    this.slots = Array.from({ length: opts.size }, () => new Slot(opts, () => this.take()));
     this.idle = [...this.slots];
+  }
+
+  private spawn(): Sandbox {
+    return new Sandbox(this.opts.spawn(), this.opts.startupMs);
+  }
+
+  /**
+   * A sandbox for a slot. The first one per slot is started fresh; later ones (replacements) take the
+   * spare, and a new spare starts in the background. The spare is first started once the slots' own
+   * sandboxes are up, so it does not slow the pool's start.
+   */
+  private take(): Sandbox {
+    if (!this.opts.spare) return this.spawn();
+    if (this.started < this.slots.length) {
+      this.started++;
+      const first = this.spawn();
+      if (this.started === this.slots.length) {
+        void first.ready.then(
+          () => this.refillSpare(),
+          () => this.refillSpare(),
+        );
+      }
+      return first;
+    }
+    const spare = this.spare?.alive ? this.spare : this.spawn();
+    this.spare = null;
+    this.refillSpare();
+    return spare;
+  }
+
+  private refillSpare(): void {
+    if (this.closed || this.spare?.alive) return;
+    this.spare = this.spawn();
   }
 
   get executions(): number {
@@ -211,21 +278,27 @@ export class SandboxPool {
     while (this.idle.length > 0 && this.queue.length > 0) {
       const slot = this.idle.pop() as Slot;
       const chunk = this.queue.shift() as Chunk;
-      void slot.run(chunk.requests).then((results) => {
-        chunk.resolve(results);
-        this.idle.push(slot);
-        this.pump();
-      });
+      void slot
+        .run(chunk.requests)
+        .catch((e: unknown) =>
+          chunk.requests.map(() => failure('runtime', `executor fault: ${(e as Error)?.message ?? e}`)),
+        )
+        .then((results) => {
+          chunk.resolve(results);
+          this.idle.push(slot);
+          this.pump();
+        });
     }
-  }
-
-  /** Start every sandbox now rather than on first use (Pyodide takes ~1.5 s to start). */
-  async warm(): Promise<void> {
-    await this.run(this.slots.map(() => ({ op: 'equal', lang: 'python', a: '1', b: '1' }) as ExecRequest));
   }
 
   close(): void {
     this.closed = true;
     for (const s of this.slots) s.close();
+    this.spare?.kill();
+    this.spare = null;
+    // Whatever is still queued gets an answer, so no caller waits forever.
+    for (const chunk of this.queue.splice(0)) {
+      chunk.resolve(chunk.requests.map(() => failure('runtime', 'the executor is closed')));
+    }
   }
 }

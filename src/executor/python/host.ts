@@ -34,8 +34,12 @@ memoryProto.grow = function (this: WasmMemory, delta: number): number {
 };
 
 const pyodideDir = process.env.AZR_PYODIDE_DIR as string;
+// 'make': write a memory snapshot of the freshly set-up interpreter to fd 3 for the parent to reuse;
+// 'load': start from the snapshot the parent writes to fd 3 (about 5x faster than a plain start).
+const snapshotMode = process.env.AZR_SNAPSHOT ?? 'none';
 delete process.env.AZR_PYODIDE_DIR;
 delete process.env.AZR_MEMORY_MB;
+delete process.env.AZR_SNAPSHOT;
 
 function send(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
@@ -43,22 +47,46 @@ function send(value: unknown): void {
 
 async function main(): Promise<void> {
   const { loadPyodide } = (await import(`${pyodideDir}/pyodide.mjs`)) as typeof import('pyodide');
+  const snapshot = snapshotMode === 'load' ? fs.readFileSync(3) : undefined;
   const pyodide = await loadPyodide({
     indexURL: `${pyodideDir}/`,
     env: { PYTHONHASHSEED: '0', HOME: '/home/pyodide' },
     stdout: () => {},
     stderr: () => {},
     stdin: () => null,
+    ...(snapshotMode === 'make' ? { _makeSnapshot: true } : {}),
+    ...(snapshot ? { _loadSnapshot: snapshot } : {}),
   });
+  if (!snapshot) pyodide.runPython(PYTHON_RUNTIME);
+  if (snapshotMode === 'make') {
+    // Taken before any program has run, and before the bridges below are cut (a snapshot's bootstrap
+    // needs them; every instance cuts them again). If it fails, this sandbox still serves and the
+    // others start the slow way.
+    try {
+      const image = (pyodide as unknown as { makeMemorySnapshot(): Uint8Array }).makeMemorySnapshot();
+      for (let at = 0; at < image.length; ) at += fs.writeSync(3, image, at);
+    } catch {}
+    fs.closeSync(3);
+  }
   // Cut the bridges to JavaScript and the socket emulation; the process boundary holds regardless.
   pyodide.runPython(`
 import sys
 for _name in ('js', 'pyodide_js', 'pyodide.ffi', 'pyodide.code', '_pyodide_core', 'socket', '_socket', 'ctypes', '_ctypes', 'select', 'ssl'):
     sys.modules[_name] = None
 `);
-  pyodide.runPython(PYTHON_RUNTIME);
   const handle = pyodide.globals.get('handle') as (req: string, limits: string) => string;
   const heap = () => (pyodide as unknown as { _module: { HEAP8: Int8Array } })._module.HEAP8.length;
+  // Warm up before saying ready: the first call after a start pays for compiling the interpreter's
+  // code paths (about a second on a loaded machine), which must not count against a program's time.
+  handle(
+    JSON.stringify({
+      op: 'check',
+      program: 'import math\ndef f(x):\n    return [math.gcd(x, 6)]',
+      input: '4',
+    }),
+    JSON.stringify({ maxOutputChars: 100 }),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 0));
   send({ ready: true, heap: heap() });
 
   const lines = createInterface({ input: process.stdin });

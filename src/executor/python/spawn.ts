@@ -2,6 +2,7 @@
 // and this directory, no writes, no child processes, no workers, an empty environment, and an empty
 // network namespace when `unshare -n` works here (the permission model does not cover sockets).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -45,33 +46,65 @@ export function sandboxCommand(entry: string, extraRead: string[] = []): { file:
     : { file: process.execPath, args: nodeArgs };
 }
 
+// A memory snapshot of a freshly set-up interpreter, made by the first sandbox before it runs anything
+// and handed to later ones: they start about 5x faster (measured 1.5 s against 10 s on a loaded
+// machine), which is what a replacement after a timeout waits for. While it is being made, other
+// sandboxes wait for it rather than do a full start of their own.
+let snapshot: Promise<Buffer | null> | null = null;
+
+type SnapshotMode = 'make' | 'load' | 'none';
+
 export function spawnPythonSandbox(memoryMb: number): SandboxConnection {
-  const env = { AZR_PYODIDE_DIR: pyodideDir, AZR_MEMORY_MB: String(memoryMb) };
-  const cmd = sandboxCommand(join(here, 'host.js'));
-  const child: ChildProcess = spawn(cmd.file, cmd.args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let onMessage: (m: WireMessage) => void = () => {};
   let onExit: (reason: string) => void = () => {};
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-400);
-  });
-  child.stdin?.on('error', () => {}); // a killed sandbox closes its pipe mid-write: the exit event reports it
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-    let message: WireMessage;
-    try {
-      message = JSON.parse(line) as WireMessage;
-    } catch {
-      return; // not a protocol line
-    }
-    onMessage(message);
-  });
-  child.on('exit', (code, signal) => {
-    const last = stderr.trim().split('\n').pop() ?? '';
-    onExit(`exit ${signal ?? code}${last ? ` (${last.slice(0, 160)})` : ''}`);
-  });
+  let child: ChildProcess | null = null;
+  let killed = false;
+
+  const start = (mode: SnapshotMode, image: Buffer | null, made?: (image: Buffer | null) => void) => {
+    const env = { AZR_PYODIDE_DIR: pyodideDir, AZR_MEMORY_MB: String(memoryMb), AZR_SNAPSHOT: mode };
+    const cmd = sandboxCommand(join(here, 'host.js'));
+    const proc = spawn(cmd.file, cmd.args, { env, stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+    child = proc;
+    const side = proc.stdio[3] as unknown as Socket;
+    side.on('error', () => {}); // a sandbox killed while starting breaks this pipe: its exit reports it
+    if (mode === 'load' && image) side.end(image);
+    else if (mode === 'make') {
+      const parts: Buffer[] = [];
+      side.on('data', (d: Buffer) => parts.push(d));
+      side.on('end', () => made?.(parts.length ? Buffer.concat(parts) : null));
+      proc.on('exit', () => made?.(null)); // a second call is ignored by the promise
+    } else side.end();
+    let stderr = '';
+    proc.stderr?.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-400);
+    });
+    proc.stdin?.on('error', () => {}); // a killed sandbox closes its pipe mid-write: the exit event reports it
+    createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      let message: WireMessage;
+      try {
+        message = JSON.parse(line) as WireMessage;
+      } catch {
+        return; // not a protocol line
+      }
+      onMessage(message);
+    });
+    proc.on('exit', (code, signal) => {
+      const last = stderr.trim().split('\n').pop() ?? '';
+      onExit(`exit ${signal ?? code}${last ? ` (${last.slice(0, 160)})` : ''}`);
+    });
+  };
+
+  if (!snapshot) {
+    snapshot = new Promise((resolve) => start('make', null, resolve));
+  } else {
+    void snapshot.then((image) => {
+      if (killed) onExit('killed before it started');
+      else start(image ? 'load' : 'none', image);
+    });
+  }
   return {
     send(batch) {
-      child.stdin?.write(`${JSON.stringify(batch)}\n`);
+      child?.stdin?.write(`${JSON.stringify(batch)}\n`);
     },
     onMessage(listener) {
       onMessage = listener;
@@ -80,7 +113,8 @@ export function spawnPythonSandbox(memoryMb: number): SandboxConnection {
       onExit = listener;
     },
     kill() {
-      child.kill('SIGKILL');
+      killed = true;
+      child?.kill('SIGKILL');
     },
   };
 }

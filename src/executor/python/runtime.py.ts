@@ -2,6 +2,7 @@
 // (permission model, no network, empty environment) is what keeps the host safe; this layer is the
 // task policy on top: which modules and names a task program may use, literal-only inputs, repr outputs,
 // Python equality, and the determinism check.
+// biome-ignore lint/complexity/noUselessStringRaw: Python source; a backslash added later must reach Python as written
 export const PYTHON_RUNTIME = String.raw`
 import abc, ast, builtins, json, sys
 

@@ -2,8 +2,8 @@
 // and this directory, no writes, no child processes, no workers, an empty environment, and an empty
 // network namespace when `unshare -n` works here (the permission model does not cover sockets).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import type { Socket } from 'node:net';
 import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';

@@ -211,21 +211,22 @@ export function buildTrainGraph(c: ModelConfig, B: number, Tn: number, opts: Tra
   const epsT = g.input('eps_t', []);
   const wdLr = g.input('wd_lr', []);
   const b1 = g.scalar(opts.beta1);
-  const b1c = g.scalar(1 - opts.beta1);
   const b2 = g.scalar(opts.beta2);
-  const b2c = g.scalar(1 - opts.beta2);
+  // The clip factor is folded into the moment coefficients (scalars), saving a pass over every gradient:
+  // m' = b1 m + ((1 - b1) f) g,  v' = b2 v + ((1 - b2) f^2) g^2.
+  const mCoef = g.mul(g.scalar(1 - opts.beta1), factor);
+  const vCoef = g.mul(g.scalar(1 - opts.beta2), g.mul(factor, factor));
+  const keep = g.sub(g.scalar(1), wdLr); // decoupled decay: w' = w (1 - lr wd) - lr_t m' / (sqrt(v') + eps_t)
   for (const s of specs) {
     const raw = grads.get(s.name);
     if (!raw) throw new Error(`no gradient for ${s.name}`);
     if (opts.withGrads) g.output(raw, `grad.${s.name}`, s.shape);
-    const gr = g.mul(raw, factor);
     const m = g.input(`m.${s.name}`, s.shape);
     const v = g.input(`v.${s.name}`, s.shape);
-    const m2 = g.add(g.mul(b1, m), g.mul(b1c, gr));
-    const v2 = g.add(g.mul(b2, v), g.mul(b2c, g.mul(gr, gr)));
-    let step = g.mul(lrT, g.div(m2, g.add(g.op('Sqrt', [v2]), epsT)));
-    if (isDecayed(s.name)) step = g.add(step, g.mul(wdLr, s.name));
-    g.output(g.sub(s.name, step), `new.${s.name}`, s.shape);
+    const m2 = g.add(g.mul(b1, m), g.mul(mCoef, raw));
+    const v2 = g.add(g.mul(b2, v), g.mul(vCoef, g.mul(raw, raw)));
+    const update = g.mul(lrT, g.div(m2, g.add(g.op('Sqrt', [v2]), epsT)));
+    g.output(g.sub(isDecayed(s.name) ? g.mul(s.name, keep) : s.name, update), `new.${s.name}`, s.shape);
     g.output(m2, `new.m.${s.name}`, s.shape);
     g.output(v2, `new.v.${s.name}`, s.shape);
   }

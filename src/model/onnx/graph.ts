@@ -6,7 +6,6 @@ import {
   type DataTypeCode,
   type Dim,
   encodeModel,
-  type NodeValue,
   type TensorValue,
   type ValueInfo,
 } from './proto.js';
@@ -14,7 +13,16 @@ import {
 export type T = string;
 
 export class Graph {
-  private readonly nodes: NodeValue[] = [];
+  private readonly nodes: {
+    opType: string;
+    inputs: T[];
+    outputs: T[];
+    attributes: Record<string, AttributeValue>;
+    name: string;
+  }[] = [];
+  /** The node that computes each intermediate tensor. */
+  private readonly producers = new Map<T, { outputs: T[] }>();
+  private readonly renamed = new Map<T, T>();
   private readonly inits: TensorValue[] = [];
   private readonly ins: ValueInfo[] = [];
   private readonly outs: ValueInfo[] = [];
@@ -28,11 +36,35 @@ export class Graph {
     return name;
   }
 
-  /** Mark tensor `t` as a graph output named `name` (an Identity node when the names differ). */
+  /**
+   * Mark tensor `t` as a graph output named `name`. When `t` comes from a node of this graph and is not
+   * yet an output, the node's result is renamed (no copy); otherwise an Identity node copies it. Later
+   * uses of `t` keep working: names are resolved through the renames.
+   */
   output(t: T, name: string, dims: readonly Dim[], dataType: DataTypeCode = DataType.FLOAT): T {
-    if (t !== name) this.op('Identity', [t], {}, [name]);
+    const src = this.resolve(t);
+    if (src !== name) {
+      const producer = this.producers.get(src);
+      if (producer && !this.outs.some((o) => o.name === src)) {
+        producer.outputs[producer.outputs.indexOf(src)] = name;
+        for (const n of this.nodes) {
+          for (let i = 0; i < n.inputs.length; i++) if (n.inputs[i] === src) n.inputs[i] = name;
+        }
+        this.producers.delete(src);
+        this.producers.set(name, producer);
+        this.renamed.set(src, name);
+      } else {
+        this.op('Identity', [src], {}, [name]);
+      }
+    }
     this.outs.push({ name, dims, dataType });
     return name;
+  }
+
+  private resolve(t: T): T {
+    let x = t;
+    for (let r = this.renamed.get(x); r !== undefined; r = this.renamed.get(x)) x = r;
+    return x;
   }
 
   /** A float32 initializer (weights when the graph holds them, or constant tables). */
@@ -102,8 +134,16 @@ export class Graph {
     outputs?: readonly string[],
   ): T[] {
     const outs = outputs ? [...outputs] : Array.from({ length: n }, () => `t${this.counter++}`);
-    this.nodes.push({ opType, inputs, outputs: outs, attributes, name: `n${this.nodes.length}_${opType}` });
-    return outs;
+    const node = {
+      opType,
+      inputs: inputs.map((i) => this.resolve(i)),
+      outputs: outs,
+      attributes,
+      name: `n${this.nodes.length}_${opType}`,
+    };
+    this.nodes.push(node);
+    for (const o of outs) this.producers.set(o, node);
+    return [...outs];
   }
 
   // Shorthands for the ops a transformer uses, so layer code reads like the math.

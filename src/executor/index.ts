@@ -26,6 +26,33 @@ export interface ExecutorOptions {
   limits?: Partial<ExecLimits>;
   /** Languages to serve (default both); a request in another language fails with `bad_input`. */
   langs?: readonly Lang[];
+  /**
+   * Keep Python sandboxes quick to replace (default true): a warm spare, and a memory snapshot that
+   * later sandboxes start from. A one-off run (the CLI) turns this off to start sooner.
+   */
+  keepWarm?: boolean;
+}
+
+const FIELDS: Record<ExecRequest['op'], readonly string[]> = {
+  run: ['program', 'input'],
+  check: ['program', 'input'],
+  matches: ['program', 'input', 'expected'],
+  equal: ['a', 'b'],
+  inspect: ['program'],
+};
+
+/** What is wrong with a request's shape (it may come from a file or a network peer), or null. */
+function malformed(req: unknown): string | null {
+  if (typeof req !== 'object' || req === null) return 'a request must be an object';
+  const r = req as Record<string, unknown>;
+  const fields = typeof r.op === 'string' ? FIELDS[r.op as ExecRequest['op']] : undefined;
+  if (!fields || !Object.hasOwn(FIELDS, r.op as string)) return `unknown op ${JSON.stringify(r.op)}`;
+  for (const k of fields) if (typeof r[k] !== 'string') return `${k} must be a string`;
+  if (r.op === 'check' && r.runs !== undefined) {
+    if (!Number.isInteger(r.runs) || (r.runs as number) < 1 || (r.runs as number) > 10)
+      return 'runs must be an integer from 1 to 10';
+  }
+  return null;
 }
 
 /** Size limits checked on the host, before anything reaches a sandbox. */
@@ -59,17 +86,18 @@ export async function createExecutor(opts: ExecutorOptions = {}): Promise<Execut
   }
   const size = opts.workers ?? Math.max(1, availableParallelism());
   const langs = opts.langs ?? LANGS;
+  const keepWarm = opts.keepWarm ?? true;
   const pools = new Map<Lang, SandboxPool>();
   if (langs.includes('python')) {
     pools.set(
       'python',
       new SandboxPool({
         size,
-        spawn: () => spawnPythonSandbox(limits.memoryMb),
+        spawn: () => spawnPythonSandbox(limits.memoryMb, keepWarm),
         limits,
         recycleHeapBytes: Math.min(limits.memoryMb * 1024 * 1024 * 0.75, 192 * 1024 * 1024),
         startupMs: 60_000,
-        spare: true,
+        spare: keepWarm,
       }),
     );
   }
@@ -90,6 +118,11 @@ export async function createExecutor(opts: ExecutorOptions = {}): Promise<Execut
     const results: AnyExecResult[] = new Array(requests.length);
     const byLang = new Map<Lang, { index: number[]; reqs: ExecRequest[] }>();
     requests.forEach((req, i) => {
+      const bad = malformed(req);
+      if (bad) {
+        results[i] = { ok: false, kind: 'bad_input', message: bad, timeMs: 0 };
+        return;
+      }
       const pool = pools.get(req.lang);
       const big = oversize(req, limits);
       if (!pool) {

@@ -54,7 +54,7 @@ let snapshot: Promise<Buffer | null> | null = null;
 
 type SnapshotMode = 'make' | 'load' | 'none';
 
-export function spawnPythonSandbox(memoryMb: number): SandboxConnection {
+export function spawnPythonSandbox(memoryMb: number, useSnapshot = true): SandboxConnection {
   let onMessage: (m: WireMessage) => void = () => {};
   let onExit: (reason: string) => void = () => {};
   let child: ChildProcess | null = null;
@@ -94,7 +94,9 @@ export function spawnPythonSandbox(memoryMb: number): SandboxConnection {
     });
   };
 
-  if (!snapshot) {
+  if (!useSnapshot) {
+    start('none', null);
+  } else if (!snapshot) {
     snapshot = new Promise((resolve) => start('make', null, resolve));
   } else {
     void snapshot.then((image) => {

@@ -115,6 +115,108 @@ const attempts: [string, Lang, string, string, string[]][] = [
     ['bad_input'],
   ],
   ['lambda in the input', 'python', py('return x'), '(lambda: 1)()', ['bad_input']],
+  // Ways around the name checks: looking attributes up by a string, evaluating annotation strings,
+  // frames, match patterns, and modules reachable as attributes of allowed ones.
+  [
+    'operator.attrgetter',
+    'python',
+    `import operator\n${py(`return str(operator.attrgetter('__class__.__base__')(x))`)}`,
+    '1',
+    ['banned'],
+  ],
+  [
+    'operator.methodcaller',
+    'python',
+    `import operator\n${py(`return len(operator.methodcaller('__subclasses__')(object))`)}`,
+    '1',
+    ['banned'],
+  ],
+  [
+    'from operator import attrgetter',
+    'python',
+    `from operator import attrgetter as a\n${py(`return str(a('__class__')(x))`)}`,
+    '1',
+    ['banned'],
+  ],
+  [
+    'string.Formatter.get_field',
+    'python',
+    `import string\n${py(`return str(string.Formatter().get_field('0.__class__', [x], {})[0])`)}`,
+    '1',
+    ['banned'],
+  ],
+  [
+    'typing.get_type_hints on a string annotation',
+    'python',
+    `import typing\n${py('def g(a: "().__class__.__base__.__subclasses__()"):\n    pass\nreturn len(typing.get_type_hints(g)["a"])')}`,
+    '1',
+    ['banned'],
+  ],
+  [
+    'singledispatch evaluating a string annotation',
+    'python',
+    `import functools\n${py('@functools.singledispatch\ndef g(a):\n    return 0\n@g.register\ndef h(a: "print(1)"):\n    return 1\nreturn g(x)')}`,
+    '1',
+    ['banned'],
+  ],
+  [
+    'match class pattern reading __globals__',
+    'python',
+    `import json\n${py('match json.dumps:\n    case object(__globals__=g):\n        return len(g)\nreturn 0')}`,
+    '1',
+    ['banned'],
+  ],
+  [
+    'generator frame walk to the runtime globals',
+    'python',
+    py("def gen():\n    yield gn.gi_frame.f_back.f_back.f_globals['sys']\ngn = gen()\nreturn str(next(gn))"),
+    '1',
+    ['banned'],
+  ],
+  [
+    'traceback frames',
+    'python',
+    py('try:\n    1 / 0\nexcept Exception as e:\n    return str(e.__traceback__.tb_frame)'),
+    '1',
+    ['banned'],
+  ],
+  ['typing.sys', 'python', `import typing\n${py('return typing.sys.version')}`, '1', ['runtime']],
+  [
+    'statistics.random',
+    'python',
+    `import statistics\n${py('return statistics.random.random()')}`,
+    '1',
+    ['runtime'],
+  ],
+  [
+    'dataclasses.inspect',
+    'python',
+    `import dataclasses\n${py('return str(dataclasses.inspect.currentframe())')}`,
+    '1',
+    ['runtime'],
+  ],
+  ['star import', 'python', `from collections import *\n${py('return 1')}`, '1', ['banned']],
+  ['private import', 'python', `from typing import _eval_type\n${py('return 1')}`, '1', ['banned']],
+  ['os.path', 'python', `import os.path\n${py('return os.path.exists("/")')}`, '1', ['banned']],
+  ['hashlib', 'python', `import hashlib\n${py('return hashlib.md5(b"x").hexdigest()')}`, '1', ['banned']],
+  ['io', 'python', `import io\n${py('return io.open("/etc/hostname").read()')}`, '1', ['banned']],
+  ['id()', 'python', py('return id(x) % 7'), '1', ['banned']],
+  [
+    'hash() of an object',
+    'python',
+    py('class A:\n    pass\nreturn hash(A()) % 1000'),
+    '1',
+    ['nondeterministic'],
+  ],
+  [
+    'set order of objects',
+    'python',
+    py(
+      'class A:\n    def __init__(self, v):\n        self.v = v\n    def __repr__(self):\n        return str(self.v)\nreturn list({A(i) for i in range(8)})',
+    ),
+    '1',
+    ['nondeterministic'],
+  ],
   ['JS: globalThis probe', 'javascript', js('return Object.keys(globalThis);'), '1', ['banned']],
   [
     'JS: Function constructor',
@@ -147,6 +249,11 @@ const attempts: [string, Lang, string, string, string[]][] = [
   ['JS: recursion bomb', 'javascript', js('return f(x + 1);'), '1', ['runtime']],
   ['JS: huge output', 'javascript', js(`return 'x'.repeat(1e6);`), '1', ['too_large']],
   ['JS: code in the input', 'javascript', js('return x;'), '(function () { return 1; })()', ['bad_input']],
+  ['JS: Reflect', 'javascript', js(`return Reflect.ownKeys(x);`), '[1]', ['banned']],
+  ['JS: Proxy', 'javascript', js('return new Proxy({}, {});'), '1', ['banned']],
+  ['JS: WebAssembly', 'javascript', js('return typeof WebAssembly;'), '1', ['banned']],
+  ['JS: __proto__ write', 'javascript', js('x.__proto__.polluted = 1; return 1;'), '{}', ['banned']],
+  ['JS: Promise', 'javascript', js('return Promise.resolve(1);'), '1', ['banned']],
 ];
 
 test(`${attempts.length} escape attempts fail as typed values`, async () => {
@@ -160,6 +267,32 @@ test(`${attempts.length} escape attempts fail as typed values`, async () => {
     if (r && !r.ok) assert.ok(kinds.includes(r.kind), `${name}: got ${r.kind} (${r.message})`);
   });
   assert.equal(existsSync(sentinel), false, 'no program created the sentinel file');
+});
+
+test('javascript: a name check bypass still finds no host, clock or randomness', async () => {
+  // x['constr' + 'uctor'] gets past the name check and reaches Function; inside QuickJS that is
+  // still nothing: no std/os/require/process, a frozen clock, a seeded Math.random.
+  const program = js(
+    [
+      "const F = x['constr' + 'uctor']['constr' + 'uctor'];",
+      "const g = F('return [typeof std, typeof os, typeof require, typeof process, typeof fetch, Date.now(), new Date().getTime(), Math.random()]');",
+      'return g();',
+    ].join('\n'),
+  );
+  const results = await ex.batch(
+    Array.from({ length: 4 }, () => ({
+      op: 'check' as const,
+      lang: 'javascript' as const,
+      program,
+      input: '1',
+    })),
+  );
+  const outputs = results.map((r) => (r.ok && 'output' in r ? r.output : JSON.stringify(r)));
+  assert.equal(new Set(outputs).size, 1, 'the same output in every runtime');
+  assert.match(
+    outputs[0] as string,
+    /^\["undefined","undefined","undefined","undefined","undefined",0,0,0\.\d+\]$/,
+  );
 });
 
 test('the pool still answers correctly after the attacks', async () => {
@@ -197,6 +330,38 @@ test('python: a patched module or class does not leak into the next program', as
   results.forEach((r, i) => {
     assert.ok(r.ok && 'output' in r, JSON.stringify(r));
     assert.equal(r.output, i % 2 ? "(3.14, 2, [('a', 2)])" : '3');
+  });
+});
+
+test('python: wrapped classes, ABC registrations and the decimal context do not leak', async () => {
+  const patch = py(
+    [
+      'import functools, collections, collections.abc, decimal',
+      'def g():',
+      '    pass',
+      "functools.update_wrapper(collections.Counter, g, assigned=('__name__', '__qualname__'), updated=())",
+      'collections.abc.Sequence.register(int)',
+      'decimal.getcontext().prec = 3',
+      'return 1',
+    ].join('\n'),
+  );
+  const probe = py(
+    [
+      'import collections, collections.abc, decimal',
+      'return (repr(collections.Counter("ab")), isinstance(1, collections.abc.Sequence), str(decimal.Decimal(1) / decimal.Decimal(7)))',
+    ].join('\n'),
+  );
+  const reqs = Array.from({ length: 8 }, (_, i) => ({
+    op: 'run' as const,
+    lang: 'python' as const,
+    program: i % 2 ? probe : patch,
+    input: '1',
+  }));
+  const results = await ex.batch(reqs);
+  results.forEach((r, i) => {
+    assert.ok(r.ok && 'output' in r, JSON.stringify(r));
+    if (i % 2)
+      assert.equal(r.output, `("Counter({'a': 1, 'b': 1})", False, '0.1428571428571428571428571429')`);
   });
 });
 

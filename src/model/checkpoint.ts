@@ -1,9 +1,10 @@
 // Checkpoints in the safetensors format: an 8-byte little-endian header length, a JSON header naming each
 // tensor's dtype, shape and byte range, then the raw little-endian float32 data. Tensor names:
-//   <parameter name>          weights, named as in config.ts parameterSpecs (wte, h.0.attn.qkv.weight, ...)
+//   <parameter name>               weights, named as in config.ts parameterSpecs (wte, h.0.attn.qkv.weight, ...)
 //   adam.m.<name>, adam.v.<name>   AdamW first and second moments
-// `__metadata__` holds the model config, the optimizer step and settings as JSON strings, so a restart
-// resumes the exact training state.
+// `__metadata__` (strings): format, config, optimizer and schedule (JSON), step, seed, and rng (the
+// engine's RNG state as JSON), so a restart resumes the exact training state. Files are written to a
+// temporary name, synced and renamed, so a crash leaves either the old file or the new one.
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 
 export interface SafetensorsFile {

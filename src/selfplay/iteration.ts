@@ -172,10 +172,12 @@ export function makeIterationRunner(env: IterationEnv): IterationRunner {
     await timedExec(
       Promise.all(
         [...toValidate].map(async ([type, list]) => {
+          // The induction minimum counts against the inputs asked for, not the ones written.
           const results = await validateProposals(
             executor,
             list.map((x) => x.item),
             buffers[type].keySet(),
+            { inductionInputs: sp.inductionInputs },
           );
           results.forEach((r, k) => {
             const slot = proposals[(list[k] as { slot: number }).slot] as ProposalSlot;

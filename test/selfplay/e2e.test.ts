@@ -98,8 +98,9 @@ test('a run killed with SIGKILL resumes exactly where it stopped: same numbers a
 
   const first = azr(['train', ...args, '--out', killed]);
   const run = new RunDir(killed);
-  // Kill as soon as two iterations are committed (mid-way through the third, most likely).
-  for (let i = 0; i < 600 && (run.readState()?.iteration ?? 0) < 2; i++)
+  // Kill as soon as two iterations are committed (mid-way through the third, most likely). The wait is
+  // generous: on a loaded machine the tiny preset's first iterations can take tens of seconds.
+  for (let i = 0; i < 3000 && (run.readState()?.iteration ?? 0) < 2; i++)
     await new Promise((r) => setTimeout(r, 100));
   first.child.kill('SIGKILL');
   const k = await first.done;

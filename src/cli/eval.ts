@@ -9,6 +9,8 @@ export const evalUsage = `usage: azr eval CHECKPOINT [--data FILE] [--lang pytho
   CHECKPOINT   a checkpoint directory, its model.safetensors, or a run directory (its latest checkpoint)
   --data FILE  tasks in the eval/README.md format (default: the shipped held-out set)
   --lang       languages to evaluate (default: all in the file)
+
+  azr eval --bench cruxeval --help   CRUXEval-O/-I with the built-in model, a server or the oracle
 `;
 
 export async function evalCommand(argv: string[]): Promise<number> {

@@ -6,10 +6,13 @@ const usage = `usage: azr <command> [options]
 commands:
   train       run Absolute Zero self-play on the built-in model
   eval        held-out accuracy of a checkpoint, per task type and difficulty
+              (eval --bench cruxeval: CRUXEval-O/-I with the built-in model or a server)
   tasks       browse or export the verified tasks of a run
   exec        run one program on one input in the sandbox
   plot        draw a run's curves into a PNG
   dashboard   serve a live web page of a run's metrics and recent tasks
+  serve       serve a checkpoint over an OpenAI-compatible HTTP API
+  generate    propose and verify a task dataset with a model behind an OpenAI-compatible server
   (azr <command> --help for options)
 `;
 
@@ -19,6 +22,9 @@ async function main(argv: string[]): Promise<number> {
     case 'train':
       return (await import('./train.js')).trainCommand(rest);
     case 'eval':
+      // A benchmark has its own policies and flags; the plain form scores a checkpoint on held-out tasks.
+      if (rest.some((a) => a === '--bench' || a.startsWith('--bench=')))
+        return (await import('./cruxeval.js')).cruxevalCommand(rest);
       return (await import('./eval.js')).evalCommand(rest);
     case 'tasks':
       return (await import('./tasks.js')).tasksCommand(rest);
@@ -28,6 +34,10 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./plot.js')).plotCommand(rest);
     case 'dashboard':
       return (await import('./dashboard.js')).dashboardCommand(rest);
+    case 'serve':
+      return (await import('./serve.js')).serveCommand(rest);
+    case 'generate':
+      return (await import('./generate.js')).generateCommand(rest);
     case undefined:
     case '-h':
     case '--help':

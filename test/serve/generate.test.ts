@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createExecutor, type Executor } from '../../src/executor/index.js';
 import type { BuiltinPolicy } from '../../src/policy/builtin.js';
@@ -34,13 +34,12 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const GENERATE_JS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'generate.js');
+const AZR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
 
-/** `azr generate ARGS` in a child process (the lead wires the command into main; this calls it directly). */
+/** `azr generate ARGS` in a child process. */
 async function azrGenerate(args: string[]): Promise<{ code: number; out: string }> {
-  const script = `import(${JSON.stringify(pathToFileURL(GENERATE_JS).href)}).then((m) => m.generateCommand(process.argv.slice(1))).then((c) => { process.exitCode = c; })`;
   try {
-    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script, '--', ...args]);
+    const { stdout } = await run(process.execPath, [AZR, 'generate', ...args]);
     return { code: 0, out: stdout };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };

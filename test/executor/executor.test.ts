@@ -160,3 +160,22 @@ test('batch keeps request order across languages and reports executions', async 
   });
   assert.ok(ex.executions - before >= 40);
 });
+
+test('both sandboxes start from a host run as `node --input-type=module -e` (its flags are not theirs)', async () => {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const index = new URL('../../src/executor/index.js', import.meta.url).href;
+  const script = `
+    const { createExecutor } = await import(${JSON.stringify(index)});
+    const ex = await createExecutor({ workers: 1 });
+    const rs = await Promise.all([
+      ex.run('javascript', 'function f(x) { return x * 2; }', '21'),
+      ex.run('python', 'def f(x):\\n    return x * 2', '21'),
+    ]);
+    await ex.close();
+    process.stdout.write(JSON.stringify(rs.map((r) => ('output' in r ? r.output : r))));`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+    timeout: 120_000,
+  });
+  assert.deepEqual(JSON.parse(stdout), ['42', '42']);
+});

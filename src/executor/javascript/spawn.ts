@@ -8,7 +8,9 @@ import type { SandboxConnection, WireMessage } from '../wire.js';
 const workerFile = join(dirname(fileURLToPath(import.meta.url)), 'worker.js');
 
 export function spawnJavaScriptSandbox(): SandboxConnection {
-  const worker = new Worker(workerFile, { env: {}, stdout: true, stderr: true });
+  // execArgv: [] so the host's own flags (e.g. `node --input-type=module -e`, which a worker refuses to
+  // start with) do not decide whether the sandbox can run.
+  const worker = new Worker(workerFile, { env: {}, execArgv: [], stdout: true, stderr: true });
   let onMessage: (m: WireMessage) => void = () => {};
   let onExit: (reason: string) => void = () => {};
   worker.on('message', (m: WireMessage) => onMessage(m));

@@ -51,6 +51,11 @@ export const SelfPlayConfigSchema = z
         proposerZeroAsPenalty: z.boolean(),
         /** Constrain the built-in model's decoding with the answer-format grammars. */
         constrainedDecoding: z.boolean(),
+        /**
+         * Deduction/abduction programs are also run on this many other inputs of the batch, and rejected
+         * ('ignores_input') when the output never changes; 0 turns the check off (src/tasks/validate.ts).
+         */
+        inputProbes: z.number().int().nonnegative(),
       })
       .strict(),
     sampling: z
@@ -112,6 +117,8 @@ const base: SelfPlayConfig = {
     promptStyle: 'compact',
     proposerZeroAsPenalty: false,
     constrainedDecoding: true,
+    // Without it the default run drifted to constant programs within 60 iterations (docs/results.md).
+    inputProbes: 2,
   },
   sampling: { temperature: 1.0, topP: 1.0, proposerMaxTokens: 160, solverMaxTokens: 96 },
   executor: { workers: 2, timeoutMs: 2000, memoryMb: 256 },

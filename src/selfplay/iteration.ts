@@ -177,7 +177,7 @@ export function makeIterationRunner(env: IterationEnv): IterationRunner {
             executor,
             list.map((x) => x.item),
             buffers[type].keySet(),
-            { inductionInputs: sp.inductionInputs },
+            { inductionInputs: sp.inductionInputs, probes: sp.inputProbes },
           );
           results.forEach((r, k) => {
             const slot = proposals[(list[k] as { slot: number }).slot] as ProposalSlot;

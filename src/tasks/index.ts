@@ -8,7 +8,7 @@
 // parse.ts      parseProposal(type, lang, text, style, maxInputs) -> { ok, proposal } | { ok: false, reason }
 //               parseSolution(type, lang, text, style) -> { ok, answer } | { ok: false, reason }
 //               The completion grammar and every FormatError are documented at the top of the file.
-// validate.ts   validateProposals(executor, items, seenKeys, { runs?, inductionInputs?, minInductionInputs? })
+// validate.ts   validateProposals(executor, items, seenKeys, { runs?, inductionInputs?, minInductionInputs?, probes? })
 //               -> per item { ok, task } | { ok: false, reason: RejectionReason, detail }; one executor batch.
 //               splitPairs(pairs) -> { shown, hidden } (the deterministic induction split)
 // verify.ts     verifySolutions(executor, [{ task, answer }]) -> boolean[] (one executor batch);

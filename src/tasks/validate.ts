@@ -7,12 +7,26 @@
 // runs each input on the subject program; it is kept when enough inputs ran and are distinct, and its
 // pairs are split into shown and hidden halves. Rejection reasons are the executor's failure kinds plus
 // 'duplicate' and 'too_few_inputs' (format errors are found earlier, by parse.ts).
-import type { AnyExecResult, ExecRequest, Executor, FailureKind, Lang } from '../executor/types.js';
+//
+// Optionally (`probes`), a deduction or abduction program is also run on the inputs of other proposals of
+// the batch; when every probe that runs gives the same output as the program's own input, the program
+// ignores its input (`def f(a): return 40`) and is rejected as 'ignores_input'. A small model drifts to
+// such programs because they are easy to make valid and to solve, and solving them teaches nothing about
+// running code (docs/results.md). A probe that fails (wrong arity or type) is no evidence either way, and
+// a program none of whose probes run is kept.
+import type {
+  AnyExecResult,
+  ExecRequest,
+  ExecSuccess,
+  Executor,
+  FailureKind,
+  Lang,
+} from '../executor/types.js';
 import { normalizeInput, taskKey } from './normalize.js';
 import type { Proposal } from './parse.js';
 import type { IOPair, Task, TaskType } from './types.js';
 
-export type RejectionReason = FailureKind | 'duplicate' | 'too_few_inputs';
+export type RejectionReason = FailureKind | 'duplicate' | 'too_few_inputs' | 'ignores_input';
 
 export type Validation = { ok: true; task: Task } | { ok: false; reason: RejectionReason; detail: string };
 
@@ -34,6 +48,11 @@ export interface ValidateOptions {
    * the inputs given), and never fewer than 2, so that both the shown and the hidden half are non-empty.
    */
   minInductionInputs?: number;
+  /**
+   * Deduction/abduction: other inputs each program is run on, taken from the other proposals of the batch
+   * (at most this many per program, distinct from its own input); 0 or absent turns the check off.
+   */
+  probes?: number;
 }
 
 /** The deduplication key a proposal would have as a task (induction: before invalid inputs are dropped). */
@@ -43,10 +62,13 @@ function proposalKey(item: ProposalToValidate): string | undefined {
   return undefined; // known only after running: the key is over the valid inputs
 }
 
-function requestsFor(item: ProposalToValidate, runs: number): ExecRequest[] {
+function requestsFor(item: ProposalToValidate, runs: number, probes: readonly string[]): ExecRequest[] {
   const { lang, proposal } = item;
   if (proposal.kind === 'program')
-    return [{ op: 'check', lang, program: proposal.program, input: proposal.input, runs }];
+    return [
+      { op: 'check', lang, program: proposal.program, input: proposal.input, runs },
+      ...probes.map((input) => ({ op: 'run' as const, lang, program: proposal.program, input })),
+    ];
   if (!item.subject) return [];
   const program = item.subject.program;
   return proposal.inputs.map((input) => ({ op: 'check' as const, lang, program, input, runs }));
@@ -68,7 +90,8 @@ export async function validateProposals(
     const key = proposalKey(item);
     return key !== undefined && seen.has(key);
   });
-  const perItem = items.map((item, i) => (known[i] ? [] : requestsFor(item, runs)));
+  const probes = probeInputs(items, opts.probes ?? 0);
+  const perItem = items.map((item, i) => (known[i] ? [] : requestsFor(item, runs, probes[i] as string[])));
   const results = perItem.some((r) => r.length > 0) ? await executor.batch(perItem.flat()) : [];
   let at = 0;
   return items.map((item, i) => {
@@ -77,6 +100,32 @@ export async function validateProposals(
     at += n;
     if (known[i]) return DUPLICATE;
     return judge(item, mine, seen, opts);
+  });
+}
+
+/**
+ * For each program proposal, up to `max` inputs of the batch's other program proposals in the same
+ * language, distinct from its own and from each other, taken in a rotating order so that every proposal
+ * is probed by different neighbours.
+ */
+function probeInputs(items: readonly ProposalToValidate[], max: number): string[][] {
+  const inputs = items.map((it) =>
+    it.proposal.kind === 'program' ? normalizeInput(it.lang, it.proposal.input) : undefined,
+  );
+  return items.map((item, i) => {
+    if (max <= 0 || item.proposal.kind !== 'program') return [];
+    const own = inputs[i] as string;
+    const picked = new Set<string>();
+    const out: string[] = [];
+    for (let d = 1; d < items.length && out.length < max; d++) {
+      const j = (i + d) % items.length;
+      const other = items[j] as ProposalToValidate;
+      const norm = inputs[j];
+      if (norm === undefined || other.lang !== item.lang || norm === own || picked.has(norm)) continue;
+      picked.add(norm);
+      out.push((other.proposal as { input: string }).input);
+    }
+    return out;
   });
 }
 
@@ -101,6 +150,13 @@ function judge(
     }
     const key = taskKey(lang, proposal.program, proposal.input);
     if (seen.has(key)) return DUPLICATE;
+    const probed = results.slice(1).filter((p): p is ExecSuccess => 'output' in p && p.ok);
+    if (probed.length > 0 && probed.every((p) => p.output === r.output))
+      return {
+        ok: false,
+        reason: 'ignores_input',
+        detail: `f gives ${r.output} on its input and on ${probed.length} other input(s)`,
+      };
     seen.add(key);
     return {
       ok: true,

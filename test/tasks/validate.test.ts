@@ -116,6 +116,46 @@ test('javascript proposals: the same rules', async () => {
   assert.ok(results[1]?.ok && results[1].task.output === '[3,6]');
 });
 
+test('probes: a program whose output never changes with its input is rejected, any other kept', async () => {
+  const cases: [Lang, string, string, string][] = [
+    ['python', py('return 40'), '1', 'ignores_input'],
+    ['python', py('return bool(3)'), "'abc'", 'ignores_input'],
+    ['python', py('return x'), '2', 'ok'],
+    ['python', py('return len(x)'), "'abc'", 'ok'], // the int probes fail (no evidence); 'hello' differs
+    ['python', py('return x % 2'), '8', 'ok'], // 'hello' and 'abc' fail, 1 differs: one is enough
+    ['python', py('return 5'), "'hello'", 'ignores_input'],
+    ['javascript', js('return 7;'), '3', 'ignores_input'],
+    ['javascript', js('return x + 1;'), '4', 'ok'],
+  ];
+  const items = cases.map(([lang, prog, input]) => program(lang, prog, input));
+  const seen = new Set<string>();
+  const results = await validateProposals(ex, items, seen, { probes: 3 });
+  assert.deepEqual(
+    results.map(outcome),
+    cases.map((c) => c[3]),
+  );
+  const rejected = results[0] as { ok: false; detail: string };
+  assert.match(rejected.detail, /f gives 40 on its input and on \d other input/);
+  // A rejected program is not remembered as a task; without probes the same batch is all valid.
+  assert.equal(seen.size, 4);
+  const plain = await validateProposals(ex, items, new Set());
+  assert.deepEqual(
+    plain.map(outcome),
+    cases.map(() => 'ok'),
+  );
+});
+
+test('probes: a program is kept when none of its probes runs, or when it is the only proposal', async () => {
+  const two = (x: string) => `def f(a, b):\n    ${x}`;
+  const items = [program('python', two('return 1'), '1, 2'), program('python', py('return 1'), '3')];
+  // Each program's only probe has the wrong arity: a failed probe is no evidence.
+  assert.deepEqual((await validateProposals(ex, items, new Set(), { probes: 2 })).map(outcome), ['ok', 'ok']);
+  const alone = await validateProposals(ex, [program('python', py('return 1'), '5')], new Set(), {
+    probes: 2,
+  });
+  assert.deepEqual(alone.map(outcome), ['ok']);
+});
+
 test('induction: inputs run on the subject, distinct valid ones are split shown/hidden, too few rejected', async () => {
   const subject: Task = { ...identityTask('deduction', 'python'), program: py('return x[::-1]') };
   const ind = (inputs: string[], message = 'reverses'): ProposalToValidate => ({

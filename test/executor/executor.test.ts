@@ -32,6 +32,32 @@ test('python: helpers inside f and allowed modules work', async () => {
   assert.equal(ok(await ex.run('python', prog, '[1, -1, 2]')).output, '([(1, 2), (4, 1)], 6)');
 });
 
+test('python: str.format and format_map work; a program may name its own variables input, __ or id', async () => {
+  const cases: [string, string, string][] = [
+    ["def f(a, b):\n    return '{}={}'.format(a, b)", "'h', 6", "'h=6'"],
+    ["def f(m):\n    return '{1}={0}'.format(*m.keys(), **m)", "{'l': 4, 'h': 6}", "'h=l'"],
+    ["def f(d):\n    return '{a:>4}|{b[0]}'.format_map(d)", "{'a': 7, 'b': [1]}", "'   7|1'"],
+    ["def f(x):\n    return '{0.real:{1}}'.format(x, 5)", '3', "'    3'"],
+    ["def f(xs):\n    return list(map('<{}>'.format, xs))", '[1, 2]', "['<1>', '<2>']"],
+    ["def f(x):\n    return str.format('{}!', x)", "'hi'", "'hi!'"],
+    ['def f(input):\n    return [c for c in input if c.isupper()]', "'aBc'", "['B']"],
+    ['def f(d):\n    return [(__, d[__]) for __ in d]', "{'k': 1}", "[('k', 1)]"],
+    ['def f(id, open=2):\n    return id + open', '1', '3'],
+    ["class P:\n    def s(self, v):\n        return '<{}>'.format(v)\ndef f(x):\n    return P().s(x)", '1', "'<1>'"],
+  ];
+  for (const [program, input, want] of cases) {
+    const r = await ex.check('python', program, input);
+    assert.equal('output' in r ? r.output : JSON.stringify(r), want, program);
+  }
+  // The builtin stays out of reach where the program does not bind the name itself.
+  const r = await ex.run(
+    'python',
+    'def f(x):\n    def g(input):\n        return input\n    return input(x)',
+    '1',
+  );
+  assert.ok(!r.ok && r.kind === 'runtime' && /NameError/.test(r.message), JSON.stringify(r));
+});
+
 test('python: equality is Python ==, sets unordered, 1 == 1.0', async () => {
   assert.equal(verdict(await ex.equal('python', '1', '1.0')), true);
   assert.equal(verdict(await ex.equal('python', '{1, 2, 3}', '{3, 2, 1}')), true);

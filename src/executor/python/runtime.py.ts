@@ -4,7 +4,7 @@
 // Python equality, and the determinism check.
 // biome-ignore lint/complexity/noUselessStringRaw: Python source; a backslash added later must reach Python as written
 export const PYTHON_RUNTIME = String.raw`
-import abc, ast, builtins, json, sys
+import _string, abc, ast, builtins, json, sys
 
 ALLOWED_MODULES = frozenset({
     'math', 'cmath', 'itertools', 'collections', 'functools', 'heapq', 'bisect', 'string', 're',
@@ -19,9 +19,13 @@ BANNED_NAMES = frozenset({
     'setattr', 'delattr', 'input', 'breakpoint', 'help', 'exit', 'quit', 'memoryview', 'id',
     'license', 'credits', 'copyright',
 })
-# Attribute names refused wherever they appear. str.format and format_map walk attributes named in a
-# string ('{0.__class__}'), which the dunder check cannot see.
-BANNED_ATTRS = frozenset({'format', 'format_map', 'mro', 'system', 'popen', 'evaluate'})
+# Attribute names refused wherever they appear.
+BANNED_ATTRS = frozenset({'mro', 'system', 'popen', 'evaluate'})
+# str.format and format_map walk attributes named in a string ('{0.__class__}'), which the dunder
+# check cannot see. Reading them is rewritten into a call of _format_attr, which gives str's own method
+# behind a check of every field of the format string at call time; on anything but a str (UserString
+# forwards to an unchecked str.format) they stay refused. Storing or deleting them is refused.
+FORMAT_ATTRS = frozenset({'format', 'format_map'})
 # Frames, code objects and tracebacks (gen.gi_frame.f_back.f_globals reaches this runtime's globals).
 BANNED_ATTR_PREFIXES = ('gi_', 'cr_', 'ag_', 'f_', 'tb_', 'co_')
 # Members of allowed modules that look attributes up by a name in a string, or evaluate strings as
@@ -180,8 +184,23 @@ def _annotations(tree):
         elif isinstance(node, ast.AnnAssign):
             yield node.annotation
 
+def _bound_names(tree):
+    # Names the program itself binds (parameters, assignment and loop targets, nested defs). A banned
+    # builtin name bound here is the program's own variable (def f(input): ...): SAFE_BUILTINS lacks
+    # every banned name, so a use of it that does not see the binding is a NameError, never the builtin.
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+    return names
+
 def _policy(tree):
     imports = []
+    bound = _bound_names(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and isinstance(node.ctx, (ast.Store, ast.Del)):
             _touched.add('classes')
@@ -198,11 +217,15 @@ def _policy(tree):
                 if a.name in MUTATORS:
                     _touched.add(MUTATORS[a.name])
         elif isinstance(node, ast.Name):
-            if node.id in BANNED_NAMES or node.id.startswith('__') or node.id in HIDDEN_NAMES:
+            if node.id in HIDDEN_NAMES or (node.id.startswith('__') and node.id.strip('_')):
+                raise Refused('banned', 'use of ' + node.id + ' is not allowed')
+            if node.id in BANNED_NAMES and node.id not in bound:
                 raise Refused('banned', 'use of ' + node.id + ' is not allowed')
             if node.id in MUTATORS:
                 _touched.add(MUTATORS[node.id])
         elif isinstance(node, ast.Attribute):
+            if node.attr in FORMAT_ATTRS and not isinstance(node.ctx, ast.Load):
+                raise Refused('banned', 'attribute .' + node.attr + ' is not allowed')
             if _bad_attr(node.attr):
                 raise Refused('banned', 'attribute .' + node.attr + ' is not allowed')
             if node.attr in MUTATORS:
@@ -210,7 +233,7 @@ def _policy(tree):
         elif isinstance(node, ast.MatchClass):
             # case C(attr=pattern) reads an attribute by name: the same rules as obj.attr.
             for k in node.kwd_attrs:
-                if _bad_attr(k):
+                if _bad_attr(k) or k in FORMAT_ATTRS:
                     raise Refused('banned', 'attribute .' + k + ' is not allowed')
         elif isinstance(node, (ast.Global, ast.Nonlocal)) and any(n.startswith('__') for n in node.names):
             raise Refused('banned', 'dunder names are not allowed')
@@ -244,11 +267,60 @@ def _entry(tree):
     if len(fns) > 1:
         raise Refused('no_entry', 'define exactly one top-level function, f (found ' + ', '.join(fns) + '); put helpers inside f')
 
+def _check_format_string(text, depth=0):
+    if depth > 2:
+        raise ValueError('Max string recursion exceeded')
+    for _literal_text, field, spec, _conversion in _string.formatter_parser(text):
+        if field is not None:
+            _first, rest = _string.formatter_field_name_split(field)
+            for is_attr, key in rest:
+                if is_attr and (_bad_attr(key) or key in FORMAT_ATTRS):
+                    raise Refused('banned', 'attribute .' + key + ' in a format string is not allowed')
+        if spec:
+            _check_format_string(spec, depth + 1)
+
+_str_format = str.format
+_str_format_map = str.format_map
+
+def _safe_format(template, *args, **kwargs):
+    if not isinstance(template, str):
+        raise TypeError("descriptor 'format' requires a 'str' object")
+    _check_format_string(template)
+    return _str_format(template, *args, **kwargs)
+
+def _safe_format_map(template, mapping):
+    if not isinstance(template, str):
+        raise TypeError("descriptor 'format_map' requires a 'str' object")
+    _check_format_string(template)
+    return _str_format_map(template, mapping)
+
+_SAFE_FORMAT = {'format': _safe_format, 'format_map': _safe_format_map}
+
+def _format_attr(obj, name):
+    safe = _SAFE_FORMAT[name]
+    if isinstance(obj, str):
+        return lambda *args, **kwargs: safe(obj, *args, **kwargs)
+    if obj is str:
+        return safe
+    raise Refused('banned', 'attribute .' + name + ' is allowed on str only')
+
+class _FormatRewrite(ast.NodeTransformer):
+    # obj.format -> _format_attr(obj, 'format'), wherever it is read (calls, map(str.format, ...)). The
+    # name is a dunder so that class bodies do not mangle it, and the policy refuses it in programs.
+    def visit_Attribute(self, node):
+        self.generic_visit(node)
+        if node.attr in FORMAT_ATTRS and isinstance(node.ctx, ast.Load):
+            call = ast.Call(func=ast.Name(id='__azr_format__', ctx=ast.Load()),
+                            args=[node.value, ast.Constant(value=node.attr)], keywords=[])
+            return ast.copy_location(call, node)
+        return node
+
 def _load(program):
     tree = _parse(program)
     _policy(tree)
     _entry(tree)
-    ns = {'__builtins__': SAFE_BUILTINS, '__name__': '__task__'}
+    tree = ast.fix_missing_locations(_FormatRewrite().visit(tree))
+    ns = {'__builtins__': SAFE_BUILTINS, '__name__': '__task__', '__azr_format__': _format_attr}
     try:
         code = compile(tree, '<program>', 'exec')
     except SyntaxError as e:  # e.g. a duplicate parameter name: found by the compiler, not the parser

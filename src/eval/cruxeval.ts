@@ -8,14 +8,14 @@
 // The same code path scores any (program, input, output) triples, such as the JavaScript deduction and
 // abduction tasks of our held-out set (problemsFromTasks), so both languages report the two metrics.
 //
-// Gold check. Before scoring, every problem's own (input, output) is run once. A problem whose gold does
-// not run in the sandbox (the executor's static policy refuses some benchmark code, e.g. str.format or
-// names starting with two underscores) is still scored: CRUXEval-O needs no run, and for CRUXEval-I an
-// answer that is the gold input itself (the same canonical literal: same values, same types) is right
-// because f is deterministic; any other answer to such a problem cannot be verified and counts as wrong.
-// (A dozen CRUXEval inputs are expressions, not literals (`dict(a=1)`, `'ab'.upper()`, `lambda x: x`);
-// the sandbox takes literals only, so those problems are in the same case, compared as normalised text.)
-// Such problems, and any whose gold output disagrees with the sandbox's run, are listed in the report.
+// Gold check. Before scoring, every problem's own (input, output) is run once. About a dozen CRUXEval
+// inputs are Python expressions, not literals (`dict(a=1)`, `'ab'.upper()`, `lambda x: x`), which the
+// executor's inputs never evaluate; their gold is run as a program whose f evaluates the expression and
+// calls the problem's f (withInputExpression), under the same sandbox policy as any program. For such a
+// problem, a CRUXEval-I answer that is the gold input itself (as normalised text) is right, f being
+// deterministic and its gold checked; any other answer is verified as usual, as a literal. A problem whose
+// gold still does not run is scored the same way through its canonical gold input, and listed in the
+// report with the reason, as is any whose gold output disagrees with the sandbox's run.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { AnyExecResult, ExecRequest, Executor, Lang } from '../executor/types.js';
@@ -165,8 +165,23 @@ const ARGS_PROGRAM: Record<Lang, string> = {
   javascript: 'function f(...args) {\n  return args;\n}',
 };
 
+/**
+ * A program whose f takes no arguments, evaluates `input` as a Python expression and calls the problem's
+ * f on it: for benchmark inputs that are expressions. Only for trusted gold inputs: a model's answer
+ * spliced in here could close the call and return anything.
+ */
+export function withInputExpression(program: string, input: string): string {
+  const body = program
+    .split('\n')
+    .map((l) => (l.trim() === '' ? '' : `    ${l}`))
+    .join('\n');
+  return `def f():\n${body}\n    return f(${input})`;
+}
+
 interface Gold {
   runnable: boolean;
+  /** The gold input is an expression, run through withInputExpression. */
+  expressionInput?: boolean;
   reason?: string;
   mismatch: boolean;
   /** Canonical argument list of the gold input (only for problems that cannot run). */
@@ -188,6 +203,26 @@ async function checkGold(executor: Executor, data: readonly CruxProblem[]): Prom
       ? { runnable: true, mismatch: !('equal' in r && r.equal) }
       : { runnable: false, reason: `${r.kind}: ${r.message}`, mismatch: false },
   );
+  const expressions = data
+    .map((p, i) => ({ p, i }))
+    .filter(
+      ({ p, i }) => p.lang === 'python' && !gold[i]?.runnable && gold[i]?.reason?.startsWith('bad_input'),
+    );
+  if (expressions.length) {
+    const wrapped = await executor.batch(
+      expressions.map(({ p }) => ({
+        op: 'matches',
+        lang: p.lang,
+        program: withInputExpression(p.program, p.input),
+        input: '',
+        expected: p.output,
+      })),
+    );
+    expressions.forEach(({ i }, k) => {
+      const r = wrapped[k];
+      if (r?.ok) gold[i] = { runnable: true, expressionInput: true, mismatch: !('equal' in r && r.equal) };
+    });
+  }
   const stuck = data.map((p, i) => ({ p, i })).filter(({ i }) => !gold[i]?.runnable);
   if (stuck.length) {
     const canon = await executor.batch(
@@ -235,7 +270,13 @@ export async function runCruxEval(opts: CruxEvalOptions): Promise<CruxEvalReport
   const completions = await policy.generate(requests);
 
   // Verify every parsed answer in one executor batch.
-  type Check = { slot: number; answer: string; requests: ExecRequest[]; direct?: boolean };
+  type Check = {
+    slot: number;
+    answer: string;
+    requests: ExecRequest[];
+    direct?: boolean;
+    goldText?: boolean;
+  };
   const checks: Check[] = [];
   const unparsed = new Map<number, number>();
   slots.forEach((s, k) => {
@@ -250,6 +291,15 @@ export async function runCruxEval(opts: CruxEvalOptions): Promise<CruxEvalReport
         continue;
       }
       const g = gold[s.problem] as Gold;
+      const p = data[s.problem] as CruxProblem;
+      if (
+        s.metric === 'input' &&
+        g.expressionInput &&
+        normalizeInput(p.lang, parsed.answer) === normalizeInput(p.lang, p.input)
+      ) {
+        checks.push({ slot: k, answer: parsed.answer, requests: [], goldText: true });
+        continue;
+      }
       if (s.metric === 'input' && !g.runnable) {
         // f cannot run here: the answer is right only as the gold input itself (compared canonically,
         // or as text when the gold input is an expression the executor does not evaluate).
@@ -275,7 +325,8 @@ export async function runCruxEval(opts: CruxEvalOptions): Promise<CruxEvalReport
     const mine: AnyExecResult[] = results.slice(at, at + c.requests.length);
     at += c.requests.length;
     let ok: boolean;
-    if (c.direct) {
+    if (c.goldText) ok = true;
+    else if (c.direct) {
       const r = mine[0];
       const want = (gold[(slots[c.slot] as Slot).problem] as Gold).canonicalInput;
       const p = data[(slots[c.slot] as Slot).problem] as CruxProblem;

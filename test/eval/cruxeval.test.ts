@@ -117,11 +117,11 @@ test('known answers: value equality for outputs, any input that gives the output
   assert.deepEqual(r.counts.input, { problems: 2, samples: 6, correct: 3, unparsed: 0 });
 });
 
-test('a gold the sandbox refuses still scores: the gold input is right, other inputs cannot be verified', async () => {
+test('a gold the sandbox refuses (a banned import) still scores: the gold input is right, other inputs cannot be verified', async () => {
   const refused: CruxProblem = {
     id: 'fmt',
     lang: 'python',
-    program: "def f(n):\n    return '{}!'.format(n % 3)",
+    program: "import random\ndef f(n):\n    return '{}!'.format(n % 3)",
     input: '4',
     output: "'1!'",
   };
@@ -143,6 +143,16 @@ test('a gold the sandbox refuses still scores: the gold input is right, other in
   const r = await runCruxEval({ policy: scripted(other), executor, data, style: 'compact' });
   assert.equal(r.cruxeval_o, 1);
   assert.equal(r.cruxeval_i, 0);
+  // Without the banned import the same function runs (str.format is allowed behind its field check).
+  const runs = { ...refused, id: 'fmt-ok', program: refused.program.replace('import random\n', '') };
+  const again = await runCruxEval({
+    policy: createOraclePolicy([runs], 'compact'),
+    executor,
+    data: [runs],
+    style: 'compact',
+  });
+  assert.deepEqual(again.counts.unrunnable, []);
+  assert.equal(again.cruxeval_i, 1);
 });
 
 test('inputs that are expressions and functions without arguments are scored too', async () => {
@@ -159,25 +169,33 @@ test('inputs that are expressions and functions without arguments are scored too
   const r = await runCruxEval({ policy: createOraclePolicy(data, 'reference'), executor, data });
   assert.equal(r.cruxeval_o, 1);
   assert.equal(r.cruxeval_i, 1);
-  assert.deepEqual(
-    r.counts.unrunnable.map((u) => u.id),
-    ['expr'],
-  );
-  // The same expression with other spacing is the gold input; another expression cannot be verified.
+  // The expression input runs, evaluated by a program that calls f on it.
+  assert.deepEqual(r.counts.unrunnable, []);
+  assert.deepEqual(r.counts.goldMismatch, []);
+  // The same expression with other spacing is the gold input; a literal is run through f as usual;
+  // another expression is not evaluated (a model's answer is never spliced into code).
   const [expr] = data as [CruxProblem];
   const other = new Map([
     [
       solverPrompt(outputTask(expr), { style: 'reference' }),
-      [answerCompletion("['a','b']", 'reference'), answerCompletion("['b', 'a']", 'reference')],
+      [
+        answerCompletion("['a','b']", 'reference'),
+        answerCompletion("['b', 'a']", 'reference'),
+        answerCompletion("['a', 'b']", 'reference'),
+      ],
     ],
     [
       solverPrompt(inputTask(expr), { style: 'reference' }),
-      [answerCompletion('dict(b=1,  a=2)', 'reference'), answerCompletion('dict(a=1, b=2)', 'reference')],
+      [
+        answerCompletion('dict(b=1,  a=2)', 'reference'),
+        answerCompletion('dict(a=1, b=2)', 'reference'),
+        answerCompletion("{'b': 0, 'a': 0}", 'reference'),
+      ],
     ],
   ]);
-  const s = await runCruxEval({ policy: scripted(other), executor, data: [expr], n: 2 });
-  assert.equal(s.cruxeval_o, 0.5);
-  assert.equal(s.cruxeval_i, 0.5);
+  const s = await runCruxEval({ policy: scripted(other), executor, data: [expr], n: 3 });
+  assert.equal(s.cruxeval_o, 2 / 3);
+  assert.equal(s.cruxeval_i, 2 / 3);
 });
 
 test('a wrong gold output is reported, and the oracle then fails CRUXEval-I on it', async () => {

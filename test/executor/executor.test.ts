@@ -43,7 +43,11 @@ test('python: str.format and format_map work; a program may name its own variabl
     ['def f(input):\n    return [c for c in input if c.isupper()]', "'aBc'", "['B']"],
     ['def f(d):\n    return [(__, d[__]) for __ in d]', "{'k': 1}", "[('k', 1)]"],
     ['def f(id, open=2):\n    return id + open', '1', '3'],
-    ["class P:\n    def s(self, v):\n        return '<{}>'.format(v)\ndef f(x):\n    return P().s(x)", '1', "'<1>'"],
+    [
+      "class P:\n    def s(self, v):\n        return '<{}>'.format(v)\ndef f(x):\n    return P().s(x)",
+      '1',
+      "'<1>'",
+    ],
   ];
   for (const [program, input, want] of cases) {
     const r = await ex.check('python', program, input);

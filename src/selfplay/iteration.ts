@@ -338,6 +338,7 @@ export function makeIterationRunner(env: IterationEnv): IterationRunner {
       tokensPerS: genMs > 0 ? genTokens / (genMs / 1000) : 0,
       execsPerS: execMs > 0 ? (executor.executions - execsBefore) / (execMs / 1000) : 0,
       phases: { sample: genMs / 1000, execute: execMs / 1000, update: updateMs / 1000 },
+      rssMb: Math.round(process.memoryUsage.rss() / 1e6),
     };
     if (ctx.eval) record.eval = ctx.eval;
 

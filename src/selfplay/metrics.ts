@@ -71,6 +71,8 @@ export const IterationMetricsSchema = z.object({
   execsPerS: z.number().nonnegative(),
   /** Where the iteration's time went, in seconds: sampling, executor, policy update. */
   phases: z.object({ sample: z.number(), execute: z.number(), update: z.number() }),
+  /** Resident memory of the training process at the end of the iteration, in MB (older runs lack it). */
+  rssMb: z.number().nonnegative().optional(),
   /** Held-out accuracy measured before this iteration, when an evaluation ran. */
   eval: EvalScoresSchema.optional(),
 });

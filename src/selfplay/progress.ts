@@ -2,7 +2,8 @@
 // learnability, buffers, throughput) without opening the dashboard.
 //
 //   it   12   4:05 | solve ded 25% abd 50% ind  6% | valid 44/38/19% dup 0/6/0% | learn .18/.33/.00
-//   | buf 12/8/9 | 437 tok/s 645 exec/s | loss 0.050 | 20.0s (sample 5.6 exec 0.1 update 14.3) | eval 12%
+//   | buf 12/8/9 | 437 tok/s 645 exec/s | loss 0.050 | 20.0s (sample 5.6 exec 0.1 update 14.3) | 1.8 GB
+//   | eval 12%
 import type { IterationMetrics, TypeMetrics } from './metrics.js';
 
 export interface ProgressOptions {
@@ -63,6 +64,7 @@ export function formatProgressLine(m: IterationMetrics, opts: ProgressOptions = 
       `${m.iterationS.toFixed(1)}s (sample ${m.phases.sample.toFixed(1)} exec ${m.phases.execute.toFixed(1)}` +
         ` update ${m.phases.update.toFixed(1)})`,
     );
+    if (m.rssMb !== undefined) parts.push(`${(m.rssMb / 1000).toFixed(1)} GB`);
   }
   if (m.eval) parts.push(`eval ${pct(m.eval.mean)}%`);
   return parts.join(' | ');

@@ -46,6 +46,8 @@ test('the progress line shows time, solve rates, valid proposals, learnability, 
     'it   12    4:05 | solve ded  25% abd  50% ind   6% | valid 44/38/19% dup 6/6/6% | learn .18/.33/.00' +
       ' | buf 12/8/9 | 437 tok/s 645 exec/s | loss 0.050 | 20.0s (sample 5.6 exec 0.1 update 14.3)',
   );
+  // The process's memory, when the record has it (a run that grows without bound shows it here).
+  assert.ok(formatProgressLine({ ...record, rssMb: 1840 }).endsWith('update 14.3) | 1.8 GB'));
 });
 
 test('compact drops the timings; an evaluation adds its mean; colour wraps only the solve rates', () => {

@@ -130,11 +130,14 @@ function pythonWithTorch(env: NodeJS.ProcessEnv): string | null {
 
 function torchReference(
   c: ModelConfig,
-): { train: number; sample: Record<string, number>; version: string } | null {
+): { train: number; sample: Record<string, number>; version: string; matmulGflops: number } | null {
+  // PyTorch's own OpenMP pool takes the threads; OpenBLAS threads on top of it oversubscribe the cores
+  // (measured here with the small model: 6,571 training tokens/s with OPENBLAS_NUM_THREADS=2, 8,456 with 1,
+  // and sampling 3,015 against 6,630).
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     OMP_NUM_THREADS: String(THREADS),
-    OPENBLAS_NUM_THREADS: String(THREADS),
+    OPENBLAS_NUM_THREADS: '1',
   };
   delete env.OPENBLAS_CORETYPE; // set machine-wide here, it halves OpenBLAS speed; measure PyTorch at its best
   const python = pythonWithTorch(env);
@@ -158,7 +161,12 @@ function torchReference(
     return null;
   }
   const j = JSON.parse(r.stdout.trim().split('\n').pop() as string);
-  return { train: j.train_tokens_per_s, sample: j.sample_tokens_per_s, version: j.torch };
+  return {
+    train: j.train_tokens_per_s,
+    sample: j.sample_tokens_per_s,
+    version: j.torch,
+    matmulGflops: j.matmul_gflops,
+  };
 }
 
 const load = () =>
@@ -200,6 +208,14 @@ for (const [preset, c] of Object.entries(configs)) {
   if (torch) {
     vsTorch.push(tps / torch.train);
     figures[`torch_train_tokens_per_s_${preset}`] = Math.round(torch.train);
+    figures[`torch_matmul_gflops_${preset}`] = Math.round(torch.matmulGflops);
+    // Debian's python3-torch on the reference BLAS is ~50x slower than on OpenBLAS: say so, or the
+    // ratios below flatter us.
+    const blas =
+      torch.matmulGflops < 30
+        ? ' (a reference BLAS: install libopenblas0-pthread for a fair comparison)'
+        : '';
+    console.log(`${preset}: PyTorch 1024^3 matmul ${torch.matmulGflops.toFixed(0)} GFLOP/s${blas}`);
     figures[`torch_sample_tokens_per_s_${preset}`] = Object.fromEntries(
       Object.entries(torch.sample).map(([k, x]) => [k, Math.round(x)]),
     );

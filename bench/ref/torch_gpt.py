@@ -44,6 +44,14 @@ class GPT(torch.nn.Module):
             x, kv = blk(x, None if past is None else past[i]); kvs.append(kv)
         return self.lnf(x) @ self.wte.weight.T, kvs
 
+# The BLAS PyTorch links at run time decides its speed: Debian's python3-torch falls back to the reference
+# BLAS (about 6 GFLOP/s here) unless an optimised one (libopenblas0-pthread) is installed. Report it.
+a, b2 = torch.randn(1024, 1024), torch.randn(1024, 1024)
+a @ b2
+t0 = time.perf_counter()
+for _ in range(4): a @ b2
+matmul_gflops = 2 * 1024 ** 3 * 4 / (time.perf_counter() - t0) / 1e9
+
 model = GPT()
 opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
 tokens = torch.randint(0, V, (B, T)); targets = torch.randint(0, V, (B, T))
@@ -72,4 +80,5 @@ with torch.no_grad():
                 logits, past = model(nxt, 16 + i, past)
             best = min(best, time.perf_counter() - t0)
         sample[str(sb)] = sb * new / best
-print(json.dumps({'train_tokens_per_s': train_tps, 'sample_tokens_per_s': sample, 'torch': torch.__version__}))
+print(json.dumps({'train_tokens_per_s': train_tps, 'sample_tokens_per_s': sample, 'torch': torch.__version__,
+                  'matmul_gflops': matmul_gflops}))

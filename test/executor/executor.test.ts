@@ -209,3 +209,33 @@ test('both sandboxes start from a host run as `node --input-type=module -e` (its
   });
   assert.deepEqual(JSON.parse(stdout), ['42', '42']);
 });
+
+test('javascript: programs share a runtime but not state; a program that hit a limit leaves none behind', async () => {
+  // One sandbox, so every program below runs on the same worker and, unless replaced, the same runtime.
+  const one = await createExecutor({
+    workers: 1,
+    langs: ['javascript'],
+    limits: { timeoutMs: 500, memoryMb: 32 },
+  });
+  try {
+    const seq = [
+      // Changes a shared intrinsic if contexts shared them.
+      ['function f(x) { Math.hit = x; return Math.hit; }', '7', '7'],
+      ['function f(x) { return Math.hit === undefined; }', '1', 'true'],
+      // Hits the memory limit, then the next program runs normally on a fresh runtime.
+      ["function f(x) { let s = 'x'; for (;;) s += s; }", '1', 'memory|timeout'],
+      ['function f(x) { return [x, x]; }', '2', '[2,2]'],
+      ['function f(x) { for (;;) {} }', '1', 'timeout'],
+      ['function f(x) { return x * 2; }', '5', '10'],
+    ];
+    for (const [program, input, want] of seq) {
+      const r = await one.run('javascript', program as string, input as string);
+      assert.ok(
+        (want as string).split('|').includes(r.ok ? r.output : r.kind),
+        `${program}: ${JSON.stringify(r)}`,
+      );
+    }
+  } finally {
+    await one.close();
+  }
+});

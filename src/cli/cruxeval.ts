@@ -12,12 +12,14 @@ import { OPENAI_FLAGS, OPENAI_FLAGS_USAGE, openAIOptionsFromFlags } from '../pol
 import type { Policy } from '../policy/types.js';
 import type { PromptStyle } from '../tasks/types.js';
 import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
+import { resolveCheckpoint } from './checkpoint-arg.js';
 
 export const cruxevalUsage = `usage: azr eval --bench cruxeval --data FILE [--policy oracle|builtin|openai] [CHECKPOINT] [options]
 
   --data FILE           the CRUXEval JSONL (code, input, output, id), or a task file (eval/README.md format)
   --policy oracle       answer with the gold output/input: checks the scoring end to end (must score 1.0)
-  --policy builtin      the built-in model at CHECKPOINT (compact prompts, answer grammar)
+  --policy builtin      the built-in model at CHECKPOINT (a checkpoint or a run directory; compact
+                        prompts, answer grammar)
   --policy openai       an OpenAI-compatible server (reference prompts); the default when --base-url is given
   --lang L              task files: python or javascript (default: every deduction/abduction task)
   --n N                 samples per problem (default 1)
@@ -153,7 +155,13 @@ export async function cruxevalCommand(argv: string[]): Promise<number> {
         import('../policy/builtin.js'),
         import('../grammar/index.js'),
       ]);
-      policy = await loadBuiltinPolicy(positionals[0] as string, { threads, constraints: constraintByName });
+      let checkpoint: string;
+      try {
+        checkpoint = await resolveCheckpoint(positionals[0] as string);
+      } catch (e) {
+        return fail((e as Error).message);
+      }
+      policy = await loadBuiltinPolicy(checkpoint, { threads, constraints: constraintByName });
     }
   } catch (e) {
     return fail((e as Error).message);

@@ -1,8 +1,8 @@
 // `azr eval`: held-out accuracy of a checkpoint (or of a run's latest checkpoint), per task type and
 // difficulty. The last line is one JSON object with deduction, abduction, induction and mean.
-import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
+import { resolveCheckpoint } from './checkpoint-arg.js';
 
 export const evalUsage = `usage: azr eval CHECKPOINT [--data FILE] [--lang python|javascript|all] [--max-tokens N] [--threads N]
 
@@ -46,16 +46,11 @@ export async function evalCommand(argv: string[]): Promise<number> {
     process.stderr.write(`azr eval: ${(e as Error).message}\n${evalUsage}`);
     return 2;
   }
-  // A run directory: use the checkpoint its state names.
-  if (statSync(target).isDirectory() && existsSync(join(target, 'state.json'))) {
-    const { RunDir } = await import('../selfplay/rundir.js');
-    const run = new RunDir(target);
-    const ckpt = run.readState()?.checkpoint;
-    if (!ckpt) {
-      process.stderr.write(`azr eval: ${target} has no checkpoint yet\n`);
-      return 2;
-    }
-    target = run.checkpointPath(ckpt);
+  try {
+    target = await resolveCheckpoint(target);
+  } catch (e) {
+    process.stderr.write(`azr eval: ${(e as Error).message}\n`);
+    return 2;
   }
   const [
     { readTaskFile },

@@ -1,7 +1,7 @@
 // `azr serve CHECKPOINT`: the built-in model behind the OpenAI-compatible API until Ctrl-C.
-import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
+import { resolveCheckpoint } from './checkpoint-arg.js';
 
 export const serveUsage = `usage: azr serve CHECKPOINT [--port N] [--host ADDR] [--model NAME] [--threads N]
 
@@ -47,15 +47,11 @@ export async function serveCommand(argv: string[]): Promise<number> {
     process.stderr.write(`azr serve: ${(e as Error).message}\n${serveUsage}`);
     return 2;
   }
-  if (statSync(target).isDirectory() && existsSync(join(target, 'state.json'))) {
-    const { RunDir } = await import('../selfplay/rundir.js');
-    const run = new RunDir(target);
-    const ckpt = run.readState()?.checkpoint;
-    if (!ckpt) {
-      process.stderr.write(`azr serve: ${target} has no checkpoint yet\n`);
-      return 2;
-    }
-    target = run.checkpointPath(ckpt);
+  try {
+    target = await resolveCheckpoint(target);
+  } catch (e) {
+    process.stderr.write(`azr serve: ${(e as Error).message}\n`);
+    return 2;
   }
   const [{ loadBuiltinPolicy, promptTokens }, { tokenText }, { createServer }] = await Promise.all([
     import('../policy/builtin.js'),

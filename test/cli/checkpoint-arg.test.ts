@@ -1,0 +1,40 @@
+// The CHECKPOINT argument shared by azr eval, azr serve and azr eval --bench cruxeval.
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { UsageError } from '../../src/cli/args.js';
+import { resolveCheckpoint } from '../../src/cli/checkpoint-arg.js';
+import { RunDir } from '../../src/selfplay/rundir.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'azr-ckpt-arg-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('a checkpoint stands for itself, a run for its committed checkpoint; missing ones are usage errors', async () => {
+  const plain = join(dir, 'ckpt');
+  mkdirSync(plain);
+  assert.equal(await resolveCheckpoint(plain), plain);
+  await assert.rejects(
+    resolveCheckpoint(join(dir, 'nope')),
+    (e) => e instanceof UsageError && /does not exist/.test(e.message),
+  );
+
+  const run = new RunDir(join(dir, 'run'));
+  run.create();
+  const state = {
+    version: 1 as const,
+    iteration: 0,
+    rng: [1, 2, 3, 4],
+    checkpoint: null,
+    elapsedS: 0,
+    bufferSizes: {},
+  };
+  run.writeState(state);
+  await assert.rejects(
+    resolveCheckpoint(run.root),
+    (e) => e instanceof UsageError && /has no checkpoint yet/.test(e.message),
+  );
+  run.writeState({ ...state, iteration: 3, checkpoint: 'iter-000003' });
+  assert.equal(await resolveCheckpoint(run.root), run.checkpointPath('iter-000003'));
+});

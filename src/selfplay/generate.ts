@@ -28,6 +28,7 @@ import {
   parseSolution,
   proposerPrompt,
   readTaskFile,
+  sampleWithoutReplacement,
   solverPrompt,
   type Task,
   type TaskRecord,
@@ -96,17 +97,6 @@ export interface GenerateStats {
 const bump = (m: Record<string, number>, k: string) => {
   m[k] = (m[k] ?? 0) + 1;
 };
-
-/** min(k, n) distinct items drawn uniformly. */
-function drawDistinct<T>(rng: Rng, items: readonly T[], k: number): T[] {
-  const idx = items.map((_, i) => i);
-  const n = Math.min(k, idx.length);
-  for (let i = 0; i < n; i++) {
-    const j = i + rng.int(idx.length - i);
-    [idx[i], idx[j]] = [idx[j] as number, idx[i] as number];
-  }
-  return idx.slice(0, n).map((i) => items[i] as T);
-}
 
 export async function runGenerateMode(o: GenerateModeOptions): Promise<GenerateStats> {
   const types = o.types ?? ['deduction', 'abduction', 'induction'];
@@ -183,7 +173,7 @@ export async function runGenerateMode(o: GenerateModeOptions): Promise<GenerateS
     for (const type of types) {
       for (let i = 0; i < batch; i++) {
         const pool = programPool(type);
-        const refs = type === 'induction' ? [rng.pick(pool)] : drawDistinct(rng, pool, K);
+        const refs = type === 'induction' ? [rng.pick(pool)] : sampleWithoutReplacement(rng, pool, K);
         slots.push(type === 'induction' ? { type, subject: refs[0] as Task } : { type });
         const prompt = proposerPrompt(type, o.lang, refs, { style, inductionInputs: N });
         proposeReqs.push(request(prompt, 1, o.proposerMaxTokens ?? 2048));

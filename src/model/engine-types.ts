@@ -22,6 +22,12 @@ export interface TrainBatch {
   /** Per-token loss weight, [batch, time]; 0 masks a position out. */
   weights: Float32Array;
   /**
+   * The vocabulary mask each target was sampled under, [batch, time, vocab]: 1 where the sampler could
+   * have drawn the token. With it, log-probabilities (and so the loss and its gradient) are those of the
+   * masked distribution; every target must be allowed at its own position.
+   */
+  allowed?: Uint8Array;
+  /**
    * Log-probabilities of the targets under the policy that sampled them, [batch, time]. Given together
    * with `clipEpsilon`, the step uses the PPO-clipped ratio instead of the plain log-probability.
    */
@@ -67,8 +73,10 @@ export interface ModelEngine {
 
   /** One forward + backward + clipped AdamW step; the decode side sees the new weights afterwards. */
   trainStep(batch: TrainBatch): Promise<TrainStepStats>;
-  /** Log-probability of each target under the current weights, [batch, time] (no update). */
-  logprobs(batch: Pick<TrainBatch, 'batch' | 'time' | 'tokens' | 'targets'>): Promise<Float32Array>;
+  /** Log-probability of each target under the current weights (and mask, if given), [batch, time]. */
+  logprobs(
+    batch: Pick<TrainBatch, 'batch' | 'time' | 'tokens' | 'targets' | 'allowed'>,
+  ): Promise<Float32Array>;
 
   newCache(batch: number): KvCache;
   /**

@@ -224,7 +224,7 @@ class OrtEngine implements ModelEngine {
     for (const s of this.specs) out[`${prefix}${s.name}`] = f32(w.get(s.name) as Float32Array, s.shape);
   }
 
-  private checkBatch(b: Pick<TrainBatch, 'batch' | 'time' | 'tokens' | 'targets'>): void {
+  private checkBatch(b: Pick<TrainBatch, 'batch' | 'time' | 'tokens' | 'targets' | 'allowed'>): void {
     const n = b.batch * b.time;
     if (!Number.isInteger(b.batch) || !Number.isInteger(b.time) || b.batch < 1 || b.time < 1)
       throw new RangeError(`batch and time must be positive integers, got ${b.batch} x ${b.time}`);
@@ -238,6 +238,25 @@ class OrtEngine implements ModelEngine {
       const y = b.targets[i] as number;
       if (t < 0 || t >= V || y < 0 || y >= V) throw new RangeError(`token id out of range at ${i}`);
     }
+    if (b.allowed) {
+      if (b.allowed.length !== n * V)
+        throw new RangeError(
+          `allowed must hold batch * time * vocab = ${n * V} flags, got ${b.allowed.length}`,
+        );
+      // A masked-out target would score about -1e9: a bug upstream, not a gradient to follow.
+      for (let i = 0; i < n; i++)
+        if (!b.allowed[i * V + (b.targets[i] as number)])
+          throw new RangeError(`target ${b.targets[i]} at position ${i} is not allowed by its mask`);
+    }
+  }
+
+  /** The mask feed of a masked graph ([N, V] bytes); none for an unmasked batch. */
+  private maskFeed(
+    feeds: Record<string, ort.Tensor>,
+    b: Pick<TrainBatch, 'batch' | 'time' | 'allowed'>,
+  ): void {
+    if (b.allowed)
+      feeds.allowed = new ort.Tensor('uint8', b.allowed, [b.batch * b.time, this.config.vocabSize]);
   }
 
   async trainStep(batch: TrainBatch, withGrads = false): Promise<TrainStepStats & { grads?: Weights }> {
@@ -249,13 +268,15 @@ class OrtEngine implements ModelEngine {
       throw new RangeError('advantages/weights must hold batch * time values');
     const variant: LossVariant = batch.oldLogprobs && batch.clipEpsilon !== undefined ? 'ppo' : 'pg';
     const o = this.opts.optimizer;
-    const trainKey = `${B}x${T}:${variant}:${withGrads}`;
+    const masked = batch.allowed !== undefined;
+    const trainKey = `${B}x${T}:${variant}:${masked ? 'masked' : 'full'}:${withGrads}`;
     const createTrain = this.create(() =>
       buildTrainGraph(this.config, B, T, {
         variant,
         beta1: o.beta1,
         beta2: o.beta2,
         gradClip: o.gradClip,
+        masked,
         withGrads,
       }),
     );
@@ -270,6 +291,7 @@ class OrtEngine implements ModelEngine {
       eps_t: f32(Float32Array.of(ADAM_EPS * Math.sqrt(bc2)), []),
       wd_lr: f32(Float32Array.of(lr * o.weightDecay), []),
     };
+    this.maskFeed(feeds, batch);
     if (variant === 'pg') {
       const coef = new Float32Array(N);
       for (let i = 0; i < N; i++) coef[i] = (batch.weights[i] as number) * (batch.advantages[i] as number);
@@ -318,14 +340,18 @@ class OrtEngine implements ModelEngine {
     return stats;
   }
 
-  async logprobs(b: Pick<TrainBatch, 'batch' | 'time' | 'tokens' | 'targets'>): Promise<Float32Array> {
+  async logprobs(
+    b: Pick<TrainBatch, 'batch' | 'time' | 'tokens' | 'targets' | 'allowed'>,
+  ): Promise<Float32Array> {
     this.checkBatch(b);
     const N = b.batch * b.time;
     const feeds: Record<string, ort.Tensor> = { tokens: i64(b.tokens, [N]), targets: i64(b.targets, [N]) };
+    this.maskFeed(feeds, b);
     this.paramTensors(feeds, '', this.state.w);
+    const masked = b.allowed !== undefined;
     const out = await this.scoreSessions.run(
-      `${b.batch}x${b.time}`,
-      this.create(() => buildScoreGraph(this.config, b.batch, b.time)),
+      `${b.batch}x${b.time}:${masked ? 'masked' : 'full'}`,
+      this.create(() => buildScoreGraph(this.config, b.batch, b.time, masked)),
       feeds,
     );
     return Float32Array.from((out.logprobs as ort.Tensor).data as Float32Array);

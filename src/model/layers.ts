@@ -206,21 +206,24 @@ export function oneHot(g: Graph, ids: T, vocab: number): T {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Tied head and log-softmax: lsm = log_softmax(h @ wte^T), h [N, D] -> [N, V].
+// Tied head and log-softmax: lsm = log_softmax(h @ wte^T + bias), h [N, D] -> [N, V]. The optional additive
+// bias is the sampler's vocabulary mask (0 allowed, NEG_INF masked): the update then scores tokens under the
+// distribution they were drawn from, and masked entries get probability 0 and no gradient.
 
 export interface HeadState {
   h: T;
   lsm: T;
 }
 
-export function head(g: Graph, h: T): { lsm: T; state: HeadState } {
-  const lsm = g.op('LogSoftmax', [g.matmul(h, g.t2('wte'))], { axis: -1 });
+export function head(g: Graph, h: T, bias?: T): { lsm: T; state: HeadState } {
+  const logits = g.matmul(h, g.t2('wte'));
+  const lsm = g.op('LogSoftmax', [bias ? g.add(logits, bias) : logits], { axis: -1 });
   return { lsm, state: { h, lsm } };
 }
 
 /**
  * Given d loss / d logp(target) = -coef per row (so loss = -sum coef * logp for fixed coef), the logits'
- * gradient is coef * (softmax - onehot(target)). Returns { dh, dwte } (the head's part of wte's gradient).
+ * gradient is coef * (softmax - onehot(target)); under a mask the softmax is the masked one, 0 where masked. Returns { dh, dwte } (the head's part of wte's gradient).
  */
 export function headBackward(
   g: Graph,

@@ -5,6 +5,8 @@
 // Graph inputs (N = batch * time):
 //   <param>, m.<param>, v.<param>         every parameter of config.ts parameterSpecs, and its moments
 //   tokens, targets                        int64 [N]
+//   allowed (masked variants)              uint8 [N, V], 1 where the sampler could draw the token at that
+//                                          position (its grammar mask); log-softmax runs over those only
 //   pg:  coef [N] = weight * advantage     loss = -sum coef * logp(target)
 //   ppo: weight, advantage, old_logprobs [N], clip_eps []
 //                                          loss = -sum weight * min(r A, clip(r, 1-eps, 1+eps) A), r = exp(logp - old)
@@ -70,8 +72,18 @@ interface Forward {
   lsm: T;
 }
 
-/** The causal forward over a [B, T] batch of token ids. */
-function forward(g: Graph, c: ModelConfig, B: number, Tn: number): Forward {
+/**
+ * The additive logit bias of the `allowed` input: 0 where allowed, NEG_INF elsewhere. Fed as bytes (a
+ * quarter of the float tensor) and widened in the graph.
+ */
+function allowedBias(g: Graph, N: number, V: number): T {
+  const allowed = g.input('allowed', [N, V], DataType.UINT8);
+  const one = g.scalar(1);
+  return g.mul(g.sub(g.op('Cast', [allowed], { to: DataType.FLOAT }), one), g.scalar(-NEG_INF));
+}
+
+/** The causal forward over a [B, T] batch of token ids; `masked` adds the `allowed` input. */
+function forward(g: Graph, c: ModelConfig, B: number, Tn: number, masked = false): Forward {
   const D = c.dModel;
   const tokens = g.input('tokens', [B * Tn], DataType.INT64);
   const mask = new Float32Array(Tn * Tn);
@@ -110,7 +122,7 @@ function forward(g: Graph, c: ModelConfig, B: number, Tn: number): Forward {
     });
   }
   const lnf = layerNorm(g, x, 'lnf.weight', 'lnf.bias', D);
-  const h = head(g, lnf.y);
+  const h = head(g, lnf.y, masked ? allowedBias(g, B * Tn, c.vocabSize) : undefined);
   return { emb: emb.state, blocks, lnf: lnf.state, head: h.state, lsm: h.lsm };
 }
 
@@ -146,11 +158,11 @@ function targetLogprobs(g: Graph, lsm: T, targetsOneHot: T): T {
   return g.op('ReduceSum', [g.mul(lsm, targetsOneHot), g.ints([-1])], { keepdims: 0 });
 }
 
-/** Forward-only scoring graph: `logprobs` [N] of `targets` given `tokens`. */
-export function buildScoreGraph(c: ModelConfig, B: number, Tn: number): Uint8Array {
+/** Forward-only scoring graph: `logprobs` [N] of `targets` given `tokens` (and `allowed` when masked). */
+export function buildScoreGraph(c: ModelConfig, B: number, Tn: number, masked = false): Uint8Array {
   const g = new Graph('score');
   declareParams(g, c);
-  const f = forward(g, c, B, Tn);
+  const f = forward(g, c, B, Tn, masked);
   const targets = g.input('targets', [B * Tn], DataType.INT64);
   g.output(targetLogprobs(g, f.lsm, oneHot(g, targets, c.vocabSize)), 'logprobs', [B * Tn]);
   return g.encode();
@@ -163,6 +175,8 @@ export interface TrainGraphOptions {
   beta1: number;
   beta2: number;
   gradClip: number;
+  /** Take the `allowed` input: the loss is over the masked distribution the sampler drew from. */
+  masked?: boolean;
   /** Also output every raw gradient as `grad.<name>` (tests). */
   withGrads?: boolean;
 }
@@ -192,7 +206,7 @@ export function buildTrainGraph(c: ModelConfig, B: number, Tn: number, opts: Tra
   const g = new Graph('train');
   const N = B * Tn;
   const specs = declareParams(g, c);
-  const f = forward(g, c, B, Tn);
+  const f = forward(g, c, B, Tn, opts.masked);
   const targets = g.input('targets', [N], DataType.INT64);
   const yoh = oneHot(g, targets, c.vocabSize);
   const { loss, coef } = objective(g, opts.variant, targetLogprobs(g, f.lsm, yoh), N);

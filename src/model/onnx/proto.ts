@@ -72,7 +72,7 @@ class Writer {
   }
 }
 
-export const DataType = { FLOAT: 1, INT64: 7, DOUBLE: 11 } as const;
+export const DataType = { FLOAT: 1, UINT8: 2, INT64: 7, DOUBLE: 11 } as const;
 export type DataTypeCode = (typeof DataType)[keyof typeof DataType];
 
 export type Dim = number | string;

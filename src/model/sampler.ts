@@ -9,7 +9,9 @@
 // Log-probabilities are those of the distribution actually sampled from: after the vocabulary mask,
 // temperature and top-p truncation (greedy sampling, temperature 0, reports 0). This is the behaviour
 // policy's probability, what an importance ratio against the sampler needs; the trainer recomputes the
-// model's own log-probabilities for the gradient.
+// model's own log-probabilities for the gradient. A row with `recordMasks` also returns the mask each
+// token was drawn under, so the update can score it under the same mask (at temperature 1 and top-p 1
+// the trainer's masked log-probability then equals the one reported here).
 //
 // Cost of finished rows: they take no more sampling or mask work, but keep riding in the decode graph
 // until their batch ends, because the engine's KV cache has no row removal. Re-prefilling the surviving
@@ -40,6 +42,8 @@ export interface SampleRow {
   /** Text-level stop strings; the first one that appears ends the row and is cut from the text. */
   stop?: readonly string[];
   constraint?: DecodeConstraint;
+  /** Return `allowed`: the vocabulary mask of every sampled token. */
+  recordMasks?: boolean;
 }
 
 export interface SampledRow {
@@ -52,6 +56,11 @@ export interface SampledRow {
   finishReason: 'stop' | 'length';
   /** Prompt tokens dropped from the left to fit the context. */
   truncatedPrompt: number;
+  /**
+   * With `recordMasks`: [tokens.length, vocab], 1 where the token could have been drawn at that step
+   * (the base mask of ids a completion may contain, narrowed by the constraint).
+   */
+  allowed?: Uint8Array;
 }
 
 export interface SamplerOptions {
@@ -146,6 +155,8 @@ class RowState {
   readonly decoder = new StreamDecoder();
   readonly tokens: number[] = [];
   readonly logprobs: number[] = [];
+  /** Masks of the sampled tokens, one vocab-sized row each (recordMasks only; sized for the budget). */
+  masks: Uint8Array | undefined;
   text = '';
   done = false;
   finish: 'stop' | 'length' = 'length';
@@ -168,13 +179,25 @@ class RowState {
   }
 
   result(): SampledRow {
-    return {
+    const r: SampledRow = {
       tokens: this.tokens,
       logprobs: this.logprobs,
       text: this.text,
       finishReason: this.finish,
       truncatedPrompt: this.truncated,
     };
+    if (this.row.recordMasks) {
+      const V = this.masks ? this.masks.length / this.budget : 0;
+      r.allowed = this.masks ? this.masks.slice(0, this.tokens.length * V) : new Uint8Array(0);
+    }
+    return r;
+  }
+
+  /** Records the mask the next token is drawn under. */
+  recordMask(mask: Uint8Array): void {
+    if (!this.row.recordMasks) return;
+    this.masks ??= new Uint8Array(this.budget * mask.length);
+    this.masks.set(mask, this.tokens.length * mask.length);
   }
 
   /** `cutAtStop`: the text already ends before a stop string; otherwise a trailing unfinished character
@@ -300,6 +323,7 @@ function step(l: RowState, logits: Float32Array, base: Uint8Array, mask: Uint8Ar
     l.end('stop');
     return -1;
   }
+  l.recordMask(m);
   l.tokens.push(id);
   l.logprobs.push(logprob);
   if (id === EOS) {

@@ -12,6 +12,18 @@
 // (as PPO does), over length-sorted sequences padded to multiples of 128 tokens so a handful of graph
 // shapes serve every update (building a training graph costs seconds, and each shape's session keeps
 // its own activation memory: 0.3-2 GB for the small preset at 16 rows).
+//
+// Training under the sampling mask (`trainUnderMask`, default on). Samples are drawn under a vocabulary
+// mask (grammar-constrained decoding, and always the base mask of ids a completion may contain). Scored
+// under the full softmax, a negative advantage pushes probability from the sampled token into every
+// other token, masked ones included, which the sampler never draws: that costs the objective nothing,
+// so logits of never-sampled tokens grow without bound and the gradient norm with them (the late
+// instability of the 30-minute runs, docs/results.md). Scored under the same mask, the update only moves
+// probability among the tokens the sampler chooses from.
+//
+// PPO clipping (`clipEpsilon`): an update of more than `maxTrainBatch` sequences takes several steps, and
+// every step after the first is off-policy. The ratio's denominator is the sampler's log-probability,
+// which is the policy's own (masked) log-probability when sampling at temperature 1 and top-p 1.
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MODEL_PRESETS, type ModelConfig, type ModelPreset } from '../model/config.js';
@@ -36,6 +48,10 @@ export interface BuiltinPolicyOptions {
   maxBatch?: number;
   /** Rows per optimizer step; an update over more sequences takes several steps of this size. */
   maxTrainBatch?: number;
+  /** Record each sample's vocabulary masks and train under them (default true; see the top of the file). */
+  trainUnderMask?: boolean;
+  /** PPO ratio clipping against the sampler's log-probabilities; undefined: plain REINFORCE. */
+  clipEpsilon?: number;
 }
 
 export interface BuiltinPolicy extends Policy {
@@ -76,9 +92,21 @@ export const TOKENIZER_DESCRIPTION = {
   promptPrefix: '<|bos|>',
 } as const;
 
+/** The sampler's log-probabilities of a completion, as the PPO ratio's denominator. */
+function oldLogprobsOf(c: Completion): number[] {
+  const n = c.tokenIds?.length ?? 0;
+  if (!c.logprobs || c.logprobs.length !== n)
+    throw new Error('PPO clipping needs the log-probability of every sampled token');
+  return c.logprobs;
+}
+
 function wrap(engine: OrtModelEngine, opts: BuiltinPolicyOptions): BuiltinPolicy {
   const maxBatch = opts.maxBatch ?? 64;
   const maxTrain = opts.maxTrainBatch ?? 16;
+  const underMask = opts.trainUnderMask ?? true;
+  const clip = opts.clipEpsilon;
+  if (clip !== undefined && !(clip > 0 && clip < 1))
+    throw new RangeError(`clipEpsilon must be in (0, 1), got ${clip}`);
   return {
     engine,
     async generate(requests: readonly GenerateRequest[]): Promise<Completion[][]> {
@@ -96,6 +124,7 @@ function wrap(engine: OrtModelEngine, opts: BuiltinPolicyOptions): BuiltinPolicy
           };
           if (r.stop) row.stop = r.stop;
           if (constraint) row.constraint = constraint;
+          if (underMask) row.recordMasks = true;
           rows.push(row);
         }
       }
@@ -104,23 +133,32 @@ function wrap(engine: OrtModelEngine, opts: BuiltinPolicyOptions): BuiltinPolicy
       return requests.map((r) => {
         const mine = sampled.slice(at, at + r.n);
         at += r.n;
-        return mine.map((s) => ({
-          text: s.text,
-          finishReason: s.finishReason,
-          tokenIds: s.tokens,
-          logprobs: s.logprobs,
-        }));
+        return mine.map((s) => {
+          const c: Completion = {
+            text: s.text,
+            finishReason: s.finishReason,
+            tokenIds: s.tokens,
+            logprobs: s.logprobs,
+          };
+          if (s.allowed) c.allowed = s.allowed;
+          return c;
+        });
       });
     },
     async update(samples: readonly TrainingSample[]): Promise<UpdateStats> {
       const t0 = performance.now();
       const seqs: Sequence[] = samples
         .filter((s) => s.advantage !== 0 && (s.completion.tokenIds?.length ?? 0) > 0)
-        .map((s) => ({
-          prompt: promptTokens(s.prompt),
-          completion: s.completion.tokenIds as number[],
-          advantage: s.advantage,
-        }));
+        .map((s) => {
+          const q: Sequence = {
+            prompt: promptTokens(s.prompt),
+            completion: s.completion.tokenIds as number[],
+            advantage: s.advantage,
+          };
+          if (underMask && s.completion.allowed) q.allowed = s.completion.allowed;
+          if (clip !== undefined) q.oldLogprobs = oldLogprobsOf(s.completion);
+          return q;
+        });
       const lr = engine.learningRate(engine.step + 1);
       if (seqs.length === 0)
         return { loss: 0, gradNorm: 0, tokens: 0, learningRate: lr, timeMs: performance.now() - t0 };
@@ -136,12 +174,14 @@ function wrap(engine: OrtModelEngine, opts: BuiltinPolicyOptions): BuiltinPolicy
         const part = seqs.slice(i, i + maxTrain);
         const longest = Math.max(...part.map((q) => q.prompt.length + q.completion.length - 1));
         const time = Math.min(ctx, Math.ceil(longest / TRAIN_TIME_BLOCK) * TRAIN_TIME_BLOCK);
-        const filler = Array.from({ length: maxTrain - part.length }, () => ({
+        const filler: Sequence[] = Array.from({ length: maxTrain - part.length }, () => ({
           prompt: [PAD],
           completion: [],
           advantage: 0,
+          oldLogprobs: [],
         }));
-        const batch = packTrainBatch([...part, ...filler], time, PAD);
+        const batch = packTrainBatch([...part, ...filler], time, PAD, engine.config.vocabSize);
+        if (clip !== undefined) batch.clipEpsilon = clip;
         // packTrainBatch averaged over maxTrain rows; make it a mean over the real sequences.
         const scale = maxTrain / part.length;
         for (let k = 0; k < batch.weights.length; k++)

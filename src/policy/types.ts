@@ -34,6 +34,12 @@ export interface Completion {
   tokenIds?: number[];
   /** Log-probability of each sampled token under the sampling policy, when offered. */
   logprobs?: number[];
+  /**
+   * The vocabulary mask each token was sampled under, [tokenIds.length, vocab] (1 allowed), from policies
+   * that sample under a mask and train on their own samples (the built-in one): the update scores tokens
+   * under the distribution they were drawn from.
+   */
+  allowed?: Uint8Array;
 }
 
 /** One sequence to learn from: a prompt, what the policy wrote, and how good that was. */

@@ -15,6 +15,11 @@ export interface Sequence {
   advantage: number;
   /** Log-probabilities of the completion under the sampling policy (PPO clipping needs them). */
   oldLogprobs?: readonly number[];
+  /**
+   * The vocabulary mask each completion token was sampled under, [completion length, vocab] (1 allowed).
+   * When any sequence of a batch has one, the batch is scored under masks (see packTrainBatch).
+   */
+  allowed?: Uint8Array;
 }
 
 /**
@@ -22,14 +27,29 @@ export interface Sequence {
  * are shifted by one, completion positions get weight 1/(|y_b| * B), prompt and padding weight 0. A
  * sequence longer than `time` + 1 loses tokens from the start of its prompt (the completion is kept; a
  * completion longer than `time` keeps its first `time` tokens). An empty completion contributes nothing
- * but still counts in B, as a zero term of the batch mean.
+ * but still counts in B, as a zero term of the batch mean. When a sequence carries its sampling masks,
+ * each completion target's position gets its mask and every other position allows the whole vocabulary
+ * (`vocab` is then required).
  */
-export function packTrainBatch(seqs: readonly Sequence[], time: number, padId: number): TrainBatch {
+export function packTrainBatch(
+  seqs: readonly Sequence[],
+  time: number,
+  padId: number,
+  vocab?: number,
+): TrainBatch {
   if (!Number.isInteger(time) || time < 1)
     throw new RangeError(`time must be a positive integer, got ${time}`);
+  const masked = seqs.some((s) => s.allowed !== undefined);
+  if (masked && !(Number.isInteger(vocab) && (vocab as number) > 0))
+    throw new RangeError('sequences with masks need the vocabulary size');
+  const V = vocab ?? 0;
   for (const [b, s] of seqs.entries()) {
     if (!Number.isFinite(s.advantage))
       throw new RangeError(`sequence ${b}: advantage ${s.advantage} is not finite`);
+    if (s.allowed && s.allowed.length !== s.completion.length * V)
+      throw new RangeError(
+        `sequence ${b}: mask holds ${s.allowed.length} flags, expected completion length x vocab = ${s.completion.length * V}`,
+      );
   }
   const B = seqs.length;
   const tokens = new Int32Array(B * time).fill(padId);
@@ -38,6 +58,8 @@ export function packTrainBatch(seqs: readonly Sequence[], time: number, padId: n
   const weights = new Float32Array(B * time);
   const hasOld = seqs.length > 0 && seqs.every((s) => s.oldLogprobs !== undefined);
   const oldLogprobs = hasOld ? new Float32Array(B * time) : undefined;
+  // Positions without a recorded mask (prompts, padding, unmasked sequences) allow everything.
+  const allowed = masked ? new Uint8Array(B * time * V).fill(1) : undefined;
   seqs.forEach((s, b) => {
     if (s.completion.length === 0) return;
     const completion = s.completion.slice(0, time);
@@ -54,11 +76,13 @@ export function packTrainBatch(seqs: readonly Sequence[], time: number, padId: n
         weights[b * time + t] = w;
         advantages[b * time + t] = s.advantage;
         if (oldLogprobs && s.oldLogprobs) oldLogprobs[b * time + t] = s.oldLogprobs[k] ?? 0;
+        if (allowed && s.allowed) allowed.set(s.allowed.subarray(k * V, (k + 1) * V), (b * time + t) * V);
       }
     }
   });
   const batch: TrainBatch = { batch: B, time, tokens, targets, advantages, weights };
   if (oldLogprobs) batch.oldLogprobs = oldLogprobs;
+  if (allowed) batch.allowed = allowed;
   return batch;
 }
 

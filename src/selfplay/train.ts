@@ -9,7 +9,12 @@ import { evaluateTasks } from '../eval/heldout.js';
 import { createExecutor } from '../executor/index.js';
 import { constraintByName } from '../grammar/index.js';
 import { parameterCount } from '../model/config.js';
-import { createBuiltinPolicy, loadBuiltinPolicy, modelConfigFor } from '../policy/builtin.js';
+import {
+  type BuiltinPolicyOptions,
+  createBuiltinPolicy,
+  loadBuiltinPolicy,
+  modelConfigFor,
+} from '../policy/builtin.js';
 import type { Policy } from '../policy/types.js';
 import { readTaskFile, TaskBuffer, type TaskType } from '../tasks/index.js';
 import { makeIterationRunner } from './iteration.js';
@@ -53,7 +58,12 @@ export async function runTraining(
     limits: { timeoutMs: c.executor.timeoutMs, memoryMb: c.executor.memoryMb },
     langs: [c.lang],
   });
-  const policyOpts = { threads: c.model.threads, constraints: constraintByName };
+  const policyOpts: BuiltinPolicyOptions = {
+    threads: c.model.threads,
+    constraints: constraintByName,
+    trainUnderMask: c.optimizer.trainUnderMask,
+  };
+  if (c.optimizer.clipEpsilon !== null) policyOpts.clipEpsilon = c.optimizer.clipEpsilon;
   const checkpoint = session.state.checkpoint;
   let policy: Policy;
   if (checkpoint) {

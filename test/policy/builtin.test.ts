@@ -8,6 +8,7 @@ import { EOS } from '../../src/model/sampler.js';
 import { decode, encode } from '../../src/model/tokenizer.js';
 import {
   type BuiltinPolicy,
+  type BuiltinPolicyOptions,
   CHECKPOINT_FILE,
   createBuiltinPolicy,
   loadBuiltinPolicy,
@@ -49,7 +50,11 @@ const vowels: DecodeConstraint = {
   },
 };
 
-function tinyPolicy(seed = 1, maxTrainBatch?: number): Promise<BuiltinPolicy> {
+function tinyPolicy(
+  seed = 1,
+  maxTrainBatch?: number,
+  extra: Partial<BuiltinPolicyOptions> = {},
+): Promise<BuiltinPolicy> {
   return createBuiltinPolicy(
     modelConfigFor('tiny', 64),
     { seed, optimizer },
@@ -57,6 +62,7 @@ function tinyPolicy(seed = 1, maxTrainBatch?: number): Promise<BuiltinPolicy> {
       threads: 1,
       constraints: (name) => (name === 'vowels' ? vowels : undefined),
       ...(maxTrainBatch ? { maxTrainBatch } : {}),
+      ...extra,
     },
   );
 }
@@ -214,4 +220,77 @@ test('save writes a checkpoint that loads back to the same samples', async () =>
   } finally {
     await policy.close();
   }
+});
+
+/** Probability mass of the vowels right after `prompt`, under the full softmax. */
+async function vowelMass(policy: BuiltinPolicy, prompt: string): Promise<number> {
+  let mass = 0;
+  for (const c of 'aeiou') {
+    const b = packTrainBatch(
+      [{ prompt: promptTokens(prompt), completion: [c.charCodeAt(0)], advantage: 1 }],
+      8,
+      258,
+    );
+    const lp = await policy.engine.logprobs(b);
+    mass += Math.exp(lp[promptTokens(prompt).length - 1] as number);
+  }
+  return mass;
+}
+
+test('under the sampling mask, negative advantages move probability among allowed tokens, not out of them', async () => {
+  // Without the mask, pushing a sampled vowel down pushes every other token up, including the 260-odd
+  // the grammar never allows: the vowels' total mass drains away. Under the mask it stays among them.
+  const massAfter = async (trainUnderMask: boolean) => {
+    const policy = await tinyPolicy(11, undefined, { trainUnderMask });
+    try {
+      const [cs] = await policy.generate([req('p', { constraint: 'vowels', n: 4, maxTokens: 1 })]);
+      assert.equal(
+        cs?.every((c) => c.allowed !== undefined),
+        trainUnderMask,
+        'masks recorded when asked',
+      );
+      const before = await vowelMass(policy, 'p');
+      for (let k = 0; k < 3; k++)
+        await policy.update(
+          (cs ?? []).map((completion) => ({ prompt: 'p', completion, advantage: -1, group: 'g' })),
+        );
+      return { before, after: await vowelMass(policy, 'p') };
+    } finally {
+      await policy.close();
+    }
+  };
+  const masked = await massAfter(true);
+  const full = await massAfter(false);
+  assert.equal(masked.before, full.before);
+  assert.ok(full.after < 0.8 * full.before, `full softmax: ${full.before} -> ${full.after}`);
+  assert.ok(masked.after > full.after * 1.5, `under the mask ${masked.after} vs full ${full.after}`);
+});
+
+test('PPO clipping uses the sampler log-probabilities, and refuses completions without them', async () => {
+  const policy = await tinyPolicy(12, 4, { clipEpsilon: 0.2 });
+  try {
+    const [cs] = await policy.generate([req('def f(x):', { n: 4, maxTokens: 8 })]);
+    const samples = (cs ?? []).map((completion, i) => ({
+      prompt: 'def f(x):',
+      completion,
+      advantage: i < 3 ? 1 : -1,
+      group: 'g',
+    }));
+    // On the policy that sampled, every ratio p / p_sampler is 1 (the masked log-probabilities equal the
+    // sampler's), so the clipped objective is -mean(A) = -0.5; REINFORCE's would be -mean(A * log p).
+    const first = await policy.update(samples);
+    assert.ok(Math.abs(first.loss + 0.5) < 1e-3, `loss ${first.loss}`);
+    // After the step the same samples are off-policy: the ratios moved.
+    const second = await policy.update(samples);
+    assert.ok(Math.abs(second.loss + 0.5) > 1e-3, `loss ${second.loss}`);
+    assert.equal(policy.engine.step, 2);
+    const { logprobs: _, ...noLogprobs } = cs?.[0] as NonNullable<typeof cs>[number];
+    await assert.rejects(
+      policy.update([{ prompt: 'q', completion: noLogprobs, advantage: 1, group: 'g' }]),
+      /needs the log-probability of every sampled token/,
+    );
+  } finally {
+    await policy.close();
+  }
+  await assert.rejects(tinyPolicy(1, undefined, { clipEpsilon: 1.5 }), /clipEpsilon must be in \(0, 1\)/);
 });

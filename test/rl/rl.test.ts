@@ -165,3 +165,37 @@ test('objective: per-token weights give the mean over each sequence, then over t
   );
   assert.throws(() => packTrainBatch([], 0, 0), RangeError);
 });
+
+test('packing: each completion token gets its sampling mask; prompts, padding and unmasked rows allow all', () => {
+  const V = 3;
+  // Completion [2, 1] of the first sequence was drawn under masks [0,1,1] then [1,1,0].
+  const b = packTrainBatch(
+    [
+      { prompt: [0, 1], completion: [2, 1], advantage: 1, allowed: Uint8Array.of(0, 1, 1, 1, 1, 0) },
+      { prompt: [0], completion: [1], advantage: -1 },
+    ],
+    4,
+    0,
+    V,
+  );
+  const row = (i: number) => [...(b.allowed as Uint8Array).subarray(i * V, (i + 1) * V)];
+  // Sequence 0: tokens [0, 1, 2, pad], targets [1, 2, 1, pad]; the completion's targets sit at 1 and 2.
+  assert.deepEqual([0, 1, 2, 3].map(row), [
+    [1, 1, 1],
+    [0, 1, 1],
+    [1, 1, 0],
+    [1, 1, 1],
+  ]);
+  assert.deepEqual([4, 5, 6, 7].map(row), [
+    [1, 1, 1],
+    [1, 1, 1],
+    [1, 1, 1],
+    [1, 1, 1],
+  ]);
+  // No masks anywhere: no mask in the batch.
+  assert.equal(packTrainBatch([{ prompt: [0], completion: [1], advantage: 1 }], 2, 0).allowed, undefined);
+  // A mask of the wrong size, or masks without the vocabulary size, are refused.
+  const bad = { prompt: [0], completion: [1, 2], advantage: 1, allowed: new Uint8Array(3) };
+  assert.throws(() => packTrainBatch([bad], 4, 0, V), /sequence 0: mask holds 3 flags, expected .* 6/);
+  assert.throws(() => packTrainBatch([{ ...bad, allowed: new Uint8Array(6) }], 4, 0), /vocabulary size/);
+});

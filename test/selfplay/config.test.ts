@@ -82,3 +82,23 @@ test('train flags: bad values are usage errors', () => {
   assert.throws(() => parseTrainArgs(['--resume', dir, '--seed', '2']), /cannot be combined with --resume/);
   assert.throws(() => parseTrainArgs(['--resume', join(dir, 'nope')]), /no config.json/);
 });
+
+test('PPO clipping needs sampling at temperature 1 and top-p 1; a config from before the field resumes without it', () => {
+  assert.throws(
+    () => validateConfig({ ...PRESETS.default, sampling: { ...PRESETS.default.sampling, temperature: 0.7 } }),
+    (e: unknown) => e instanceof ConfigError && /optimizer\.clipEpsilon/.test(e.message),
+  );
+  const off = { ...PRESETS.default.optimizer, clipEpsilon: null };
+  const c = validateConfig({
+    ...PRESETS.default,
+    optimizer: off,
+    sampling: { ...PRESETS.default.sampling, topP: 0.9 },
+  });
+  assert.equal(c.optimizer.clipEpsilon, null);
+  // An older run's config.json has neither field: it keeps the update it started with.
+  const { trainUnderMask: _m, clipEpsilon: _c, ...older } = PRESETS.default.optimizer;
+  const resumed = validateConfig({ ...PRESETS.default, optimizer: older });
+  assert.equal(resumed.optimizer.trainUnderMask, false);
+  assert.equal(resumed.optimizer.clipEpsilon, null);
+  assert.equal(PRESETS.default.optimizer.trainUnderMask, true);
+});

@@ -19,7 +19,9 @@
 // small preset over 13 batch sizes: 0.64 GB instead of 1.9 GB, and 1.5x faster); training sessions keep it
 // (without it a step is 2.3-2.7x slower) and are few.
 //
-// Training: one session per (batch, time, loss variant). Learning rate: linear warmup over
+// Training: one session per (batch, time, loss variant, masked or not). A batch with `allowed` is scored
+// under the sampler's vocabulary masks (train-graph.ts), so its loss and gradient are those of the
+// distribution the tokens were drawn from. Learning rate: linear warmup over
 // `optimizer.warmupSteps`, then constant, or cosine decay to `minRatio * lr` at `totalSteps` when
 // `schedule` says so. AdamW with bias correction; weight decay (decoupled) on the matrices and both
 // embeddings, not on biases or LayerNorm parameters. Gradients are clipped to a global L2 norm.

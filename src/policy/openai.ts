@@ -5,8 +5,11 @@
 // Several endpoints serve one model: each request goes to the endpoint with the fewest requests in
 // flight (a concurrency limit per endpoint; requests beyond it wait). A failed attempt (connection error,
 // timeout, 429, 5xx, or a body that is not the API's JSON) is retried with exponential backoff and
-// jitter, on another endpoint when there is one (the failed endpoint cools down for the backoff). Other
-// answers (400, 401, 404: a wrong model name, a wrong URL) are configuration errors and fail at once. An
+// jitter, on another endpoint when there is one (the failed endpoint cools down for the backoff). A
+// `Retry-After` header (seconds or an HTTP date, on 429 and 503) sets how long that endpoint cools down,
+// and how long the next attempt waits when no other endpoint is free of cooling. Other answers (400, 401,
+// 404: a wrong model name, a wrong URL) are configuration errors and fail at once, except a 400 about
+// log-probabilities: a server that does not offer them is asked again without, once for all requests. An
 // error names the endpoint and what it answered.
 //
 // n samples: one request with `n`; servers that return fewer choices (some ignore n) are asked again for
@@ -40,6 +43,32 @@ export interface OpenAIPolicyOptions {
   logprobs?: boolean;
   /** Where to read the API key from (default process.env). */
   env?: Readonly<Record<string, string | undefined>>;
+  /** Told of each failed attempt that will be retried, and how long the policy waits before the next. */
+  onRetry?: (info: RetryInfo) => void;
+}
+
+export interface RetryInfo {
+  /** What failed: the endpoint's URL and what it answered. */
+  error: string;
+  /** Attempts made so far for this request (1 after the first failure). */
+  attempt: number;
+  /** Milliseconds before the next attempt. */
+  waitMs: number;
+}
+
+/** Longest wait a `Retry-After` header can impose (a minute). */
+export const MAX_RETRY_AFTER_MS = 60_000;
+
+/**
+ * Milliseconds a `Retry-After` header asks for: delay-seconds or an HTTP date; undefined when absent or
+ * unreadable. Not capped here.
+ */
+export function retryAfterMs(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (value == null) return undefined;
+  const v = value.trim();
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : Math.max(0, t - now);
 }
 
 /** An endpoint failed in a way retrying will not fix, or every attempt failed. */
@@ -49,6 +78,10 @@ export class EndpointError extends Error {
     message: string,
     /** Worth another attempt (connection error, timeout, 429, 5xx, malformed body). */
     readonly retryable: boolean,
+    /** What the endpoint's `Retry-After` header asked for, in milliseconds. */
+    readonly retryAfterMs?: number,
+    /** A 400 refusing the log-probabilities parameter. */
+    readonly logprobsRefused = false,
   ) {
     super(message);
   }
@@ -187,6 +220,16 @@ class Dispatcher {
     }
   }
 
+  /**
+   * How long to wait before another attempt: `base`, or longer when every endpoint is cooling down (until
+   * the first of them is ready again).
+   */
+  waitBeforeRetry(base: number): number {
+    const now = Date.now();
+    const soonest = Math.min(...this.endpoints.map((e) => e.coolUntil - now));
+    return Math.max(base, soonest);
+  }
+
   release(e: Endpoint): void {
     e.inFlight--;
     this.waiting.shift()?.();
@@ -228,20 +271,25 @@ const snippet = (s: string, max = 200): string => {
   return one.length > max ? `${one.slice(0, max)}...` : one;
 };
 
-/** The error message an API body carries (OpenAI style `{error: {message}}`, or `{detail}`, `{message}`). */
-function apiMessage(text: string): string {
+/**
+ * The message of an API error body (OpenAI style `{error: {message, param}}`, or `{detail}`, `{message}`),
+ * and the request field it names, if any.
+ */
+function apiError(text: string): { message: string; param?: string } {
   try {
     const v = JSON.parse(text) as Record<string, unknown>;
     const err = v.error;
-    if (err && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string')
-      return (err as { message: string }).message;
-    if (typeof err === 'string') return err;
-    if (typeof v.detail === 'string') return v.detail;
-    if (typeof v.message === 'string') return v.message;
+    if (err && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string') {
+      const { message, param } = err as { message: string; param?: unknown };
+      return typeof param === 'string' ? { message, param } : { message };
+    }
+    if (typeof err === 'string') return { message: err };
+    if (typeof v.detail === 'string') return { message: v.detail };
+    if (typeof v.message === 'string') return { message: v.message };
   } catch {
     // not JSON: show the text itself
   }
-  return snippet(text);
+  return { message: snippet(text) };
 }
 
 export function createOpenAIPolicy(opts: OpenAIPolicyOptions): OpenAIPolicy {
@@ -268,6 +316,8 @@ export function createOpenAIPolicy(opts: OpenAIPolicyOptions): OpenAIPolicy {
   const path = api === 'chat' ? '/chat/completions' : '/completions';
   let closed = false;
   const aborts = new Set<AbortController>();
+  /** Set once a server refuses the log-probabilities parameter: later requests do not ask. */
+  let logprobsOff = !wantLogprobs;
 
   function body(r: GenerateRequest, n: number, seed: number | undefined): Record<string, unknown> {
     const b: Record<string, unknown> = {
@@ -281,10 +331,10 @@ export function createOpenAIPolicy(opts: OpenAIPolicyOptions): OpenAIPolicy {
     if (seed !== undefined) b.seed = seed;
     if (api === 'chat') {
       b.messages = toChatMessages(r.prompt);
-      if (wantLogprobs) b.logprobs = true;
+      if (!logprobsOff) b.logprobs = true;
     } else {
       b.prompt = r.prompt;
-      if (wantLogprobs) b.logprobs = 1;
+      if (!logprobsOff) b.logprobs = 1;
     }
     return b;
   }
@@ -299,6 +349,7 @@ export function createOpenAIPolicy(opts: OpenAIPolicyOptions): OpenAIPolicy {
     const timer = setTimeout(() => ac.abort(new Error('timeout')), timeoutMs);
     let status: number;
     let text: string;
+    let retryAfter: string | null = null;
     try {
       const res = await fetch(url, {
         method: 'POST',
@@ -307,6 +358,7 @@ export function createOpenAIPolicy(opts: OpenAIPolicyOptions): OpenAIPolicy {
         signal: ac.signal,
       });
       status = res.status;
+      retryAfter = res.headers.get('retry-after');
       text = await res.text();
     } catch (err) {
       if (closed) throw new EndpointError(`${url}: the policy was closed`, false);
@@ -322,7 +374,17 @@ export function createOpenAIPolicy(opts: OpenAIPolicyOptions): OpenAIPolicy {
       const retryable = status === 429 || status >= 500;
       const hint =
         status === 404 ? ` (is the model name '${opts.model}' and the base URL ${e.base} right?)` : '';
-      throw new EndpointError(`${url} answered ${status}: ${apiMessage(text)}${hint}`, retryable);
+      const err = apiError(text);
+      const aboutLogprobs =
+        status === 400 &&
+        payload.logprobs !== undefined &&
+        (err.param === 'logprobs' || err.param === 'top_logprobs' || /logprob/i.test(err.message));
+      throw new EndpointError(
+        `${url} answered ${status}: ${err.message}${hint}`,
+        retryable,
+        retryable ? retryAfterMs(retryAfter) : undefined,
+        aboutLogprobs,
+      );
     }
     let json: unknown;
     try {
@@ -351,20 +413,39 @@ export function createOpenAIPolicy(opts: OpenAIPolicyOptions): OpenAIPolicy {
     for (let k = 0; k <= retries; k++) {
       if (closed) throw new Error('the OpenAI policy is closed');
       const e = await dispatcher.acquire(last);
+      // A request built before a server refused log-probabilities leaves them out too.
+      if (logprobsOff) {
+        delete payload.logprobs;
+        delete payload.top_logprobs;
+      }
+      let wait: number | undefined;
       try {
         return await attempt(e, payload);
       } catch (err) {
         if (!(err instanceof EndpointError)) throw err;
+        if (err.logprobsRefused) {
+          // The server does not offer log-probabilities: ask again without, now and from now on. This
+          // does not count as an attempt (the payload has no logprobs now, so it cannot happen twice).
+          logprobsOff = true;
+          k--;
+          continue;
+        }
         if (!err.retryable) throw err;
         failures.push(err.message);
         last = e;
-        const wait = Math.min(maxBackoffMs, backoffMs * 2 ** k);
-        const jittered = wait / 2 + Math.random() * (wait / 2);
-        e.coolUntil = Date.now() + jittered;
-        if (k < retries) await sleep(jittered);
+        const backoff = Math.min(maxBackoffMs, backoffMs * 2 ** k);
+        const jittered = backoff / 2 + Math.random() * (backoff / 2);
+        const cool =
+          err.retryAfterMs === undefined ? jittered : Math.min(MAX_RETRY_AFTER_MS, err.retryAfterMs);
+        e.coolUntil = Date.now() + cool;
+        if (k < retries) {
+          wait = dispatcher.waitBeforeRetry(jittered);
+          opts.onRetry?.({ error: err.message, attempt: k + 1, waitMs: wait });
+        }
       } finally {
         dispatcher.release(e);
       }
+      if (wait !== undefined) await sleep(wait);
     }
     throw new EndpointError(
       `every attempt failed (${failures.length}):\n  ${[...new Set(failures)].join('\n  ')}`,

@@ -5,7 +5,13 @@ import { createServer as createHttpServer, request as httpRequest, type Server }
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import type { BuiltinPolicy } from '../../src/policy/builtin.js';
-import { createOpenAIPolicy, normalizeBaseUrl, toChatMessages } from '../../src/policy/openai.js';
+import {
+  createOpenAIPolicy,
+  normalizeBaseUrl,
+  type RetryInfo,
+  retryAfterMs,
+  toChatMessages,
+} from '../../src/policy/openai.js';
 import type { Completion, GenerateRequest, Policy } from '../../src/policy/types.js';
 import { renderChat } from '../../src/serve/chat-template.js';
 import { type Served, serve, tinyBuiltinPolicy } from '../serve/tiny-model.js';
@@ -76,11 +82,13 @@ async function deadPort(): Promise<number> {
   return port;
 }
 
+type Failure = { status: number; body: string; headers?: Record<string, string> };
+
 /**
- * A proxy in front of the real server that answers the first requests with the given failures (a status
- * and a body), then forwards everything.
+ * A proxy in front of the real server: `decide` sees each request body and returns a failure to answer
+ * with (a status, a body, headers), or nothing to forward the request.
  */
-function flakyProxy(target: string, failures: { status: number; body: string }[]) {
+function gatedProxy(target: string, decide: (body: string) => Failure | undefined) {
   const seen = { total: 0, failed: 0, forwarded: 0 };
   const t = new URL(target);
   const server = createHttpServer((req, res) => {
@@ -88,10 +96,11 @@ function flakyProxy(target: string, failures: { status: number; body: string }[]
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const f = failures.shift();
+      const body = Buffer.concat(chunks);
+      const f = decide(body.toString('utf8'));
       if (f) {
         seen.failed++;
-        res.writeHead(f.status, { 'content-type': 'text/html' });
+        res.writeHead(f.status, { 'content-type': 'text/html', ...f.headers });
         res.end(f.body);
         return;
       }
@@ -103,11 +112,14 @@ function flakyProxy(target: string, failures: { status: number; body: string }[]
           r.pipe(res);
         },
       );
-      up.end(Buffer.concat(chunks));
+      up.end(body);
     });
   });
   return { server, seen };
 }
+
+/** A proxy that answers the first requests with the given failures, then forwards everything. */
+const flakyProxy = (target: string, failures: Failure[]) => gatedProxy(target, () => failures.shift());
 
 test('n > 1 over /v1/completions gives the completions the model samples directly, with log-probs', async () => {
   const policy = createOpenAIPolicy({ baseUrls: [served.url], model: 'tiny', ...fast });
@@ -236,6 +248,91 @@ test('500s and garbage bodies are retried until the endpoint recovers', async ()
   } finally {
     await policy.close();
     await closeServer(proxy.server);
+  }
+});
+
+test('Retry-After: seconds or an HTTP date', () => {
+  const now = Date.parse('2026-01-01T00:00:00Z');
+  assert.equal(retryAfterMs('2', now), 2000);
+  assert.equal(retryAfterMs(' 0.5 ', now), 500);
+  assert.equal(retryAfterMs('Thu, 01 Jan 2026 00:00:03 GMT', now), 3000);
+  assert.equal(retryAfterMs('Wed, 31 Dec 2025 23:59:00 GMT', now), 0);
+  assert.equal(retryAfterMs('soon', now), undefined);
+  assert.equal(retryAfterMs(null, now), undefined);
+});
+
+test('a 429 with Retry-After is retried after the time it asks for, not the shorter backoff', async () => {
+  const proxy = flakyProxy(served.url, [
+    { status: 429, body: '{"error": {"message": "slow down"}}', headers: { 'retry-after': '1' } },
+    { status: 503, body: '{"error": {"message": "warming up"}}' },
+  ]);
+  const url = await listen(proxy.server);
+  const retries: RetryInfo[] = [];
+  const policy = createOpenAIPolicy({
+    baseUrls: [url],
+    model: 'tiny',
+    ...fast,
+    onRetry: (r) => retries.push(r),
+  });
+  try {
+    const r = [req('def g(x):', { n: 2 })];
+    const [http, direct] = await Promise.all([policy.generate(r), model.generate(r)]);
+    assertSameCompletions(http, direct);
+    assert.deepEqual(proxy.seen, { total: 3, failed: 2, forwarded: 1 });
+    assert.equal(retries.length, 2);
+    assert.match(retries[0]?.error ?? '', /\/v1\/completions answered 429: slow down$/);
+    assert.equal(retries[0]?.attempt, 1);
+    // The header's second, where the backoff alone would have waited at most 5 ms.
+    assert.ok((retries[0]?.waitMs ?? 0) >= 900, `waited ${retries[0]?.waitMs} ms`);
+    assert.match(retries[1]?.error ?? '', /answered 503: warming up$/);
+    assert.ok((retries[1]?.waitMs ?? 0) <= 20, `waited ${retries[1]?.waitMs} ms`);
+  } finally {
+    await policy.close();
+    await closeServer(proxy.server);
+  }
+});
+
+test('a server that refuses the logprobs parameter is asked again without it, once for all requests', async () => {
+  const proxy = gatedProxy(served.url, (body) =>
+    'logprobs' in (JSON.parse(body) as object)
+      ? {
+          status: 400,
+          body: JSON.stringify({
+            error: { message: 'logprobs is not supported with this model', param: 'logprobs' },
+          }),
+        }
+      : undefined,
+  );
+  const url = await listen(proxy.server);
+  const policy = createOpenAIPolicy({ baseUrls: [url], model: 'tiny', concurrency: 1, retries: 0 });
+  try {
+    const r = [req('def h(x):', { n: 2 }), req('x = ', { seed: 5 })];
+    const [http, direct] = await Promise.all([policy.generate(r), model.generate(r)]);
+    assert.deepEqual(http.map(visible), direct.map(visible));
+    assert.ok(http.flat().every((c) => c.logprobs === undefined));
+    // One refusal, then both requests without logprobs.
+    assert.deepEqual(proxy.seen, { total: 3, failed: 1, forwarded: 2 });
+  } finally {
+    await policy.close();
+    await closeServer(proxy.server);
+  }
+});
+
+test('a base URL with the wrong path fails at once, naming the URL and what the server answered', async () => {
+  const wrong = served.url.replace(/\/v1$/, '/api');
+  const policy = createOpenAIPolicy({ baseUrls: [wrong], model: 'tiny', ...fast });
+  try {
+    await assert.rejects(policy.generate([req('a')]), (e: Error) => {
+      assert.ok(
+        e.message.startsWith(`${wrong}/completions answered 404: no route /api/completions`),
+        e.message,
+      );
+      assert.ok(e.message.includes(`base URL ${wrong} right?`), e.message);
+      return true;
+    });
+    assert.equal(policy.stats()[0]?.requests, 1);
+  } finally {
+    await policy.close();
   }
 });
 

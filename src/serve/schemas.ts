@@ -1,7 +1,12 @@
-// Request bodies of the OpenAI-compatible API, validated at the boundary. Fields we do not implement are
-// ignored when they are at their neutral value and refused otherwise, so a client never gets silently
-// different sampling than it asked for.
+// Request bodies of the OpenAI-compatible API, validated at the boundary. As in OpenAI's API, a field may
+// be null to mean its default, and an unknown field is refused ("Unrecognized request argument
+// supplied"). Fields we do not implement are accepted at their neutral value and refused otherwise, so a
+// client never gets silently different sampling than it asked for.
 import { z } from 'zod';
+
+/** `schema`, or null/absent for `fallback`. */
+const orDefault = <T>(schema: z.ZodType<T>, fallback: T) =>
+  schema.nullish().transform((v): T => (v == null ? fallback : v));
 
 const stop = z
   .union([z.string(), z.array(z.string()).max(16)])
@@ -11,28 +16,35 @@ const stop = z
 /** Sampling fields shared by both endpoints. */
 const sampling = {
   model: z.string().min(1),
-  n: z.number().int().min(1).max(64).default(1),
-  temperature: z.number().min(0).max(2).default(1),
-  top_p: z.number().gt(0).max(1).default(1),
+  n: orDefault(z.number().int().min(1).max(64), 1),
+  temperature: orDefault(z.number().min(0).max(2), 1),
+  top_p: orDefault(z.number().gt(0).max(1), 1),
   stop,
   seed: z.number().int().nullish(),
-  stream: z.boolean().default(false),
-  user: z.string().optional(),
+  stream: orDefault(z.boolean(), false),
+  user: z.string().nullish(),
   // Accepted at their neutral values only.
-  presence_penalty: z.literal(0).optional(),
-  frequency_penalty: z.literal(0).optional(),
-  stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
+  presence_penalty: z.literal(0).nullish(),
+  frequency_penalty: z.literal(0).nullish(),
+  logit_bias: z
+    .record(z.string(), z.number())
+    .nullish()
+    .refine((v) => v == null || Object.keys(v).length === 0, 'not supported; send {} or leave it out'),
+  stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
 };
 
-export const CompletionRequest = z.object({
-  ...sampling,
-  prompt: z.union([z.string(), z.array(z.string()).min(1).max(64)]),
-  max_tokens: z.number().int().min(1).default(16),
-  /** The legacy API: how many top alternatives per token; we return the sampled token's log-prob only. */
-  logprobs: z.number().int().min(0).max(5).nullish(),
-  echo: z.literal(false).optional(),
-  best_of: z.number().int().min(1).optional(),
-});
+export const CompletionRequest = z
+  .object({
+    ...sampling,
+    prompt: z.union([z.string(), z.array(z.string()).min(1).max(64)]),
+    max_tokens: orDefault(z.number().int().min(1), 16),
+    /** The legacy API: how many top alternatives per token; we return the sampled token's log-prob only. */
+    logprobs: z.number().int().min(0).max(5).nullish(),
+    echo: z.literal(false).nullish(),
+    best_of: z.number().int().min(1).nullish(),
+    suffix: z.literal('').nullish(),
+  })
+  .strict();
 
 export const ChatMessageSchema = z.object({
   role: z.enum(['system', 'developer', 'user', 'assistant']),
@@ -46,14 +58,17 @@ export const ChatMessageSchema = z.object({
   name: z.string().optional(),
 });
 
-export const ChatRequest = z.object({
-  ...sampling,
-  messages: z.array(ChatMessageSchema).min(1),
-  max_tokens: z.number().int().min(1).optional(),
-  max_completion_tokens: z.number().int().min(1).optional(),
-  logprobs: z.boolean().nullish(),
-  top_logprobs: z.number().int().min(0).max(20).nullish(),
-});
+export const ChatRequest = z
+  .object({
+    ...sampling,
+    messages: z.array(ChatMessageSchema).min(1),
+    max_tokens: z.number().int().min(1).nullish(),
+    max_completion_tokens: z.number().int().min(1).nullish(),
+    logprobs: z.boolean().nullish(),
+    top_logprobs: z.number().int().min(0).max(20).nullish(),
+    response_format: z.object({ type: z.literal('text') }).nullish(),
+  })
+  .strict();
 
 export type CompletionRequestBody = z.infer<typeof CompletionRequest>;
 export type ChatRequestBody = z.infer<typeof ChatRequest>;
@@ -62,6 +77,11 @@ export type ChatMessageBody = z.infer<typeof ChatMessageSchema>;
 /** The first problem of a failed parse as one line, with the field it is about. */
 export function describeIssue(error: z.ZodError): { message: string; param: string | null } {
   const issue = error.issues[0];
+  if (issue?.code === 'unrecognized_keys') {
+    const where = issue.path.length ? `${issue.path.join('.')}.` : '';
+    const keys = issue.keys.map((k) => `${where}${k}`);
+    return { message: `Unrecognized request argument supplied: ${keys.join(', ')}`, param: keys[0] ?? null };
+  }
   const param = issue?.path.length ? issue.path.join('.') : null;
   return { message: `${param ? `${param}: ` : ''}${issue?.message ?? 'invalid request'}`, param };
 }

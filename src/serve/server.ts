@@ -204,7 +204,7 @@ export function createServer(policy: Policy, opts: ServeOptions = {}): ServeHand
 
   async function completions(res: ServerResponse, text: string): Promise<void> {
     const b = parse(CompletionRequest, text);
-    if (b.best_of !== undefined && b.best_of !== b.n)
+    if (b.best_of != null && b.best_of !== b.n)
       throw new HttpError(400, 'best_of other than n is not supported', 'invalid_request_error', 'best_of');
     const prompts = typeof b.prompt === 'string' ? [b.prompt] : b.prompt;
     const out = await batcher.generate(requestsFor(prompts, b, b.max_tokens));

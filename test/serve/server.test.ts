@@ -63,6 +63,9 @@ test('invalid requests get 400 with an OpenAI-style error naming the field', asy
     [{ model: 'tiny', prompt: 'a', stop: 7 }, /stop/, 'stop'],
     [{ model: 'tiny', prompt: 'a', presence_penalty: 1 }, /presence_penalty/, 'presence_penalty'],
     [{ model: 'tiny', prompt: 'a', n: 2, best_of: 3 }, /best_of/, 'best_of'],
+    [{ model: 'tiny', prompt: 'a', top_k: 5 }, /^Unrecognized request argument supplied: top_k$/, 'top_k'],
+    [{ model: 'tiny', prompt: 'a', logit_bias: { '5': 100 } }, /logit_bias/, 'logit_bias'],
+    [{ model: 'tiny', prompt: 'a', suffix: 'x' }, /suffix/, 'suffix'],
   ];
   for (const [body, message, param] of cases) {
     const r = await post('/completions', body);
@@ -78,6 +81,69 @@ test('invalid requests get 400 with an OpenAI-style error naming the field', asy
   });
   assert.equal(chat.status, 400);
   assert.equal((chat.json.error as { param: string }).param, 'messages.0.role');
+  const unknown = await post('/chat/completions', {
+    model: 'tiny',
+    messages: [{ role: 'user', content: 'x' }],
+    tools: [{ type: 'function', function: { name: 'g' } }],
+  });
+  assert.equal(unknown.status, 400);
+  assert.deepEqual(unknown.json.error, {
+    message: 'Unrecognized request argument supplied: tools',
+    type: 'invalid_request_error',
+    param: 'tools',
+    code: null,
+  });
+});
+
+test('null fields mean their defaults, and unimplemented fields at their neutral value are accepted', async () => {
+  const messages = [{ role: 'user', content: 'defaults' }];
+  const plain = await post('/chat/completions', { model: 'tiny', messages, max_tokens: 8, seed: 6 });
+  const nulls = await post('/chat/completions', {
+    model: 'tiny',
+    messages,
+    max_tokens: 8,
+    seed: 6,
+    n: null,
+    temperature: null,
+    top_p: null,
+    stop: null,
+    stream: null,
+    logprobs: null,
+    max_completion_tokens: null,
+    presence_penalty: 0,
+    frequency_penalty: null,
+    logit_bias: {},
+    response_format: { type: 'text' },
+  });
+  assert.equal(nulls.status, 200, JSON.stringify(nulls.json));
+  const text = (r: typeof plain) =>
+    (r.json.choices as { message: { content: string } }[])[0]?.message.content;
+  assert.equal(text(nulls), text(plain));
+  const c = await post('/completions', {
+    model: 'tiny',
+    prompt: 'ab',
+    seed: 6,
+    max_tokens: null,
+    suffix: null,
+    echo: false,
+    best_of: null,
+  });
+  assert.equal(c.status, 200, JSON.stringify(c.json));
+  // max_tokens null is the API's default of 16.
+  assert.equal((c.json.usage as { completion_tokens: number }).completion_tokens, 16);
+});
+
+test('stop as a string is the same as a one-element list', async () => {
+  const base = { model: 'tiny', prompt: 'x = ', max_tokens: 16, seed: 11 };
+  const free = ((await post('/completions', base)).json.choices as Choice[])[0]?.text ?? '';
+  const at = [...free].findIndex((ch, i) => i >= 2 && /[!-~]/.test(ch));
+  assert.ok(at > 0, `a printable character to stop at in ${JSON.stringify(free)}`);
+  const stop = [...free][at] as string;
+  const asString = (await post('/completions', { ...base, stop })).json.choices as Choice[];
+  const asList = (await post('/completions', { ...base, stop: [stop] })).json.choices as Choice[];
+  assert.equal(asString[0]?.text, free.slice(0, free.indexOf(stop)));
+  assert.equal(asString[0]?.finish_reason, 'stop');
+  assert.deepEqual(asString, asList);
 });
 
 test('an unknown model is 404 model_not_found; unknown routes are 404, wrong methods 405', async () => {
@@ -194,6 +260,81 @@ test('chat streaming: server-sent events whose pieces add up to the completion, 
   const finishes = chunks.map((c) => c.choices[0]?.finish_reason).filter((f) => f);
   assert.equal(finishes.length, 1);
   assert.ok(chunks.at(-1)?.usage, 'usage chunk last');
+});
+
+/** The JSON chunks of a server-sent event stream, checking it ends with [DONE]. */
+async function events(res: Response): Promise<Record<string, unknown>[]> {
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
+  const data = (await res.text())
+    .split('\n\n')
+    .filter((e) => e.startsWith('data: '))
+    .map((e) => e.slice(6));
+  assert.equal(data.at(-1), '[DONE]');
+  return data.slice(0, -1).map((e) => JSON.parse(e) as Record<string, unknown>);
+}
+
+const stream = (path: string, body: unknown) =>
+  fetch(`${served.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+
+test('streaming with n > 1: each choice index reassembles to the non-streamed choice, with its finish reason and logprobs', async () => {
+  const chatBody = {
+    model: 'tiny',
+    messages: [{ role: 'user', content: 'two' }],
+    max_tokens: 20,
+    seed: 12,
+    n: 3,
+    logprobs: true,
+  };
+  const whole = (await post('/chat/completions', chatBody)).json.choices as {
+    index: number;
+    message: { content: string };
+    finish_reason: string;
+    logprobs: { content: { logprob: number }[] };
+  }[];
+  const chunks = (await events(await stream('/chat/completions', { ...chatBody, stream: true }))) as {
+    choices: {
+      index: number;
+      delta: { role?: string; content?: string };
+      finish_reason: string | null;
+      logprobs: { content: { logprob: number }[] } | null;
+    }[];
+  }[];
+  for (const w of whole) {
+    const mine = chunks.flatMap((c) => c.choices).filter((c) => c.index === w.index);
+    assert.equal(mine.filter((c) => c.delta.role === 'assistant').length, 1, `role once for ${w.index}`);
+    assert.equal(mine.map((c) => c.delta.content ?? '').join(''), w.message.content);
+    const ends = mine.filter((c) => c.finish_reason !== null);
+    assert.equal(ends.length, 1);
+    assert.equal(ends[0]?.finish_reason, w.finish_reason);
+    const lps = mine.flatMap((c) => c.logprobs?.content ?? []).map((t) => t.logprob);
+    assert.deepEqual(
+      lps,
+      w.logprobs.content.map((t) => t.logprob),
+    );
+  }
+  assert.deepEqual([...new Set(chunks.flatMap((c) => c.choices.map((x) => x.index)))].sort(), [0, 1, 2]);
+
+  const cBody = { model: 'tiny', prompt: ['p', 'q'], max_tokens: 10, seed: 13, n: 2, logprobs: 0 };
+  const cWhole = (await post('/completions', cBody)).json.choices as Choice[];
+  const cChunks = (await events(await stream('/completions', { ...cBody, stream: true }))) as {
+    object: string;
+    choices: Choice[];
+  }[];
+  assert.ok(cChunks.every((c) => c.object === 'text_completion'));
+  assert.equal(cWhole.length, 4);
+  for (const w of cWhole) {
+    const mine = cChunks.flatMap((c) => c.choices).filter((c) => c.index === w.index);
+    assert.equal(mine.map((c) => c.text).join(''), w.text);
+    const ends = mine.filter((c) => c.finish_reason !== null);
+    assert.equal(ends.length, 1);
+    assert.equal(ends[0]?.finish_reason, w.finish_reason);
+    assert.deepEqual(ends[0]?.logprobs, w.logprobs);
+  }
 });
 
 test('concurrent requests are batched into the model and answer as they would alone', async () => {

@@ -8,7 +8,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { CruxProblem } from '../eval/cruxeval.js';
 import type { Lang } from '../executor/types.js';
-import { OPENAI_FLAGS, OPENAI_FLAGS_USAGE, openAIOptionsFromFlags } from '../policy/http-flags.js';
+import {
+  OPENAI_FLAGS,
+  OPENAI_FLAGS_USAGE,
+  openAIFlagsGiven,
+  openAIOptionsFromFlags,
+} from '../policy/http-flags.js';
 import type { Policy } from '../policy/types.js';
 import type { PromptStyle } from '../tasks/types.js';
 import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
@@ -117,6 +122,10 @@ export async function cruxevalCommand(argv: string[]): Promise<number> {
       throw new UsageError('--policy builtin needs one CHECKPOINT');
     if (kind !== 'builtin' && positionals.length > 0)
       throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const stray = kind === 'openai' ? [] : openAIFlagsGiven(values);
+    if (stray.length > 0) throw new UsageError(`${stray.join(', ')}: only with --policy openai`);
+    if (kind !== 'builtin' && values.threads !== undefined)
+      throw new UsageError('--threads: only with --policy builtin');
     const l = stringFlag(values, 'lang');
     if (l !== undefined && l !== 'python' && l !== 'javascript')
       throw new UsageError('--lang takes python or javascript');

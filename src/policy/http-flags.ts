@@ -1,6 +1,6 @@
 // Command-line flags of the OpenAI-compatible policy, shared by `azr generate` and `azr eval --bench
 // cruxeval`, so both read the same names the same way.
-import type { OpenAIPolicyOptions } from './openai.js';
+import { normalizeBaseUrl, type OpenAIPolicyOptions } from './openai.js';
 
 export const OPENAI_FLAGS = {
   'base-url': { type: 'string' },
@@ -32,6 +32,13 @@ function whole(values: Record<string, unknown>, name: string, min: number): numb
   return n;
 }
 
+/** The OpenAI policy's flags that were given (for commands that refuse them with another policy). */
+export function openAIFlagsGiven(values: Record<string, unknown>): string[] {
+  return Object.keys(OPENAI_FLAGS)
+    .filter((k) => values[k] !== undefined)
+    .map((k) => `--${k}`);
+}
+
 /** Policy options from parsed flags; throws a readable Error on a missing or bad flag. */
 export function openAIOptionsFromFlags(values: Record<string, unknown>): OpenAIPolicyOptions {
   const urls = typeof values['base-url'] === 'string' ? values['base-url'] : '';
@@ -40,6 +47,13 @@ export function openAIOptionsFromFlags(values: Record<string, unknown>): OpenAIP
     .map((u) => u.trim())
     .filter((u) => u !== '');
   if (baseUrls.length === 0) throw new Error('give --base-url URL[,URL]');
+  for (const u of baseUrls) {
+    try {
+      normalizeBaseUrl(u);
+    } catch (e) {
+      throw new Error(`--base-url: ${(e as Error).message}`);
+    }
+  }
   const model = values.model;
   if (typeof model !== 'string' || model.trim() === '') throw new Error('give --model NAME');
   const opts: OpenAIPolicyOptions = { baseUrls, model, api: values.chat === true ? 'chat' : 'completions' };

@@ -14,6 +14,7 @@ import {
 } from '../../src/policy/openai.js';
 import type { Completion, GenerateRequest, Policy } from '../../src/policy/types.js';
 import { renderChat } from '../../src/serve/chat-template.js';
+import { identityTask, proposerPrompt, solverPrompt } from '../../src/tasks/index.js';
 import { type Served, serve, tinyBuiltinPolicy } from '../serve/tiny-model.js';
 
 let model: BuiltinPolicy;
@@ -158,6 +159,34 @@ test('chat: the transcript prompt goes as system + user messages and renders bac
     assertSameCompletions(http, direct);
   } finally {
     await policy.close();
+  }
+});
+
+test('chat: every reference prompt (both languages, proposer and solver, each task type) goes as system + user and renders back exactly', () => {
+  for (const lang of ['python', 'javascript'] as const) {
+    for (const type of ['deduction', 'abduction', 'induction'] as const) {
+      const t = identityTask(type, lang);
+      const prompts = [
+        solverPrompt(t, { style: 'reference' }),
+        proposerPrompt(type, lang, [t, identityTask(type, lang)], {
+          style: 'reference',
+          inductionInputs: 10,
+        }),
+      ];
+      for (const p of prompts) {
+        const m = toChatMessages(p);
+        assert.deepEqual(
+          m.map((x) => x.role),
+          ['system', 'user'],
+          `${lang} ${type}`,
+        );
+        assert.ok(
+          !m[1]?.content.includes('Assistant:'),
+          `${lang} ${type}: the user turn holds no reply frame`,
+        );
+        assert.equal(renderChat(m), p, `${lang} ${type}`);
+      }
+    }
   }
 });
 

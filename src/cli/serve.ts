@@ -53,15 +53,18 @@ export async function serveCommand(argv: string[]): Promise<number> {
     process.stderr.write(`azr serve: ${(e as Error).message}\n`);
     return 2;
   }
-  const [{ loadBuiltinPolicy, promptTokens }, { tokenText }, { createServer }] = await Promise.all([
-    import('../policy/builtin.js'),
-    import('../model/tokenizer.js'),
-    import('../serve/server.js'),
-  ]);
+  const [{ loadBuiltinPolicy, promptTokens }, { tokenText }, { createServer }, { builtinTokenBytes }] =
+    await Promise.all([
+      import('../policy/builtin.js'),
+      import('../model/tokenizer.js'),
+      import('../serve/server.js'),
+      import('../serve/token-bytes.js'),
+    ]);
   const policy = await loadBuiltinPolicy(target, { threads });
   const handle = createServer(policy, {
     model,
     tokenText,
+    tokenBytes: builtinTokenBytes,
     countPromptTokens: (p) => promptTokens(p).length,
   });
   let url: string;

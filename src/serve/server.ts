@@ -29,6 +29,13 @@ export interface ServeOptions {
   model?: string;
   /** Text of one token id, for `logprobs.tokens` (default: the id as a string). */
   tokenText?: (id: number) => string;
+  /**
+   * Raw bytes of one token id. When given, log-probabilities follow OpenAI's byte conventions: `bytes`
+   * is these bytes, a token whose bytes are not whole UTF-8 on their own is named `bytes:\xNN...` (as
+   * vLLM does), and `text_offset` counts characters of the decoded text. Without it, `bytes` is the UTF-8
+   * of tokenText and offsets add up tokenText lengths.
+   */
+  tokenBytes?: (id: number) => readonly number[];
   /** Prompt length in tokens, for `usage` (default: 0, unknown). */
   countPromptTokens?: (prompt: string) => number;
   /** Default max_tokens of chat requests, which may leave it out (default 256). */
@@ -124,6 +131,46 @@ function sendError(res: ServerResponse, e: HttpError): void {
   sendJson(res, e.status, { error: { message: e.message, type: e.type, param: e.param, code: e.code } });
 }
 
+interface TokenInfo {
+  token: string;
+  bytes: number[];
+  /** Characters (code points) of the decoded text before this token. */
+  offset: number;
+}
+
+/** Token names, bytes and text offsets of a completion's token ids. */
+function tokenInfos(
+  ids: readonly number[],
+  tokenText: (id: number) => string,
+  tokenBytes: ((id: number) => readonly number[]) | undefined,
+): TokenInfo[] {
+  const out: TokenInfo[] = [];
+  if (!tokenBytes) {
+    let offset = 0;
+    for (const id of ids) {
+      const token = tokenText(id);
+      out.push({ token, bytes: [...Buffer.from(token, 'utf8')], offset });
+      offset += token.length;
+    }
+    return out;
+  }
+  const stream = new TextDecoder('utf-8');
+  const alone = new TextDecoder('utf-8', { fatal: true });
+  let offset = 0;
+  for (const id of ids) {
+    const bytes = [...tokenBytes(id)];
+    let token: string;
+    try {
+      token = alone.decode(Uint8Array.from(bytes));
+    } catch {
+      token = `bytes:${bytes.map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('')}`;
+    }
+    out.push({ token, bytes, offset });
+    offset += Array.from(stream.decode(Uint8Array.from(bytes), { stream: true })).length;
+  }
+  return out;
+}
+
 /** Pieces of a completion's text for streaming (whole code points, so no piece splits a character). */
 function pieces(text: string, size = 16): string[] {
   const cps = Array.from(text);
@@ -212,15 +259,13 @@ export function createServer(policy: Policy, opts: ServeOptions = {}): ServeHand
     const createdAt = Math.floor(Date.now() / 1000);
     const logprobsOf = (c: Completion) => {
       if (b.logprobs == null || !c.logprobs) return null;
-      const ids = c.tokenIds ?? [];
-      const tokens = ids.map(tokenText);
-      const text_offset: number[] = [];
-      let off = 0;
-      for (const t of tokens) {
-        text_offset.push(off);
-        off += t.length;
-      }
-      return { tokens, token_logprobs: c.logprobs, top_logprobs: null, text_offset };
+      const infos = tokenInfos(c.tokenIds ?? [], tokenText, opts.tokenBytes);
+      return {
+        tokens: infos.map((t) => t.token),
+        token_logprobs: c.logprobs,
+        top_logprobs: null,
+        text_offset: infos.map((t) => t.offset),
+      };
     };
     const choices = out.flatMap((cs, p) =>
       cs.map((c, i) => ({
@@ -257,12 +302,14 @@ export function createServer(policy: Policy, opts: ServeOptions = {}): ServeHand
     const createdAt = Math.floor(Date.now() / 1000);
     const logprobsOf = (c: Completion) => {
       if (!b.logprobs || !c.logprobs) return null;
-      const ids = c.tokenIds ?? [];
+      const infos = tokenInfos(c.tokenIds ?? [], tokenText, opts.tokenBytes);
       return {
-        content: c.logprobs.map((logprob, k) => {
-          const token = ids[k] === undefined ? '' : tokenText(ids[k] as number);
-          return { token, logprob, bytes: [...Buffer.from(token, 'utf8')], top_logprobs: [] };
-        }),
+        content: c.logprobs.map((logprob, k) => ({
+          token: infos[k]?.token ?? '',
+          logprob,
+          bytes: infos[k]?.bytes ?? [],
+          top_logprobs: [],
+        })),
       };
     };
     const completionsOut = out[0] ?? [];

@@ -2,9 +2,10 @@
 // weights): routes, validation errors in the OpenAI shape, streaming, prompt lists, log-probs, batching.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { encode } from '../../src/model/tokenizer.js';
 import type { BuiltinPolicy } from '../../src/policy/builtin.js';
 import { promptTokens } from '../../src/policy/builtin.js';
-import type { GenerateRequest } from '../../src/policy/types.js';
+import type { GenerateRequest, Policy } from '../../src/policy/types.js';
 import { renderChat } from '../../src/serve/chat-template.js';
 import { type Served, serve, tinyBuiltinPolicy } from './tiny-model.js';
 
@@ -189,6 +190,57 @@ test('completions logprobs: one per sampled token, with the token texts and offs
   assert.equal(lp.text_offset[0], 0);
   const without = await post('/completions', { model: 'tiny', prompt: 'xy', max_tokens: 6, seed: 2 });
   assert.equal((without.json.choices as Choice[])[0]?.logprobs, null);
+});
+
+test('logprobs name each token by its own bytes and offset it in characters of the text', async () => {
+  // A scripted model behind the real server, so the completion holds a two-byte character: the byte-level
+  // tokenizer makes 'é' two tokens, neither of them text on its own.
+  const text = 'é=<answer>';
+  const ids = encode(text);
+  const scripted: Policy = {
+    generate: async (rs) =>
+      rs.map((r) =>
+        Array.from({ length: r.n }, () => ({
+          text,
+          tokenIds: ids,
+          logprobs: ids.map(() => -0.5),
+          finishReason: 'stop' as const,
+        })),
+      ),
+    close: async () => {},
+  };
+  const s = await serve(scripted, 'scripted');
+  try {
+    const ask = (path: string, body: object) =>
+      fetch(`${s.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'scripted', ...body }),
+      }).then((r) => r.json() as Promise<Record<string, unknown>>);
+    const c = ((await ask('/completions', { prompt: 'p', logprobs: 0 })).choices as Choice[])[0];
+    assert.deepEqual(c?.logprobs, {
+      tokens: ['bytes:\\xc3', 'bytes:\\xa9', '=', '<answer>'],
+      token_logprobs: [-0.5, -0.5, -0.5, -0.5],
+      top_logprobs: null,
+      text_offset: [0, 0, 1, 2],
+    });
+    const chat = (
+      await ask('/chat/completions', { messages: [{ role: 'user', content: 'p' }], logprobs: true })
+    ).choices as { logprobs: { content: { token: string; bytes: number[] }[] } }[];
+    const entries = chat[0]?.logprobs.content ?? [];
+    assert.deepEqual(
+      entries.map((e) => [e.token, e.bytes]),
+      [
+        ['bytes:\\xc3', [0xc3]],
+        ['bytes:\\xa9', [0xa9]],
+        ['=', [0x3d]],
+        ['<answer>', [...Buffer.from('<answer>')]],
+      ],
+    );
+    assert.equal(Buffer.from(entries.flatMap((e) => e.bytes)).toString('utf8'), text);
+  } finally {
+    await s.handle.close();
+  }
 });
 
 test('chat: messages go through the chat template; logprobs as content entries', async () => {

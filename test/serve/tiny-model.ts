@@ -10,6 +10,7 @@ import {
 } from '../../src/policy/builtin.js';
 import type { Policy } from '../../src/policy/types.js';
 import { createServer, type ServeHandle } from '../../src/serve/server.js';
+import { builtinTokenBytes } from '../../src/serve/token-bytes.js';
 
 const optimizer = {
   learningRate: 1e-3,
@@ -33,6 +34,7 @@ export async function serve(policy: Policy, model = 'tiny'): Promise<Served> {
   const handle = createServer(policy, {
     model,
     tokenText,
+    tokenBytes: builtinTokenBytes,
     countPromptTokens: (p) => promptTokens(p).length,
   });
   const url = await handle.listen(0);

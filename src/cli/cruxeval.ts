@@ -13,6 +13,7 @@ import {
   OPENAI_FLAGS_USAGE,
   openAIFlagsGiven,
   openAIOptionsFromFlags,
+  retryLine,
 } from '../policy/http-flags.js';
 import type { Policy } from '../policy/types.js';
 import type { PromptStyle } from '../tasks/types.js';
@@ -158,7 +159,7 @@ export async function cruxevalCommand(argv: string[]): Promise<number> {
       policy = createOraclePolicy(problems, resolvedStyle);
     } else if (kind === 'openai') {
       const { createOpenAIPolicy } = await import('../policy/openai.js');
-      policy = createOpenAIPolicy(openAIOptionsFromFlags(values));
+      policy = createOpenAIPolicy({ ...openAIOptionsFromFlags(values), onRetry: retryLine('azr eval') });
     } else {
       const [{ loadBuiltinPolicy }, { constraintByName }] = await Promise.all([
         import('../policy/builtin.js'),

@@ -1,7 +1,7 @@
 // `azr generate`: make a dataset of verified tasks with an OpenAI-compatible server (generate mode: the
 // model proposes, the executor validates, the same model's solve rate is measured; no training).
 // Progress lines, then one JSON object with the counts as the last line.
-import { OPENAI_FLAGS, OPENAI_FLAGS_USAGE, openAIOptionsFromFlags } from '../policy/http-flags.js';
+import { OPENAI_FLAGS, OPENAI_FLAGS_USAGE, openAIOptionsFromFlags, retryLine } from '../policy/http-flags.js';
 import { TASK_TYPES, type TaskType } from '../tasks/types.js';
 import { intFlag, numberFlag, parseFlags, stringFlag, UsageError } from './args.js';
 
@@ -109,7 +109,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
   ]);
   let policy: ReturnType<typeof createOpenAIPolicy>;
   try {
-    policy = createOpenAIPolicy(policyOpts);
+    policy = createOpenAIPolicy({ ...policyOpts, onRetry: retryLine('azr generate') });
   } catch (e) {
     process.stderr.write(`azr generate: ${(e as Error).message}\n`);
     return 2;

@@ -1,6 +1,6 @@
 // Command-line flags of the OpenAI-compatible policy, shared by `azr generate` and `azr eval --bench
 // cruxeval`, so both read the same names the same way.
-import { normalizeBaseUrl, type OpenAIPolicyOptions } from './openai.js';
+import { normalizeBaseUrl, type OpenAIPolicyOptions, type RetryInfo } from './openai.js';
 
 export const OPENAI_FLAGS = {
   'base-url': { type: 'string' },
@@ -66,4 +66,12 @@ export function openAIOptionsFromFlags(values: Record<string, unknown>): OpenAIP
   if (typeof values['api-key-env'] === 'string') opts.apiKeyEnv = values['api-key-env'];
   if (values['no-logprobs'] === true) opts.logprobs = false;
   return opts;
+}
+
+/** A line for stderr about one retry, so a long run against a struggling server does not stall silently. */
+export function retryLine(command: string): (r: RetryInfo) => void {
+  return (r) =>
+    process.stderr.write(
+      `${command}: attempt ${r.attempt} failed, retrying in ${Math.round(r.waitMs)} ms: ${r.error}\n`,
+    );
 }

@@ -214,6 +214,20 @@ test('azr generate names the endpoint when the server is down, and refuses bad f
     down.out.includes(`cannot reach http://127.0.0.1:${port}/v1/completions (ECONNREFUSED)`),
     down.out,
   );
+  assert.doesNotMatch(down.out, /retrying/);
+  // With a retry, each one is reported on stderr before the final error.
+  const retried = await azrGenerate([
+    ...['--base-url', `http://127.0.0.1:${port}`, '--model', 'm', '--out', out, '--tasks', '1'],
+    ...['--retries', '1', '--batch', '1', '--types', 'deduction'],
+  ]);
+  assert.equal(retried.code, 1);
+  assert.match(
+    retried.out,
+    new RegExp(
+      `azr generate: attempt 1 failed, retrying in \\d+ ms: cannot reach http://127\\.0\\.0\\.1:${port}/v1/completions`,
+    ),
+  );
+  assert.match(retried.out, /every attempt failed \(2\)/);
   const usage = await azrGenerate(['--base-url', 'http://127.0.0.1:9', '--model', 'm', '--tasks', '1']);
   assert.equal(usage.code, 2);
   assert.match(usage.out, /give --out FILE/);

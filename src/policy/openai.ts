@@ -373,7 +373,11 @@ export function createOpenAIPolicy(opts: OpenAIPolicyOptions): OpenAIPolicy {
     if (status !== 200) {
       const retryable = status === 429 || status >= 500;
       const hint =
-        status === 404 ? ` (is the model name '${opts.model}' and the base URL ${e.base} right?)` : '';
+        status === 404
+          ? ` (is the model name '${opts.model}' and the base URL ${e.base} right?)`
+          : status === 401 || status === 403
+            ? ` (the API key is read from the environment variable ${keyVar}, which is ${apiKey ? 'set' : 'not set'})`
+            : '';
       const err = apiError(text);
       const aboutLogprobs =
         status === 400 &&
@@ -401,6 +405,8 @@ export function createOpenAIPolicy(opts: OpenAIPolicyOptions): OpenAIPolicy {
         true,
       );
     }
+    if (parsed.data.choices.length === 0)
+      throw new EndpointError(`${url} answered 200 with no choices: ${snippet(text)}`, true);
     return api === 'chat'
       ? chatChoices(parsed.data as z.infer<typeof ChatBody>)
       : completionsChoices(parsed.data as z.infer<typeof CompletionsBody>);

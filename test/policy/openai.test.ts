@@ -384,6 +384,25 @@ test('an endpoint that only answers garbage fails with what it answered', async 
   }
 });
 
+test('an endpoint that answers with no choices fails naming it, after its retries', async () => {
+  const proxy = gatedProxy(served.url, () => ({ status: 200, body: '{"choices": []}' }));
+  const url = await listen(proxy.server);
+  const policy = createOpenAIPolicy({ baseUrls: [url], model: 'tiny', retries: 1, backoffMs: 5 });
+  try {
+    await assert.rejects(policy.generate([req('a')]), (e: Error) => {
+      assert.ok(
+        e.message.includes(`${url}/completions answered 200 with no choices: {"choices": []}`),
+        e.message,
+      );
+      return true;
+    });
+    assert.equal(proxy.seen.total, 2);
+  } finally {
+    await policy.close();
+    await closeServer(proxy.server);
+  }
+});
+
 test('an endpoint that does not answer in time is a timeout naming it', async () => {
   const silent = createHttpServer(() => {
     // never answers
@@ -486,6 +505,31 @@ test('the API key comes from the named environment variable', async () => {
     assert.equal(c.text, 'ok');
     assert.equal(c.logprobs, undefined);
     assert.equal(auth, 'Bearer sk-test');
+  } finally {
+    await policy.close();
+    await closeServer(s);
+  }
+});
+
+test('a refused API key fails at once, naming the endpoint and the variable the key comes from', async () => {
+  // azr serve takes no API key, so a server that wants one is stood in for here.
+  const s = createHttpServer((_req, res) => {
+    res.writeHead(401, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({ error: { message: 'Incorrect API key provided', type: 'invalid_request_error' } }),
+    );
+  });
+  const url = await listen(s);
+  const policy = createOpenAIPolicy({ baseUrls: [url], model: 'm', apiKeyEnv: 'MY_KEY', env: {}, ...fast });
+  try {
+    await assert.rejects(policy.generate([req('a')]), (e: Error) => {
+      assert.equal(
+        e.message,
+        `${url}/completions answered 401: Incorrect API key provided (the API key is read from the environment variable MY_KEY, which is not set)`,
+      );
+      return true;
+    });
+    assert.equal(policy.stats()[0]?.requests, 1);
   } finally {
     await policy.close();
     await closeServer(s);

@@ -18,7 +18,7 @@ export const OPENAI_FLAGS_USAGE = `  --base-url URL[,URL]  OpenAI-compatible ser
   --chat                use /v1/chat/completions (the server's chat template) instead of /v1/completions
   --concurrency N       requests in flight per server (default 8)
   --timeout-ms N        per request (default 120000)
-  --retries N           retries on 429, 5xx, connection errors, malformed bodies (default 4)
+  --retries N           retries on 408, 409, 429, 5xx, connection errors, malformed bodies (default 4)
   --api-key-env VAR     environment variable with the API key (default OPENAI_API_KEY)
   --no-logprobs         do not ask for token log-probabilities
 `;

@@ -4,9 +4,10 @@
 //
 // Several endpoints serve one model: each request goes to the endpoint with the fewest requests in
 // flight (a concurrency limit per endpoint; requests beyond it wait). A failed attempt (connection error,
-// timeout, 429, 5xx, or a body that is not the API's JSON) is retried with exponential backoff and
-// jitter, on another endpoint when there is one (the failed endpoint cools down for the backoff). A
-// `Retry-After` header (seconds or an HTTP date, on 429 and 503) sets how long that endpoint cools down,
+// timeout, 408, 409, 429, 5xx, or a body that is not the API's JSON; the statuses OpenAI's own clients
+// retry) is retried with exponential backoff and jitter, on another endpoint when there is one (the failed
+// endpoint cools down for the backoff). A `retry-after-ms` or `Retry-After` header (milliseconds; seconds
+// or an HTTP date) on a retryable answer sets how long that endpoint cools down,
 // and how long the next attempt waits when no other endpoint is free of cooling. Other answers (400, 401,
 // 404: a wrong model name, a wrong URL) are configuration errors and fail at once, except a 400 about
 // log-probabilities: a server that does not offer them is asked again without, once for all requests. An
@@ -76,7 +77,7 @@ export class EndpointError extends Error {
   override name = 'EndpointError';
   constructor(
     message: string,
-    /** Worth another attempt (connection error, timeout, 429, 5xx, malformed body). */
+    /** Worth another attempt (connection error, timeout, 408, 409, 429, 5xx, malformed body). */
     readonly retryable: boolean,
     /** What the endpoint's `Retry-After` header asked for, in milliseconds. */
     readonly retryAfterMs?: number,
@@ -358,7 +359,9 @@ export function createOpenAIPolicy(opts: OpenAIPolicyOptions): OpenAIPolicy {
         signal: ac.signal,
       });
       status = res.status;
-      retryAfter = res.headers.get('retry-after');
+      const ms = res.headers.get('retry-after-ms')?.trim();
+      retryAfter =
+        ms && /^\d+(\.\d+)?$/.test(ms) ? String(Number(ms) / 1000) : res.headers.get('retry-after');
       text = await res.text();
     } catch (err) {
       if (closed) throw new EndpointError(`${url}: the policy was closed`, false);
@@ -371,7 +374,7 @@ export function createOpenAIPolicy(opts: OpenAIPolicyOptions): OpenAIPolicy {
       aborts.delete(ac);
     }
     if (status !== 200) {
-      const retryable = status === 429 || status >= 500;
+      const retryable = status === 408 || status === 409 || status === 429 || status >= 500;
       const hint =
         status === 404
           ? ` (is the model name '${opts.model}' and the base URL ${e.base} right?)`

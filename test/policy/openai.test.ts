@@ -321,6 +321,33 @@ test('a 429 with Retry-After is retried after the time it asks for, not the shor
   }
 });
 
+test('408 and 409 are retried as OpenAI clients do, and retry-after-ms sets the wait', async () => {
+  const proxy = flakyProxy(served.url, [
+    { status: 408, body: '{"error": {"message": "request timeout"}}', headers: { 'retry-after-ms': '300' } },
+    { status: 409, body: '{"error": {"message": "conflict"}}' },
+  ]);
+  const url = await listen(proxy.server);
+  const retries: RetryInfo[] = [];
+  const policy = createOpenAIPolicy({
+    baseUrls: [url],
+    model: 'tiny',
+    ...fast,
+    onRetry: (r) => retries.push(r),
+  });
+  try {
+    const r = [req('def k(x):')];
+    const [http, direct] = await Promise.all([policy.generate(r), model.generate(r)]);
+    assertSameCompletions(http, direct);
+    assert.deepEqual(proxy.seen, { total: 3, failed: 2, forwarded: 1 });
+    assert.match(retries[0]?.error ?? '', /answered 408: request timeout$/);
+    assert.ok((retries[0]?.waitMs ?? 0) >= 250, `waited ${retries[0]?.waitMs} ms`);
+    assert.match(retries[1]?.error ?? '', /answered 409: conflict$/);
+  } finally {
+    await policy.close();
+    await closeServer(proxy.server);
+  }
+});
+
 test('a server that refuses the logprobs parameter is asked again without it, once for all requests', async () => {
   const proxy = gatedProxy(served.url, (body) =>
     'logprobs' in (JSON.parse(body) as object)

@@ -422,6 +422,11 @@ export function createOpenAIPolicy(opts: OpenAIPolicyOptions): OpenAIPolicy {
     for (let k = 0; k <= retries; k++) {
       if (closed) throw new Error('the OpenAI policy is closed');
       const e = await dispatcher.acquire(last);
+      // Closed while this request waited for a free slot: it is not sent.
+      if (closed) {
+        dispatcher.release(e);
+        throw new Error('the OpenAI policy is closed');
+      }
       // A request built before a server refused log-probabilities leaves them out too.
       if (logprobsOff) {
         delete payload.logprobs;

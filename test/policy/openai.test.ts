@@ -444,6 +444,32 @@ test('an endpoint that does not answer in time is a timeout naming it', async ()
   }
 });
 
+test('close ends requests in flight and sends none of those waiting for a slot', {
+  timeout: 30_000,
+}, async () => {
+  let got = 0;
+  let seen: () => void = () => {};
+  const first = new Promise<void>((r) => {
+    seen = r;
+  });
+  const silent = createHttpServer(() => {
+    got++;
+    seen();
+  });
+  const url = await listen(silent);
+  const policy = createOpenAIPolicy({ baseUrls: [url], model: 'tiny', concurrency: 1, ...fast });
+  try {
+    // Separate calls, so each is awaited on its own (a waiting request that was sent would hang here).
+    const pending = [policy.generate([req('a')]), policy.generate([req('b')]), policy.generate([req('c')])];
+    await first;
+    await policy.close();
+    for (const p of pending) await assert.rejects(p, /closed/);
+    assert.equal(got, 1);
+  } finally {
+    await closeServer(silent);
+  }
+});
+
 /** Wraps a policy to count generate calls and the most that ran at once. */
 function counting(inner: Policy) {
   const c = { calls: 0, active: 0, maxActive: 0 };

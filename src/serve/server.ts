@@ -281,8 +281,10 @@ export function createServer(policy: Policy, opts: ServeOptions = {}): ServeHand
       return;
     }
     const send = startStream(res);
+    // With include_usage, every chunk has a usage field, null until the last (OpenAI's stream shape).
+    const nullUsage = b.stream_options?.include_usage ? { usage: null } : {};
     const chunk = (choice: object) =>
-      send({ id, object: 'text_completion', created: createdAt, model, choices: [choice] });
+      send({ id, object: 'text_completion', created: createdAt, model, choices: [choice], ...nullUsage });
     for (const c of choices) {
       for (const piece of pieces(c.text))
         chunk({ index: c.index, text: piece, finish_reason: null, logprobs: null });
@@ -331,8 +333,16 @@ export function createServer(policy: Policy, opts: ServeOptions = {}): ServeHand
       return;
     }
     const send = startStream(res);
+    const nullUsage = b.stream_options?.include_usage ? { usage: null } : {};
     const chunk = (choice: object) =>
-      send({ id, object: 'chat.completion.chunk', created: createdAt, model, choices: [choice] });
+      send({
+        id,
+        object: 'chat.completion.chunk',
+        created: createdAt,
+        model,
+        choices: [choice],
+        ...nullUsage,
+      });
     completionsOut.forEach((c, index) => {
       chunk({ index, delta: { role: 'assistant', content: '' }, finish_reason: null, logprobs: null });
       for (const piece of pieces(c.text))

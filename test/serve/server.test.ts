@@ -312,6 +312,9 @@ test('chat streaming: server-sent events whose pieces add up to the completion, 
   const finishes = chunks.map((c) => c.choices[0]?.finish_reason).filter((f) => f);
   assert.equal(finishes.length, 1);
   assert.ok(chunks.at(-1)?.usage, 'usage chunk last');
+  assert.deepEqual(chunks.at(-1)?.choices, []);
+  // Every other chunk carries usage: null, as OpenAI streams do with include_usage.
+  assert.ok(chunks.slice(0, -1).every((c) => 'usage' in c && c.usage === null));
 });
 
 /** The JSON chunks of a server-sent event stream, checking it ends with [DONE]. */
@@ -372,12 +375,16 @@ test('streaming with n > 1: each choice index reassembles to the non-streamed ch
   assert.deepEqual([...new Set(chunks.flatMap((c) => c.choices.map((x) => x.index)))].sort(), [0, 1, 2]);
 
   const cBody = { model: 'tiny', prompt: ['p', 'q'], max_tokens: 10, seed: 13, n: 2, logprobs: 0 };
-  const cWhole = (await post('/completions', cBody)).json.choices as Choice[];
-  const cChunks = (await events(await stream('/completions', { ...cBody, stream: true }))) as {
-    object: string;
-    choices: Choice[];
-  }[];
-  assert.ok(cChunks.every((c) => c.object === 'text_completion'));
+  const cWholeBody = (await post('/completions', cBody)).json;
+  const cWhole = cWholeBody.choices as Choice[];
+  const cAll = (await events(
+    await stream('/completions', { ...cBody, stream: true, stream_options: { include_usage: true } }),
+  )) as { object: string; choices: Choice[]; usage: unknown }[];
+  assert.ok(cAll.every((c) => c.object === 'text_completion'));
+  assert.deepEqual(cAll.at(-1)?.choices, []);
+  assert.deepEqual(cAll.at(-1)?.usage, cWholeBody.usage);
+  const cChunks = cAll.slice(0, -1);
+  assert.ok(cChunks.every((c) => c.usage === null));
   assert.equal(cWhole.length, 4);
   for (const w of cWhole) {
     const mine = cChunks.flatMap((c) => c.choices).filter((c) => c.index === w.index);

@@ -23,7 +23,8 @@ import { resolveCheckpoint } from './checkpoint-arg.js';
 export const cruxevalUsage = `usage: azr eval --bench cruxeval --data FILE [--policy oracle|builtin|openai] [CHECKPOINT] [options]
 
   --data FILE           the CRUXEval JSONL (code, input, output, id), or a task file (eval/README.md format)
-  --policy oracle       answer with the gold output/input: checks the scoring end to end (must score 1.0)
+  --policy oracle       answer with the gold output/input: checks the scoring end to end (exit 1 unless
+                        both metrics are 1.0 and the executor runs every problem)
   --policy builtin      the built-in model at CHECKPOINT (a checkpoint or a run directory; compact
                         prompts, answer grammar)
   --policy openai       an OpenAI-compatible server (reference prompts); the default when --base-url is given
@@ -223,6 +224,24 @@ export async function cruxevalCommand(argv: string[]): Promise<number> {
         gold_mismatch: r.counts.goldMismatch.length,
       })}\n`,
     );
+    // The oracle is a check of the scoring: anything short of 1.0 on both metrics with every problem run
+    // by the executor fails it (an unrunnable problem scores through its gold input and would hide).
+    if (kind === 'oracle') {
+      const wrong = [
+        ...(r.cruxeval_o < 1 ? [`CRUXEval-O ${r.cruxeval_o}`] : []),
+        ...(r.cruxeval_i < 1 ? [`CRUXEval-I ${r.cruxeval_i}`] : []),
+        ...(r.counts.unrunnable.length
+          ? [`${r.counts.unrunnable.length} problems the executor cannot run`]
+          : []),
+        ...(r.counts.goldMismatch.length
+          ? [`${r.counts.goldMismatch.length} gold outputs the executor disputes`]
+          : []),
+      ];
+      if (wrong.length) {
+        process.stderr.write(`azr eval: the oracle check failed: ${wrong.join('; ')}\n`);
+        return 1;
+      }
+    }
     return 0;
   } finally {
     await executor.close();

@@ -2,7 +2,7 @@
 // checkpoint, an OpenAI-compatible server (the real `azr serve` over the tiny model), and usage errors.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
@@ -34,6 +34,7 @@ const lastJson = (out: string) =>
     cruxeval_o: number;
     cruxeval_i: number;
     problems: number;
+    unrunnable: number;
   };
 
 test('--policy oracle scores 1.0 on the fixture and on the JavaScript held-out tasks', async () => {
@@ -64,6 +65,30 @@ test('--policy oracle scores 1.0 on the fixture and on the JavaScript held-out t
   const j = lastJson(js.out);
   assert.equal(j.cruxeval_o, 1, js.out);
   assert.equal(j.cruxeval_i, 1, js.out);
+});
+
+test('the oracle check fails (exit 1) on a problem the executor cannot run, though it scores 1.0', async () => {
+  const file = join(dir, 'unrunnable.jsonl');
+  const ok = { code: 'def f(x):\n    return x + 1', input: '1', output: '2', id: 'ok' };
+  const banned = {
+    code: 'import random\ndef f(x):\n    return x * 2',
+    input: '3',
+    output: '6',
+    id: 'banned',
+  };
+  writeFileSync(file, `${JSON.stringify(ok)}\n${JSON.stringify(banned)}\n`);
+  const r = await azrEval(['--bench', 'cruxeval', '--data', file, '--policy', 'oracle']);
+  assert.equal(r.code, 1, r.err);
+  const j = lastJson(r.out);
+  assert.equal(j.cruxeval_o, 1);
+  assert.equal(j.cruxeval_i, 1);
+  assert.equal(j.unrunnable, 1);
+  assert.match(r.err, /the oracle check failed: 1 problems the executor cannot run/);
+  const bad = join(dir, 'mismatch.jsonl');
+  writeFileSync(bad, `${JSON.stringify({ ...ok, output: '3' })}\n`);
+  const m = await azrEval(['--bench', 'cruxeval', '--data', bad, '--policy', 'oracle']);
+  assert.equal(m.code, 1);
+  assert.match(m.err, /the oracle check failed: CRUXEval-I 0; 1 gold outputs the executor disputes/);
 });
 
 test('the built-in model from a checkpoint and an OpenAI-compatible server both run the benchmark', async () => {

@@ -156,7 +156,8 @@ test('tokens masked at every position get no head gradient; under the full softm
       const batch = maskedBatch(3, [-1, -1]);
       if (!masked) delete batch.allowed;
       const { grads: g } = await engine.trainStep(batch, true);
-      return (g?.get('wte') as Float32Array).slice();
+      assert.ok(g);
+      return (g.get('wte') as Float32Array).slice();
     } finally {
       await engine.close();
     }
@@ -205,8 +206,10 @@ test('the sampler records each token’s mask; training under it reproduces the 
       });
     }
     // The grammar narrows the mask (an answer starts with a literal, not with any byte).
-    const first = (sampled[0]?.allowed as Uint8Array).subarray(0, V);
-    const unconstrained = (sampled[3]?.allowed as Uint8Array).subarray(0, V);
+    const [grammar, , , free] = sampled;
+    assert.ok(grammar?.allowed && free?.allowed);
+    const first = grammar.allowed.subarray(0, V);
+    const unconstrained = free.allowed.subarray(0, V);
     const count = (m: Uint8Array) => m.reduce((a, b) => a + b, 0);
     assert.ok(count(first) < count(unconstrained), `${count(first)} < ${count(unconstrained)}`);
     // Sampled at temperature 1 and top-p 1, the sampler's log-probabilities are the masked policy's.

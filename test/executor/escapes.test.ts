@@ -406,6 +406,36 @@ test('python: wrapped classes, ABC registrations and the decimal context do not 
   });
 });
 
+test('python: a compiled program is reused, its state is not (same text, check runs, changed inputs)', async () => {
+  // The sandbox compiles a program text once and keeps the code; each run must still start from a
+  // fresh namespace, fresh default arguments, fresh input objects and put-back shared modules.
+  const counter = [
+    'import math',
+    'seen = []',
+    'def f(xs, acc=[]):',
+    '    acc.append(1)',
+    '    seen.append(1)',
+    '    xs.append(len(xs))',
+    '    math.pi = 3',
+    '    return (len(acc), len(seen), xs)',
+  ].join('\n');
+  const probe = py('import math\nreturn round(math.pi, 2)');
+  const once = [
+    { op: 'check' as const, lang: 'python' as const, program: counter, input: '[7]' },
+    { op: 'run' as const, lang: 'python' as const, program: counter, input: '[7]' },
+    { op: 'run' as const, lang: 'python' as const, program: probe, input: '1' },
+    { op: 'check' as const, lang: 'python' as const, program: counter, input: '[7, 8]', runs: 3 },
+    { op: 'run' as const, lang: 'python' as const, program: probe, input: '1' },
+  ];
+  const want = ['(1, 1, [7, 1])', '(1, 1, [7, 1])', '3.14', '(1, 1, [7, 8, 2])', '3.14'];
+  // Repeated, so every sandbox sees the same texts again after the pool splits the batch.
+  const results = await ex.batch([...once, ...once, ...once]);
+  results.forEach((r, i) => {
+    assert.ok(r.ok && 'output' in r, `${i}: ${JSON.stringify(r)}`);
+    assert.equal(r.output, want[i % want.length], `request ${i}`);
+  });
+});
+
 // The Python-level policy is one layer; the process confinement must hold even for code that gets past
 // it. Run probes as the sandbox's own entry script under exactly the sandbox's command line.
 test('the sandbox process itself cannot write, read host files, spawn, start workers or connect', async () => {

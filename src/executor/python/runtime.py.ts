@@ -172,8 +172,33 @@ def _bad_attr(name):
     return (name.startswith('_') or name in BANNED_ATTRS or name in HIDDEN_NAMES
             or name.startswith(BANNED_ATTR_PREFIXES))
 
-def _annotations(tree):
-    for node in ast.walk(tree):
+def _nodes(tree):
+    # Every node of the tree, in ast.walk's order (breadth first), as one list: the policy reads it
+    # several times, and ast.walk's generators cost about as much as the checks themselves.
+    AST = ast.AST
+    out = [tree]
+    for node in out:  # the list grows while it is read
+        for name in node._fields:
+            v = getattr(node, name, None)
+            if isinstance(v, list):
+                for x in v:
+                    if isinstance(x, AST):
+                        out.append(x)
+            elif isinstance(v, AST):
+                out.append(v)
+    return out
+
+# The node types each pass looks at; the others are skipped by exact type (ast.parse makes no
+# subclasses), which is most of a tree (names loaded, constants, operators, contexts).
+_ANNOTATED_TYPES = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.AnnAssign})
+_BINDING_TYPES = frozenset({ast.arg, ast.Name, ast.FunctionDef, ast.ClassDef})
+_POLICY_TYPES = frozenset({ast.Import, ast.ImportFrom, ast.Name, ast.Attribute, ast.MatchClass, ast.Global,
+                           ast.Nonlocal, ast.AsyncFunctionDef, ast.Await, ast.AsyncFor, ast.AsyncWith})
+
+def _annotations(nodes):
+    for node in nodes:
+        if type(node) not in _ANNOTATED_TYPES:
+            continue
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             args = node.args
             for a in args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg]:
@@ -184,12 +209,14 @@ def _annotations(tree):
         elif isinstance(node, ast.AnnAssign):
             yield node.annotation
 
-def _bound_names(tree):
+def _bound_names(nodes):
     # Names the program itself binds (parameters, assignment and loop targets, nested defs). A banned
     # builtin name bound here is the program's own variable (def f(input): ...): SAFE_BUILTINS lacks
     # every banned name, so a use of it that does not see the binding is a NameError, never the builtin.
     names = set()
-    for node in ast.walk(tree):
+    for node in nodes:
+        if type(node) not in _BINDING_TYPES:
+            continue
         if isinstance(node, ast.arg):
             names.add(node.arg)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
@@ -199,11 +226,18 @@ def _bound_names(tree):
     return names
 
 def _policy(tree):
+    # The imports, what shared state running the program could change (see _touched), and whether it
+    # reads a .format or .format_map attribute (which _FormatRewrite rewrites); or Refused.
     imports = []
-    bound = _bound_names(tree)
-    for node in ast.walk(tree):
+    touched = set()
+    formats = False
+    nodes = _nodes(tree)
+    bound = _bound_names(nodes)
+    for node in nodes:
+        if type(node) not in _POLICY_TYPES:
+            continue
         if isinstance(node, ast.Attribute) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            _touched.add('classes')
+            touched.add('classes')
         if isinstance(node, ast.Import):
             for a in node.names:
                 imports.append(a.name)
@@ -215,21 +249,23 @@ def _policy(tree):
                 if a.name == '*' or _bad_attr(a.name) or a.name in BANNED_NAMES:
                     raise Refused('banned', 'importing ' + a.name + ' is not allowed')
                 if a.name in MUTATORS:
-                    _touched.add(MUTATORS[a.name])
+                    touched.add(MUTATORS[a.name])
         elif isinstance(node, ast.Name):
             if node.id in HIDDEN_NAMES or (node.id.startswith('__') and node.id.strip('_')):
                 raise Refused('banned', 'use of ' + node.id + ' is not allowed')
             if node.id in BANNED_NAMES and node.id not in bound:
                 raise Refused('banned', 'use of ' + node.id + ' is not allowed')
             if node.id in MUTATORS:
-                _touched.add(MUTATORS[node.id])
+                touched.add(MUTATORS[node.id])
         elif isinstance(node, ast.Attribute):
             if node.attr in FORMAT_ATTRS and not isinstance(node.ctx, ast.Load):
                 raise Refused('banned', 'attribute .' + node.attr + ' is not allowed')
             if _bad_attr(node.attr):
                 raise Refused('banned', 'attribute .' + node.attr + ' is not allowed')
             if node.attr in MUTATORS:
-                _touched.add(MUTATORS[node.attr])
+                touched.add(MUTATORS[node.attr])
+            if node.attr in FORMAT_ATTRS:
+                formats = True
         elif isinstance(node, ast.MatchClass):
             # case C(attr=pattern) reads an attribute by name: the same rules as obj.attr.
             for k in node.kwd_attrs:
@@ -240,14 +276,14 @@ def _policy(tree):
         elif isinstance(node, (ast.AsyncFunctionDef, ast.Await, ast.AsyncFor, ast.AsyncWith)):
             raise Refused('banned', 'async code is not allowed')
     # A string annotation is code that typing and functools evaluate later, out of this check's sight.
-    for ann in _annotations(tree):
-        for node in ast.walk(ann):
+    for ann in _annotations(nodes):
+        for node in _nodes(ann):
             if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)):
                 raise Refused('banned', 'string annotations are not allowed')
     for name in imports:
         if name.split('.')[0] not in ALLOWED_MODULES:
             raise Refused('banned', 'import of ' + name + ' is not allowed')
-    return imports
+    return imports, touched, formats
 
 def _parse(program):
     try:
@@ -315,40 +351,72 @@ class _FormatRewrite(ast.NodeTransformer):
             return ast.copy_location(call, node)
         return node
 
-def _load(program):
+# Compiled programs by their exact text, with what running them could change in shared state. A code
+# object is immutable and programs cannot reach it (dunder attributes, getattr and vars are refused), so
+# running one twice is the same as compiling it twice; every run still gets a fresh namespace. This
+# saves the parse, policy and compile of a check's second run and of a program seen again.
+_compiled = {}
+_COMPILED_MAX = 128
+
+def _compile(program):
+    hit = _compiled.get(program)
+    if hit is not None:
+        return hit
     tree = _parse(program)
-    _policy(tree)
+    _imports, touched, formats = _policy(tree)
     _entry(tree)
-    tree = ast.fix_missing_locations(_FormatRewrite().visit(tree))
-    ns = {'__builtins__': SAFE_BUILTINS, '__name__': '__task__', '__azr_format__': _format_attr}
+    if formats:  # a parsed tree has every location: only a rewritten one needs them filled in
+        tree = ast.fix_missing_locations(_FormatRewrite().visit(tree))
     try:
         code = compile(tree, '<program>', 'exec')
     except SyntaxError as e:  # e.g. a duplicate parameter name: found by the compiler, not the parser
         raise Refused('syntax', 'line ' + str(e.lineno) + ': ' + str(e.msg))
+    if len(_compiled) >= _COMPILED_MAX:
+        del _compiled[next(iter(_compiled))]
+    hit = _compiled[program] = (code, frozenset(touched))
+    return hit
+
+def _load(program):
+    code, touched = _compile(program)
+    _touched.update(touched)
+    ns = {'__builtins__': SAFE_BUILTINS, '__name__': '__task__', '__azr_format__': _format_attr}
     exec(code, ns)
     f = ns.get('f')
     if not callable(f):
         raise Refused('no_entry', 'f is not a function')
     return f
 
-def _literal(text, what):
+def _literal_tree(text, what):
     kind = 'bad_input' if what == 'input' else 'syntax'
     try:
-        tree = ast.parse(text, '<' + what + '>', 'eval')
+        return ast.parse(text, '<' + what + '>', 'eval')
     except SyntaxError as e:
         raise Refused(kind, what + ' is not a literal: ' + str(e.msg))
     except (ValueError, RecursionError, MemoryError) as e:
         raise Refused(kind, what + ' is not a literal: ' + type(e).__name__)
+
+def _literal_value(tree, what):
+    # New objects on every call: a tree can be read again for a run that must not see an earlier
+    # run's changes to its arguments.
+    kind = 'bad_input' if what == 'input' else 'syntax'
     try:
         return ast.literal_eval(tree)
     except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError) as e:
         raise Refused(kind, what + ' is not a literal: ' + str(e)[:120])
 
-def _args(text):
+def _literal(text, what):
+    return _literal_value(_literal_tree(text, what), what)
+
+def _input_tree(text):
     if text.strip() == '':
-        return ()
-    value = _literal('(' + text + ',)', 'input')
-    return value
+        return None
+    return _literal_tree('(' + text + ',)', 'input')
+
+def _input_args(tree):
+    return () if tree is None else _literal_value(tree, 'input')
+
+def _args(text):
+    return _input_args(_input_tree(text))
 
 def _jsonable(v, depth=0):
     if depth > 100:
@@ -371,8 +439,7 @@ def _jsonable(v, depth=0):
         return {k: _jsonable(x, depth + 1) for k, x in v.items()}
     raise TypeError('not JSON data')
 
-def _call(f, input_text, limits):
-    args = _args(input_text)
+def _call(f, args, limits):
     try:
         out = f(*args)
     except Refused:
@@ -403,16 +470,19 @@ def _success(out, text):
 
 def op_run(req, limits):
     f = _load(req['program'])
-    out, text = _call(f, req['input'], limits)
+    out, text = _call(f, _args(req['input']), limits)
     return _success(out, text)
 
 def op_check(req, limits):
     runs = max(1, int(req.get('runs') or 2))
     first = None
     shifted = None
+    tree = None
     for i in range(runs):
-        f = _load(req['program'])
-        out, text = _call(f, req['input'], limits)
+        f = _load(req['program'])  # the second run's load is a lookup in _compiled
+        if i == 0:
+            tree = _input_tree(req['input'])  # parsed once; each run gets new argument objects
+        out, text = _call(f, _input_args(tree), limits)
         if first is None:
             first = (out, text)
             shifted = _shift_heap()
@@ -424,7 +494,7 @@ def op_check(req, limits):
 def op_matches(req, limits):
     expected = _literal(req['expected'], 'expected output')
     f = _load(req['program'])
-    out, _ = _call(f, req['input'], limits)
+    out, _ = _call(f, _args(req['input']), limits)
     return {'ok': True, 'equal': _equal(out, expected)}
 
 def _equal(a, b):
@@ -440,7 +510,7 @@ def op_equal(req, limits):
 
 def op_inspect(req, limits):
     tree = _parse(req['program'])
-    imports = _policy(tree)
+    imports = _policy(tree)[0]
     return {'ok': True, 'topLevelFunctions': _top_functions(tree), 'imports': imports}
 
 OPS = {'run': op_run, 'check': op_check, 'matches': op_matches, 'equal': op_equal, 'inspect': op_inspect}

@@ -354,6 +354,28 @@ test('javascript: a fresh runtime per run, so pollution does not carry over', as
   assert.ok(clean.ok && clean.output === '[undefined,[1]]', JSON.stringify(clean));
 });
 
+test('javascript: patching what the output is written with stays within the run', async () => {
+  // The sandbox writes outputs with the context's JSON.stringify and Array.prototype.join; a program
+  // that replaces them shapes only its own output, never a later run's, of the same or another program.
+  const patch = js(
+    "JSON.stringify = () => 'patched'; Array.prototype.join = () => 'patched'; Array.isArray = () => false; return [x, 'y'];",
+  );
+  const probe = js("return [x, 'y', { b: [x], a: null }];");
+  const once = [
+    { op: 'check' as const, lang: 'javascript' as const, program: patch, input: '1' },
+    { op: 'run' as const, lang: 'javascript' as const, program: probe, input: '2' },
+    { op: 'run' as const, lang: 'javascript' as const, program: patch, input: '3' },
+    { op: 'check' as const, lang: 'javascript' as const, program: probe, input: '4' },
+  ];
+  const results = await ex.batch([...once, ...once]);
+  results.forEach((r, i) => {
+    assert.ok(r.ok && 'output' in r, `${i}: ${JSON.stringify(r)}`);
+    const x = (i % 4) + 1;
+    if (i % 2) assert.equal(r.output, `[${x},"y",{"a":null,"b":[${x}]}]`, `request ${i}`);
+    else assert.equal(typeof r.output, 'string', `request ${i}`);
+  });
+});
+
 test('python: a patched module or class does not leak into the next program', async () => {
   const patch = py(
     'import math, collections\nmath.pi = 3\nmath.gcd = None\ncollections.Counter.most_common = None\nreturn math.pi',

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createExecutor, type ExecResult, type VerdictResult } from '../../src/executor/index.js';
+import { canonical } from '../../src/executor/javascript/canonical.js';
 
 // One executor for the file: Pyodide takes over a second to start.
 const ex = await createExecutor({ workers: 2, limits: { timeoutMs: 1500 } });
@@ -148,6 +149,61 @@ test('javascript: run, canonical output, structural equality', async () => {
     ),
     true,
   );
+});
+
+test("javascript: the output text is canonical's for every kind of value (short path and full)", async () => {
+  // The sandbox writes simple results (strings, booleans, null, finite numbers, flat arrays of
+  // those) without compiling canonical; every text must still be exactly what canonical gives.
+  const exprs = [
+    '1',
+    '0',
+    '-0',
+    '1.5',
+    '-2.25',
+    '1e21',
+    '2 ** 60',
+    'NaN',
+    'Infinity',
+    '-Infinity',
+    "'a\"b\\n\\u0001'",
+    "'\u00e9\u2028'",
+    'true',
+    'false',
+    'null',
+    'undefined',
+    '[]',
+    "[1, 'a', null, true, 2.5]",
+    '[1, , 3]',
+    '[1, -0]',
+    '[NaN, 1]',
+    '[Infinity]',
+    '[undefined]',
+    '[[1, 2], [3]]',
+    '[{ b: 1, a: 2 }]',
+    '{ b: 1, a: 2 }',
+    '{}',
+    'new Map([[2, "x"], [1, [1]]])',
+    'new Set([3, 1])',
+    '10n',
+    '[1n]',
+    '{ a: [1, { c: undefined }] }',
+    'Object.assign([1, 2], { extra: 3 })',
+    'new Array(3)',
+  ];
+  const results = await ex.batch(
+    exprs.map((e) => ({
+      op: 'check' as const,
+      lang: 'javascript' as const,
+      program: `function f(x) {\n  return ${e};\n}`,
+      input: '1',
+    })),
+  );
+  results.forEach((r, i) => {
+    // The reference: canonical on the host, of the same (test-owned, constant) expression.
+    const want = canonical(new Function(`return (${exprs[i]});`)());
+    assert.ok(r.ok && 'output' in r, `${exprs[i]}: ${JSON.stringify(r)}`);
+    assert.equal(r.output, want, exprs[i]);
+  });
 });
 
 test('javascript: failure kinds', async () => {

@@ -5,6 +5,7 @@ import { parentPort } from 'node:worker_threads';
 import {
   newQuickJSWASMModuleFromVariant,
   type QuickJSContext,
+  type QuickJSHandle,
   type QuickJSWASMModule,
   RELEASE_SYNC,
   shouldInterruptAfterDeadline,
@@ -24,8 +25,30 @@ const PRELUDE = `
   globalThis.Date = function (...a) { return a.length ? new D(...a) : new D(0); };
   globalThis.Date.now = () => 0;
 })();
-const __azr_canonical = ${canonical.toString()};
 `;
+
+// Calls f and writes the canonical text of what it returned when that is a string, a boolean, null, a
+// finite number other than -0, or an array of those (most task outputs): the same text canonical
+// gives, from a few lines. Anything else comes back as { r } for CANONICAL. Compiling canonical's
+// source in every run's fresh context was half of a run's time, so it is compiled only when needed.
+// Like canonical, this uses the context's own intrinsics, which only this run's program can have changed.
+// (An array whose elements are getters has them called again by CANONICAL: the program's own business.)
+const call = (args: string) => `if (typeof f !== 'function') throw new TypeError('f is not a function');
+((r) => {
+  const p = (x) => typeof x === 'string' || typeof x === 'boolean' || x === null ||
+    (typeof x === 'number' && x === x && x !== 1 / 0 && x !== -1 / 0 && (x !== 0 || 1 / x > 0));
+  if (p(r)) return JSON.stringify(r);
+  if (!Array.isArray(r)) return { r };
+  const s = [];
+  for (let i = 0; i < r.length; i++) {
+    const x = r[i];
+    if (!p(x)) return { r };
+    s.push(JSON.stringify(x));
+  }
+  return '[' + s.join(',') + ']';
+})(f(...${args}))`;
+
+const CANONICAL = `(w) => (${canonical.toString()})(w.r)`;
 
 class Refused extends Error {
   constructor(
@@ -99,6 +122,32 @@ function argsText(input: string, limits: ExecLimits): string {
   }
 }
 
+/** The result of an evaluation or call, or the classified error it threw (which is disposed). */
+function unwrap(ctx: QuickJSContext, r: ReturnType<QuickJSContext['evalCode']>): QuickJSHandle {
+  if (r.error) {
+    const err = ctx.dump(r.error);
+    r.error.dispose();
+    throw classify(err);
+  }
+  return r.value;
+}
+
+/** The canonical text of what `call` answered: its string, or canonical run on the { r } it gave back. */
+function canonicalText(ctx: QuickJSContext, answer: QuickJSHandle): unknown {
+  if (ctx.typeof(answer) === 'string') return ctx.getString(answer);
+  const fn = unwrap(ctx, ctx.evalCode(CANONICAL, 'canonical.js'));
+  try {
+    const text = unwrap(ctx, ctx.callFunction(fn, ctx.undefined, answer));
+    try {
+      return ctx.dump(text);
+    } finally {
+      text.dispose();
+    }
+  } finally {
+    fn.dispose();
+  }
+}
+
 /** Run f(...args) in a fresh runtime; the canonical text of the result. */
 function runOnce(program: string, args: string, limits: ExecLimits): string {
   return withContext(limits, (ctx) => {
@@ -114,15 +163,12 @@ function runOnce(program: string, args: string, limits: ExecLimits): string {
       if (/^SyntaxError/.test(r.message)) throw new Refused('syntax', r.message);
       throw r;
     }
+    const answer = unwrap(ctx, ctx.evalCode(call(args), 'call.js'));
     let out: unknown;
     try {
-      out = evaluate(
-        ctx,
-        `if (typeof f !== 'function') throw new TypeError('f is not a function'); __azr_canonical(f(...${args}))`,
-        'call.js',
-      );
-    } catch (e) {
-      throw classify(e);
+      out = canonicalText(ctx, answer);
+    } finally {
+      answer.dispose();
     }
     if (typeof out !== 'string') throw new Refused('runtime', 'the result has no literal form');
     if (out.length > limits.maxOutputChars) {

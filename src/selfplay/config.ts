@@ -64,6 +64,11 @@ export const SelfPlayConfigSchema = z
          * ('ignores_input') when the output never changes; 0 turns the check off (src/tasks/validate.ts).
          */
         inputProbes: z.number().int().nonnegative(),
+        /**
+         * With inputProbes: also reject ('returns_input') a program that returns its input unchanged on
+         * its own input and every probe. Absent in configs from before it: off.
+         */
+        rejectIdentity: z.boolean().default(false),
       })
       .strict(),
     sampling: z
@@ -131,6 +136,8 @@ const base: SelfPlayConfig = {
     constrainedDecoding: true,
     // Without it the default run drifted to constant programs within 60 iterations (docs/results.md).
     inputProbes: 2,
+    // With masked updates the proposer drifted to copies of the identity seed (docs/results.md).
+    rejectIdentity: true,
   },
   sampling: { temperature: 1.0, topP: 1.0, proposerMaxTokens: 160, solverMaxTokens: 96 },
   executor: { workers: 2, timeoutMs: 2000, memoryMb: 256 },

@@ -177,7 +177,11 @@ export function makeIterationRunner(env: IterationEnv): IterationRunner {
             executor,
             list.map((x) => x.item),
             buffers[type].keySet(),
-            { inductionInputs: sp.inductionInputs, probes: sp.inputProbes },
+            {
+              inductionInputs: sp.inductionInputs,
+              probes: sp.inputProbes,
+              rejectIdentity: sp.rejectIdentity,
+            },
           );
           results.forEach((r, k) => {
             const slot = proposals[(list[k] as { slot: number }).slot] as ProposalSlot;

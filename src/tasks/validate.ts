@@ -13,7 +13,10 @@
 // ignores its input (`def f(a): return 40`) and is rejected as 'ignores_input'. A small model drifts to
 // such programs because they are easy to make valid and to solve, and solving them teaches nothing about
 // running code (docs/results.md). A probe that fails (wrong arity or type) is no evidence either way, and
-// a program none of whose probes run is kept.
+// a program none of whose probes run is kept. With `rejectIdentity` as well, a program that returns its
+// (single) argument unchanged on its own input and on every probe that runs is rejected as 'returns_input':
+// under masked updates the proposer drifted to dressed-up copies of the identity seed (`y = x; return x`),
+// valid and solvable by echoing, and as useless for learning to run code as a constant.
 import type {
   AnyExecResult,
   ExecRequest,
@@ -26,7 +29,12 @@ import { normalizeInput, taskKey } from './normalize.js';
 import type { Proposal } from './parse.js';
 import type { IOPair, Task, TaskType } from './types.js';
 
-export type RejectionReason = FailureKind | 'duplicate' | 'too_few_inputs' | 'ignores_input';
+export type RejectionReason =
+  | FailureKind
+  | 'duplicate'
+  | 'too_few_inputs'
+  | 'ignores_input'
+  | 'returns_input';
 
 export type Validation = { ok: true; task: Task } | { ok: false; reason: RejectionReason; detail: string };
 
@@ -53,6 +61,8 @@ export interface ValidateOptions {
    * (at most this many per program, distinct from its own input); 0 or absent turns the check off.
    */
   probes?: number;
+  /** With probes: reject programs that return their input unchanged on every input tried. */
+  rejectIdentity?: boolean;
 }
 
 /** The deduplication key a proposal would have as a task (induction: before invalid inputs are dropped). */
@@ -99,7 +109,7 @@ export async function validateProposals(
     const mine = results.slice(at, at + n);
     at += n;
     if (known[i]) return DUPLICATE;
-    return judge(item, mine, seen, opts);
+    return judge(item, mine, seen, opts, probes[i]);
   });
 }
 
@@ -140,6 +150,8 @@ function judge(
   results: AnyExecResult[],
   seen: Set<string>,
   opts: ValidateOptions,
+  /** The probe inputs, in the order of their results after results[0]. */
+  probes?: readonly string[],
 ): Validation {
   const { type, lang, proposal } = item;
   if (proposal.kind === 'program') {
@@ -150,12 +162,31 @@ function judge(
     }
     const key = taskKey(lang, proposal.program, proposal.input);
     if (seen.has(key)) return DUPLICATE;
-    const probed = results.slice(1).filter((p): p is ExecSuccess => 'output' in p && p.ok);
-    if (probed.length > 0 && probed.every((p) => p.output === r.output))
+    const probeInputs = probes ?? [];
+    const ran = results
+      .slice(1)
+      .map((p, k) => ({ p, input: probeInputs[k] as string }))
+      .filter((x): x is { p: ExecSuccess; input: string } => 'output' in x.p && x.p.ok);
+    if (ran.length > 0 && ran.every(({ p }) => p.output === r.output))
       return {
         ok: false,
         reason: 'ignores_input',
-        detail: `f gives ${r.output} on its input and on ${probed.length} other input(s)`,
+        detail: `f gives ${r.output} on its input and on ${ran.length} other input(s)`,
+      };
+    // The output's canonical text against the input literal, both without cosmetic spacing: a copy of a
+    // one-argument input reads the same (a multi-argument input never does, an output is one value).
+    const echoes = (input: string, output: string) =>
+      normalizeInput(lang, input) === normalizeInput(lang, output);
+    if (
+      opts.rejectIdentity &&
+      ran.length > 0 &&
+      echoes(proposal.input, r.output) &&
+      ran.every(({ p, input }) => echoes(input, p.output))
+    )
+      return {
+        ok: false,
+        reason: 'returns_input',
+        detail: `f returns its input unchanged on it and on ${ran.length} other input(s)`,
       };
     seen.add(key);
     return {

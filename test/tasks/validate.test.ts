@@ -145,6 +145,34 @@ test('probes: a program whose output never changes with its input is rejected, a
   );
 });
 
+test('rejectIdentity: a program that returns its input unchanged on every input tried is rejected', async () => {
+  const cases: [Lang, string, string, string][] = [
+    ['python', py('return x'), '2', 'returns_input'],
+    ['python', py('y = x\n    if x:\n        y = x\n    return y'), "'abc'", 'returns_input'],
+    ['python', py('return sorted(x)'), '[1, 2]', 'ok'], // sorted on its own input, not on [3, 1]
+    ['python', py('return x * 1'), '[3, 1]', 'returns_input'], // the str probe 'abc' echoes too
+    ['python', py('return x if x == 4 else 0'), '4', 'ok'], // echoes only its own input
+    ['javascript', js('return x;'), '[1,2]', 'returns_input'],
+    ['javascript', js("return typeof x === 'number' ? x : 5;"), '0', 'ok'], // not the array probe
+  ];
+  const items = cases.map(([lang, prog, input]) => program(lang, prog, input));
+  const results = await validateProposals(ex, items, new Set(), { probes: 3, rejectIdentity: true });
+  assert.deepEqual(
+    results.map(outcome),
+    cases.map((c) => c[3]),
+  );
+  assert.match(
+    (results[0] as { detail: string }).detail,
+    /returns its input unchanged on it and on \d other/,
+  );
+  // Off by default: the probes alone keep every one of these.
+  const probesOnly = await validateProposals(ex, items, new Set(), { probes: 3 });
+  assert.deepEqual(
+    probesOnly.map(outcome),
+    cases.map(() => 'ok'),
+  );
+});
+
 test('probes: a program is kept when none of its probes runs, or when it is the only proposal', async () => {
   const two = (x: string) => `def f(a, b):\n    ${x}`;
   const items = [program('python', two('return 1'), '1, 2'), program('python', py('return 1'), '3')];

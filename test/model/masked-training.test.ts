@@ -4,14 +4,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { constraintByName } from '../../src/grammar/index.js';
-import { type ModelConfig, parameterSpecs } from '../../src/model/config.js';
+import type { ModelConfig } from '../../src/model/config.js';
 import { createModelEngine, type OrtModelEngine } from '../../src/model/engine.js';
 import type { TrainBatch } from '../../src/model/engine-types.js';
 import { BOS, PAD, sampleRows } from '../../src/model/sampler.js';
 import { encode } from '../../src/model/tokenizer.js';
 import { MIN_VOCAB } from '../../src/model/vocab.js';
-import { packTrainBatch, policyGradientLoss } from '../../src/rl/objective.js';
+import { packTrainBatch } from '../../src/rl/objective.js';
 import { Rng } from '../../src/util/rng.js';
+import { gradientMismatches } from './finite-differences.js';
 
 const V = 272;
 const cfg: ModelConfig = { vocabSize: V, contextLength: 16, layers: 2, dModel: 16, heads: 2 };
@@ -116,30 +117,8 @@ for (const variant of ['pg', 'ppo'] as const) {
         batch.clipEpsilon = 0.2;
         opts = { clipEpsilon: 0.2 };
       }
-      const lossAt = async () => policyGradientLoss(batch, await engine.logprobs(batch), opts);
-      const rng = new Rng(12);
-      const eps = 1e-2;
-      const checks: { name: string; i: number; fd: number }[] = [];
-      for (const s of parameterSpecs(cfg)) {
-        const w = engine.parameters.get(s.name) as Float32Array;
-        for (let k = 0; k < 2; k++) {
-          const i = s.name === 'wte' ? (batch.targets[k] as number) * cfg.dModel + k : rng.int(w.length);
-          const old = w[i] as number;
-          w[i] = old + eps;
-          const up = await lossAt();
-          w[i] = old - eps;
-          const down = await lossAt();
-          w[i] = old;
-          checks.push({ name: s.name, i, fd: (up - down) / (2 * eps) });
-        }
-      }
-      const { grads } = await engine.trainStep(batch, true);
-      assert.ok(grads);
-      const bad = checks.filter((c) => {
-        const an = (grads.get(c.name) as Float32Array)[c.i] as number;
-        return !(Math.abs(an - c.fd) <= 0.05 * Math.max(Math.abs(an), Math.abs(c.fd)) + 2e-3);
-      });
-      assert.deepEqual(bad, [], `${bad.length} of ${checks.length} gradient entries disagree`);
+      const bad = await gradientMismatches(engine, batch, opts, new Rng(12));
+      assert.deepEqual(bad, [], `${bad.length} gradient entries disagree`);
     } finally {
       await engine.close();
     }

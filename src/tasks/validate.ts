@@ -162,10 +162,10 @@ function judge(
     }
     const key = taskKey(lang, proposal.program, proposal.input);
     if (seen.has(key)) return DUPLICATE;
-    const probeInputs = probes ?? [];
+    const probeTexts = probes ?? [];
     const ran = results
       .slice(1)
-      .map((p, k) => ({ p, input: probeInputs[k] as string }))
+      .map((p, k) => ({ p, input: probeTexts[k] as string }))
       .filter((x): x is { p: ExecSuccess; input: string } => 'output' in x.p && x.p.ok);
     if (ran.length > 0 && ran.every(({ p }) => p.output === r.output))
       return {

@@ -17,7 +17,9 @@ export function parseFlags<O extends Options>(
     const r = parseArgs({ args: argv, options, strict: true, allowPositionals });
     return { values: r.values as Record<string, string | boolean | undefined>, positionals: r.positionals };
   } catch (e) {
-    throw new UsageError((e as Error).message.split('\n')[0] ?? String(e));
+    // parseArgs explains over several lines (a negative number as a value: use --flag=-1); keep all of
+    // it, on one line.
+    throw new UsageError((e as Error).message.replace(/\s*\n\s*/g, ' '));
   }
 }
 

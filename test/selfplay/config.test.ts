@@ -79,6 +79,15 @@ test('train flags: bad values are usage errors', () => {
   assert.throws(() => parseTrainArgs(['--lang', 'cobol']), /--lang takes python or javascript/);
   assert.throws(() => parseTrainArgs(['--preset', 'huge']), /unknown preset 'huge'/);
   assert.throws(() => parseTrainArgs(['--frobnicate']), /Unknown option/);
+  // A dash-led value: the error says how to pass it, on one line.
+  assert.throws(
+    () => parseTrainArgs(['--seed', '-1']),
+    (e: unknown) =>
+      e instanceof Error &&
+      /ambiguous/.test(e.message) &&
+      /--seed=-XYZ/.test(e.message) &&
+      !e.message.includes('\n'),
+  );
   assert.throws(() => parseTrainArgs(['--resume', dir, '--seed', '2']), /cannot be combined with --resume/);
   assert.throws(() => parseTrainArgs(['--resume', join(dir, 'nope')]), /no config.json/);
 });

@@ -172,7 +172,12 @@ export async function cruxevalCommand(argv: string[]): Promise<number> {
       } catch (e) {
         return fail((e as Error).message);
       }
-      policy = await loadBuiltinPolicy(checkpoint, { threads, constraints: constraintByName });
+      // Inference only: no update will need the sampling masks, so none are recorded.
+      policy = await loadBuiltinPolicy(checkpoint, {
+        threads,
+        constraints: constraintByName,
+        trainUnderMask: false,
+      });
     }
   } catch (e) {
     return fail((e as Error).message);

@@ -77,7 +77,12 @@ export async function evalCommand(argv: string[]): Promise<number> {
   }
   const lang = stringFlag(values, 'lang');
   const langs = lang === 'python' || lang === 'javascript' ? ([lang] as const) : undefined;
-  const policy = await loadBuiltinPolicy(target, { threads, constraints: constraintByName });
+  // Inference only: no update will need the sampling masks, so none are recorded.
+  const policy = await loadBuiltinPolicy(target, {
+    threads,
+    constraints: constraintByName,
+    trainUnderMask: false,
+  });
   const executor = await createExecutor({ workers: 2 });
   try {
     const opts = {

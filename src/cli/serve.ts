@@ -60,7 +60,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
       import('../serve/server.js'),
       import('../serve/token-bytes.js'),
     ]);
-  const policy = await loadBuiltinPolicy(target, { threads });
+  // Inference only: no update will need the sampling masks, so none are recorded.
+  const policy = await loadBuiltinPolicy(target, { threads, trainUnderMask: false });
   const handle = createServer(policy, {
     model,
     tokenText,

@@ -9,7 +9,7 @@ import { createModelEngine, type EngineOptions, loadModelEngine } from '../../sr
 import type { TrainBatch } from '../../src/model/engine-types.js';
 import { packTrainBatch } from '../../src/rl/objective.js';
 import { Rng } from '../../src/util/rng.js';
-import { gradientMismatches } from './finite-differences.js';
+import { gradientMismatches, perturbParameters } from './finite-differences.js';
 import { referenceLogprobs } from './reference-gpt.js';
 
 const cfg: ModelConfig = { vocabSize: 272, contextLength: 16, layers: 2, dModel: 16, heads: 2 };
@@ -38,8 +38,7 @@ test('the forward pass matches a plain TypeScript reference implementation', asy
   const engine = await createModelEngine(cfg, { threads: 1, seed: 3, optimizer });
   // Perturb the zero-initialised biases and unit norms so every parameter matters.
   const rng = new Rng(9);
-  for (const w of engine.parameters.values())
-    for (let i = 0; i < w.length; i++) w[i] = (w[i] as number) + rng.normal() * 0.05;
+  perturbParameters(engine, rng, 0.05);
   const batch = randomBatch(1);
   const got = await engine.logprobs(batch);
   const want = referenceLogprobs(cfg, engine.parameters, batch);
@@ -54,8 +53,7 @@ for (const variant of ['pg', 'ppo'] as const) {
   test(`every parameter's gradient matches finite differences (${variant} loss)`, async () => {
     const engine = await createModelEngine(cfg, { threads: 1, seed: 5, optimizer });
     const rng = new Rng(11);
-    for (const w of engine.parameters.values())
-      for (let i = 0; i < w.length; i++) w[i] = (w[i] as number) + rng.normal() * 0.1;
+    perturbParameters(engine, rng, 0.1);
     const batch = randomBatch(2);
     let opts = {};
     if (variant === 'ppo') {
@@ -195,8 +193,7 @@ for (const sampleWeights of ['inputs', 'baked'] as const) {
     const c: ModelConfig = { ...cfg, contextLength: 96 };
     const engine = await createModelEngine(c, { threads: 1, seed: 2, optimizer, sampleWeights });
     const rng = new Rng(13);
-    for (const w of engine.parameters.values())
-      for (let i = 0; i < w.length; i++) w[i] = (w[i] as number) + rng.normal() * 0.05;
+    perturbParameters(engine, rng, 0.05);
     const promptLens = [20, 3, 9];
     const steps = 60;
     const T = 20 + steps;

@@ -1,4 +1,5 @@
-// Finite-difference check of the engine's analytic gradients, shared by the engine's tests: a few entries
+// Finite-difference check of the engine's analytic gradients, and the weight perturbation that precedes
+// it, shared by the engine's tests: a few entries
 // of every parameter are nudged up and down, the objective is recomputed from the engine's
 // log-probabilities with the plain TypeScript loss, and the slopes are compared with the gradients the
 // training graph outputs.
@@ -7,6 +8,15 @@ import type { OrtModelEngine } from '../../src/model/engine.js';
 import type { TrainBatch } from '../../src/model/engine-types.js';
 import { type ObjectiveOptions, policyGradientLoss } from '../../src/rl/objective.js';
 import type { Rng } from '../../src/util/rng.js';
+
+/**
+ * Adds scale * N(0, 1) to every parameter, drawing from `rng`, so that zero-initialised biases and unit
+ * norms matter too (checks at the initial weights would miss terms that vanish there).
+ */
+export function perturbParameters(engine: OrtModelEngine, rng: Rng, scale: number): void {
+  for (const w of engine.parameters.values())
+    for (let i = 0; i < w.length; i++) w[i] = (w[i] as number) + rng.normal() * scale;
+}
 
 export interface GradientMismatch {
   name: string;

@@ -5,14 +5,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { constraintByName } from '../../src/grammar/index.js';
 import type { ModelConfig } from '../../src/model/config.js';
-import { createModelEngine, type OrtModelEngine } from '../../src/model/engine.js';
+import { createModelEngine } from '../../src/model/engine.js';
 import type { TrainBatch } from '../../src/model/engine-types.js';
 import { BOS, PAD, sampleRows } from '../../src/model/sampler.js';
 import { encode } from '../../src/model/tokenizer.js';
 import { MIN_VOCAB } from '../../src/model/vocab.js';
 import { packTrainBatch } from '../../src/rl/objective.js';
 import { Rng } from '../../src/util/rng.js';
-import { gradientMismatches } from './finite-differences.js';
+import { gradientMismatches, perturbParameters } from './finite-differences.js';
 
 const V = 272;
 const cfg: ModelConfig = { vocabSize: V, contextLength: 16, layers: 2, dModel: 16, heads: 2 };
@@ -24,13 +24,6 @@ const optimizer = {
   beta1: 0.9,
   beta2: 0.99,
 };
-
-/** Perturb every parameter, so zero-initialised biases and unit norms matter too. */
-function perturb(engine: OrtModelEngine, seed: number, scale: number): void {
-  const rng = new Rng(seed);
-  for (const w of engine.parameters.values())
-    for (let i = 0; i < w.length; i++) w[i] = (w[i] as number) + rng.normal() * scale;
-}
 
 /**
  * Two sequences whose completion masks allow a random third of the vocabulary at each position, always
@@ -53,7 +46,7 @@ function maskedBatch(seed: number, advantages = [1.5, -0.7]): TrainBatch {
 test('masked log-probabilities renormalise over the allowed tokens only', async () => {
   const engine = await createModelEngine(cfg, { threads: 1, seed: 3, optimizer });
   try {
-    perturb(engine, 9, 0.3);
+    perturbParameters(engine, new Rng(9), 0.3);
     const rng = new Rng(4);
     const N = 2 * 8;
     const tokens = Int32Array.from({ length: N }, () => rng.int(200));
@@ -108,7 +101,7 @@ for (const variant of ['pg', 'ppo'] as const) {
   test(`under a mask, every parameter's gradient matches finite differences (${variant} loss)`, async () => {
     const engine = await createModelEngine(cfg, { threads: 1, seed: 5, optimizer });
     try {
-      perturb(engine, 11, 0.1);
+      perturbParameters(engine, new Rng(11), 0.1);
       const batch = maskedBatch(2);
       let opts = {};
       if (variant === 'ppo') {
@@ -131,7 +124,7 @@ test('tokens masked at every position get no head gradient; under the full softm
   const grads = async (masked: boolean) => {
     const engine = await createModelEngine(cfg, { threads: 1, seed: 7, optimizer });
     try {
-      perturb(engine, 8, 0.1);
+      perturbParameters(engine, new Rng(8), 0.1);
       const batch = maskedBatch(3, [-1, -1]);
       if (!masked) delete batch.allowed;
       const { grads: g } = await engine.trainStep(batch, true);
@@ -159,7 +152,7 @@ test('the sampler records each token’s mask; training under it reproduces the 
   const config: ModelConfig = { vocabSize: V, contextLength: 96, layers: 2, dModel: 32, heads: 2 };
   const engine = await createModelEngine(config, { threads: 1, seed: 21, optimizer });
   try {
-    perturb(engine, 22, 0.02);
+    perturbParameters(engine, new Rng(22), 0.02);
     const constraint = constraintByName('deduction/solver/python');
     assert.ok(constraint);
     const prompt = [BOS, ...encode('f(x) = x + 1; f(2) = ')];

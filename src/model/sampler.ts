@@ -157,6 +157,8 @@ class RowState {
   readonly logprobs: number[] = [];
   /** Masks of the sampled tokens, one vocab-sized row each (recordMasks only; sized for the budget). */
   masks: Uint8Array | undefined;
+  /** Length of one recorded mask (the vocabulary size), set by the first one. */
+  maskWidth = 0;
   text = '';
   done = false;
   finish: 'stop' | 'length' = 'length';
@@ -186,16 +188,15 @@ class RowState {
       finishReason: this.finish,
       truncatedPrompt: this.truncated,
     };
-    if (this.row.recordMasks) {
-      const V = this.masks ? this.masks.length / this.budget : 0;
-      r.allowed = this.masks ? this.masks.slice(0, this.tokens.length * V) : new Uint8Array(0);
-    }
+    if (this.row.recordMasks)
+      r.allowed = this.masks?.slice(0, this.tokens.length * this.maskWidth) ?? new Uint8Array(0);
     return r;
   }
 
   /** Records the mask the next token is drawn under. */
   recordMask(mask: Uint8Array): void {
     if (!this.row.recordMasks) return;
+    this.maskWidth = mask.length;
     this.masks ??= new Uint8Array(this.budget * mask.length);
     this.masks.set(mask, this.tokens.length * mask.length);
   }

@@ -54,10 +54,16 @@ class Writer {
     for (const x of b) this.scratch.push(x);
   }
 
+  /** A nested message: its chunks join this writer's list, so a large tensor is copied once, by finish. */
   message(field: number, build: (w: Writer) => void): void {
     const inner = new Writer();
     build(inner);
-    this.bytes(field, inner.finish());
+    inner.flush();
+    this.tag(field, 2);
+    this.varint(inner.length);
+    this.flush();
+    for (const c of inner.chunks) this.chunks.push(c);
+    this.length += inner.length;
   }
 
   finish(): Uint8Array {

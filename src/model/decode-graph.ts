@@ -56,75 +56,73 @@ function block(g: Graph, l: number, x: T, attend: (q: T, k: T, v: T) => T): T {
 }
 
 /**
- * Prefill of a left-padded prompt batch [B, P]. Inputs: tokens, positions (int64 [B, P]), mask [B, 1, P, P]
- * (additive: causal plus the left padding as keys). Outputs: `k{l}`/`v{l}` head-major [B, H, P, hd] and
- * `logits` [B, V] of the last position.
+ * Prefill of a left-padded prompt batch [B, P], both dimensions symbolic (one session serves every batch
+ * and prompt length). Inputs: tokens, positions (int64 [B, P]), mask [B, 1, P, P] (additive: causal plus
+ * the left padding as keys). Outputs: `k{l}`/`v{l}` head-major [B, H, P, hd] and `logits` [B, V] of the
+ * last position.
  */
-export function buildPrefillGraph(c: ModelConfig, weights: WeightSource, B: number, P: number): Uint8Array {
+export function buildPrefillGraph(c: ModelConfig, weights: WeightSource): Uint8Array {
   const g = new Graph('prefill');
   const D = c.dModel;
   const H = c.heads;
   const hd = D / H;
   declareWeights(g, c, weights);
-  const tokens = g.input('tokens', [B, P], DataType.INT64);
-  const positions = g.input('positions', [B, P], DataType.INT64);
-  const mask = g.input('mask', [B, 1, P, P]);
-  let x = g.reshape(g.add(g.op('Gather', ['wte', tokens]), g.op('Gather', ['wpe', positions])), [B * P, D]);
+  const tokens = g.input('tokens', ['B', 'P'], DataType.INT64);
+  const positions = g.input('positions', ['B', 'P'], DataType.INT64);
+  const mask = g.input('mask', ['B', 1, 'P', 'P']);
+  // [B, P, D] throughout: Reshape's 0 copies a dimension, so the heads split needs no shape arithmetic.
+  let x = g.add(g.op('Gather', ['wte', tokens]), g.op('Gather', ['wpe', positions]));
   const scale = g.scalar(1 / Math.sqrt(hd));
   for (let l = 0; l < c.layers; l++) {
     x = block(g, l, x, (q, k, v) => {
-      const split = (a: T) => g.reshape(a, [B, P, H, hd]);
-      const heads = (a: T) => g.transpose(split(a), [0, 2, 1, 3]); // [B, H, P, hd]
-      const kh = g.output(heads(k), `k${l}`, [B, H, P, hd]);
-      const vh = g.output(heads(v), `v${l}`, [B, H, P, hd]);
+      const heads = (a: T) => g.transpose(g.reshape(a, [0, 0, H, hd]), [0, 2, 1, 3]); // [B, H, P, hd]
+      const kh = g.output(heads(k), `k${l}`, ['B', H, 'P', hd]);
+      const vh = g.output(heads(v), `v${l}`, ['B', H, 'P', hd]);
       const att = g.op('Softmax', [g.add(g.matmul(heads(g.mul(q, scale)), g.t4(kh)), mask)], { axis: -1 });
-      return g.reshape(g.transpose(g.matmul(att, vh), [0, 2, 1, 3]), [B * P, D]);
+      return g.reshape(g.transpose(g.matmul(att, vh), [0, 2, 1, 3]), [0, 0, D]);
     });
   }
-  const last = g.reshape(
-    g.op('Slice', [g.reshape(x, [B, P, D]), g.ints([P - 1]), g.ints([P]), g.ints([1])]),
-    [B, D],
-  );
+  const last = g.reshape(g.op('Slice', [x, g.ints([-1]), g.ints([2 ** 31 - 1]), g.ints([1])]), [-1, D]);
   const h = layerNormInference(g, last, 'lnf.weight', 'lnf.bias');
-  g.output(g.matmul(h, 'wteT'), 'logits', [B, c.vocabSize]);
+  g.output(g.matmul(h, 'wteT'), 'logits', ['B', c.vocabSize]);
   return g.encode();
 }
 
 /**
- * Decode step against a head-major cache [B, H, C, hd] (C = the cache's current capacity, unfilled slots
- * masked): the keys need no copy or transpose per step, the score product reads them as a transposed
- * operand. Inputs: token, position (int64 [B]), mask [B, C+1] (additive: padding and unfilled slots, the
- * last entry is the new token itself), `pk{l}`/`pv{l}` [B, H, C, hd]. Outputs: logits [B, V], `nk{l}`/`nv{l}`
- * [B, H, 1, hd].
+ * Decode step against a head-major cache [B, H, C, hd] (B and C symbolic; C = the cache's current
+ * capacity, unfilled slots masked): the keys need no copy or transpose per step, the score product reads
+ * them as a transposed operand. Inputs: token, position (int64 [B]), mask [B, C+1] (additive: padding and
+ * unfilled slots, the last entry is the new token itself), `pk{l}`/`pv{l}` [B, H, C, hd]. Outputs: logits
+ * [B, V], `nk{l}`/`nv{l}` [B, H, 1, hd].
  */
-export function buildDecodeGraph(c: ModelConfig, weights: WeightSource, B: number): Uint8Array {
+export function buildDecodeGraph(c: ModelConfig, weights: WeightSource): Uint8Array {
   const g = new Graph('decode');
   const D = c.dModel;
   const H = c.heads;
   const hd = D / H;
   declareWeights(g, c, weights);
-  const token = g.input('token', [B], DataType.INT64);
-  const position = g.input('position', [B], DataType.INT64);
-  const mask = g.input('mask', [B, 'C1']);
+  const token = g.input('token', ['B'], DataType.INT64);
+  const position = g.input('position', ['B'], DataType.INT64);
+  const mask = g.input('mask', ['B', 'C1']);
   const mask4 = g.op('Unsqueeze', [mask, g.ints([1, 2])]); // [B, 1, 1, C+1]
   let x = g.add(g.op('Gather', ['wte', token]), g.op('Gather', ['wpe', position])); // [B, D]
   const scale = g.scalar(1 / Math.sqrt(hd));
   for (let l = 0; l < c.layers; l++) {
-    const pk = g.input(`pk${l}`, [B, H, 'C', hd]);
-    const pv = g.input(`pv${l}`, [B, H, 'C', hd]);
+    const pk = g.input(`pk${l}`, ['B', H, 'C', hd]);
+    const pv = g.input(`pv${l}`, ['B', H, 'C', hd]);
     x = block(g, l, x, (q, k, v) => {
-      const nk = g.output(g.reshape(k, [B, H, 1, hd]), `nk${l}`, [B, H, 1, hd]);
-      const nv = g.output(g.reshape(v, [B, H, 1, hd]), `nv${l}`, [B, H, 1, hd]);
-      const qh = g.reshape(g.mul(q, scale), [B, H, 1, hd]);
+      const nk = g.output(g.reshape(k, [-1, H, 1, hd]), `nk${l}`, ['B', H, 1, hd]);
+      const nv = g.output(g.reshape(v, [-1, H, 1, hd]), `nv${l}`, ['B', H, 1, hd]);
+      const qh = g.reshape(g.mul(q, scale), [-1, H, 1, hd]);
       const past = g.matmul(qh, g.t4(pk)); // [B, H, 1, C]
       const self = g.sumLast(g.mul(qh, nk)); // [B, H, 1, 1]
       const att = g.op('Softmax', [g.add(g.op('Concat', [past, self], { axis: -1 }), mask4)], { axis: -1 });
       const attPast = g.op('Slice', [att, g.ints([0]), g.ints([-1]), g.ints([-1])]);
       const attSelf = g.op('Slice', [att, g.ints([-1]), g.ints([2 ** 31 - 1]), g.ints([-1])]);
-      return g.reshape(g.add(g.matmul(attPast, pv), g.mul(attSelf, nv)), [B, D]);
+      return g.reshape(g.add(g.matmul(attPast, pv), g.mul(attSelf, nv)), [-1, D]);
     });
   }
   const h = layerNormInference(g, x, 'lnf.weight', 'lnf.bias');
-  g.output(g.matmul(h, 'wteT'), 'logits', [B, c.vocabSize]);
+  g.output(g.matmul(h, 'wteT'), 'logits', ['B', c.vocabSize]);
   return g.encode();
 }

@@ -80,6 +80,13 @@ export interface ModelEngine {
 
   newCache(batch: number): KvCache;
   /**
+   * Drop every row of the cache but `keep` (ascending indices; row keep[i] becomes row i, lengths
+   * follow). Later decode calls take one token per kept row: finished rows stop costing compute.
+   */
+  keepRows(cache: KvCache, keep: readonly number[]): void;
+  /** Hands a cache's memory back for the next newCache of the same batch size; the cache is unusable after. */
+  freeCache(cache: KvCache): void;
+  /**
    * Feed the prompts (row b: tokens[b*time .. b*time + lengths[b]]) into an empty cache and return the
    * logits of each row's last prompt position, [batch, vocab].
    */

@@ -28,14 +28,20 @@
 // The step writes its outputs into preallocated buffers (two sets of weights and moments, swapped each
 // step), so a step allocates nothing in JavaScript.
 //
-// Sampling: prefill sessions per (rows, prompt length rounded up to 16), decode sessions per rows. The
+// Sampling: one prefill and one decode session, their batch, prompt length and cache capacity symbolic
+// (measured: no slower per step than graphs built for one batch size, and a batch that shrinks as rows
+// finish needs no new session). The
 // weights are fed as inputs (default) or baked in as initializers (`sampleWeights: 'baked'`, rebuilt
 // after every update). Measured with the small preset: a rebuild costs 0.4 s (medium: 1.7 s) on the
 // loaded shared machine and 40-110 ms on a quiet one, and per shape; feeding costs ~10-30% per decode
 // step. A policy update every few hundred decode steps makes feeding the better default.
 //
 // KV cache: per layer a head-major [rows, H, C, hd] buffer for keys and one for values, C a capacity
-// that grows in blocks of 64 slots up to the context (see decode-graph.ts for why not time-major).
+// that grows in blocks of 64 slots up to the context (see decode-graph.ts for why not time-major). The
+// backing stores are sized for the whole context from the start and grown in place, and a freed cache's
+// stores serve the next cache of the same batch size: on this machine the first write to fresh memory
+// costs about 16 us per 4 KiB page, and allocating a bigger cache at each growth step cost 10% of the
+// sampling benchmark's time. keepRows drops finished rows by moving the survivors down in place.
 // Prompts are left-padded to a common length so every decode step writes the same slot for all rows;
 // padding is masked out as keys, and positions count from each row's first real token.
 import * as ort from 'onnxruntime-node';
@@ -84,50 +90,80 @@ const SCORE_SESSIONS = 4;
 const SAMPLE_SESSIONS = 32;
 /** The KV cache grows by this many slots at a time. */
 const CACHE_BLOCK = 64;
+/** Freed caches whose buffers are kept for reuse (each is sized for the whole context; batches are sampled one after another). */
+const SPARE_CACHES = 1;
 
 class Cache implements KvCache {
-  readonly lengths: Int32Array;
+  lengths: Int32Array;
   /** Left padding of each row (masked key slots). */
-  readonly pad: Int32Array;
+  pad: Int32Array;
   /** Slots filled so far (the same for every row). */
   filled = 0;
   /** Slots allocated per (row, head). */
   capacity = 0;
+  /** Per layer, keys and values: views of the current capacity over buffers sized for the largest. */
   keys: Float32Array[] = [];
   values: Float32Array[] = [];
   constructor(
-    readonly batch: number,
+    public batch: number,
     readonly heads: number,
     readonly headDim: number,
     readonly layers: number,
     /** The most slots a row can need: the context plus the prompt padding. */
     readonly maxCapacity: number,
+    /** Backing stores, 2 * layers of them, each large enough for maxCapacity slots. */
+    readonly buffers: ArrayBuffer[],
   ) {
     this.lengths = new Int32Array(batch);
     this.pad = new Int32Array(batch);
   }
 
-  /** Make room for at least `slots` per row, keeping the filled prefix. */
+  /** Bytes of one backing store. */
+  static bufferBytes(batch: number, heads: number, headDim: number, maxCapacity: number): number {
+    return batch * heads * maxCapacity * headDim * Float32Array.BYTES_PER_ELEMENT;
+  }
+
+  /**
+   * Make room for at least `slots` per row, keeping the filled prefix. Growing moves each (row, head)'s
+   * filled slots to its new offset inside the same buffer, last row first (a row's new offset is never
+   * below its old one, so nothing is overwritten before it is moved), and zeroes the slots it opens:
+   * no allocation, and untouched pages of the large buffers are never mapped in.
+   */
   reserve(slots: number): void {
     if (slots <= this.capacity) return;
     if (slots > this.maxCapacity) throw new RangeError(`the context (${this.maxCapacity} slots) is full`);
     const cap = Math.min(this.maxCapacity, Math.ceil(slots / CACHE_BLOCK) * CACHE_BLOCK);
     const rows = this.batch * this.heads;
     const hd = this.headDim;
-    const grow = (old: Float32Array) => {
-      const next = new Float32Array(rows * cap * hd);
-      for (let r = 0; r < rows; r++)
-        next.set(old.subarray(r * this.capacity * hd, (r * this.capacity + this.filled) * hd), r * cap * hd);
-      return next;
+    const old = this.capacity;
+    const grow = (buffer: ArrayBuffer) => {
+      const a = new Float32Array(buffer, 0, rows * cap * hd);
+      for (let r = rows - 1; r >= 0; r--) {
+        if (r > 0 && old > 0) a.copyWithin(r * cap * hd, r * old * hd, (r * old + this.filled) * hd);
+        a.fill(0, (r * cap + this.filled) * hd, (r + 1) * cap * hd);
+      }
+      return a;
     };
-    if (this.capacity === 0) {
-      this.keys = Array.from({ length: this.layers }, () => new Float32Array(rows * cap * hd));
-      this.values = Array.from({ length: this.layers }, () => new Float32Array(rows * cap * hd));
-    } else {
-      this.keys = this.keys.map(grow);
-      this.values = this.values.map(grow);
-    }
+    const views = this.buffers.map(grow);
+    this.keys = views.slice(0, this.layers);
+    this.values = views.slice(this.layers);
     this.capacity = cap;
+  }
+
+  /** Keep only the rows `keep` (ascending), moved down in place: row keep[i] becomes row i. */
+  keepRows(keep: readonly number[]): void {
+    const block = this.heads * this.capacity * this.headDim;
+    const move = (a: Float32Array) => {
+      keep.forEach((b, i) => {
+        if (b !== i) a.copyWithin(i * block, b * block, (b + 1) * block);
+      });
+      return a.subarray(0, keep.length * block);
+    };
+    this.keys = this.keys.map(move);
+    this.values = this.values.map(move);
+    this.lengths = Int32Array.from(keep, (b) => this.lengths[b] as number);
+    this.pad = Int32Array.from(keep, (b) => this.pad[b] as number);
+    this.batch = keep.length;
   }
 
   /** Write `count` slots from `src` [B, H, count, hd] at slot `at` of layer l's keys or values. */
@@ -137,6 +173,14 @@ class Cache implements KvCache {
     for (let r = 0; r < this.batch * this.heads; r++)
       dst.set(src.subarray(r * n, (r + 1) * n), (r * this.capacity + at) * hd);
   }
+}
+
+/** The engine's own cache, refused once freed. */
+function liveCache(kv: KvCache): Cache {
+  const cache = kv as Cache;
+  if (!(cache instanceof Cache)) throw new TypeError('not a cache of this engine (use engine.newCache)');
+  if (cache.capacity < 0) throw new Error('this cache was freed (engine.freeCache); take a new one');
+  return cache;
 }
 
 const i64 = (values: ArrayLike<number>, dims: number[]) =>
@@ -160,6 +204,8 @@ class OrtEngine implements ModelEngine {
   private readonly trainSessions = new SessionCache(TRAIN_SESSIONS);
   private readonly scoreSessions = new SessionCache(SCORE_SESSIONS);
   private readonly sampleSessions = new SessionCache(SAMPLE_SESSIONS);
+  /** Backing stores of freed caches, most recent first, for the next cache of the same size. */
+  private spareCacheBuffers: ArrayBuffer[][] = [];
   /** Weight feeds of the sampling graphs for the current step (with wte^T), built on first use. */
   private sampleFeeds: Record<string, ort.Tensor> | null = null;
   readonly config: ModelConfig;
@@ -407,11 +453,36 @@ class OrtEngine implements ModelEngine {
     if (!Number.isInteger(batch) || batch < 1)
       throw new RangeError(`cache batch must be positive, got ${batch}`);
     const { dModel, layers, heads, contextLength } = this.config;
-    return new Cache(batch, heads, dModel / heads, layers, contextLength + PROMPT_BLOCK - 1);
+    const maxCapacity = contextLength + PROMPT_BLOCK - 1;
+    const bytes = Cache.bufferBytes(batch, heads, dModel / heads, maxCapacity);
+    const reuse = this.spareCacheBuffers.findIndex((set) => set[0]?.byteLength === bytes);
+    const buffers =
+      reuse >= 0
+        ? (this.spareCacheBuffers.splice(reuse, 1)[0] as ArrayBuffer[])
+        : Array.from({ length: 2 * layers }, () => new ArrayBuffer(bytes));
+    return new Cache(batch, heads, dModel / heads, layers, maxCapacity, buffers);
+  }
+
+  freeCache(kv: KvCache): void {
+    const cache = kv as Cache;
+    if (!(cache instanceof Cache) || cache.capacity < 0) return;
+    cache.capacity = -1; // liveCache refuses it from now on
+    this.spareCacheBuffers.unshift(cache.buffers);
+    this.spareCacheBuffers.length = Math.min(this.spareCacheBuffers.length, SPARE_CACHES);
+  }
+
+  keepRows(kv: KvCache, keep: readonly number[]): void {
+    const cache = liveCache(kv);
+    if (keep.length === 0) throw new RangeError('keepRows: keep at least one row');
+    keep.forEach((b, i) => {
+      if (!Number.isInteger(b) || b < 0 || b >= cache.batch || (i > 0 && b <= (keep[i - 1] as number)))
+        throw new RangeError(`keepRows: rows must be ascending indices below ${cache.batch}, got [${keep}]`);
+    });
+    cache.keepRows(keep);
   }
 
   async prefill(kv: KvCache, tokens: Int32Array, time: number, lengths: Int32Array): Promise<Float32Array> {
-    const cache = kv as Cache;
+    const cache = liveCache(kv);
     const B = cache.batch;
     if (lengths.length !== B || tokens.length !== B * time)
       throw new RangeError('prefill: tokens must be [batch, time]');
@@ -448,7 +519,7 @@ class OrtEngine implements ModelEngine {
       for (let i = 0; i < P; i++)
         for (let j = 0; j < P; j++) if (j > i || j < pad) mask[(b * P + i) * P + j] = NEG_INF;
     }
-    const out = await this.runSample(`prefill:${B}x${P}`, (w) => buildPrefillGraph(this.config, w, B, P), {
+    const out = await this.runSample('prefill', (w) => buildPrefillGraph(this.config, w), {
       ...this.weightFeeds(),
       tokens: i64(tok, [B, P]),
       positions: i64(pos, [B, P]),
@@ -465,7 +536,7 @@ class OrtEngine implements ModelEngine {
   }
 
   async decode(kv: KvCache, tokens: Int32Array): Promise<Float32Array> {
-    const cache = kv as Cache;
+    const cache = liveCache(kv);
     const B = cache.batch;
     const S = cache.filled;
     if (tokens.length !== B) throw new RangeError('decode: one token per row');
@@ -496,7 +567,7 @@ class OrtEngine implements ModelEngine {
       feeds[`pk${l}`] = f32(cache.keys[l] as Float32Array, [B, heads, C, hd]);
       feeds[`pv${l}`] = f32(cache.values[l] as Float32Array, [B, heads, C, hd]);
     }
-    const out = await this.runSample(`decode:${B}`, (w) => buildDecodeGraph(this.config, w, B), feeds);
+    const out = await this.runSample('decode', (w) => buildDecodeGraph(this.config, w), feeds);
     for (let l = 0; l < layers; l++) {
       cache.write(cache.keys[l] as Float32Array, (out[`nk${l}`] as ort.Tensor).data as Float32Array, S, 1);
       cache.write(cache.values[l] as Float32Array, (out[`nv${l}`] as ort.Tensor).data as Float32Array, S, 1);

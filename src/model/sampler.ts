@@ -13,11 +13,9 @@
 // token was drawn under, so the update can score it under the same mask (at temperature 1 and top-p 1
 // the trainer's masked log-probability then equals the one reported here).
 //
-// Cost of finished rows: they take no more sampling or mask work, but keep riding in the decode graph
-// until their batch ends, because the engine's KV cache has no row removal. Re-prefilling the surviving
-// rows into a smaller cache was measured and pays off only when more than about half of a row's current
-// length is still to be generated (a prefill token cost about half a decode row-step here), so it is not
-// done; copying the survivors' cache slices would be the cheap way, and needs an engine method.
+// Finished rows leave the batch: once a quarter of the cache's rows are done, the engine drops them
+// (keepRows moves the survivors' cache slices down in place), so a decode step costs what the live rows
+// need. The decode graph has a symbolic batch dimension, so a smaller batch needs no new session.
 //
 // What ends a row: EOS (kept in `tokens`, so training teaches the model to stop), a stop string (text
 // is cut before it; `tokens` keep everything sampled), a constraint that is complete and allows nothing
@@ -86,35 +84,47 @@ export function sampleToken(
   mask?: Uint8Array,
 ): { id: number; logprob: number } {
   const V = logits.length;
-  const ids: number[] = [];
+  if (scratch.ids.length < V) scratch = { ids: new Int32Array(V), probs: new Float64Array(V) };
+  // Scratch space shared by all calls (sampling is synchronous): this runs per row and per token, and
+  // per-call arrays were a visible share of sampling time.
+  const { ids, probs } = scratch;
+  let n = 0;
   let best = -1;
   for (let i = 0; i < V; i++) {
     if (mask && !mask[i]) continue;
-    ids.push(i);
+    ids[n++] = i;
     if (best < 0 || (logits[i] as number) > (logits[best] as number)) best = i;
   }
   if (best < 0) return { id: -1, logprob: 0 };
   // Greedy: the most likely allowed token (lowest id on ties), with certainty.
   if (temperature <= 0) return { id: best, logprob: 0 };
   const max = (logits[best] as number) / temperature;
-  const probs = ids.map((i) => Math.exp((logits[i] as number) / temperature - max));
   let z = 0;
-  for (const p of probs) z += p;
-  let order = ids.map((_, k) => k);
+  for (let k = 0; k < n; k++) {
+    const p = Math.exp((logits[ids[k] as number] as number) / temperature - max);
+    probs[k] = p;
+    z += p;
+  }
+  // `order` lists positions into ids/probs: all of them, or the nucleus sorted by probability.
+  let order: ArrayLike<number> | null = null;
+  let kept = n;
   if (topP < 1) {
-    order.sort(
+    const sorted = Array.from({ length: n }, (_, k) => k);
+    sorted.sort(
       (a, b) => (probs[b] as number) - (probs[a] as number) || (ids[a] as number) - (ids[b] as number),
     );
     let mass = 0;
     let keep = 0;
-    while (keep < order.length && mass < topP * z) mass += probs[order[keep++] as number] as number;
-    order = order.slice(0, Math.max(1, keep));
+    while (keep < n && mass < topP * z) mass += probs[sorted[keep++] as number] as number;
+    kept = Math.max(1, keep);
     z = 0;
-    for (const k of order) z += probs[k] as number;
+    for (let j = 0; j < kept; j++) z += probs[sorted[j] as number] as number;
+    order = sorted;
   }
   let u = rng.next() * z;
-  let pick = order[order.length - 1] as number;
-  for (const k of order) {
+  let pick = order ? (order[kept - 1] as number) : kept - 1;
+  for (let j = 0; j < kept; j++) {
+    const k = order ? (order[j] as number) : j;
     u -= probs[k] as number;
     if (u < 0) {
       pick = k;
@@ -123,6 +133,8 @@ export function sampleToken(
   }
   return { id: ids[pick] as number, logprob: Math.log((probs[pick] as number) / z) };
 }
+
+let scratch = { ids: new Int32Array(0), probs: new Float64Array(0) };
 
 /** Ids a completion may ever contain: bytes, EOS and the format specials (never BOS, PAD or unused slots). */
 function baseMask(vocab: number): Uint8Array {
@@ -283,23 +295,38 @@ async function sampleBatch(engine: ModelEngine, live: readonly RowState[]): Prom
     lengths[b] = l.prompt.length;
   });
   const cache = engine.newCache(B);
-  let logits = await engine.prefill(cache, tokens, time, lengths);
-  const base = baseMask(V);
-  const mask = new Uint8Array(V);
-  const next = new Int32Array(B);
-  for (;;) {
-    let active = 0;
-    for (let b = 0; b < B; b++) {
-      const l = live[b] as RowState;
-      next[b] = PAD;
-      if (l.done) continue;
-      const id = step(l, logits.subarray(b * V, (b + 1) * V), base, mask);
-      if (id < 0) continue;
-      next[b] = id;
-      if (!l.done) active++;
+  try {
+    let logits = await engine.prefill(cache, tokens, time, lengths);
+    const base = baseMask(V);
+    const mask = new Uint8Array(V);
+    // The row state of each cache row; shrinks when finished rows are dropped.
+    let rows = live;
+    let next = new Int32Array(B);
+    for (;;) {
+      let active = 0;
+      for (let b = 0; b < rows.length; b++) {
+        const l = rows[b] as RowState;
+        next[b] = PAD;
+        if (l.done) continue;
+        const id = step(l, logits.subarray(b * V, (b + 1) * V), base, mask);
+        if (id < 0) continue;
+        next[b] = id;
+        if (!l.done) active++;
+      }
+      if (active === 0) break;
+      if (rows.length - active >= Math.max(1, rows.length / 4)) {
+        const keep: number[] = [];
+        rows.forEach((l, b) => {
+          if (!l.done) keep.push(b);
+        });
+        engine.keepRows(cache, keep);
+        next = Int32Array.from(keep, (b) => next[b] as number);
+        rows = keep.map((b) => rows[b] as RowState);
+      }
+      logits = await engine.decode(cache, next);
     }
-    if (active === 0) break;
-    logits = await engine.decode(cache, next);
+  } finally {
+    engine.freeCache(cache);
   }
 }
 

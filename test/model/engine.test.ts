@@ -189,13 +189,13 @@ const logSoftmaxAt = (logits: Float32Array, V: number, b: number, id: number) =>
 
 for (const sampleWeights of ['inputs', 'baked'] as const) {
   test(`prefill + decode equal the full forward at every position, rows of different lengths, after an update (${sampleWeights} weights)`, async () => {
-    // Long enough that the cache grows past its first 64-slot block while decoding.
-    const c: ModelConfig = { ...cfg, contextLength: 96 };
+    // Long enough that the cache grows twice while decoding (64 -> 128 slots, then to the context's 175).
+    const c: ModelConfig = { ...cfg, contextLength: 160 };
     const engine = await createModelEngine(c, { threads: 1, seed: 2, optimizer, sampleWeights });
     const rng = new Rng(13);
     perturbParameters(engine, rng, 0.05);
     const promptLens = [20, 3, 9];
-    const steps = 60;
+    const steps = 120;
     const T = 20 + steps;
     const B = promptLens.length;
     const tokens = Int32Array.from({ length: B * T }, () => rng.int(c.vocabSize));
@@ -207,6 +207,9 @@ for (const sampleWeights of ['inputs', 'baked'] as const) {
     await engine.prefill(cache, tokens, T, Int32Array.from(promptLens));
     await engine.trainStep(randomBatch(8));
     const full = await engine.logprobs({ batch: B, time: T, tokens, targets });
+    // The next cache reuses this one's memory, stale keys and values included.
+    engine.freeCache(cache);
+    await assert.rejects(engine.decode(cache, new Int32Array(B)), /freed/);
     const fresh = engine.newCache(B);
     let logits = await engine.prefill(fresh, tokens, T, Int32Array.from(promptLens));
     let worst = 0;

@@ -22,7 +22,13 @@ class FakeEngine implements ModelEngine {
   readonly prompts: number[][] = [];
   batchSizes: number[] = [];
   decodeCalls = 0;
+  /** Rows fed to each decode call. */
+  decodeRows: number[] = [];
   private histories = new Map<KvCache, number[][]>();
+  /** Caches handed out and not yet freed. */
+  readonly open = new Set<KvCache>();
+  /** Throw from decode after this many calls (tests of clean-up on failure). */
+  failAfter = Number.POSITIVE_INFINITY;
   constructor(
     private readonly next: (history: readonly number[]) => Float32Array,
     contextLength = 64,
@@ -39,7 +45,21 @@ class FakeEngine implements ModelEngine {
     const c = { batch, lengths: new Int32Array(batch) };
     this.histories.set(c, []);
     this.batchSizes.push(batch);
+    this.open.add(c);
     return c;
+  }
+  keepRows(cache: KvCache, keep: readonly number[]): void {
+    const h = this.histories.get(cache) as number[][];
+    this.histories.set(
+      cache,
+      keep.map((b) => h[b] as number[]),
+    );
+    const c = cache as { batch: number; lengths: Int32Array };
+    c.lengths = Int32Array.from(keep, (b) => c.lengths[b] as number);
+    c.batch = keep.length;
+  }
+  freeCache(cache: KvCache): void {
+    assert.ok(this.open.delete(cache), 'a cache freed twice or never handed out');
   }
   private logitsOf(h: number[][]): Float32Array {
     const out = new Float32Array(h.length * V);
@@ -57,6 +77,9 @@ class FakeEngine implements ModelEngine {
   }
   async decode(cache: KvCache, tokens: Int32Array) {
     this.decodeCalls++;
+    this.decodeRows.push(tokens.length);
+    if (this.decodeCalls > this.failAfter) throw new Error('decode failed');
+    assert.ok(this.open.has(cache), 'decode on a freed cache');
     const h = this.histories.get(cache) as number[][];
     assert.equal(tokens.length, h.length);
     h.forEach((row, b) => {
@@ -289,6 +312,36 @@ test('rows are batched up to maxBatch, and only rows whose prompt + budget fit t
     { maxBatch: 4 },
   );
   assert.deepEqual(many.batchSizes, [4, 4, 2]);
+});
+
+test('every cache a batch takes is freed, also when decoding fails', async () => {
+  const engine = new FakeEngine(() => new Float32Array(V));
+  const rows = Array.from({ length: 5 }, (_, i) => row([65 + i], { maxTokens: 8, seed: i }));
+  await sampleRows(engine, rows, { maxBatch: 2 });
+  assert.deepEqual(engine.batchSizes, [2, 2, 1]);
+  assert.equal(engine.open.size, 0);
+  engine.failAfter = engine.decodeCalls + 3;
+  await assert.rejects(sampleRows(engine, rows, { maxBatch: 2 }), /decode failed/);
+  assert.equal(engine.open.size, 0);
+});
+
+test('finished rows leave the batch once a quarter of it is done', async () => {
+  // Row i says EOS after i + 1 tokens (its budget is larger), so rows finish one per step.
+  const engine = new FakeEngine((h) => {
+    const l = new Float32Array(V);
+    const rowIndex = (h[0] as number) - 65;
+    l[h.length - 1 > rowIndex ? EOS : 66] = 30;
+    return l;
+  });
+  const rows = Array.from({ length: 8 }, (_, i) => row([65 + i], { maxTokens: 20, seed: i }));
+  const out = await sampleRows(engine, rows);
+  assert.deepEqual(
+    out.map((r) => r.tokens.length),
+    rows.map((_, i) => i + 2),
+  );
+  // Row 0 ends on the second step. 8 rows until 2 are done, then 6 until 2 more are (a quarter of 6
+  // is 1.5), then one row fewer per step once a quarter of the rest is a single row.
+  assert.deepEqual(engine.decodeRows, [8, 8, 6, 6, 4, 3, 2, 1]);
 });
 
 test('a row samples the same tokens whatever else shares its batch (fake logits)', async () => {

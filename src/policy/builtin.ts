@@ -85,6 +85,15 @@ export function promptTokens(prompt: string): number[] {
   return [BOS, ...encode(prompt)];
 }
 
+/** The request's prompt tokens, only the last `truncatePromptTokens` of them when it asks for that. */
+function truncatedPrompt(r: GenerateRequest): number[] {
+  const all = promptTokens(r.prompt);
+  const k = r.truncatePromptTokens;
+  if (k === undefined) return all;
+  if (!Number.isInteger(k) || k < 1) throw new RangeError(`truncatePromptTokens must be >= 1, got ${k}`);
+  return all.length > k ? all.slice(all.length - k) : all;
+}
+
 export const TOKENIZER_DESCRIPTION = {
   kind: 'bytes+specials/1',
   bytes: BYTE_TOKENS,
@@ -112,7 +121,7 @@ function wrap(engine: OrtModelEngine, opts: BuiltinPolicyOptions): BuiltinPolicy
     async generate(requests: readonly GenerateRequest[]): Promise<Completion[][]> {
       const rows: SampleRow[] = [];
       for (const r of requests) {
-        const prompt = promptTokens(r.prompt);
+        const prompt = truncatedPrompt(r);
         const constraint = r.constraint ? opts.constraints?.(r.constraint) : undefined;
         for (let i = 0; i < r.n; i++) {
           const row: SampleRow = {

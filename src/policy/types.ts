@@ -23,6 +23,12 @@ export interface GenerateRequest extends SamplingParams {
    * make samples depend on timing; a per-request seed keeps a run reproducible. Optional for servers.
    */
   seed?: number;
+  /**
+   * Keep only the last k prompt tokens (vLLM's `truncate_prompt_tokens`, k >= 1): an explicit opt-in to
+   * cutting a long prompt from the left. The built-in policy applies it to its own tokens; the OpenAI
+   * policy passes it on to the server.
+   */
+  truncatePromptTokens?: number;
 }
 
 export type FinishReason = 'stop' | 'length';

@@ -121,6 +121,27 @@ test('same seed, same completions; the batch they share does not matter', async 
   }
 });
 
+test('truncatePromptTokens keeps the last K prompt tokens; a K the prompt fits in changes nothing', async () => {
+  const policy = await tinyPolicy();
+  try {
+    // The same last 8 tokens after different beginnings: the same completions.
+    const [a, b] = await policy.generate([
+      req('first beginning; g(y) = f(x) =', { truncatePromptTokens: 8 }),
+      req('another start, g(y) = f(x) =', { truncatePromptTokens: 8 }),
+    ]);
+    assert.deepEqual(a, b);
+    const [c, d] = await policy.generate([req('f(x) ='), req('f(x) =', { truncatePromptTokens: 100 })]);
+    assert.deepEqual(c, d);
+    for (const k of [0, -1, 1.5])
+      await assert.rejects(
+        policy.generate([req('abc', { truncatePromptTokens: k })]),
+        /truncatePromptTokens/,
+      );
+  } finally {
+    await policy.close();
+  }
+});
+
 test('constraint names resolve through the constraints option; unknown names sample freely', async () => {
   const policy = await tinyPolicy();
   try {

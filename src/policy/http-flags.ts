@@ -11,6 +11,7 @@ export const OPENAI_FLAGS = {
   retries: { type: 'string' },
   'api-key-env': { type: 'string' },
   'no-logprobs': { type: 'boolean' },
+  'truncate-prompt-tokens': { type: 'string' },
 } as const;
 
 export const OPENAI_FLAGS_USAGE = `  --base-url URL[,URL]  OpenAI-compatible servers of one model (e.g. http://localhost:8000/v1)
@@ -21,6 +22,9 @@ export const OPENAI_FLAGS_USAGE = `  --base-url URL[,URL]  OpenAI-compatible ser
   --retries N           retries on 408, 409, 429, 5xx, connection errors, malformed bodies (default 4)
   --api-key-env VAR     environment variable with the API key (default OPENAI_API_KEY)
   --no-logprobs         do not ask for token log-probabilities
+  --truncate-prompt-tokens K   have the server keep only the last K prompt tokens (vLLM's
+                        truncate_prompt_tokens; azr serve takes it too) instead of refusing, with a 400,
+                        a prompt that does not fit the model context next to the completion budget
 `;
 
 function whole(values: Record<string, unknown>, name: string, min: number): number | undefined {
@@ -65,6 +69,8 @@ export function openAIOptionsFromFlags(values: Record<string, unknown>): OpenAIP
   if (retries !== undefined) opts.retries = retries;
   if (typeof values['api-key-env'] === 'string') opts.apiKeyEnv = values['api-key-env'];
   if (values['no-logprobs'] === true) opts.logprobs = false;
+  const truncate = whole(values, 'truncate-prompt-tokens', 1);
+  if (truncate !== undefined) opts.truncatePromptTokens = truncate;
   return opts;
 }
 

@@ -13,6 +13,11 @@
 // log-probabilities: a server that does not offer them is asked again without, once for all requests. An
 // error names the endpoint and what it answered.
 //
+// Context length: vLLM and `azr serve` refuse a prompt that does not fit the model's context next to
+// max_tokens with a 400, which fails at once like any other 400 (asking again cannot fit it), with a hint
+// at the way out: `truncatePromptTokens` sends vLLM's `truncate_prompt_tokens`, so the server keeps only
+// the last K prompt tokens. It is an extra parameter of vLLM (and `azr serve`); OpenAI's own API refuses it.
+//
 // n samples: one request with `n`; servers that return fewer choices (some ignore n) are asked again for
 // the rest, with the seed moved on so the extra samples differ.
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -42,6 +47,12 @@ export interface OpenAIPolicyOptions {
   maxBackoffMs?: number;
   /** Ask for token log-probabilities (default true); servers that do not offer them return none. */
   logprobs?: boolean;
+  /**
+   * Send `truncate_prompt_tokens` with this value (K >= 1): the server keeps only the last K prompt
+   * tokens instead of refusing a prompt too long for its context. vLLM and `azr serve` take it; a
+   * request's own GenerateRequest.truncatePromptTokens wins. Default: not sent.
+   */
+  truncatePromptTokens?: number;
   /** Where to read the API key from (default process.env). */
   env?: Readonly<Record<string, string | undefined>>;
   /** Told of each failed attempt that will be retried, and how long the policy waits before the next. */
@@ -276,13 +287,17 @@ const snippet = (s: string, max = 200): string => {
  * The message of an API error body (OpenAI style `{error: {message, param}}`, or `{detail}`, `{message}`),
  * and the request field it names, if any.
  */
-function apiError(text: string): { message: string; param?: string } {
+function apiError(text: string): { message: string; param?: string; code?: string } {
   try {
     const v = JSON.parse(text) as Record<string, unknown>;
     const err = v.error;
     if (err && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string') {
-      const { message, param } = err as { message: string; param?: unknown };
-      return typeof param === 'string' ? { message, param } : { message };
+      const { message, param, code } = err as { message: string; param?: unknown; code?: unknown };
+      return {
+        message,
+        ...(typeof param === 'string' ? { param } : {}),
+        ...(typeof code === 'string' ? { code } : {}),
+      };
     }
     if (typeof err === 'string') return { message: err };
     if (typeof v.detail === 'string') return { message: v.detail };
@@ -305,6 +320,9 @@ export function createOpenAIPolicy(opts: OpenAIPolicyOptions): OpenAIPolicy {
   const wantLogprobs = opts.logprobs ?? true;
   if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`concurrency must be >= 1, got ${limit}`);
   if (!Number.isInteger(retries) || retries < 0) throw new RangeError(`retries must be >= 0, got ${retries}`);
+  const truncate = opts.truncatePromptTokens;
+  if (truncate !== undefined && (!Number.isInteger(truncate) || truncate < 1))
+    throw new RangeError(`truncatePromptTokens must be a whole number >= 1, got ${truncate}`);
   const keyVar = opts.apiKeyEnv ?? 'OPENAI_API_KEY';
   const apiKey = (opts.env ?? process.env)[keyVar];
   const endpoints: Endpoint[] = opts.baseUrls.map((u) => ({
@@ -330,6 +348,8 @@ export function createOpenAIPolicy(opts: OpenAIPolicyOptions): OpenAIPolicy {
     };
     if (r.stop && r.stop.length > 0) b.stop = r.stop;
     if (seed !== undefined) b.seed = seed;
+    const k = r.truncatePromptTokens ?? truncate;
+    if (k !== undefined) b.truncate_prompt_tokens = k;
     if (api === 'chat') {
       b.messages = toChatMessages(r.prompt);
       if (!logprobsOff) b.logprobs = true;
@@ -382,12 +402,22 @@ export function createOpenAIPolicy(opts: OpenAIPolicyOptions): OpenAIPolicy {
             ? ` (the API key is read from the environment variable ${keyVar}, which is ${apiKey ? 'set' : 'not set'})`
             : '';
       const err = apiError(text);
+      // vLLM's and azr serve's refusal of a prompt too long for the context (OpenAI's code, or the message).
+      const overContext =
+        status === 400 &&
+        (err.code === 'context_length_exceeded' || /maximum context length/i.test(err.message));
+      const contextHint = overContext
+        ? payload.truncate_prompt_tokens === undefined
+          ? ' (the prompt and max_tokens do not fit the model context: ask for fewer completion tokens, or ' +
+            'send truncate_prompt_tokens K so that the server keeps only the last K prompt tokens)'
+          : ' (the prompt kept by truncate_prompt_tokens and max_tokens together must fit the model context)'
+        : '';
       const aboutLogprobs =
         status === 400 &&
         payload.logprobs !== undefined &&
         (err.param === 'logprobs' || err.param === 'top_logprobs' || /logprob/i.test(err.message));
       throw new EndpointError(
-        `${url} answered ${status}: ${err.message}${hint}`,
+        `${url} answered ${status}: ${err.message}${hint}${contextHint}`,
         retryable,
         retryable ? retryAfterMs(retryAfter) : undefined,
         aboutLogprobs,

@@ -15,6 +15,7 @@ test('flags set the policy options', () => {
       retries: '0',
       'api-key-env': 'VLLM_KEY',
       'no-logprobs': true,
+      'truncate-prompt-tokens': '200',
     }),
     {
       baseUrls: ['http://a:8000/v1', 'http://b:8000'],
@@ -25,6 +26,7 @@ test('flags set the policy options', () => {
       retries: 0,
       apiKeyEnv: 'VLLM_KEY',
       logprobs: false,
+      truncatePromptTokens: 200,
     },
   );
   assert.deepEqual(openAIOptionsFromFlags({ 'base-url': 'http://a', model: 'm' }), {
@@ -47,6 +49,11 @@ test('missing or bad flags are refused with the flag named', () => {
     [{ ...ok, concurrency: '0' }, /^--concurrency takes a whole number >= 1, got '0'$/],
     [{ ...ok, 'timeout-ms': '1e3' }, /^--timeout-ms takes a whole number >= 1, got '1e3'$/],
     [{ ...ok, retries: '-1' }, /^--retries takes a whole number >= 0, got '-1'$/],
+    [
+      { ...ok, 'truncate-prompt-tokens': '0' },
+      /^--truncate-prompt-tokens takes a whole number >= 1, got '0'$/,
+    ],
+    [{ ...ok, 'truncate-prompt-tokens': '-1' }, /^--truncate-prompt-tokens takes a whole number >= 1/],
   ];
   for (const [values, want] of cases)
     assert.throws(

@@ -12,6 +12,8 @@ export const serveUsage = `usage: azr serve CHECKPOINT [--port N] [--host ADDR] 
   --threads    ONNX Runtime threads (default 2)
 
 Endpoints: GET /v1/models, POST /v1/completions, POST /v1/chat/completions (streaming with stream: true).
+A request whose prompt tokens plus max_tokens exceed the model's context gets 400, as from vLLM; send
+truncate_prompt_tokens: K to keep only the last K prompt tokens instead.
 `;
 
 export async function serveCommand(argv: string[]): Promise<number> {
@@ -67,6 +69,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     tokenText,
     tokenBytes: builtinTokenBytes,
     countPromptTokens: (p) => promptTokens(p).length,
+    contextLength: policy.engine.config.contextLength,
   });
   let url: string;
   try {

@@ -31,13 +31,23 @@ const sampling = {
     .nullish()
     .refine((v) => v == null || Object.keys(v).length === 0, 'not supported; send {} or leave it out'),
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
+  /**
+   * vLLM's extra parameter: keep only the last k prompt tokens (left truncation, opt-in). Without it, a
+   * prompt that does not fit the context next to max_tokens is refused.
+   */
+  truncate_prompt_tokens: z
+    .number()
+    .int('must be a whole number >= 1 (how many prompt tokens to keep, from the end)')
+    .min(1, 'must be a whole number >= 1 (how many prompt tokens to keep, from the end)')
+    .nullish(),
 };
 
 export const CompletionRequest = z
   .object({
     ...sampling,
     prompt: z.union([z.string(), z.array(z.string()).min(1).max(64)]),
-    max_tokens: orDefault(z.number().int().min(1), 16),
+    /** Absent: 16 (OpenAI's and vLLM's default), or less when the prompt leaves less room in the context. */
+    max_tokens: z.number().int().min(1).nullish(),
     /** The legacy API: how many top alternatives per token; we return the sampled token's log-prob only. */
     logprobs: z.number().int().min(0).max(5).nullish(),
     echo: z.literal(false).nullish(),

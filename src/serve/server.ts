@@ -3,10 +3,18 @@
 //
 //   GET  /v1/models             the one model served
 //   POST /v1/completions        prompt (or a list of prompts), n, temperature, top_p, max_tokens, stop,
-//                               logprobs, seed, stream
+//                               logprobs, seed, stream, truncate_prompt_tokens
 //   POST /v1/chat/completions   messages rendered with chat-template.ts, the same sampling fields,
 //                               logprobs (boolean), stream (server-sent events)
 //   GET  /health                200 when up
+//
+// The context (ServeOptions.contextLength), as vLLM enforces it: a request whose prompt tokens plus
+// max_tokens exceed the context is refused with 400 (code context_length_exceeded) naming the context
+// length, the total asked for and its two parts; nothing is cut silently. A request that leaves max_tokens
+// out gets the default (16 for completions, chatMaxTokens for chat) or the room the prompt leaves,
+// whichever is less, as vLLM gives the remaining context; a prompt that leaves no room is refused. vLLM's
+// extra parameter `truncate_prompt_tokens` (k >= 1, at most the context) is the opt-in to keeping only
+// the last k prompt tokens; `usage.prompt_tokens` counts the tokens actually used.
 //
 // Requests that arrive while the policy is generating are gathered into its next generate call (one
 // batch for the model, however many clients). Streaming sends the completion in pieces once it is
@@ -40,6 +48,12 @@ export interface ServeOptions {
   countPromptTokens?: (prompt: string) => number;
   /** Default max_tokens of chat requests, which may leave it out (default 256). */
   chatMaxTokens?: number;
+  /**
+   * The model's context length in tokens. When given (with countPromptTokens), prompt + max_tokens must
+   * fit it or the request is refused with 400, as vLLM does; see the top of the file. Without it nothing
+   * is checked, and the policy decides what to do with a prompt that does not fit.
+   */
+  contextLength?: number;
   /** Largest request body in bytes (default 4 MiB). */
   maxBodyBytes?: number;
   /** Decoding constraint name passed to the policy with every request (e.g. for a grammar). */
@@ -179,10 +193,27 @@ function pieces(text: string, size = 16): string[] {
   return out;
 }
 
+/** Completions' max_tokens when the request leaves it out (OpenAI's and vLLM's default). */
+const COMPLETIONS_MAX_TOKENS = 16;
+
+/** One prompt ready for the policy: its token budget and the prompt tokens it uses. */
+interface Fitted {
+  prompt: string;
+  /** Prompt tokens the model sees (after truncate_prompt_tokens). */
+  promptTokens: number;
+  maxTokens: number;
+}
+
 export function createServer(policy: Policy, opts: ServeOptions = {}): ServeHandle {
   const model = opts.model ?? 'azr';
   const tokenText = opts.tokenText ?? ((id: number) => String(id));
   const countPrompt = opts.countPromptTokens ?? (() => 0);
+  const context = opts.contextLength;
+  if (context !== undefined) {
+    if (!Number.isInteger(context) || context < 2)
+      throw new RangeError(`contextLength must be a whole number >= 2, got ${context}`);
+    if (!opts.countPromptTokens) throw new Error('contextLength needs countPromptTokens to check prompts');
+  }
   const maxBody = opts.maxBodyBytes ?? 4 * 1024 * 1024;
   const batcher = new Batcher(policy);
   const created = Math.floor(Date.now() / 1000);
@@ -211,21 +242,72 @@ export function createServer(policy: Policy, opts: ServeOptions = {}): ServeHand
     return r.data;
   }
 
-  const usageOf = (prompts: string[], completions: Completion[][]) => {
-    const prompt_tokens = prompts.reduce((s, p) => s + countPrompt(p), 0);
+  /**
+   * Each prompt's token budget, checked against the context as vLLM does (see the top of the file).
+   * `requested` is the request's max_tokens (null: left out, so `fallback` or the room left, the less);
+   * `what` names the prompt in messages ('prompt' or 'messages') and is the error's param.
+   */
+  function fit(
+    prompts: readonly string[],
+    requested: number | null | undefined,
+    fallback: number,
+    truncate: number | null | undefined,
+    what: 'prompt' | 'messages',
+  ): Fitted[] {
+    if (context !== undefined && truncate != null && truncate > context)
+      throw new HttpError(
+        400,
+        `truncate_prompt_tokens (${truncate}) is greater than this model's maximum context length ` +
+          `(${context} tokens). Please request a smaller truncation size.`,
+        'invalid_request_error',
+        'truncate_prompt_tokens',
+      );
+    return prompts.map((prompt) => {
+      const count = countPrompt(prompt);
+      const used = truncate == null ? count : Math.min(count, truncate);
+      if (context === undefined) return { prompt, promptTokens: used, maxTokens: requested ?? fallback };
+      const tooLong = (message: string) =>
+        new HttpError(400, message, 'invalid_request_error', what, 'context_length_exceeded');
+      if (requested == null) {
+        if (used >= context)
+          throw tooLong(
+            `This model's maximum context length is ${context} tokens. However, your request has ${used} ` +
+              `tokens in the ${what}, which leaves no room for the completion. Please reduce the length of ` +
+              `the ${what}.`,
+          );
+        return { prompt, promptTokens: used, maxTokens: Math.min(fallback, context - used) };
+      }
+      if (used + requested > context)
+        throw tooLong(
+          `This model's maximum context length is ${context} tokens. However, you requested ` +
+            `${used + requested} tokens (${used} in the ${what}, ${requested} in the completion). ` +
+            `Please reduce the length of the ${what} or completion.`,
+        );
+      return { prompt, promptTokens: used, maxTokens: requested };
+    });
+  }
+
+  const usageOf = (fitted: readonly Fitted[], completions: Completion[][]) => {
+    const prompt_tokens = fitted.reduce((s, f) => s + f.promptTokens, 0);
     let completion_tokens = 0;
     for (const cs of completions) for (const c of cs) completion_tokens += c.tokenIds?.length ?? 0;
     return { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens };
   };
 
   function requestsFor(
-    prompts: string[],
-    b: { n: number; temperature: number; top_p: number; stop: string[]; seed?: number | null | undefined },
-    maxTokens: number,
+    fitted: readonly Fitted[],
+    b: {
+      n: number;
+      temperature: number;
+      top_p: number;
+      stop: string[];
+      seed?: number | null | undefined;
+      truncate_prompt_tokens?: number | null | undefined;
+    },
   ): GenerateRequest[] {
     // Without a seed each request samples afresh; with one, the same request gives the same completions.
     const seed = b.seed ?? randomInt(0, 2 ** 31 - 1);
-    return prompts.map((prompt) => {
+    return fitted.map(({ prompt, maxTokens }) => {
       const r: GenerateRequest = {
         prompt,
         n: b.n,
@@ -235,6 +317,7 @@ export function createServer(policy: Policy, opts: ServeOptions = {}): ServeHand
         seed,
       };
       if (b.stop.length) r.stop = b.stop;
+      if (b.truncate_prompt_tokens != null) r.truncatePromptTokens = b.truncate_prompt_tokens;
       if (opts.constraint) r.constraint = opts.constraint;
       return r;
     });
@@ -254,7 +337,8 @@ export function createServer(policy: Policy, opts: ServeOptions = {}): ServeHand
     if (b.best_of != null && b.best_of !== b.n)
       throw new HttpError(400, 'best_of other than n is not supported', 'invalid_request_error', 'best_of');
     const prompts = typeof b.prompt === 'string' ? [b.prompt] : b.prompt;
-    const out = await batcher.generate(requestsFor(prompts, b, b.max_tokens));
+    const fitted = fit(prompts, b.max_tokens, COMPLETIONS_MAX_TOKENS, b.truncate_prompt_tokens, 'prompt');
+    const out = await batcher.generate(requestsFor(fitted, b));
     const id = `cmpl-${randomUUID()}`;
     const createdAt = Math.floor(Date.now() / 1000);
     const logprobsOf = (c: Completion) => {
@@ -275,7 +359,7 @@ export function createServer(policy: Policy, opts: ServeOptions = {}): ServeHand
         logprobs: logprobsOf(c),
       })),
     );
-    const usage = usageOf(prompts, out);
+    const usage = usageOf(fitted, out);
     if (!b.stream) {
       sendJson(res, 200, { id, object: 'text_completion', created: createdAt, model, choices, usage });
       return;
@@ -298,8 +382,14 @@ export function createServer(policy: Policy, opts: ServeOptions = {}): ServeHand
   async function chat(res: ServerResponse, text: string): Promise<void> {
     const b = parse(ChatRequest, text);
     const prompt = renderChat(b.messages);
-    const maxTokens = b.max_completion_tokens ?? b.max_tokens ?? opts.chatMaxTokens ?? 256;
-    const out = await batcher.generate(requestsFor([prompt], b, maxTokens));
+    const fitted = fit(
+      [prompt],
+      b.max_completion_tokens ?? b.max_tokens,
+      opts.chatMaxTokens ?? 256,
+      b.truncate_prompt_tokens,
+      'messages',
+    );
+    const out = await batcher.generate(requestsFor(fitted, b));
     const id = `chatcmpl-${randomUUID()}`;
     const createdAt = Math.floor(Date.now() / 1000);
     const logprobsOf = (c: Completion) => {
@@ -315,7 +405,7 @@ export function createServer(policy: Policy, opts: ServeOptions = {}): ServeHand
       };
     };
     const completionsOut = out[0] ?? [];
-    const usage = usageOf([prompt], out);
+    const usage = usageOf(fitted, out);
     if (!b.stream) {
       sendJson(res, 200, {
         id,
@@ -364,7 +454,16 @@ export function createServer(policy: Policy, opts: ServeOptions = {}): ServeHand
       case 'GET /v1/models':
         sendJson(res, 200, {
           object: 'list',
-          data: [{ id: model, object: 'model', created, owned_by: 'azr' }],
+          // max_model_len as vLLM lists it, when the context is known.
+          data: [
+            {
+              id: model,
+              object: 'model',
+              created,
+              owned_by: 'azr',
+              ...(context === undefined ? {} : { max_model_len: context }),
+            },
+          ],
         });
         return;
       case 'POST /v1/completions':

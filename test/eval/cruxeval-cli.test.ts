@@ -113,9 +113,20 @@ test('the built-in model from a checkpoint and an OpenAI-compatible server both 
     const b = lastJson(builtin.out);
     assert.equal(b.problems, 3);
     assert.ok(b.cruxeval_o >= 0 && b.cruxeval_o <= 1 && b.cruxeval_i >= 0 && b.cruxeval_i <= 1);
+    // The reference prompts (about 700 byte tokens) do not fit the tiny model's 256-token context: the
+    // server keeps the last 200 tokens of each, as asked (without the flag it refuses them with a 400).
     const remote = await azrEval([
       ...['--bench', 'cruxeval', '--data', FIXTURE, '--limit', '2', '--n', '2'],
-      ...['--base-url', served.url, '--model', 'tiny', '--max-tokens', '16'],
+      ...[
+        '--base-url',
+        served.url,
+        '--model',
+        'tiny',
+        '--max-tokens',
+        '16',
+        '--truncate-prompt-tokens',
+        '200',
+      ],
     ]);
     assert.equal(remote.code, 0, remote.err);
     assert.match(remote.out, /policy openai, reference prompts, n=2/);

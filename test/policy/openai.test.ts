@@ -254,6 +254,63 @@ test('a wrong model name fails at once with what the server answered (no retries
   }
 });
 
+test("a prompt too long for the server's context fails at once with the server's 400 (no retries)", async () => {
+  const long = 'a'.repeat(300); // 301 prompt tokens; the served tiny model has 256
+  for (const api of ['completions', 'chat'] as const) {
+    const retried: RetryInfo[] = [];
+    const policy = createOpenAIPolicy({
+      baseUrls: [served.url],
+      model: 'tiny',
+      api,
+      ...fast,
+      onRetry: (r) => retried.push(r),
+    });
+    try {
+      await assert.rejects(policy.generate([req(long)]), (e: Error) => {
+        const path = api === 'chat' ? 'chat/completions' : 'completions';
+        const what = api === 'chat' ? 'messages' : 'prompt';
+        assert.match(
+          e.message,
+          new RegExp(
+            `^${served.url.replace(/[.]/g, '\\.')}/${path} answered 400: This model's maximum context length is ` +
+              `256 tokens\\. However, you requested \\d+ tokens \\(\\d+ in the ${what}, 12 in the completion\\)`,
+          ),
+        );
+        assert.match(e.message, /send truncate_prompt_tokens K so that the server keeps only the last K/);
+        return true;
+      });
+      assert.equal(policy.stats()[0]?.requests, 1);
+      assert.deepEqual(retried, []);
+    } finally {
+      await policy.close();
+    }
+  }
+});
+
+test('truncatePromptTokens is sent as truncate_prompt_tokens: the server keeps the last K prompt tokens', async () => {
+  const long = `${'a'.repeat(300)} and then f(x) =`;
+  const policy = createOpenAIPolicy({
+    baseUrls: [served.url],
+    model: 'tiny',
+    truncatePromptTokens: 100,
+    ...fast,
+  });
+  try {
+    const http = await policy.generate([req(long, { n: 2 }), req('short', { truncatePromptTokens: 3 })]);
+    const direct = await model.generate([
+      req(long, { n: 2, truncatePromptTokens: 100 }),
+      req('short', { truncatePromptTokens: 3 }),
+    ]);
+    assertSameCompletions(http, direct);
+  } finally {
+    await policy.close();
+  }
+  assert.throws(
+    () => createOpenAIPolicy({ baseUrls: [served.url], model: 'tiny', truncatePromptTokens: 0 }),
+    /truncatePromptTokens must be a whole number >= 1, got 0/,
+  );
+});
+
 test('500s and garbage bodies are retried until the endpoint recovers', async () => {
   const proxy = flakyProxy(served.url, [
     { status: 500, body: 'internal error' },

@@ -34,8 +34,22 @@ test('azr serve CHECKPOINT serves the checkpoint on a free port until SIGTERM', 
       child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
     });
     assert.match(out, /as model 'mine'.*context 128 tokens/);
-    const models = (await (await fetch(`${url}/models`)).json()) as { data: { id: string }[] };
+    const models = (await (await fetch(`${url}/models`)).json()) as {
+      data: { id: string; max_model_len: number }[];
+    };
     assert.equal(models.data[0]?.id, 'mine');
+    assert.equal(models.data[0]?.max_model_len, 128);
+    // The checkpoint's context is enforced: 7 prompt tokens + 122 do not fit in 128.
+    const over = await fetch(`${url}/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'mine', prompt: 'def f(', max_tokens: 122 }),
+    });
+    assert.equal(over.status, 400);
+    assert.match(
+      ((await over.json()) as { error: { message: string } }).error.message,
+      /maximum context length is 128 tokens\. However, you requested 129 tokens \(7 in the prompt, 122 in the completion\)/,
+    );
     const res = await fetch(`${url}/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -53,12 +53,30 @@ test('azr generate against azr serve with the built-in tiny model: every proposa
   const model: BuiltinPolicy = await tinyBuiltinPolicy(256);
   const served: Served = await serve(model);
   const out = join(dir, 'tiny.jsonl');
+  const args = [
+    ...['--base-url', served.url, '--model', 'tiny', '--out', out, '--tasks', '2'],
+    ...['--batch', '2', '--max-rounds', '2', '--rollouts', '2', '--references', '2'],
+    ...['--proposer-max-tokens', '40', '--solver-max-tokens', '12', '--workers', '1'],
+  ];
   try {
-    const { code, out: stdout } = await azrGenerate([
-      ...['--base-url', served.url, '--model', 'tiny', '--out', out, '--tasks', '2'],
-      ...['--batch', '2', '--max-rounds', '2', '--rollouts', '2', '--references', '2'],
-      ...['--proposer-max-tokens', '40', '--solver-max-tokens', '12', '--workers', '1'],
-    ]);
+    // The reference proposer prompts (about 2000 byte tokens) do not fit the tiny model's 256-token
+    // context: the server refuses them with a 400 naming the numbers, and the run stops at the first one,
+    // without retrying it.
+    const refused = await azrGenerate(args);
+    assert.equal(refused.code, 1, refused.out);
+    assert.match(
+      refused.out,
+      /azr generate: http:\/\/127\.0\.0\.1:\d+\/v1\/completions answered 400: This model's maximum context length is 256 tokens\. However, you requested (\d+) tokens \((\d+) in the prompt, 40 in the completion\)/,
+    );
+    const [, total, prompt] = refused.out.match(/you requested (\d+) tokens \((\d+) in the prompt/) ?? [];
+    assert.equal(Number(total), Number(prompt) + 40);
+    assert.ok(Number(prompt) > 256);
+    assert.match(refused.out, /send truncate_prompt_tokens K/);
+    assert.doesNotMatch(refused.out, /retrying/);
+    assert.equal(existsSync(out), false);
+
+    // With --truncate-prompt-tokens the server keeps the end of each prompt, as vLLM would.
+    const { code, out: stdout } = await azrGenerate([...args, '--truncate-prompt-tokens', '200']);
     assert.equal(code, 0, stdout);
     const lines = stdout.trim().split('\n');
     assert.match(lines[0] ?? '', /^azr generate: python deduction\+abduction\+induction tasks into/);

@@ -30,12 +30,14 @@ export interface Served {
   handle: ServeHandle;
 }
 
+/** Serves `policy` as `azr serve` does; a built-in policy's context length is enforced as there. */
 export async function serve(policy: Policy, model = 'tiny'): Promise<Served> {
   const handle = createServer(policy, {
     model,
     tokenText,
     tokenBytes: builtinTokenBytes,
     countPromptTokens: (p) => promptTokens(p).length,
+    ...('engine' in policy ? { contextLength: (policy as BuiltinPolicy).engine.config.contextLength } : {}),
   });
   const url = await handle.listen(0);
   return { url, handle };

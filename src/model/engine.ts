@@ -30,11 +30,13 @@
 //
 // Sampling: one prefill and one decode session, their batch, prompt length and cache capacity symbolic
 // (measured: no slower per step than graphs built for one batch size, and a batch that shrinks as rows
-// finish needs no new session). The
-// weights are fed as inputs (default) or baked in as initializers (`sampleWeights: 'baked'`, rebuilt
-// after every update). Measured with the small preset: a rebuild costs 0.4 s (medium: 1.7 s) on the
-// loaded shared machine and 40-110 ms on a quiet one, and per shape; feeding costs ~10-30% per decode
-// step. A policy update every few hundred decode steps makes feeding the better default.
+// finish needs no new session). The weights are baked in as initializers (default; both sessions are
+// rebuilt lazily after an update) or fed as graph inputs (`sampleWeights: 'inputs'`, no rebuild).
+// Measured with the small preset on a quiet machine, best of 300 interleaved runs: a decode step at
+// batch 32 / 64 and 128 cached slots takes 2.03 / 3.24 ms baked and 2.38 / 3.63 ms fed (likely because
+// ONNX Runtime prepacks only constant matrix operands); a rebuild of both sessions
+// costs about 0.1 s (small) and 0.6 s (medium), paid back within a few hundred decode steps, which
+// every self-play iteration takes many times over.
 //
 // KV cache: per layer a head-major [rows, H, C, hd] buffer for keys and one for values, C a capacity
 // that grows in blocks of 64 slots up to the context (see decode-graph.ts for why not time-major). The
@@ -68,7 +70,7 @@ export interface EngineOptions {
   optimizer: OptimizerSettings;
   /** After warmup: constant (default) or cosine decay. */
   schedule?: LrSchedule;
-  /** How the sampling graphs get the weights; see the top of this file. */
+  /** How the sampling graphs get the weights (default 'baked'); see the top of this file. */
   sampleWeights?: 'inputs' | 'baked';
   /**
    * Let ONNX Runtime's worker threads spin while waiting for work (its default, fastest on idle cores).
@@ -204,6 +206,10 @@ class OrtEngine implements ModelEngine {
   private readonly trainSessions = new SessionCache(TRAIN_SESSIONS);
   private readonly scoreSessions = new SessionCache(SCORE_SESSIONS);
   private readonly sampleSessions = new SessionCache(SAMPLE_SESSIONS);
+  /** Sampling graphs carry the weights as initializers (rebuilt after an update) unless told 'inputs'. */
+  private get bakedSampling(): boolean {
+    return this.opts.sampleWeights !== 'inputs';
+  }
   /** Backing stores of freed caches, most recent first, for the next cache of the same size. */
   private spareCacheBuffers: ArrayBuffer[][] = [];
   /** Weight feeds of the sampling graphs for the current step (with wte^T), built on first use. */
@@ -408,7 +414,7 @@ class OrtEngine implements ModelEngine {
   /** Sampling must see new weights: drop baked sessions and the cached weight feeds. */
   private weightsChanged(): void {
     this.sampleFeeds = null;
-    if (this.opts.sampleWeights !== 'baked') return;
+    if (!this.bakedSampling) return;
     void this.sampleSessions.clear();
   }
 
@@ -420,7 +426,7 @@ class OrtEngine implements ModelEngine {
 
   /** The weight inputs of a sampling graph (empty when the weights are baked in). */
   private weightFeeds(): Record<string, ort.Tensor> {
-    if (this.opts.sampleWeights === 'baked') return {};
+    if (this.bakedSampling) return {};
     if (!this.sampleFeeds) {
       const w = this.samplingWeights();
       const feeds: Record<string, ort.Tensor> = {};
@@ -437,7 +443,7 @@ class OrtEngine implements ModelEngine {
     build: (w: Map<string, Float32Array> | 'inputs') => Uint8Array,
     feeds: Record<string, ort.Tensor>,
   ) {
-    const baked = this.opts.sampleWeights === 'baked';
+    const baked = this.bakedSampling;
     return this.sampleSessions.run(
       key,
       () =>

@@ -343,20 +343,20 @@ test('the pool still answers correctly after the attacks', async () => {
   assert.ok(j.ok && j.output === '42');
 });
 
-test('javascript: a fresh runtime per run, so pollution does not carry over', async () => {
+test('javascript: pollution fails in the frozen realm and does not carry over', async () => {
   const polluted = await ex.run(
     'javascript',
     js('Object.prototype.polluted = 1; Array.prototype.push = null; return 1;'),
     '1',
   );
-  assert.ok(polluted.ok);
+  assert.ok(!polluted.ok && polluted.kind === 'runtime', JSON.stringify(polluted));
   const clean = await ex.run('javascript', js('const a = []; a.push(1); return [({}).polluted, a];'), '1');
   assert.ok(clean.ok && clean.output === '[undefined,[1]]', JSON.stringify(clean));
 });
 
-test('javascript: patching what the output is written with stays within the run', async () => {
-  // The sandbox writes outputs with the context's JSON.stringify and Array.prototype.join; a program
-  // that replaces them shapes only its own output, never a later run's, of the same or another program.
+test('javascript: patching what the output is written with fails and never reaches another run', async () => {
+  // The sandbox writes outputs with the realm's JSON.stringify and Array.prototype.join; a program that
+  // tries to replace them fails (the realm is frozen) and never shapes a later run's output.
   const patch = js(
     "JSON.stringify = () => 'patched'; Array.prototype.join = () => 'patched'; Array.isArray = () => false; return [x, 'y'];",
   );
@@ -369,11 +369,83 @@ test('javascript: patching what the output is written with stays within the run'
   ];
   const results = await ex.batch([...once, ...once]);
   results.forEach((r, i) => {
-    assert.ok(r.ok && 'output' in r, `${i}: ${JSON.stringify(r)}`);
     const x = (i % 4) + 1;
-    if (i % 2) assert.equal(r.output, `[${x},"y",{"a":null,"b":[${x}]}]`, `request ${i}`);
-    else assert.equal(typeof r.output, 'string', `request ${i}`);
+    if (i % 2) {
+      assert.ok(r.ok && 'output' in r, `${i}: ${JSON.stringify(r)}`);
+      assert.equal(r.output, `[${x},"y",{"a":null,"b":[${x}]}]`, `request ${i}`);
+    } else assert.ok(!r.ok && r.kind === 'runtime', `${i}: ${JSON.stringify(r)}`);
   });
+});
+
+test('javascript: intrinsics without a global name are frozen too, and the clock and randomness stay fixed', async () => {
+  // One sandbox, so every program runs in the same realm. Each attack reaches an intrinsic past the name
+  // policy; it fails (or, for a sloppy-mode global write, silently does nothing), and the probe after it
+  // must answer what a fresh realm answers.
+  const one = await createExecutor({ workers: 1, langs: ['javascript'], limits: { timeoutMs: 1000 } });
+  const F = "x['constr' + 'uctor']['constr' + 'uctor']";
+  const pairs: [string, string, string][] = [
+    // [attack, probe, what the probe must answer]
+    [
+      'Object.getPrototypeOf([][Symbol.iterator]()).next = () => ({ done: true }); return 1;',
+      'return [...[1, 2]];',
+      '[1,2]',
+    ],
+    [
+      'Object.getPrototypeOf(function* () {}).prototype.next = null; return 1;',
+      'function* g() { yield 1; yield 2; }\nreturn [...g()];',
+      '[1,2]',
+    ],
+    [
+      'Object.getPrototypeOf(Int8Array.prototype).fill = null; return 1;',
+      'return Array.from(new Int8Array(2).fill(3));',
+      '[3,3]',
+    ],
+    ["Object.getPrototypeOf('').trim = () => 'patched'; return 1;", "return ' a '.trim();", '"a"'],
+    [
+      'Object.getPrototypeOf(new Map().entries()).next = null; return 1;',
+      'return [...new Map([[1, 2]])];',
+      '[[1,2]]',
+    ],
+    [`${F}('leak = 1')(); return 1;`, 'return typeof leak;', '"undefined"'],
+    [`${F}('Math.x = 1')(); return 1;`, 'return Object.keys(Math).length;', '0'],
+  ];
+  try {
+    for (const [attack, probe, want] of pairs) {
+      const a = await one.run('javascript', js(attack), '1');
+      assert.ok(a.ok ? a.output === '1' : a.kind === 'runtime', `${attack}: ${JSON.stringify(a)}`);
+      const p = await one.run('javascript', js(probe), '1');
+      assert.ok(p.ok && p.output === want, `after ${attack}: ${JSON.stringify(p)}`);
+    }
+    // The generator restarts for every run, whatever earlier runs drew, and the real Date constructor
+    // reached through an instance reads the stopped clock too.
+    const draw = js(`return ${F}('return [Math.random(), Math.random()]')();`);
+    const first = await one.run('javascript', draw, '1');
+    await one.run('javascript', js(`${F}('for (let i = 0; i < 5; i++) Math.random()')(); return 1;`), '1');
+    const again = await one.check('javascript', draw, '1');
+    assert.ok(first.ok && again.ok && first.output === again.output, `${JSON.stringify([first, again])}`);
+    const clock = await one.run(
+      'javascript',
+      js(`return ${F}('return new Date()')()['constr' + 'uctor'].now();`),
+      '1',
+    );
+    assert.ok(clock.ok && clock.output === '0', JSON.stringify(clock));
+  } finally {
+    await one.close();
+  }
+});
+
+test('javascript: programs run as strict code, and own properties may shadow frozen ones', async () => {
+  const undeclared = await ex.run('javascript', js('y = x; return y;'), '1');
+  assert.ok(!undeclared.ok && /ReferenceError/.test(undeclared.message), JSON.stringify(undeclared));
+  // Assigning a property that a frozen prototype also has defines it on the object (as in a fresh realm).
+  const shadow = await ex.run(
+    'javascript',
+    js(
+      "const e = new Error('m'); e.name = 'Custom'; const o = {}; o.toString = () => 'o'; return [String(e), String(o), ({}).toString()];",
+    ),
+    '1',
+  );
+  assert.ok(shadow.ok && shadow.output === '["Custom: m","o","[object Object]"]', JSON.stringify(shadow));
 });
 
 test('python: a patched module or class does not leak into the next program', async () => {

@@ -42,6 +42,14 @@ export interface SampleRow {
   constraint?: DecodeConstraint;
   /** Return `allowed`: the vocabulary mask of every sampled token. */
   recordMasks?: boolean;
+  /** Return, for every sampled token, this many most likely tokens of its distribution (0: none). */
+  topLogprobs?: number;
+}
+
+/** A token and its log-probability under the distribution it was (or could have been) drawn from. */
+export interface TokenLogprob {
+  id: number;
+  logprob: number;
 }
 
 export interface SampledRow {
@@ -59,6 +67,12 @@ export interface SampledRow {
    * (the base mask of ids a completion may contain, narrowed by the constraint).
    */
   allowed?: Uint8Array;
+  /**
+   * With `topLogprobs` k: per sampled token, the k most likely tokens of the same distribution its
+   * log-probability is reported under (most likely first, ties by lower id; fewer where fewer could be
+   * drawn). Greedy steps list the chosen token alone, with log-probability 0.
+   */
+  topLogprobs?: TokenLogprob[][];
 }
 
 export interface SamplerOptions {
@@ -74,7 +88,8 @@ export const PAD = SPECIAL_ID['<|pad|>'];
  * Sample one token from `logits` (length V). Exported for tests of the arithmetic. Temperature divides
  * the logits; top-p keeps the smallest set of most likely tokens (ties broken by lower id) whose mass
  * reaches `topP`, including the token that crosses it. Returns the id and its log-probability under the
- * final (masked, tempered, truncated) distribution, or id -1 when the mask allows nothing.
+ * final (masked, tempered, truncated) distribution, or id -1 when the mask allows nothing. With `top` k
+ * > 0, also the k most likely tokens of that distribution (`top`).
  */
 export function sampleToken(
   logits: Float32Array,
@@ -82,7 +97,8 @@ export function sampleToken(
   topP: number,
   rng: Rng,
   mask?: Uint8Array,
-): { id: number; logprob: number } {
+  top = 0,
+): { id: number; logprob: number; top?: TokenLogprob[] } {
   const V = logits.length;
   if (scratch.ids.length < V) scratch = { ids: new Int32Array(V), probs: new Float64Array(V) };
   // Scratch space shared by all calls (sampling is synchronous): this runs per row and per token, and
@@ -95,9 +111,11 @@ export function sampleToken(
     ids[n++] = i;
     if (best < 0 || (logits[i] as number) > (logits[best] as number)) best = i;
   }
-  if (best < 0) return { id: -1, logprob: 0 };
+  if (best < 0) return top > 0 ? { id: -1, logprob: 0, top: [] } : { id: -1, logprob: 0 };
   // Greedy: the most likely allowed token (lowest id on ties), with certainty.
-  if (temperature <= 0) return { id: best, logprob: 0 };
+  if (temperature <= 0) {
+    return top > 0 ? { id: best, logprob: 0, top: [{ id: best, logprob: 0 }] } : { id: best, logprob: 0 };
+  }
   const max = (logits[best] as number) / temperature;
   let z = 0;
   for (let k = 0; k < n; k++) {
@@ -131,7 +149,19 @@ export function sampleToken(
       break;
     }
   }
-  return { id: ids[pick] as number, logprob: Math.log((probs[pick] as number) / z) };
+  const chosen = { id: ids[pick] as number, logprob: Math.log((probs[pick] as number) / z) };
+  if (top <= 0) return chosen;
+  // The kept positions, most likely first: a sort per token, paid only when alternatives are asked for.
+  const byMass = order
+    ? Array.from({ length: kept }, (_, j) => order[j] as number)
+    : Array.from({ length: kept }, (_, j) => j);
+  byMass.sort(
+    (a, b) => (probs[b] as number) - (probs[a] as number) || (ids[a] as number) - (ids[b] as number),
+  );
+  const alternatives = byMass
+    .slice(0, top)
+    .map((k) => ({ id: ids[k] as number, logprob: Math.log((probs[k] as number) / z) }));
+  return { ...chosen, top: alternatives };
 }
 
 let scratch = { ids: new Int32Array(0), probs: new Float64Array(0) };
@@ -153,6 +183,8 @@ function checkRow(r: SampleRow, i: number): void {
   if (!(r.temperature >= 0) || !Number.isFinite(r.temperature))
     bad(`temperature must be a finite number >= 0, got ${r.temperature}`);
   if (!(r.topP > 0 && r.topP <= 1)) bad(`topP must be in (0, 1], got ${r.topP}`);
+  if (r.topLogprobs !== undefined && !(Number.isInteger(r.topLogprobs) && r.topLogprobs >= 0))
+    bad(`topLogprobs must be an integer >= 0, got ${r.topLogprobs}`);
 }
 
 /** One row being sampled. */
@@ -167,6 +199,7 @@ class RowState {
   readonly decoder = new StreamDecoder();
   readonly tokens: number[] = [];
   readonly logprobs: number[] = [];
+  readonly topLogprobs: TokenLogprob[][] = [];
   /** Masks of the sampled tokens, one vocab-sized row each (recordMasks only; sized for the budget). */
   masks: Uint8Array | undefined;
   /** Length of one recorded mask (the vocabulary size), set by the first one. */
@@ -202,6 +235,7 @@ class RowState {
     };
     if (this.row.recordMasks)
       r.allowed = this.masks?.slice(0, this.tokens.length * this.maskWidth) ?? new Uint8Array(0);
+    if ((this.row.topLogprobs ?? 0) > 0) r.topLogprobs = this.topLogprobs;
     return r;
   }
 
@@ -346,7 +380,14 @@ function step(l: RowState, logits: Float32Array, base: Uint8Array, mask: Uint8Ar
     mask[EOS] = complete ? 1 : 0;
     m = mask;
   }
-  const { id, logprob } = sampleToken(logits, l.row.temperature, l.row.topP, l.rng, m);
+  const { id, logprob, top } = sampleToken(
+    logits,
+    l.row.temperature,
+    l.row.topP,
+    l.rng,
+    m,
+    l.row.topLogprobs ?? 0,
+  );
   if (id === -1) {
     l.end('stop');
     return -1;
@@ -354,6 +395,7 @@ function step(l: RowState, logits: Float32Array, base: Uint8Array, mask: Uint8Ar
   l.recordMask(m);
   l.tokens.push(id);
   l.logprobs.push(logprob);
+  if (top) l.topLogprobs.push(top);
   if (id === EOS) {
     l.end('stop');
     return id;

@@ -134,6 +134,7 @@ function wrap(engine: OrtModelEngine, opts: BuiltinPolicyOptions): BuiltinPolicy
           if (r.stop) row.stop = r.stop;
           if (constraint) row.constraint = constraint;
           if (underMask) row.recordMasks = true;
+          if (r.topLogprobs) row.topLogprobs = r.topLogprobs;
           rows.push(row);
         }
       }
@@ -150,6 +151,9 @@ function wrap(engine: OrtModelEngine, opts: BuiltinPolicyOptions): BuiltinPolicy
             logprobs: s.logprobs,
           };
           if (s.allowed) c.allowed = s.allowed;
+          if (s.topLogprobs) {
+            c.topLogprobs = s.topLogprobs.map((at) => at.map((t) => ({ tokenId: t.id, logprob: t.logprob })));
+          }
           return c;
         });
       });

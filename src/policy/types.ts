@@ -29,6 +29,11 @@ export interface GenerateRequest extends SamplingParams {
    * policy passes it on to the server.
    */
   truncatePromptTokens?: number;
+  /**
+   * Also return, per sampled token, this many most likely tokens of its distribution (OpenAI's
+   * `top_logprobs`). Policies that do not tokenize, or servers that do not offer it, leave it out.
+   */
+  topLogprobs?: number;
 }
 
 export type FinishReason = 'stop' | 'length';
@@ -46,6 +51,8 @@ export interface Completion {
    * under the distribution they were drawn from.
    */
   allowed?: Uint8Array;
+  /** With `topLogprobs` k, from policies that tokenize: the k most likely token ids at each position. */
+  topLogprobs?: { tokenId: number; logprob: number }[][];
 }
 
 /** One sequence to learn from: a prompt, what the policy wrote, and how good that was. */

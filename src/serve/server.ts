@@ -3,9 +3,14 @@
 //
 //   GET  /v1/models             the one model served
 //   POST /v1/completions        prompt (or a list of prompts), n, temperature, top_p, max_tokens, stop,
-//                               logprobs, seed, stream, truncate_prompt_tokens
+//                               logprobs (k: the sampled token's and the k most likely), seed,
+//                               stream, truncate_prompt_tokens
 //   POST /v1/chat/completions   messages rendered with chat-template.ts, the same sampling fields,
-//                               logprobs (boolean), stream (server-sent events)
+//                               logprobs (boolean) and top_logprobs, stream (server-sent events)
+//
+// Log-probabilities, the sampled token's and the alternatives alike, are those of the distribution the
+// token was drawn from: after temperature and top-p (greedy decoding reports the chosen token at 0), as
+// the policy's importance ratios need; an alternative outside the top-p nucleus is not listed.
 //   GET  /health                200 when up
 //
 // The context (ServeOptions.contextLength), as vLLM enforces it: a request whose prompt tokens plus
@@ -207,6 +212,8 @@ interface Fitted {
 export function createServer(policy: Policy, opts: ServeOptions = {}): ServeHandle {
   const model = opts.model ?? 'azr';
   const tokenText = opts.tokenText ?? ((id: number) => String(id));
+  /** Text and bytes of one token on its own (an alternative in `top_logprobs`). */
+  const tokenAlone = (id: number): TokenInfo => tokenInfos([id], tokenText, opts.tokenBytes)[0] as TokenInfo;
   const countPrompt = opts.countPromptTokens ?? (() => 0);
   const context = opts.contextLength;
   if (context !== undefined) {
@@ -304,6 +311,7 @@ export function createServer(policy: Policy, opts: ServeOptions = {}): ServeHand
       seed?: number | null | undefined;
       truncate_prompt_tokens?: number | null | undefined;
     },
+    topLogprobs: number,
   ): GenerateRequest[] {
     // Without a seed each request samples afresh; with one, the same request gives the same completions.
     const seed = b.seed ?? randomInt(0, 2 ** 31 - 1);
@@ -318,6 +326,7 @@ export function createServer(policy: Policy, opts: ServeOptions = {}): ServeHand
       };
       if (b.stop.length) r.stop = b.stop;
       if (b.truncate_prompt_tokens != null) r.truncatePromptTokens = b.truncate_prompt_tokens;
+      if (topLogprobs > 0) r.topLogprobs = topLogprobs;
       if (opts.constraint) r.constraint = opts.constraint;
       return r;
     });
@@ -338,7 +347,7 @@ export function createServer(policy: Policy, opts: ServeOptions = {}): ServeHand
       throw new HttpError(400, 'best_of other than n is not supported', 'invalid_request_error', 'best_of');
     const prompts = typeof b.prompt === 'string' ? [b.prompt] : b.prompt;
     const fitted = fit(prompts, b.max_tokens, COMPLETIONS_MAX_TOKENS, b.truncate_prompt_tokens, 'prompt');
-    const out = await batcher.generate(requestsFor(fitted, b));
+    const out = await batcher.generate(requestsFor(fitted, b, b.logprobs ?? 0));
     const id = `cmpl-${randomUUID()}`;
     const createdAt = Math.floor(Date.now() / 1000);
     const logprobsOf = (c: Completion) => {
@@ -347,7 +356,12 @@ export function createServer(policy: Policy, opts: ServeOptions = {}): ServeHand
       return {
         tokens: infos.map((t) => t.token),
         token_logprobs: c.logprobs,
-        top_logprobs: null,
+        // OpenAI's legacy shape: per position, an object from token text to log-probability.
+        top_logprobs: c.topLogprobs
+          ? c.topLogprobs.map((at) =>
+              Object.fromEntries(at.map((t) => [tokenAlone(t.tokenId).token, t.logprob])),
+            )
+          : null,
         text_offset: infos.map((t) => t.offset),
       };
     };
@@ -381,6 +395,14 @@ export function createServer(policy: Policy, opts: ServeOptions = {}): ServeHand
 
   async function chat(res: ServerResponse, text: string): Promise<void> {
     const b = parse(ChatRequest, text);
+    if ((b.top_logprobs ?? 0) > 0 && !b.logprobs) {
+      throw new HttpError(
+        400,
+        'top_logprobs requires logprobs to be true',
+        'invalid_request_error',
+        'top_logprobs',
+      );
+    }
     const prompt = renderChat(b.messages);
     const fitted = fit(
       [prompt],
@@ -389,7 +411,7 @@ export function createServer(policy: Policy, opts: ServeOptions = {}): ServeHand
       b.truncate_prompt_tokens,
       'messages',
     );
-    const out = await batcher.generate(requestsFor(fitted, b));
+    const out = await batcher.generate(requestsFor(fitted, b, b.logprobs ? (b.top_logprobs ?? 0) : 0));
     const id = `chatcmpl-${randomUUID()}`;
     const createdAt = Math.floor(Date.now() / 1000);
     const logprobsOf = (c: Completion) => {
@@ -400,7 +422,10 @@ export function createServer(policy: Policy, opts: ServeOptions = {}): ServeHand
           token: infos[k]?.token ?? '',
           logprob,
           bytes: infos[k]?.bytes ?? [],
-          top_logprobs: [],
+          top_logprobs: (c.topLogprobs?.[k] ?? []).map((t) => {
+            const info = tokenAlone(t.tokenId);
+            return { token: info.token, logprob: t.logprob, bytes: info.bytes };
+          }),
         })),
       };
     };

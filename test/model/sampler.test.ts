@@ -178,6 +178,56 @@ test('greedy and masked sampling', () => {
   assert.equal(sampleToken(logits, 1, 1, rng, new Uint8Array(6)).id, -1);
 });
 
+test('top alternatives: the k most likely tokens of the distribution sampled from, after mask, T and top-p', () => {
+  const logits = [2, 1, 0.5, -1, 0, 3, 2];
+  const ids = (xs: { id: number }[]) => xs.map((x) => x.id);
+  // No mask, T = 0.5: the order of the logits (ties by lower id), log-probabilities of softmax(l / T).
+  const p = softmax(logits, 0.5);
+  const a = sampleToken(Float32Array.from(logits), 0.5, 1, new Rng(1), undefined, 4);
+  assert.deepEqual(ids(a.top ?? []), [5, 0, 6, 1]);
+  for (const t of a.top ?? []) assert.ok(Math.abs(t.logprob - Math.log(p[t.id] as number)) < 1e-9);
+  const mine = a.top?.find((t) => t.id === a.id);
+  if (mine) assert.equal(mine.logprob, a.logprob);
+  // A mask removes ids, and top-p 0.5 keeps the nucleus alone (renormalised): at most what could be drawn.
+  const mask = Uint8Array.from([1, 1, 1, 1, 1, 0, 1]);
+  const q = softmax([2, 1, 0.5, -1, 0, 2], 1); // ids 0-4 and 6
+  const b = sampleToken(Float32Array.from(logits), 1, 0.5, new Rng(2), mask, 5);
+  assert.deepEqual(ids(b.top ?? []), [0, 6]);
+  const z = (q[0] as number) + (q[5] as number);
+  assert.ok(Math.abs((b.top?.[0]?.logprob ?? 0) - Math.log((q[0] as number) / z)) < 1e-9);
+  assert.ok([0, 6].includes(b.id));
+  // Greedy: the chosen token alone, certain; without k, no list at all.
+  assert.deepEqual(sampleToken(Float32Array.from(logits), 0, 1, new Rng(3), undefined, 3).top, [
+    { id: 5, logprob: 0 },
+  ]);
+  assert.equal(sampleToken(Float32Array.from(logits), 1, 1, new Rng(3)).top, undefined);
+});
+
+test('sampleRows returns the alternatives of every sampled token when asked, and checks k', async () => {
+  const engine = new FakeEngine(scripted(3, 'ab'));
+  const row: SampleRow = {
+    prompt: [1, 2, 3],
+    maxTokens: 4,
+    temperature: 1,
+    topP: 1,
+    seed: 5,
+    topLogprobs: 3,
+  };
+  const [r] = await sampleRows(engine, [row, { ...row, topLogprobs: undefined }]).then((rs) => {
+    assert.equal(rs[1]?.topLogprobs, undefined);
+    return rs;
+  });
+  assert.ok(r?.topLogprobs);
+  assert.equal(r.topLogprobs.length, r.tokens.length);
+  r.topLogprobs.forEach((at, k) => {
+    assert.equal(at.length, 3);
+    for (let j = 1; j < at.length; j++) assert.ok((at[j - 1]?.logprob ?? 0) >= (at[j]?.logprob ?? 0));
+    const sampled = at.find((t) => t.id === r.tokens[k]);
+    if (sampled) assert.equal(sampled.logprob, r.logprobs[k]);
+  });
+  await assert.rejects(sampleRows(engine, [{ ...row, topLogprobs: 1.5 }]), /topLogprobs/);
+});
+
 test('EOS ends a row: kept in the tokens, not in the text', async () => {
   const engine = new FakeEngine(scripted(3, 'print(1)'));
   const [r] = await sampleRows(engine, [row([BOS, 65, 66])]);

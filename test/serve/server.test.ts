@@ -192,6 +192,58 @@ test('completions logprobs: one per sampled token, with the token texts and offs
   assert.equal((without.json.choices as Choice[])[0]?.logprobs, null);
 });
 
+test('top logprobs: the k most likely tokens at each position, as the policy reports them', async () => {
+  const d = (await direct('xy', { maxTokens: 6, seed: 2, topLogprobs: 3 }))[0]?.[0];
+  assert.ok(d?.topLogprobs && d.tokenIds);
+  assert.equal(d.topLogprobs.length, d.tokenIds.length);
+  // Completions: per position an object from token text to log-probability, most likely first.
+  const r = await post('/completions', { model: 'tiny', prompt: 'xy', max_tokens: 6, seed: 2, logprobs: 3 });
+  const lp = (r.json.choices as Choice[])[0]?.logprobs as { top_logprobs: Record<string, number>[] };
+  assert.equal(lp.top_logprobs.length, d.tokenIds.length);
+  lp.top_logprobs.forEach((at, k) => {
+    const want = d.topLogprobs?.[k] ?? [];
+    assert.equal(want.length, 3);
+    assert.deepEqual(
+      Object.values(at),
+      want.map((t) => t.logprob),
+    ); // three distinct token names
+  });
+  // Chat: top_logprobs entries with token, logprob and bytes, only when logprobs is true.
+  const messages = [{ role: 'user', content: 'xy' }];
+  const chat = await post('/chat/completions', {
+    model: 'tiny',
+    messages,
+    max_tokens: 5,
+    seed: 4,
+    logprobs: true,
+    top_logprobs: 2,
+  });
+  assert.equal(chat.status, 200, JSON.stringify(chat.json));
+  const content = (
+    chat.json.choices as {
+      logprobs: { content: { logprob: number; top_logprobs: { logprob: number; bytes: number[] }[] }[] };
+    }[]
+  )[0]?.logprobs.content;
+  const want = (
+    await direct(renderChat(messages as never), { maxTokens: 5, seed: 4, topLogprobs: 2 })
+  )[0]?.[0];
+  assert.ok(content && want?.topLogprobs);
+  assert.deepEqual(
+    content.map((e) => e.top_logprobs.map((t) => t.logprob)),
+    want.topLogprobs.map((at) => at.map((t) => t.logprob)),
+  );
+  for (const e of content) {
+    assert.equal(e.top_logprobs.length, 2);
+    assert.ok(
+      (e.top_logprobs[0]?.logprob ?? 0) >= e.logprob - 1e-12,
+      'the first alternative is the most likely',
+    );
+  }
+  const refused = await post('/chat/completions', { model: 'tiny', messages, top_logprobs: 2 });
+  assert.equal(refused.status, 400);
+  assert.equal((refused.json.error as { param: string }).param, 'top_logprobs');
+});
+
 test('logprobs name each token by its own bytes and offset it in characters of the text', async () => {
   // A scripted model behind the real server, so the completion holds a two-byte character: the byte-level
   // tokenizer makes 'é' two tokens, neither of them text on its own.

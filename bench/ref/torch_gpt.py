@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 L, D, H, V, CTX, B, T, THREADS = map(int, sys.argv[1:9])
 SAMPLE_BATCHES = [int(x) for x in sys.argv[9].split(',')]
+SAMPLE_RUNS = int(sys.argv[10]) if len(sys.argv) > 10 else 5
 torch.set_num_threads(THREADS)
 torch.manual_seed(0)
 hd = D // H
@@ -71,7 +72,7 @@ with torch.no_grad():
     for sb in SAMPLE_BATCHES:
         prompt = torch.randint(0, V, (sb, 16)); new = 112
         best = float('inf')
-        for rep in range(2):  # best of two, as the Node side reports its best (one if the first was slow)
+        for rep in range(SAMPLE_RUNS):  # best of, as the Node side reports its best (one if the first was slow)
             if rep and best > 30: break
             t0 = time.perf_counter()
             logits, past = model(prompt)

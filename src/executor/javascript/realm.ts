@@ -201,7 +201,7 @@ export class Realm {
     } catch (e) {
       ctx.dispose();
       rt.dispose();
-      throw new Error(`the JavaScript realm could not be built: ${JSON.stringify(e)}`);
+      throw new Error(`the JavaScript realm could not be built: ${(e as Error)?.message ?? String(e)}`);
     }
   }
 
@@ -229,8 +229,8 @@ export class Realm {
   }
 
   /** Compile the program without running any of it; throws Refused('syntax'). */
-  compile(program: string): void {
-    this.rt.setInterruptHandler(shouldInterruptAfterDeadline(Date.now() + 1000));
+  compile(program: string, limits: ExecLimits): void {
+    this.rt.setInterruptHandler(shouldInterruptAfterDeadline(Date.now() + limits.timeoutMs));
     this.invoke(this.entry.compile, program, (r) => new Refused('syntax', r.message)).dispose();
   }
 

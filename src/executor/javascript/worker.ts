@@ -131,7 +131,7 @@ function handle(req: ExecRequest, limits: ExecLimits): AnyExecResult {
         const banned = bannedName(req.program);
         if (banned) throw new Refused('banned', `use of ${banned} is not allowed`);
         // Compile without running: a syntax error is reported, the program's code never executes.
-        inRealm(limits, (r) => r.compile(req.program));
+        inRealm(limits, (r) => r.compile(req.program, limits));
         return {
           ok: true,
           topLevelFunctions: topLevelFunctions(req.program),

@@ -151,16 +151,21 @@ export function sampleToken(
   }
   const chosen = { id: ids[pick] as number, logprob: Math.log((probs[pick] as number) / z) };
   if (top <= 0) return chosen;
-  // The kept positions, most likely first: a sort per token, paid only when alternatives are asked for.
-  const byMass = order
-    ? Array.from({ length: kept }, (_, j) => order[j] as number)
-    : Array.from({ length: kept }, (_, j) => j);
-  byMass.sort(
-    (a, b) => (probs[b] as number) - (probs[a] as number) || (ids[a] as number) - (ids[b] as number),
-  );
-  const alternatives = byMass
-    .slice(0, top)
-    .map((k) => ({ id: ids[k] as number, logprob: Math.log((probs[k] as number) / z) }));
+  // The kept positions, most likely first: top-p already sorted them (same order, same tie-break);
+  // otherwise a sort per token, paid only when alternatives are asked for.
+  let byMass: ArrayLike<number>;
+  if (order) byMass = order;
+  else {
+    const all = Array.from({ length: kept }, (_, j) => j);
+    all.sort(
+      (a, b) => (probs[b] as number) - (probs[a] as number) || (ids[a] as number) - (ids[b] as number),
+    );
+    byMass = all;
+  }
+  const alternatives = Array.from({ length: Math.min(top, kept) }, (_, j) => {
+    const k = byMass[j] as number;
+    return { id: ids[k] as number, logprob: Math.log((probs[k] as number) / z) };
+  });
   return { ...chosen, top: alternatives };
 }
 

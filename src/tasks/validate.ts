@@ -13,10 +13,11 @@
 // ignores its input (`def f(a): return 40`) and is rejected as 'ignores_input'. A small model drifts to
 // such programs because they are easy to make valid and to solve, and solving them teaches nothing about
 // running code (docs/results.md). A probe that fails (wrong arity or type) is no evidence either way, and
-// a program none of whose probes run is kept. With `rejectIdentity` as well, a program that returns its
-// (single) argument unchanged on its own input and on every probe that runs is rejected as 'returns_input':
+// a program none of whose probes run is kept. With `rejectIdentity` as well, a program that returns one of
+// its arguments unchanged on its own input and on every probe that runs is rejected as 'returns_input':
 // under masked updates the proposer drifted to dressed-up copies of the identity seed (`y = x; return x`),
-// valid and solvable by echoing, and as useless for learning to run code as a constant.
+// and with one-line programs to `def f(a, b): return a`, valid and solvable by echoing, and as useless for
+// learning to run code as a constant.
 import type {
   AnyExecResult,
   ExecRequest,
@@ -139,6 +140,29 @@ function probeInputs(items: readonly ProposalToValidate[], max: number): string[
   });
 }
 
+/** The arguments of a normalized argument list (no spacing outside strings), split at top-level commas. */
+export function topLevelArgs(input: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let from = 0;
+  let quote: string | undefined;
+  for (let i = 0; i < input.length; i++) {
+    const c = input[i] as string;
+    if (quote) {
+      if (c === '\\') i++;
+      else if (c === quote) quote = undefined;
+    } else if (c === "'" || c === '"') quote = c;
+    else if (c === '[' || c === '(' || c === '{') depth++;
+    else if (c === ']' || c === ')' || c === '}') depth--;
+    else if (c === ',' && depth === 0) {
+      out.push(input.slice(from, i));
+      from = i + 1;
+    }
+  }
+  out.push(input.slice(from));
+  return out;
+}
+
 const DUPLICATE: Validation = {
   ok: false,
   reason: 'duplicate',
@@ -173,10 +197,9 @@ function judge(
         reason: 'ignores_input',
         detail: `f gives ${r.output} on its input and on ${ran.length} other input(s)`,
       };
-    // The output's canonical text against the input literal, both without cosmetic spacing: a copy of a
-    // one-argument input reads the same (a multi-argument input never does, an output is one value).
+    // The output's canonical text against each argument's literal, all without cosmetic spacing.
     const echoes = (input: string, output: string) =>
-      normalizeInput(lang, input) === normalizeInput(lang, output);
+      topLevelArgs(normalizeInput(lang, input)).includes(normalizeInput(lang, output));
     if (
       opts.rejectIdentity &&
       ran.length > 0 &&
@@ -186,7 +209,7 @@ function judge(
       return {
         ok: false,
         reason: 'returns_input',
-        detail: `f returns its input unchanged on it and on ${ran.length} other input(s)`,
+        detail: `f returns an argument unchanged on its input and on ${ran.length} other input(s)`,
       };
     seen.add(key);
     return {

@@ -22,6 +22,7 @@ import {
   splitPairs,
   type Task,
   TaskBuffer,
+  topLevelArgs,
   validateProposals,
   verdict,
   verificationBatch,
@@ -163,7 +164,7 @@ test('rejectIdentity: a program that returns its input unchanged on every input 
   );
   assert.match(
     (results[0] as { detail: string }).detail,
-    /returns its input unchanged on it and on \d other/,
+    /returns an argument unchanged on its input and on \d other/,
   );
   // Off by default: the probes alone keep every one of these.
   const probesOnly = await validateProposals(ex, items, new Set(), { probes: 3 });
@@ -171,6 +172,30 @@ test('rejectIdentity: a program that returns its input unchanged on every input 
     probesOnly.map(outcome),
     cases.map(() => 'ok'),
   );
+});
+
+test('rejectIdentity: a two-argument program that returns one argument unchanged is rejected too', async () => {
+  const two = (x: string) => `def f(a, b):\n    ${x}`;
+  const cases: [string, string, string][] = [
+    [two('return a'), '1, 2', 'returns_input'],
+    [two('return b'), "'x,y', [1, 2]", 'returns_input'], // a comma inside a string is not a separator
+    [two('return a + b'), '3, 4', 'ok'],
+    [two('return a * 1'), "[5], 'q'", 'returns_input'],
+    [two('return b if a == 3 else a * 10'), '3, 9', 'ok'], // echoes b only on its own input
+  ];
+  const items = cases.map(([prog, input]) => program('python', prog, input));
+  const results = await validateProposals(ex, items, new Set(), { probes: 2, rejectIdentity: true });
+  assert.deepEqual(
+    results.map(outcome),
+    cases.map((c) => c[2]),
+  );
+});
+
+test('topLevelArgs splits an argument list at its own commas only', () => {
+  assert.deepEqual(topLevelArgs("'a,b',[1,2],(3,4)"), ["'a,b'", '[1,2]', '(3,4)']);
+  assert.deepEqual(topLevelArgs("'it\\'s,',1"), ["'it\\'s,'", '1']);
+  assert.deepEqual(topLevelArgs('[[1,2],[3]]'), ['[[1,2],[3]]']);
+  assert.deepEqual(topLevelArgs('"x\\"",{"k":1,"j":2}'), ['"x\\""', '{"k":1,"j":2}']);
 });
 
 test('probes: a program is kept when none of its probes runs, or when it is the only proposal', async () => {

@@ -1,6 +1,7 @@
 // `azr eval`: held-out accuracy of a checkpoint (or of a run's latest checkpoint), per task type and
 // difficulty. The last line is one JSON object with deduction, abduction, induction and mean.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
 import { resolveCheckpoint } from './checkpoint-arg.js';
 
@@ -85,11 +86,14 @@ export async function evalCommand(argv: string[]): Promise<number> {
   });
   const executor = await createExecutor({ workers: 2 });
   try {
+    const run = await runGrammar(target);
+    if (run) process.stdout.write(`answer grammar as trained: ${run.source}\n`);
     const opts = {
       style: 'compact' as const,
       constrained: true,
       inductionInputs: 10,
       maxTokens,
+      ...(run ? { grammar: run.grammar } : {}),
       ...(langs ? { langs } : {}),
     };
     const r = await evaluateTasks(policy, executor, records, opts);
@@ -112,4 +116,26 @@ export async function evalCommand(argv: string[]): Promise<number> {
     await executor.close();
     await policy.close();
   }
+}
+
+/**
+ * A checkpoint inside a run directory is evaluated under the answer grammar it was trained with (its
+ * run's config.json): a model trained on one-line programs has never been scored on the other forms.
+ */
+async function runGrammar(
+  checkpoint: string,
+): Promise<
+  { source: string; grammar: { matchArity: boolean; returnOnly: boolean; exprDepth: number } } | undefined
+> {
+  let dir = statSync(checkpoint).isDirectory() ? checkpoint : dirname(checkpoint);
+  for (let up = 0; up < 3; up++, dir = dirname(dir)) {
+    const file = join(dir, 'config.json');
+    if (!existsSync(join(dir, 'state.json')) || !existsSync(file)) continue;
+    const { SelfPlayConfigSchema } = await import('../selfplay/config.js');
+    const r = SelfPlayConfigSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+    if (!r.success) return undefined;
+    const { matchArity, returnOnly, exprDepth } = r.data.selfplay;
+    return { source: file, grammar: { matchArity, returnOnly, exprDepth } };
+  }
+  return undefined;
 }

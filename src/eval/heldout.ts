@@ -2,6 +2,7 @@
 // format), per task type and difficulty, verified by the executor. Greedy decoding by default, so a
 // checkpoint has one score.
 import type { Executor, Lang } from '../executor/types.js';
+import { constraintName, programArity } from '../grammar/index.js';
 import type { GenerateRequest, Policy } from '../policy/types.js';
 import {
   fromTaskRecord,
@@ -19,6 +20,8 @@ export interface EvalOptions {
   /** Constrain decoding with the answer grammars (the built-in model's setting). */
   constrained: boolean;
   inductionInputs: number;
+  /** Grammar settings of the run under evaluation (src/selfplay/config.ts); matchArity defaults to on. */
+  grammar?: { matchArity?: boolean; returnOnly?: boolean; exprDepth?: number };
   maxTokens: number;
   temperature?: number;
   /** Only tasks in these languages (default: all). */
@@ -52,7 +55,18 @@ export async function evaluateTasks(
       maxTokens: opts.maxTokens,
       seed: (opts.seed ?? 0) + i,
     };
-    if (opts.constrained) r.constraint = `${t.type}/solver/${t.lang}/${opts.inductionInputs}`;
+    if (opts.constrained) {
+      const g = opts.grammar ?? {};
+      // The arity is what the prompt shows: the `def f(...)` line, or (induction) the length of the shown
+      // argument lists, which is the hidden program's.
+      const arity = (g.matchArity ?? true) ? programArity(t.program) : undefined;
+      r.constraint = constraintName(t.type, 'solver', t.lang, {
+        inductionInputs: opts.inductionInputs,
+        ...(arity ? { arity } : {}),
+        ...(g.returnOnly ? { returnOnly: true } : {}),
+        ...(g.exprDepth !== undefined ? { exprDepth: g.exprDepth } : {}),
+      });
+    }
     return r;
   });
   const completions = await policy.generate(requests);

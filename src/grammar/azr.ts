@@ -31,7 +31,28 @@ export interface AzrGrammarOptions {
   inductionInputs?: number;
   /** Statements between `y = ...` and the final return; default 3. */
   maxStatements?: number;
+  /**
+   * Programs are one `return` of an expression over the parameters (no `y`, no statements); default
+   * false. The short form a small model can learn to read and write first (docs/results.md).
+   */
+  returnOnly?: boolean;
+  /** Nesting depth of expressions below the top-level operator (1 or 2); default 2. */
+  exprDepth?: number;
+  /**
+   * Proposed inputs are short: one-digit integers, lowercase strings of up to 6 letters, lists of up to
+   * 4 such integers; default false. Solver answers keep the full literal range either way. A random walk
+   * through a literal rule almost always reaches its maximum length (closing is one byte among dozens),
+   * so the bound is what sets the length of cold-start inputs, and with it of every output to predict.
+   */
+  shortInputs?: boolean;
 }
+
+/**
+ * Parameters of the program a solver answer is about, when the prompt shows them (the `def f(a, b)` line
+ * of a deduction/abduction program, the input lists of an induction task): the answer grammar then only
+ * offers argument lists and signatures of that length.
+ */
+export type Arity = 1 | 2;
 
 /** Per-language spelling of the same program subset. */
 interface Dialect {
@@ -63,6 +84,7 @@ interface BodyParts {
   /** Per y-type: the assignment expression, the statement rule, the return over params + y. */
   y: Record<Ty, { init: string; stmt: string; ret: string }>;
   maxStatements: number;
+  returnOnly: boolean;
 }
 
 // Integer literals inside programs start with one of few bytes: a uniform pick among allowed bytes would
@@ -120,9 +142,9 @@ const python: Dialect = {
   ],
   aug: { I: ['"+="', '"-="', '"*="'], S: ['"+="'], L: ['"+="'] },
   program: (params, body) => `"def f(${params}):\\n" ${body}`,
-  body: ({ ret0, y, maxStatements }) => [
+  body: ({ ret0, y, maxStatements, returnOnly }) => [
     `"    return " ${ret0}`,
-    ...TYPES.map(
+    ...(returnOnly ? [] : TYPES).map(
       (t) => `"    y = " ${y[t].init} "\\n" ${y[t].stmt}{0,${maxStatements}} "    return " ${y[t].ret}`,
     ),
   ],
@@ -132,6 +154,9 @@ pystr ::= "'" [A-Za-z0-9 _.,!?-]{0,16} "'"
 litI ::= "0" | "-"? [1-9] [0-9]?
 litS ::= "'" [A-Za-z0-9 ]{0,12} "'"
 litL ::= "[" (litI (", " litI){0,5})? "]"
+shortI ::= "-"? [0-9]
+shortS ::= "'" [a-z]{0,6} "'"
+shortL ::= "[" (shortI (", " shortI){0,3})? "]"
 scalar ::= pyint | pystr | "True" | "False" | "None"
 value ::= scalar | "[" (scalar (", " scalar){0,9})? "]" | "(" scalar ", " (scalar (", " scalar){0,3})? ")"
 `,
@@ -185,9 +210,9 @@ const javascript: Dialect = {
   ],
   aug: { I: ['"+="', '"-="', '"*="'], S: ['"+="'], L: [] },
   program: (params, body) => `"function f(${params}) {\\n" ${body} "}"`,
-  body: ({ ret0, y, maxStatements }) => [
+  body: ({ ret0, y, maxStatements, returnOnly }) => [
     `"  return " ${ret0} ";\\n"`,
-    ...TYPES.map(
+    ...(returnOnly ? [] : TYPES).map(
       (t) =>
         `"  let y = " ${y[t].init} ";\\n" ${y[t].stmt}{0,${maxStatements}} "  return " ${y[t].ret} ";\\n"`,
     ),
@@ -198,6 +223,9 @@ jsstr ::= "\"" [A-Za-z0-9 _.,!?-]{0,16} "\""
 litI ::= "0" | "-"? [1-9] [0-9]?
 litS ::= "\"" [A-Za-z0-9 ]{0,12} "\""
 litL ::= "[" (litI (", " litI){0,5})? "]"
+shortI ::= "-"? [0-9]
+shortS ::= "\"" [a-z]{0,6} "\""
+shortL ::= "[" (shortI (", " shortI){0,3})? "]"
 scalar ::= jsint | jsstr | "true" | "false" | "null"
 value ::= scalar | "[" (scalar (", " scalar){0,9})? "]"
 `,
@@ -212,7 +240,7 @@ class ProgramGrammar {
 
   constructor(
     private readonly lang: Lang,
-    private readonly maxStatements: number,
+    private readonly opts: Required<Omit<AzrGrammarOptions, 'inductionInputs' | 'shortInputs'>>,
   ) {
     const d = DIALECTS[lang];
     this.lines.push(`int ::= ${d.int}`, `str ::= ${d.str}`, `index ::= "0" | "1" | "-1"`);
@@ -234,7 +262,8 @@ class ProgramGrammar {
       const names = env.filter(([, ty]) => ty === t).map(([n]) => `"${n}"`);
       this.lines.push(`${t}0${sfx} ::= ${[lit[t], ...names].join(' | ')}`);
     }
-    for (const depth of [1, 2]) {
+    const depths = Array.from({ length: this.opts.exprDepth }, (_, k) => k + 1);
+    for (const depth of depths) {
       const at = (t: Ty) => `${t}${depth - 1}${sfx}`;
       const { prefix, postfix } = d.build(at);
       for (const t of TYPES) {
@@ -249,13 +278,13 @@ class ProgramGrammar {
         this.lines.push(`${t}${depth}${sfx} ::= ${alts.join(' | ')}`);
       }
     }
-    const tops = d.top((t) => `${t}2${sfx}`);
+    const tops = d.top((t) => `${t}${this.opts.exprDepth}${sfx}`);
     for (const t of TYPES) this.lines.push(`e${t}${sfx} ::= ${tops[t].join(' | ')}`);
     this.lines.push(
       `cond${sfx} ::= ${d
         .cond(
           (t) => `e${t}${sfx}`,
-          (t) => `${t}2${sfx}`,
+          (t) => `${t}${this.opts.exprDepth}${sfx}`,
         )
         .join(' | ')}`,
     );
@@ -298,11 +327,12 @@ class ProgramGrammar {
     this.lines.push(`${name} ::= ${alts.join(' | ')}`);
   }
 
-  /** The rule `program` (any signature) plus `program1`/`program2` and `args1_*`/`args2_*` pairings. */
+  /** The rule `program` (any signature), `program1`/`program2` by arity, and `task` (a program and its input). */
   build(): string {
     const d = DIALECTS[this.lang];
+    // One-parameter programs call it `a`, like the first of two: a name means the same in both.
     const sigs: Env[] = [];
-    for (const t of TYPES) sigs.push([['x', t]]);
+    for (const t of TYPES) sigs.push([['a', t]]);
     for (const a of TYPES)
       for (const b of TYPES)
         sigs.push([
@@ -310,70 +340,100 @@ class ProgramGrammar {
           ['b', b],
         ]);
     const tasks: string[] = [];
-    const programs: string[] = [];
+    const byArity: Record<Arity, string[]> = { 1: [], 2: [] };
     sigs.forEach((sig, k) => {
       const p = this.exprs(sig);
       const y = {} as BodyParts['y'];
-      for (const t of TYPES) {
-        const stmt = `stmt${t}_s${k}`;
-        this.stmt(sig, t, stmt);
-        y[t] = { init: `e${t}${p}`, stmt, ret: `ret${this.exprs([...sig, ['y', t]])}` };
+      if (!this.opts.returnOnly) {
+        for (const t of TYPES) {
+          const stmt = `stmt${t}_s${k}`;
+          this.stmt(sig, t, stmt);
+          y[t] = { init: `e${t}${p}`, stmt, ret: `ret${this.exprs([...sig, ['y', t]])}` };
+        }
       }
-      const body = d.body({ ret0: `ret${p}`, y, maxStatements: this.maxStatements });
+      const body = d.body({
+        ret0: `ret${p}`,
+        y,
+        maxStatements: this.opts.maxStatements,
+        returnOnly: this.opts.returnOnly,
+      });
       this.lines.push(`body_s${k} ::= ${body.join(' | ')}`);
       const params = sig.map(([n]) => n).join(', ');
       this.lines.push(`program_s${k} ::= ${d.program(params, `body_s${k}`)}`);
-      programs.push(`program_s${k}`);
-      const args = sig.map(([, t]) => `lit${t}`).join(' ", " ');
+      byArity[sig.length as Arity].push(`program_s${k}`);
+      const args = sig.map(([, t]) => `in${t}`).join(' ", " ');
       tasks.push(`program_s${k} "\\n\`\`\`\\n\`\`\`input\\n" ${args}`);
     });
-    this.lines.push(`program ::= ${programs.join(' | ')}`);
+    this.lines.push(`program1 ::= ${byArity[1].join(' | ')}`);
+    this.lines.push(`program2 ::= ${byArity[2].join(' | ')}`);
+    this.lines.push('program ::= program1 | program2');
     // A proposal's input is typed by the program's signature (the matcher tracks which ones remain).
     this.lines.push(`task ::= ${tasks.join(' | ')}`);
     return `${this.lines.join('\n')}\n${d.values}`;
   }
 }
 
-function rootRules(lang: Lang, inductionInputs: number): string {
+function rootRules(lang: Lang, inductionInputs: number, shortInputs: boolean): string {
   const fence = (tag: string) => `"\`\`\`${tag}\\n"`;
   const close = '"\\n```"';
   const end = '@"</answer>"';
-  const input = `"\\n" ${fence('input')} args ${close}`;
-  return [
+  const input = (args: string) => `"\\n" ${fence('input')} ${args} ${close}`;
+  const lines = [
     `root ::= propose-program | propose-inputs | solve-output | solve-input | solve-program`,
     `propose-program ::= ${fence(lang)} task ${close} ${end}`,
-    `propose-inputs ::= ${fence('message')} [a-z] [a-z ]{2,30} ${close} (${input}){1,${inductionInputs}} ${end}`,
     `solve-output ::= value ${end}`,
-    `solve-input ::= args ${end}`,
-    `solve-program ::= ${fence(lang)} program ${close} ${end}`,
     'arg ::= litI | litS | litL',
     'args ::= arg (", " arg)?',
-  ].join('\n');
+    'args1 ::= arg',
+    'args2 ::= arg ", " arg',
+    // Literals a proposer writes as inputs.
+    ...TYPES.map((t) => `in${t} ::= ${shortInputs ? 'short' : 'lit'}${t}`),
+    'inarg ::= inI | inS | inL',
+    'inargs ::= inarg (", " inarg)?',
+    'inargs1 ::= inarg',
+    'inargs2 ::= inarg ", " inarg',
+  ];
+  for (const n of ['', '1', '2']) {
+    const message = `${fence('message')} [a-z] [a-z ]{2,30} ${close}`;
+    lines.push(`propose-inputs${n} ::= ${message} (${input(`inargs${n}`)}){1,${inductionInputs}} ${end}`);
+    lines.push(`solve-input${n} ::= args${n} ${end}`);
+    lines.push(`solve-program${n} ::= ${fence(lang)} program${n} ${close} ${end}`);
+  }
+  return lines.join('\n');
 }
 
 /** The GBNF source of one language's AZR grammar; its start rules are named by `startRule`. */
 export function azrGrammarSource(lang: Lang, opts: AzrGrammarOptions = {}): string {
-  const { inductionInputs, maxStatements } = resolve(opts);
-  return `${rootRules(lang, inductionInputs)}\n${new ProgramGrammar(lang, maxStatements).build()}`;
+  const { inductionInputs, shortInputs, ...program } = resolve(opts);
+  return `${rootRules(lang, inductionInputs, shortInputs)}\n${new ProgramGrammar(lang, program).build()}`;
 }
 
-/** The rule an answer of this (type, role) starts from. */
-export function startRule(type: TaskType, role: Role): string {
-  if (role === 'proposer') return type === 'induction' ? 'propose-inputs' : 'propose-program';
-  return type === 'deduction' ? 'solve-output' : type === 'abduction' ? 'solve-input' : 'solve-program';
+/** The rule an answer of this (type, role) starts from; with an arity, the rule for that many parameters. */
+export function startRule(type: TaskType, role: Role, arity?: Arity): string {
+  const n = arity === undefined || (type === 'deduction' && role === 'solver') ? '' : String(arity);
+  if (role === 'proposer') return type === 'induction' ? `propose-inputs${n}` : 'propose-program';
+  return type === 'deduction'
+    ? 'solve-output'
+    : type === 'abduction'
+      ? `solve-input${n}`
+      : `solve-program${n}`;
 }
 
 function resolve(opts: AzrGrammarOptions): Required<AzrGrammarOptions> {
   const inductionInputs = opts.inductionInputs ?? 10;
   const maxStatements = opts.maxStatements ?? 3;
+  const returnOnly = opts.returnOnly ?? false;
+  const exprDepth = opts.exprDepth ?? 2;
+  const shortInputs = opts.shortInputs ?? false;
   if (!Number.isInteger(inductionInputs) || inductionInputs < 1 || inductionInputs > 100)
     throw new RangeError(`inductionInputs must be an integer in 1..100, got ${inductionInputs}`);
   if (!Number.isInteger(maxStatements) || maxStatements < 0 || maxStatements > 6)
     throw new RangeError(`maxStatements must be an integer in 0..6, got ${maxStatements}`);
-  return { inductionInputs, maxStatements };
+  if (exprDepth !== 1 && exprDepth !== 2) throw new RangeError(`exprDepth must be 1 or 2, got ${exprDepth}`);
+  return { inductionInputs, maxStatements, returnOnly, exprDepth, shortInputs };
 }
 
-// One parse per language and options; the six (type, role) grammars share its rules and differ in root.
+// One parse per language and options; the (type, role, arity) grammars share its rules and differ in root.
 const parsed = new Map<string, Grammar>();
 const constraints = new Map<string, DecodeConstraint>();
 
@@ -383,20 +443,21 @@ export function azrConstraint(
   role: Role,
   lang: Lang,
   opts: AzrGrammarOptions | number = {},
+  arity?: Arity,
 ): DecodeConstraint {
   const o = resolve(typeof opts === 'number' ? { inductionInputs: opts } : opts);
-  const name = `${type}/${role}/${lang}`;
-  const key = `${name}/${o.inductionInputs}/${o.maxStatements}`;
+  const rule = startRule(type, role, arity);
+  const gkey = `${lang}/${o.inductionInputs}/${o.maxStatements}/${o.returnOnly}/${o.exprDepth}/${o.shortInputs}`;
+  const key = `${type}/${role}/${rule}/${gkey}`;
   let c = constraints.get(key);
   if (!c) {
-    const gkey = `${lang}/${o.inductionInputs}/${o.maxStatements}`;
     let g = parsed.get(gkey);
     if (!g) {
       g = parseGrammar(azrGrammarSource(lang, o));
       parsed.set(gkey, g);
     }
-    const root = g.names.indexOf(startRule(type, role));
-    c = grammarConstraint(name, { ...g, root });
+    const root = g.names.indexOf(rule);
+    c = grammarConstraint(`${type}/${role}/${lang}`, { ...g, root });
     constraints.set(key, c);
   }
   return c;
@@ -404,14 +465,42 @@ export function azrConstraint(
 
 const TASK_TYPES: readonly string[] = ['deduction', 'abduction', 'induction'];
 
+/** What a constraint name carries beyond (type, role, language). */
+export interface ConstraintNameOptions {
+  inductionInputs?: number;
+  arity?: Arity;
+  /** `AzrGrammarOptions.returnOnly`. */
+  returnOnly?: boolean;
+  /** `AzrGrammarOptions.exprDepth`, when not the default 2. */
+  exprDepth?: number;
+  /** `AzrGrammarOptions.shortInputs`. */
+  shortInputs?: boolean;
+}
+
 /**
- * Resolve a constraint name as the loop writes it into GenerateRequest.constraint:
- * `${type}/${role}/${lang}` or `${type}/${role}/${lang}/${inductionInputs}`; undefined for other names.
+ * The name the loop writes into GenerateRequest.constraint: `${type}/${role}/${lang}`, then the induction
+ * input count, then flags: `a1`/`a2` (arity), `r` (return-only programs), `d1` (expression depth 1),
+ * `s` (short proposed inputs).
+ * A name crosses the policy interface as a string, so a server or another process resolves it the same way.
  */
+export function constraintName(
+  type: TaskType,
+  role: Role,
+  lang: Lang,
+  o: ConstraintNameOptions = {},
+): string {
+  const parts: string[] = [type, role, lang, String(o.inductionInputs ?? 10)];
+  if (o.arity !== undefined) parts.push(`a${o.arity}`);
+  if (o.returnOnly) parts.push('r');
+  if (o.exprDepth !== undefined && o.exprDepth !== 2) parts.push(`d${o.exprDepth}`);
+  if (o.shortInputs) parts.push('s');
+  return parts.join('/');
+}
+
+/** Resolve a name written by `constraintName` (or its older, shorter forms); undefined for other names. */
 export function constraintByName(name: string): DecodeConstraint | undefined {
-  const [type, role, lang, n, ...rest] = name.split('/');
+  const [type, role, lang, n, ...flags] = name.split('/');
   if (
-    rest.length > 0 ||
     !TASK_TYPES.includes(type ?? '') ||
     (role !== 'proposer' && role !== 'solver') ||
     (lang !== 'python' && lang !== 'javascript') ||
@@ -419,5 +508,25 @@ export function constraintByName(name: string): DecodeConstraint | undefined {
   ) {
     return undefined;
   }
-  return azrConstraint(type as TaskType, role, lang, { inductionInputs: n ? Number(n) : 10 });
+  const opts: AzrGrammarOptions = { inductionInputs: n ? Number(n) : 10 };
+  let arity: Arity | undefined;
+  const seen = new Set<string>();
+  for (const f of flags) {
+    if (seen.has(f[0] ?? '')) return undefined;
+    seen.add(f[0] ?? '');
+    if (f === 'a1' || f === 'a2') arity = f === 'a1' ? 1 : 2;
+    else if (f === 'r') opts.returnOnly = true;
+    else if (f === 's') opts.shortInputs = true;
+    else if (f === 'd1' || f === 'd2') opts.exprDepth = Number(f[1]);
+    else return undefined;
+  }
+  return azrConstraint(type as TaskType, role, lang, opts, arity);
+}
+
+/** The parameter count of `def f(...)` / `function f(...)`, when it is one or two; else undefined. */
+export function programArity(program: string): Arity | undefined {
+  const m = /(?:def|function)\s+f\s*\(([^)]*)\)/.exec(program);
+  if (!m) return undefined;
+  const params = (m[1] ?? '').split(',').filter((p) => p.trim() !== '');
+  return params.length === 1 || params.length === 2 ? (params.length as Arity) : undefined;
 }

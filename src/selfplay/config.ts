@@ -69,6 +69,18 @@ export const SelfPlayConfigSchema = z
          * its own input and every probe. Absent in configs from before it: off.
          */
         rejectIdentity: z.boolean().default(false),
+        /**
+         * With constrainedDecoding: answers about a program (abduction inputs, induction programs, an
+         * induction proposal's inputs) may only take as many arguments as its `def f(...)` line shows.
+         * Absent in configs from before it: off.
+         */
+        matchArity: z.boolean().default(false),
+        /** With constrainedDecoding: programs are a single `return` line (no statements, loops or branches). */
+        returnOnly: z.boolean().default(false),
+        /** With constrainedDecoding: nesting depth of program expressions below the top-level operator. */
+        exprDepth: z.number().int().min(1).max(2).default(2),
+        /** With constrainedDecoding: proposed inputs are short literals (src/grammar/azr.ts). */
+        shortInputs: z.boolean().default(false),
       })
       .strict(),
     sampling: z
@@ -138,6 +150,11 @@ const base: SelfPlayConfig = {
     inputProbes: 2,
     // With masked updates the proposer drifted to copies of the identity seed (docs/results.md).
     rejectIdentity: true,
+    // Before it, most abduction answers to one-parameter programs carried two arguments (docs/results.md).
+    matchArity: true,
+    returnOnly: false,
+    exprDepth: 2,
+    shortInputs: false,
   },
   sampling: { temperature: 1.0, topP: 1.0, proposerMaxTokens: 160, solverMaxTokens: 96 },
   executor: { workers: 2, timeoutMs: 2000, memoryMb: 256 },

@@ -9,6 +9,7 @@
 // The solver learns from the solver batch and from the learnability rollouts: both are verified answers to
 // real tasks, and using the rollouts multiplies the solver's signal at no extra sampling cost.
 import type { Executor } from '../executor/types.js';
+import { constraintName, programArity } from '../grammar/index.js';
 import type { Completion, GenerateRequest, Policy, TrainingSample } from '../policy/types.js';
 import { trrAdvantages } from '../rl/trrpp.js';
 import {
@@ -83,6 +84,7 @@ export function makeIterationRunner(env: IterationEnv): IterationRunner {
     prompt: string,
     n: number,
     seed: number,
+    program?: string,
   ): GenerateRequest => {
     const req: GenerateRequest = {
       prompt,
@@ -92,7 +94,16 @@ export function makeIterationRunner(env: IterationEnv): IterationRunner {
       maxTokens: role === 'proposer' ? config.sampling.proposerMaxTokens : config.sampling.solverMaxTokens,
       seed,
     };
-    if (sp.constrainedDecoding) req.constraint = `${type}/${role}/${lang}/${sp.inductionInputs}`;
+    if (sp.constrainedDecoding) {
+      const arity = sp.matchArity && program !== undefined ? programArity(program) : undefined;
+      req.constraint = constraintName(type, role, lang, {
+        inductionInputs: sp.inductionInputs,
+        ...(arity ? { arity } : {}),
+        returnOnly: sp.returnOnly,
+        exprDepth: sp.exprDepth,
+        shortInputs: sp.shortInputs,
+      });
+    }
     return req;
   };
 
@@ -148,7 +159,7 @@ export function makeIterationRunner(env: IterationEnv): IterationRunner {
         };
         if (type === 'induction') slot.subject = refs[0] as Task;
         proposals.push(slot);
-        proposeReqs.push(request(type, 'proposer', slot.prompt, 1, rng.seed()));
+        proposeReqs.push(request(type, 'proposer', slot.prompt, 1, rng.seed(), slot.subject?.program));
       }
     }
     const proposed = await generate(proposeReqs);
@@ -200,7 +211,7 @@ export function makeIterationRunner(env: IterationEnv): IterationRunner {
       const slot: SolveSlot = { type, task, prompt, completions: [], correct: [], parsed: [] };
       if (proposal !== undefined) slot.proposal = proposal;
       solves.push(slot);
-      solveReqs.push(request(type, 'solver', prompt, n, rng.seed()));
+      solveReqs.push(request(type, 'solver', prompt, n, rng.seed(), task.program));
     };
     for (const type of sp.taskTypes) {
       const rng = rngs.get(type) as Rng;

@@ -87,6 +87,7 @@ export async function runTraining(
         style: sp.promptStyle,
         constrained: sp.constrainedDecoding,
         inductionInputs: sp.inductionInputs,
+        grammar: { matchArity: sp.matchArity, returnOnly: sp.returnOnly, exprDepth: sp.exprDepth },
         maxTokens: c.sampling.solverMaxTokens,
         langs: [c.lang],
       });

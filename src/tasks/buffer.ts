@@ -14,9 +14,9 @@ import { fromTaskRecord, parseTaskRecord, type TaskRecord, toTaskRecord, writeTa
 import { taskKey } from './normalize.js';
 import type { Task, TaskType } from './types.js';
 
-/** The single seed task: f(x) = x on one string, in each language. */
+/** The single seed task: f(a) = a on one string, in each language (the grammar's parameter name). */
 export function identityTask(type: TaskType, lang: Lang): Task {
-  const program = lang === 'python' ? 'def f(x):\n    return x' : 'function f(x) {\n  return x;\n}';
+  const program = lang === 'python' ? 'def f(a):\n    return a' : 'function f(a) {\n  return a;\n}';
   const input = lang === 'python' ? "'Hello World'" : '"Hello World"';
   const task: Task = { type, lang, program, input, output: input };
   if (type === 'induction') {

@@ -6,7 +6,9 @@ import type { Lang } from '../../src/executor/types.js';
 import {
   azrConstraint,
   constraintByName,
+  constraintName,
   type GrammarMatcher,
+  programArity,
   randomSentence,
 } from '../../src/grammar/index.js';
 import type { ConstraintMatcher } from '../../src/model/constraint.js';
@@ -26,8 +28,8 @@ const accepts = (type: TaskType, role: Role, lang: Lang, text: string): boolean 
 };
 
 const SEED = {
-  python: { program: 'def f(x):\n    return x', input: "'Hello World'" },
-  javascript: { program: 'function f(x) {\n  return x;\n}', input: '"Hello World"' },
+  python: { program: 'def f(a):\n    return a', input: "'Hello World'" },
+  javascript: { program: 'function f(a) {\n  return a;\n}', input: '"Hello World"' },
 };
 const task = (lang: Lang, program: string, input: string) =>
   `\`\`\`${lang}\n${program}\n\`\`\`\n\`\`\`input\n${input}\n\`\`\`</answer>`;
@@ -49,19 +51,19 @@ test('every AZR grammar accepts the identity seed task in its format', () => {
 
 test('the program subset: statements, loops, branches and the methods a small model can use', () => {
   const py = [
-    'def f(x):\n    y = 0\n    for i in x:\n        y += i\n    return y',
+    'def f(a):\n    y = 0\n    for i in a:\n        y += i\n    return y',
     "def f(a, b):\n    y = a.upper()\n    if b > 2:\n        y = y[::-1]\n    else:\n        y = y + 'ab'\n    return y",
-    'def f(x):\n    y = sorted(x)\n    for i in range(len(x)):\n        y += [i, 2]\n    return y[1:]',
-    "def f(x):\n    return ''.join(sorted(x)).count('a') + len(x.lower())",
+    'def f(a):\n    y = sorted(a)\n    for i in range(len(a)):\n        y += [i, 2]\n    return y[1:]',
+    "def f(a):\n    return ''.join(sorted(a)).count('a') + len(a.lower())",
     'def f(a, b):\n    return [v for v in a if v > b]',
   ];
   for (const p of py)
     assert.ok(accepts('deduction', 'proposer', 'python', task('python', p, inputFor(p))), p);
   const js = [
-    'function f(x) {\n  let y = 0;\n  for (const i of x) {\n    y += i;\n  }\n  return y;\n}',
+    'function f(a) {\n  let y = 0;\n  for (const i of a) {\n    y += i;\n  }\n  return y;\n}',
     'function f(a, b) {\n  let y = a.toUpperCase();\n  if (b > 2) {\n    y = y.slice(1);\n  } else {\n    y = y + "ab";\n  }\n  return y;\n}',
-    'function f(x) {\n  return x.map((v) => v * 2).filter((v) => v > 3);\n}',
-    'function f(x) {\n  let y = 1;\n  for (let i = 0; i < x; i++) {\n    y *= 2;\n  }\n  return y;\n}',
+    'function f(a) {\n  return a.map((v) => v * 2).filter((v) => v > 3);\n}',
+    'function f(a) {\n  let y = 1;\n  for (let i = 0; i < a; i++) {\n    y *= 2;\n  }\n  return y;\n}',
   ];
   for (const p of js)
     assert.ok(accepts('induction', 'solver', 'javascript', `\`\`\`javascript\n${p}\n\`\`\`</answer>`), p);
@@ -77,17 +79,17 @@ function inputFor(p: string): string {
 
 test('proposals are refused when they cannot run: unknown names, y before assignment, mistyped or miscounted inputs', () => {
   const bad: [Lang, string, string][] = [
-    ['python', 'def f(x):\n    return z', "'a'"],
-    ['python', 'def f(x):\n    return y', "'a'"],
-    ['python', 'def f(x):\n    for i in x:\n        y += i\n    return i', '[1]'],
-    ['python', 'def f(x):\n    return x.upper()', '5'],
-    ['python', 'def f(x):\n    return len(x) + x', "'ab'"],
+    ['python', 'def f(a):\n    return z', "'a'"],
+    ['python', 'def f(a):\n    return y', "'a'"],
+    ['python', 'def f(a):\n    for i in a:\n        y += i\n    return i', '[1]'],
+    ['python', 'def f(a):\n    return a.upper()', '5'],
+    ['python', 'def f(a):\n    return len(a) + a', "'ab'"],
     ['python', 'def f(a, b):\n    return a', '1'],
-    ['python', 'def f(x):\n    return x', '1, 2'],
-    ['python', 'import os\ndef f(x):\n    return x', '1'],
-    ['javascript', 'function f(x) {\n  return x.toUpperCase();\n}', '[1]'],
-    ['javascript', 'function f(x) {\n  return y;\n}', '1'],
-    ['javascript', 'function f(x) {\n  while (true) {}\n}', '1'],
+    ['python', 'def f(a):\n    return a', '1, 2'],
+    ['python', 'import os\ndef f(a):\n    return a', '1'],
+    ['javascript', 'function f(a) {\n  return a.toUpperCase();\n}', '[1]'],
+    ['javascript', 'function f(a) {\n  return y;\n}', '1'],
+    ['javascript', 'function f(a) {\n  while (true) {}\n}', '1'],
   ];
   for (const [lang, program, input] of bad)
     assert.equal(
@@ -97,14 +99,14 @@ test('proposals are refused when they cannot run: unknown names, y before assign
     );
   // The same programs with inputs of the right type are fine.
   assert.ok(
-    accepts('deduction', 'proposer', 'python', task('python', 'def f(x):\n    return x.upper()', "'ab'")),
+    accepts('deduction', 'proposer', 'python', task('python', 'def f(a):\n    return a.upper()', "'ab'")),
   );
   assert.ok(
     accepts(
       'deduction',
       'proposer',
       'javascript',
-      task('javascript', 'function f(x) {\n  return x.toUpperCase();\n}', '"ab"'),
+      task('javascript', 'function f(a) {\n  return a.toUpperCase();\n}', '"ab"'),
     ),
   );
   // Formats: wrong fence, missing end token, text after the end, a second answer.
@@ -141,6 +143,127 @@ test('constraint names resolve as the loop writes them, and nothing else does', 
     assert.equal(constraintByName(bad), undefined, bad);
   assert.equal(constraintByName('deduction/solver/python'), c, 'compiled once');
   assert.throws(() => azrConstraint('deduction', 'solver', 'python', { maxStatements: 9 }), RangeError);
+});
+
+const acceptsNamed = (name: string, text: string): boolean => {
+  const c = constraintByName(name);
+  assert.ok(c, name);
+  const m = c.start() as GrammarMatcher;
+  return m.acceptAll(encode(text)) && m.isComplete();
+};
+
+test('with an arity, answers about a program take exactly that many arguments', () => {
+  assert.ok(acceptsNamed('abduction/solver/python/4/a1', "'ab'</answer>"));
+  assert.equal(acceptsNamed('abduction/solver/python/4/a1', "'ab', 3</answer>"), false);
+  assert.ok(acceptsNamed('abduction/solver/python/4/a2', "'ab', 3</answer>"));
+  assert.equal(acceptsNamed('abduction/solver/python/4/a2', "'ab'</answer>"), false);
+  const one = '```python\ndef f(a):\n    return a + 1\n```</answer>';
+  const two = '```python\ndef f(a, b):\n    return a + b\n```</answer>';
+  assert.ok(acceptsNamed('induction/solver/python/4/a1', one));
+  assert.equal(acceptsNamed('induction/solver/python/4/a1', two), false);
+  assert.ok(acceptsNamed('induction/solver/python/4/a2', two));
+  assert.equal(acceptsNamed('induction/solver/python/4/a2', one), false);
+  const inputs = (...xs: string[]) =>
+    `\`\`\`message\nadds\n\`\`\`${xs.map((x) => `\n\`\`\`input\n${x}\n\`\`\``).join('')}</answer>`;
+  assert.ok(acceptsNamed('induction/proposer/python/4/a2', inputs('1, 2', "'a', [3]")));
+  assert.equal(acceptsNamed('induction/proposer/python/4/a2', inputs('1, 2', '3')), false);
+  assert.equal(acceptsNamed('induction/proposer/javascript/4/a1', inputs('1, 2')), false);
+  // A deduction answer is a value whatever the program's arity.
+  assert.ok(acceptsNamed('deduction/solver/python/4/a2', '[1, 2]</answer>'));
+  // Without an arity, either count is fine, as before.
+  assert.ok(acceptsNamed('abduction/solver/python/4', "'ab', 3</answer>"));
+  assert.ok(acceptsNamed('abduction/solver/python/4', "'ab'</answer>"));
+});
+
+test('programArity reads the parameter list of either language', () => {
+  assert.equal(programArity('def f(a):\n    return a'), 1);
+  assert.equal(programArity('def f(a, b):\n    return a'), 2);
+  assert.equal(programArity('function f(a, b) {\n  return a;\n}'), 2);
+  assert.equal(programArity('def f():\n    return 1'), undefined);
+  assert.equal(programArity('def f(a, b, c):\n    return a'), undefined);
+  assert.equal(programArity('print(1)'), undefined);
+});
+
+test('return-only and depth-1 grammars admit one short return line and nothing longer', () => {
+  const ind = (body: string) => `\`\`\`python\ndef f(a):\n${body}\n\`\`\`</answer>`;
+  const statements = ind('    y = a + 1\n    return y');
+  assert.ok(acceptsNamed('induction/solver/python/4', statements));
+  assert.equal(acceptsNamed('induction/solver/python/4/r', statements), false);
+  assert.ok(acceptsNamed('induction/solver/python/4/r', ind('    return abs(len(a)) + 1')));
+  assert.ok(acceptsNamed('induction/solver/python/4/r/d1', ind('    return len(a) + 1')));
+  assert.equal(acceptsNamed('induction/solver/python/4/r/d1', ind('    return abs(len(a)) + 1')), false);
+  const js = 'function f(a) {\n  let y = a;\n  return y;\n}';
+  assert.equal(acceptsNamed('deduction/proposer/javascript/4/r', task('javascript', js, '1')), false);
+  assert.ok(
+    acceptsNamed(
+      'deduction/proposer/javascript/4/r',
+      task('javascript', 'function f(a) {\n  return a * 2;\n}', '1'),
+    ),
+  );
+  // Random walks through the narrowest grammar still end, and their programs are one line.
+  const rng = new Rng(9);
+  for (let k = 0; k < 20; k++) {
+    const m = (
+      constraintByName('deduction/proposer/python/4/r/d1') as NonNullable<ReturnType<typeof constraintByName>>
+    ).start() as GrammarMatcher;
+    const text = decode(randomSentence(m, rng, V));
+    assert.ok(m.isComplete(), text);
+    const p = parseProposal('deduction', 'python', text, 'compact', 4);
+    assert.ok(p.ok && p.proposal.kind === 'program', text);
+    if (p.ok && p.proposal.kind === 'program')
+      assert.match(p.proposal.program, /^def f\([ab, ]+\):\n {4}return [^\n]+$/);
+  }
+});
+
+test("with short inputs, a proposal's inputs are small literals and solver answers keep the full range", () => {
+  const seed = task('python', 'def f(a):\n    return a', "'hello'");
+  assert.ok(acceptsNamed('deduction/proposer/python/4/s', seed));
+  assert.equal(
+    acceptsNamed('deduction/proposer/python/4/s', task('python', 'def f(a):\n    return a', "'Hello'")),
+    false,
+  );
+  assert.equal(
+    acceptsNamed('deduction/proposer/python/4/s', task('python', 'def f(a):\n    return a', '12')),
+    false,
+  );
+  assert.ok(acceptsNamed('deduction/proposer/python/4', task('python', 'def f(a):\n    return a', '12')));
+  assert.equal(
+    acceptsNamed(
+      'induction/proposer/python/4/a1/s',
+      '```message\nabc\n```\n```input\n[1, 2, 3, 4, 5]\n```</answer>',
+    ),
+    false,
+  );
+  assert.ok(
+    acceptsNamed(
+      'induction/proposer/python/4/a1/s',
+      '```message\nabc\n```\n```input\n[1, -2, 3, 4]\n```</answer>',
+    ),
+  );
+  assert.ok(acceptsNamed('abduction/solver/python/4/a1/s', "'Hello World'</answer>"));
+});
+
+test('constraint names round-trip, and flags that are unknown or repeated resolve to nothing', () => {
+  const name = constraintName('induction', 'solver', 'python', {
+    inductionInputs: 4,
+    arity: 2,
+    returnOnly: true,
+    exprDepth: 1,
+  });
+  assert.equal(name, 'induction/solver/python/4/a2/r/d1');
+  assert.equal(constraintByName(name)?.name, 'induction/solver/python');
+  assert.equal(
+    constraintName('deduction', 'proposer', 'javascript', { exprDepth: 2 }),
+    'deduction/proposer/javascript/10',
+  );
+  for (const bad of [
+    'abduction/solver/python/4/a3',
+    'abduction/solver/python/4/a1/a2',
+    'abduction/solver/python/4/r/r',
+    'abduction/solver/python/4/z',
+    'abduction/solver/python/4/d3',
+  ])
+    assert.equal(constraintByName(bad), undefined, bad);
 });
 
 test('masks of the AZR grammars equal the tokens accept() takes', () => {

@@ -79,7 +79,7 @@ test('azr train runs two iterations of the tiny preset and writes the whole run 
   assert.ok(state?.checkpoint && existsSync(join(run.checkpointPath(state.checkpoint), 'model.safetensors')));
   for (const t of ['deduction', 'abduction', 'induction']) {
     const tasks = readTaskFile(run.bufferPath(t));
-    assert.equal(tasks[0]?.program, 'def f(x):\n    return x', 'each buffer starts with the identity seed');
+    assert.equal(tasks[0]?.program, 'def f(a):\n    return a', 'each buffer starts with the identity seed');
     assert.equal(tasks.length, state?.bufferSizes[t]);
   }
   assert.ok(readFileSync(run.samplesPath, 'utf8').trim().split('\n').length >= 6);

@@ -40,7 +40,7 @@ test('a new buffer holds only the identity task, in each language and type', () 
       assert.equal(TaskBuffer.open(file, type, lang).size, 1, 'reopening does not seed again');
     }
   }
-  assert.equal(identityTask('deduction', 'python').program, 'def f(x):\n    return x');
+  assert.equal(identityTask('deduction', 'python').program, 'def f(a):\n    return a');
   assert.equal(identityTask('deduction', 'javascript').input, '"Hello World"');
 });
 

@@ -2,14 +2,20 @@
 // difficulty. The last line is one JSON object with deduction, abduction, induction and mean.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { EvalOptions } from '../eval/heldout.js';
 import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
 import { resolveCheckpoint } from './checkpoint-arg.js';
 
-export const evalUsage = `usage: azr eval CHECKPOINT [--data FILE] [--lang python|javascript|all] [--max-tokens N] [--threads N]
+export const evalUsage = `usage: azr eval CHECKPOINT [--data FILE] [--lang python|javascript|all] [--max-tokens N] [--threads N] [--show]
+                [--temperature T --samples N]
 
   CHECKPOINT   a checkpoint directory, its model.safetensors, or a run directory (its latest checkpoint)
   --data FILE  tasks in the eval/README.md format (default: the shipped held-out set)
   --lang       languages to evaluate (default: all in the file)
+  --show       print each task's answer and verdict before the summary
+  --temperature, --samples
+               sample N answers per task at temperature T and report the share that pass (pass@1);
+               the default is one greedy answer
 
   azr eval --bench cruxeval --help   CRUXEval-O/-I with the built-in model, a server or the oracle
 `;
@@ -23,6 +29,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
   let values: Record<string, unknown>;
   let maxTokens: number;
   let threads: number;
+  let samples: number;
+  let temperature: number;
   try {
     const parsed = parseFlags(
       argv,
@@ -31,6 +39,9 @@ export async function evalCommand(argv: string[]): Promise<number> {
         lang: { type: 'string' },
         'max-tokens': { type: 'string' },
         threads: { type: 'string' },
+        show: { type: 'boolean' },
+        temperature: { type: 'string' },
+        samples: { type: 'string' },
       },
       true,
     );
@@ -43,6 +54,13 @@ export async function evalCommand(argv: string[]): Promise<number> {
       throw new UsageError('--lang takes python, javascript or all');
     maxTokens = intFlag(values, 'max-tokens', 1, 4096) ?? 96;
     threads = intFlag(values, 'threads', 1, 64) ?? 2;
+    samples = intFlag(values, 'samples', 1, 64) ?? 1;
+    const t = stringFlag(values, 'temperature');
+    temperature = t === undefined ? 0 : Number(t);
+    if (!Number.isFinite(temperature) || temperature < 0 || temperature > 2)
+      throw new UsageError(`--temperature takes a number in 0..2, got ${t}`);
+    if (samples > 1 && temperature === 0)
+      throw new UsageError('--samples above 1 needs --temperature above 0 (greedy answers are all the same)');
   } catch (e) {
     process.stderr.write(`azr eval: ${(e as Error).message}\n${evalUsage}`);
     return 2;
@@ -93,11 +111,24 @@ export async function evalCommand(argv: string[]): Promise<number> {
       constrained: true,
       inductionInputs: 10,
       maxTokens,
+      temperature,
+      samples,
       ...(run ? { grammar: run.grammar } : {}),
       ...(langs ? { langs } : {}),
     };
     const r = await evaluateTasks(policy, executor, records, opts);
     const pct = (x: number) => `${(100 * x).toFixed(1)}%`.padStart(7);
+    if (values.show === true) {
+      for (const a of r.answers) {
+        const mark =
+          a.passRate > 0
+            ? `pass${samples > 1 ? ` ${Math.round(a.passRate * samples)}/${samples}` : ''}`
+            : a.parsed
+              ? 'fail'
+              : 'unparsed';
+        process.stdout.write(`${mark.padEnd(8)} ${a.id.padEnd(12)} ${JSON.stringify(a.answer)}\n`);
+      }
+    }
     process.stdout.write(`${r.tasks} tasks from ${dataFile}\n`);
     process.stdout.write(`difficulty  deduction  abduction  induction\n`);
     for (const [d, row] of Object.entries(r.byDifficulty)) {
@@ -124,9 +155,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
  */
 async function runGrammar(
   checkpoint: string,
-): Promise<
-  { source: string; grammar: { matchArity: boolean; returnOnly: boolean; exprDepth: number } } | undefined
-> {
+): Promise<{ source: string; grammar: NonNullable<EvalOptions['grammar']> } | undefined> {
   let dir = statSync(checkpoint).isDirectory() ? checkpoint : dirname(checkpoint);
   for (let up = 0; up < 3; up++, dir = dirname(dir)) {
     const file = join(dir, 'config.json');
@@ -134,8 +163,8 @@ async function runGrammar(
     const { SelfPlayConfigSchema } = await import('../selfplay/config.js');
     const r = SelfPlayConfigSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
     if (!r.success) return undefined;
-    const { matchArity, returnOnly, exprDepth } = r.data.selfplay;
-    return { source: file, grammar: { matchArity, returnOnly, exprDepth } };
+    const { matchArity, returnOnly, exprDepth, boolReturns } = r.data.selfplay;
+    return { source: file, grammar: { matchArity, returnOnly, exprDepth, boolReturns } };
   }
   return undefined;
 }

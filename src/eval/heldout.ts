@@ -21,9 +21,14 @@ export interface EvalOptions {
   constrained: boolean;
   inductionInputs: number;
   /** Grammar settings of the run under evaluation (src/selfplay/config.ts); matchArity defaults to on. */
-  grammar?: { matchArity?: boolean; returnOnly?: boolean; exprDepth?: number };
+  grammar?: { matchArity?: boolean; returnOnly?: boolean; exprDepth?: number; boolReturns?: boolean };
   maxTokens: number;
   temperature?: number;
+  /**
+   * Answers sampled per task (default 1); a task's score is the share of them that pass, so with
+   * temperature > 0 the report is the expected accuracy of one sample (pass@1), not greedy's.
+   */
+  samples?: number;
   /** Only tasks in these languages (default: all). */
   langs?: readonly Lang[];
   seed?: number;
@@ -37,6 +42,15 @@ export interface EvalReport {
   byDifficulty: Record<string, Record<TaskType, number>>;
   counts: Record<TaskType, number>;
   tasks: number;
+  /** Per task, in file order: the first answer (parsed, or the raw text) and the share of samples that passed. */
+  answers: {
+    id: string;
+    type: TaskType;
+    difficulty?: number;
+    answer: string;
+    parsed: boolean;
+    passRate: number;
+  }[];
 }
 
 export async function evaluateTasks(
@@ -49,7 +63,7 @@ export async function evaluateTasks(
   const requests: GenerateRequest[] = tasks.map((t, i) => {
     const r: GenerateRequest = {
       prompt: solverPrompt(t, { style: opts.style }),
-      n: 1,
+      n: opts.samples ?? 1,
       temperature: opts.temperature ?? 0,
       topP: 1,
       maxTokens: opts.maxTokens,
@@ -65,28 +79,36 @@ export async function evaluateTasks(
         ...(arity ? { arity } : {}),
         ...(g.returnOnly ? { returnOnly: true } : {}),
         ...(g.exprDepth !== undefined ? { exprDepth: g.exprDepth } : {}),
+        ...(g.boolReturns === false ? { boolReturns: false } : {}),
       });
     }
     return r;
   });
   const completions = await policy.generate(requests);
   const toVerify: { index: number; answer: string }[] = [];
-  tasks.forEach((t, i) => {
-    const s = parseSolution(t.type, t.lang, completions[i]?.[0]?.text ?? '', opts.style);
-    if (s.ok) toVerify.push({ index: i, answer: s.answer });
+  const parsed = tasks.map((t, i) => {
+    let first: { answer: string; parsed: boolean } | undefined;
+    for (const c of completions[i] ?? []) {
+      const s = parseSolution(t.type, t.lang, c.text, opts.style);
+      if (s.ok) toVerify.push({ index: i, answer: s.answer });
+      first ??= s.ok ? { answer: s.answer, parsed: true } : { answer: c.text, parsed: false };
+    }
+    return first ?? { answer: '', parsed: false };
   });
   const verdicts = await verifySolutions(
     executor,
     toVerify.map((v) => ({ task: tasks[v.index] as Task, answer: v.answer })),
   );
-  const correct = new Array<boolean>(tasks.length).fill(false);
+  // Per task: the share of its samples that pass.
+  const correct = new Array<number>(tasks.length).fill(0);
+  const perTask = opts.samples ?? 1;
   toVerify.forEach((v, k) => {
-    correct[v.index] = verdicts[k] === true;
+    if (verdicts[k] === true) correct[v.index] = (correct[v.index] as number) + 1 / perTask;
   });
   const types: TaskType[] = ['deduction', 'abduction', 'induction'];
   const acc = (pred: (t: Task) => boolean) => {
     const idx = tasks.map((t, i) => (pred(t) ? i : -1)).filter((i) => i >= 0);
-    return idx.length ? idx.filter((i) => correct[i]).length / idx.length : 0;
+    return idx.length ? idx.reduce((sum, i) => sum + (correct[i] as number), 0) / idx.length : 0;
   };
   const counts = Object.fromEntries(
     types.map((ty) => [ty, tasks.filter((t) => t.type === ty).length]),
@@ -108,5 +130,12 @@ export async function evaluateTasks(
     byDifficulty,
     counts,
     tasks: tasks.length,
+    answers: tasks.map((t, i) => ({
+      id: t.id ?? `#${i + 1}`,
+      type: t.type,
+      ...(t.difficulty !== undefined ? { difficulty: t.difficulty } : {}),
+      ...(parsed[i] as { answer: string; parsed: boolean }),
+      passRate: correct[i] as number,
+    })),
   };
 }

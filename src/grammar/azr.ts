@@ -45,6 +45,12 @@ export interface AzrGrammarOptions {
    * so the bound is what sets the length of cold-start inputs, and with it of every output to predict.
    */
   shortInputs?: boolean;
+  /**
+   * A return may be a condition (`a > 2`, `'x' in a`); default true. Without, programs return ints,
+   * strings and lists: a True/False output is guessed right half the time, so deduction on such
+   * programs rewards a solver that always answers False as much as one that runs the code.
+   */
+  boolReturns?: boolean;
 }
 
 /**
@@ -288,7 +294,8 @@ class ProgramGrammar {
         )
         .join(' | ')}`,
     );
-    this.lines.push(`ret${sfx} ::= eI${sfx} | eS${sfx} | eL${sfx} | cond${sfx}`);
+    const conds = this.opts.boolReturns ? ` | cond${sfx}` : '';
+    this.lines.push(`ret${sfx} ::= eI${sfx} | eS${sfx} | eL${sfx}${conds}`);
     return sfx;
   }
 
@@ -425,12 +432,13 @@ function resolve(opts: AzrGrammarOptions): Required<AzrGrammarOptions> {
   const returnOnly = opts.returnOnly ?? false;
   const exprDepth = opts.exprDepth ?? 2;
   const shortInputs = opts.shortInputs ?? false;
+  const boolReturns = opts.boolReturns ?? true;
   if (!Number.isInteger(inductionInputs) || inductionInputs < 1 || inductionInputs > 100)
     throw new RangeError(`inductionInputs must be an integer in 1..100, got ${inductionInputs}`);
   if (!Number.isInteger(maxStatements) || maxStatements < 0 || maxStatements > 6)
     throw new RangeError(`maxStatements must be an integer in 0..6, got ${maxStatements}`);
   if (exprDepth !== 1 && exprDepth !== 2) throw new RangeError(`exprDepth must be 1 or 2, got ${exprDepth}`);
-  return { inductionInputs, maxStatements, returnOnly, exprDepth, shortInputs };
+  return { inductionInputs, maxStatements, returnOnly, exprDepth, shortInputs, boolReturns };
 }
 
 // One parse per language and options; the (type, role, arity) grammars share its rules and differ in root.
@@ -447,7 +455,7 @@ export function azrConstraint(
 ): DecodeConstraint {
   const o = resolve(typeof opts === 'number' ? { inductionInputs: opts } : opts);
   const rule = startRule(type, role, arity);
-  const gkey = `${lang}/${o.inductionInputs}/${o.maxStatements}/${o.returnOnly}/${o.exprDepth}/${o.shortInputs}`;
+  const gkey = `${lang}/${o.inductionInputs}/${o.maxStatements}/${o.returnOnly}/${o.exprDepth}/${o.shortInputs}/${o.boolReturns}`;
   const key = `${type}/${role}/${rule}/${gkey}`;
   let c = constraints.get(key);
   if (!c) {
@@ -475,12 +483,14 @@ export interface ConstraintNameOptions {
   exprDepth?: number;
   /** `AzrGrammarOptions.shortInputs`. */
   shortInputs?: boolean;
+  /** `AzrGrammarOptions.boolReturns`, when not the default true. */
+  boolReturns?: boolean;
 }
 
 /**
  * The name the loop writes into GenerateRequest.constraint: `${type}/${role}/${lang}`, then the induction
  * input count, then flags: `a1`/`a2` (arity), `r` (return-only programs), `d1` (expression depth 1),
- * `s` (short proposed inputs).
+ * `s` (short proposed inputs), `b` (no condition as a return value).
  * A name crosses the policy interface as a string, so a server or another process resolves it the same way.
  */
 export function constraintName(
@@ -494,6 +504,7 @@ export function constraintName(
   if (o.returnOnly) parts.push('r');
   if (o.exprDepth !== undefined && o.exprDepth !== 2) parts.push(`d${o.exprDepth}`);
   if (o.shortInputs) parts.push('s');
+  if (o.boolReturns === false) parts.push('b');
   return parts.join('/');
 }
 
@@ -517,6 +528,7 @@ export function constraintByName(name: string): DecodeConstraint | undefined {
     if (f === 'a1' || f === 'a2') arity = f === 'a1' ? 1 : 2;
     else if (f === 'r') opts.returnOnly = true;
     else if (f === 's') opts.shortInputs = true;
+    else if (f === 'b') opts.boolReturns = false;
     else if (f === 'd1' || f === 'd2') opts.exprDepth = Number(f[1]);
     else return undefined;
   }

@@ -65,6 +65,11 @@ export const SelfPlayConfigSchema = z
          */
         inputProbes: z.number().int().nonnegative(),
         /**
+         * Deduction/abduction programs are also run on this many variants of their own input (each argument
+         * changed, its type kept) for the same check. Absent in configs from before it: 0.
+         */
+        mutatedProbes: z.number().int().nonnegative().default(0),
+        /**
          * With inputProbes: also reject ('returns_input') a program that returns its input unchanged on
          * its own input and every probe. Absent in configs from before it: off.
          */
@@ -81,6 +86,8 @@ export const SelfPlayConfigSchema = z
         exprDepth: z.number().int().min(1).max(2).default(2),
         /** With constrainedDecoding: proposed inputs are short literals (src/grammar/azr.ts). */
         shortInputs: z.boolean().default(false),
+        /** With constrainedDecoding: a program may return a condition (True/False). */
+        boolReturns: z.boolean().default(true),
       })
       .strict(),
     sampling: z
@@ -148,6 +155,9 @@ const base: SelfPlayConfig = {
     constrainedDecoding: true,
     // Without it the default run drifted to constant programs within 60 iterations (docs/results.md).
     inputProbes: 2,
+    // A neighbour's input is often of another type, so the probes above seldom ran on two-parameter
+    // programs; variants of the program's own input always fit its signature.
+    mutatedProbes: 2,
     // With masked updates the proposer drifted to copies of the identity seed (docs/results.md).
     rejectIdentity: true,
     // Before it, most abduction answers to one-parameter programs carried two arguments (docs/results.md).
@@ -155,6 +165,7 @@ const base: SelfPlayConfig = {
     returnOnly: false,
     exprDepth: 2,
     shortInputs: false,
+    boolReturns: true,
   },
   sampling: { temperature: 1.0, topP: 1.0, proposerMaxTokens: 160, solverMaxTokens: 96 },
   executor: { workers: 2, timeoutMs: 2000, memoryMb: 256 },

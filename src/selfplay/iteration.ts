@@ -102,6 +102,7 @@ export function makeIterationRunner(env: IterationEnv): IterationRunner {
         returnOnly: sp.returnOnly,
         exprDepth: sp.exprDepth,
         shortInputs: sp.shortInputs,
+        boolReturns: sp.boolReturns,
       });
     }
     return req;
@@ -191,6 +192,7 @@ export function makeIterationRunner(env: IterationEnv): IterationRunner {
             {
               inductionInputs: sp.inductionInputs,
               probes: sp.inputProbes,
+              mutatedProbes: sp.mutatedProbes,
               rejectIdentity: sp.rejectIdentity,
             },
           );

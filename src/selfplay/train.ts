@@ -87,7 +87,12 @@ export async function runTraining(
         style: sp.promptStyle,
         constrained: sp.constrainedDecoding,
         inductionInputs: sp.inductionInputs,
-        grammar: { matchArity: sp.matchArity, returnOnly: sp.returnOnly, exprDepth: sp.exprDepth },
+        grammar: {
+          matchArity: sp.matchArity,
+          returnOnly: sp.returnOnly,
+          exprDepth: sp.exprDepth,
+          boolReturns: sp.boolReturns,
+        },
         maxTokens: c.sampling.solverMaxTokens,
         langs: [c.lang],
       });

@@ -62,6 +62,12 @@ export interface ValidateOptions {
    * (at most this many per program, distinct from its own input); 0 or absent turns the check off.
    */
   probes?: number;
+  /**
+   * Deduction/abduction: also run each program on this many variants of its own input with every
+   * argument changed and its type kept (`mutatedInputs`). A neighbour's input often has another type or
+   * arity, and a probe that fails is no evidence, so two-parameter programs were seldom really probed.
+   */
+  mutatedProbes?: number;
   /** With probes: reject programs that return their input unchanged on every input tried. */
   rejectIdentity?: boolean;
 }
@@ -101,7 +107,7 @@ export async function validateProposals(
     const key = proposalKey(item);
     return key !== undefined && seen.has(key);
   });
-  const probes = probeInputs(items, opts.probes ?? 0);
+  const probes = probeInputs(items, opts.probes ?? 0, opts.mutatedProbes ?? 0);
   const perItem = items.map((item, i) => (known[i] ? [] : requestsFor(item, runs, probes[i] as string[])));
   const results = perItem.some((r) => r.length > 0) ? await executor.batch(perItem.flat()) : [];
   let at = 0;
@@ -119,16 +125,22 @@ export async function validateProposals(
  * language, distinct from its own and from each other, taken in a rotating order so that every proposal
  * is probed by different neighbours.
  */
-function probeInputs(items: readonly ProposalToValidate[], max: number): string[][] {
+function probeInputs(items: readonly ProposalToValidate[], max: number, mutated: number): string[][] {
   const inputs = items.map((it) =>
     it.proposal.kind === 'program' ? normalizeInput(it.lang, it.proposal.input) : undefined,
   );
   return items.map((item, i) => {
-    if (max <= 0 || item.proposal.kind !== 'program') return [];
+    if ((max <= 0 && mutated <= 0) || item.proposal.kind !== 'program') return [];
     const own = inputs[i] as string;
     const picked = new Set<string>();
     const out: string[] = [];
-    for (let d = 1; d < items.length && out.length < max; d++) {
+    for (const m of mutatedInputs(item.lang, item.proposal.input, mutated)) {
+      if (m === own || picked.has(m)) continue;
+      picked.add(m);
+      out.push(m);
+    }
+    const batchMax = out.length + max;
+    for (let d = 1; d < items.length && out.length < batchMax; d++) {
       const j = (i + d) % items.length;
       const other = items[j] as ProposalToValidate;
       const norm = inputs[j];
@@ -161,6 +173,43 @@ export function topLevelArgs(input: string): string[] {
   }
   out.push(input.slice(from));
   return out;
+}
+
+/**
+ * Up to `count` variants of an argument list with every argument changed and its literal type kept
+ * (integers, strings, lists; k = 1, 2, ...: n+1 and -n-2, a letter appended or the text reversed behind
+ * one, an element appended or prepended). Empty when an argument is of another kind. Normalized text.
+ */
+export function mutatedInputs(lang: Lang, input: string, count: number): string[] {
+  const args = topLevelArgs(normalizeInput(lang, input));
+  const out: string[] = [];
+  for (let k = 1; k <= count; k++) {
+    const changed = args.map((a) => mutateLiteral(a, k));
+    if (changed.some((c) => c === undefined)) return [];
+    out.push(changed.join(','));
+  }
+  return out;
+}
+
+function mutateLiteral(a: string, k: number): string | undefined {
+  if (/^-?[0-9]+$/.test(a)) {
+    const n = Number(a);
+    return String(k % 2 === 1 ? n + k : -n - k);
+  }
+  const q = a[0];
+  if ((q === "'" || q === '"') && a.length >= 2 && a.endsWith(q)) {
+    const body = a.slice(1, -1);
+    if (body.includes('\\')) return undefined;
+    const letter = 'ewk'[(k - 1) % 3] as string;
+    return k % 2 === 1 ? `${q}${body}${letter}${q}` : `${q}${letter}${[...body].reverse().join('')}${q}`;
+  }
+  if (a.startsWith('[') && a.endsWith(']')) {
+    const inner = a.slice(1, -1);
+    const x = String(k % 2 === 1 ? k : -k - 1);
+    if (inner === '') return `[${x}]`;
+    return k % 2 === 1 ? `[${inner},${x}]` : `[${x},${inner}]`;
+  }
+  return undefined;
 }
 
 const DUPLICATE: Validation = {

@@ -243,14 +243,25 @@ test("with short inputs, a proposal's inputs are small literals and solver answe
   assert.ok(acceptsNamed('abduction/solver/python/4/a1/s', "'Hello World'</answer>"));
 });
 
+test('without boolean returns, a program returns a value, and conditions stay in if statements', () => {
+  const ind = (body: string) => `\`\`\`python\ndef f(a):\n${body}\n\`\`\`</answer>`;
+  assert.ok(acceptsNamed('induction/solver/python/4/r', ind('    return a > 2')));
+  assert.equal(acceptsNamed('induction/solver/python/4/r/b', ind('    return a > 2')), false);
+  assert.ok(acceptsNamed('induction/solver/python/4/r/b', ind('    return a + 2')));
+  const branch = ind('    y = 1\n    if a > 2:\n        y = 3\n    return y');
+  assert.ok(acceptsNamed('induction/solver/python/4/b', branch));
+  assert.equal(acceptsNamed('induction/solver/python/4/b', ind('    y = 1\n    return y > a')), false);
+});
+
 test('constraint names round-trip, and flags that are unknown or repeated resolve to nothing', () => {
   const name = constraintName('induction', 'solver', 'python', {
     inductionInputs: 4,
     arity: 2,
     returnOnly: true,
     exprDepth: 1,
+    boolReturns: false,
   });
-  assert.equal(name, 'induction/solver/python/4/a2/r/d1');
+  assert.equal(name, 'induction/solver/python/4/a2/r/d1/b');
   assert.equal(constraintByName(name)?.name, 'induction/solver/python');
   assert.equal(
     constraintName('deduction', 'proposer', 'javascript', { exprDepth: 2 }),

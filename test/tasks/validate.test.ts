@@ -12,6 +12,7 @@ import {
   groupKey,
   identityTask,
   keyOf,
+  mutatedInputs,
   type ProposalToValidate,
   parseProposal,
   parseSolution,
@@ -189,6 +190,33 @@ test('rejectIdentity: a two-argument program that returns one argument unchanged
     results.map(outcome),
     cases.map((c) => c[2]),
   );
+});
+
+test('mutatedInputs changes every argument and keeps its type; other literal kinds give no variants', () => {
+  assert.deepEqual(mutatedInputs('python', "3, 'ab', [1, 2]", 2), ["4,'abe',[1,2,1]", "-5,'wba',[-3,1,2]"]);
+  assert.deepEqual(mutatedInputs('javascript', '"", []', 1), ['"e",[1]']);
+  assert.deepEqual(mutatedInputs('python', 'True', 2), []);
+  assert.deepEqual(mutatedInputs('python', '5, None', 2), []);
+});
+
+test('mutatedProbes catch a program that ignores its input when no neighbour fits its signature', async () => {
+  const two = (x: string) => `def f(a, b):\n    ${x}`;
+  // Neighbours of other types: `abs(a)` fails on the string, so only the variants can probe it.
+  const items = [
+    program('python', two('return abs(a) // 10 + len(b)'), "3, 'ab'"),
+    program('python', 'def f(a):\n    return a', "'zz'"),
+  ];
+  const batchOnly = await validateProposals(ex, items, new Set(), { probes: 2 });
+  assert.equal(outcome(batchOnly[0] as never), 'ok', 'its one neighbour has the wrong arity');
+  const withVariants = await validateProposals(ex, items, new Set(), { probes: 2, mutatedProbes: 2 });
+  assert.equal(outcome(withVariants[0] as never), 'ok', 'len(b) changes with b');
+  const constant = [
+    program('python', two('return abs(a) // 10 + 7'), "3, 'ab'"),
+    items[1] as ProposalToValidate,
+  ];
+  const r = await validateProposals(ex, constant, new Set(), { probes: 2, mutatedProbes: 2 });
+  assert.equal(outcome(r[0] as never), 'ignores_input');
+  assert.equal(outcome((await validateProposals(ex, constant, new Set(), { probes: 2 }))[0] as never), 'ok');
 });
 
 test('topLevelArgs splits an argument list at its own commas only', () => {

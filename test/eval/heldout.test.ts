@@ -1,0 +1,88 @@
+// evaluateTasks on the shipped held-out set with a scripted policy: the accounting (per type, per
+// difficulty, pass@1 over several samples), the answer grammar each request names, and the per-task answers.
+import assert from 'node:assert/strict';
+import { dirname, join } from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { evaluateTasks } from '../../src/eval/heldout.js';
+import { createExecutor } from '../../src/executor/index.js';
+import { constraintByName, programArity } from '../../src/grammar/index.js';
+import type { Completion, GenerateRequest, Policy } from '../../src/policy/types.js';
+import { readTaskFile, type TaskRecord } from '../../src/tasks/index.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const heldout = readTaskFile(join(root, 'eval', 'heldout.jsonl')).filter((r) => r.lang === 'python');
+const executor = await createExecutor({ workers: 1, langs: ['python'] });
+after(() => executor.close());
+
+/** The right answer for a held-out record, in the compact format's answer text. */
+function rightAnswer(r: TaskRecord): string {
+  if (r.type === 'deduction') return `${r.output}</answer>`;
+  if (r.type === 'abduction') return `${r.input}</answer>`;
+  return `\`\`\`python\n${r.program}\n\`\`\`</answer>`;
+}
+
+/** Answers request i with `pick(i, k)` for sample k: the right answer or a wrong one. */
+function scripted(records: readonly TaskRecord[], right: (i: number, k: number) => boolean) {
+  const seen: GenerateRequest[] = [];
+  const policy: Policy = {
+    async generate(reqs) {
+      seen.push(...reqs);
+      return reqs.map((q, i) =>
+        Array.from({ length: q.n }, (_, k): Completion => {
+          const r = records[i] as TaskRecord;
+          const wrong =
+            r.type === 'induction'
+              ? '```python\ndef f(a):\n    return 12345\n```</answer>'
+              : '12345</answer>';
+          return { text: right(i, k) ? rightAnswer(r) : wrong, finishReason: 'stop' };
+        }),
+      );
+    },
+    async close() {},
+  };
+  return { policy, seen };
+}
+
+const opts = { style: 'compact' as const, constrained: true, inductionInputs: 4, maxTokens: 96 };
+
+test('every right answer scores 1, every wrong one 0, per type and difficulty', async () => {
+  const all = await evaluateTasks(scripted(heldout, () => true).policy, executor, heldout, opts);
+  assert.deepEqual([all.deduction, all.abduction, all.induction, all.mean], [1, 1, 1, 1]);
+  assert.equal(all.tasks, 87);
+  for (const row of Object.values(all.byDifficulty)) assert.deepEqual(Object.values(row), [1, 1, 1]);
+  assert.ok(all.answers.every((a) => a.passRate === 1 && a.parsed));
+  const none = await evaluateTasks(scripted(heldout, () => false).policy, executor, heldout, opts);
+  assert.deepEqual([none.deduction, none.abduction, none.induction, none.mean], [0, 0, 0, 0]);
+});
+
+test('with several samples a task scores the share that pass', async () => {
+  // Sample k of task i is right when k < i % 4: shares 0, 1/4, 2/4, 3/4 in turn.
+  const { policy, seen } = scripted(heldout, (i, k) => k < i % 4);
+  const r = await evaluateTasks(policy, executor, heldout, { ...opts, samples: 4, temperature: 1 });
+  assert.ok(seen.every((q) => q.n === 4 && q.temperature === 1));
+  r.answers.forEach((a, i) => assert.equal(a.passRate, (i % 4) / 4, a.id));
+  const expect = (type: string) => {
+    const idx = heldout.map((t, i) => (t.type === type ? i : -1)).filter((i) => i >= 0);
+    return idx.reduce((s, i) => s + (i % 4) / 4, 0) / idx.length;
+  };
+  assert.ok(Math.abs(r.deduction - expect('deduction')) < 1e-12);
+  assert.ok(Math.abs(r.induction - expect('induction')) < 1e-12);
+});
+
+test('each request names the answer grammar of its task: the arity its def line shows, and the run settings', async () => {
+  const { policy, seen } = scripted(heldout, () => true);
+  await evaluateTasks(policy, executor, heldout, {
+    ...opts,
+    grammar: { returnOnly: true, boolReturns: false },
+  });
+  heldout.forEach((t, i) => {
+    const name = seen[i]?.constraint as string;
+    assert.ok(constraintByName(name), name);
+    assert.ok(name.startsWith(`${t.type}/solver/python/4/a${programArity(t.program)}`), name);
+    assert.ok(name.endsWith('/r/b'), name);
+  });
+  const plain = scripted(heldout, () => true);
+  await evaluateTasks(plain.policy, executor, heldout, { ...opts, grammar: { matchArity: false } });
+  assert.ok(plain.seen.every((q) => q.constraint?.split('/').length === 4));
+});

@@ -27,11 +27,14 @@ export async function plotCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const { RunDir } = await import('../selfplay/rundir.js');
-  const { readMetricsFile } = await import('../selfplay/metrics.js');
+  const { readMetricsFile, readFinalEval } = await import('../selfplay/metrics.js');
   const { renderMetricsPlots } = await import('../plot/chart.js');
   let records: Awaited<ReturnType<typeof readMetricsFile>>['records'];
+  let finalEval: ReturnType<typeof readFinalEval>;
   try {
-    records = readMetricsFile(new RunDir(dir).metricsPath).records;
+    const run = new RunDir(dir);
+    records = readMetricsFile(run.metricsPath).records;
+    finalEval = readFinalEval(run.finalEvalPath);
   } catch (e) {
     process.stderr.write(`azr plot: ${(e as Error).message}\n`);
     return 1;
@@ -41,12 +44,12 @@ export async function plotCommand(argv: string[]): Promise<number> {
     return 1;
   }
   try {
-    writeFileSync(out, renderMetricsPlots(records, window));
+    writeFileSync(out, renderMetricsPlots(records, window, finalEval));
   } catch (e) {
     process.stderr.write(`azr plot: cannot write ${out}: ${(e as Error).message}\n`);
     return 1;
   }
-  const evals = records.filter((r) => r.eval).length;
+  const evals = records.filter((r) => r.eval).length + (finalEval ? 1 : 0);
   process.stdout.write(`wrote ${out} (${records.length} iterations, ${evals} evaluations)\n`);
   return 0;
 }

@@ -1,7 +1,7 @@
 // Line charts of a run's metrics as one PNG: a grid of panels, each with its series, axes, round-number
 // ticks and a legend, drawn with the project's own PNG encoder and bitmap font (no native or browser
 // dependency, so `azr plot` works anywhere Node does).
-import { type IterationMetrics, TASK_TYPES } from '../selfplay/metrics.js';
+import { type FinalEval, type IterationMetrics, TASK_TYPES } from '../selfplay/metrics.js';
 import { drawText, textWidth } from './font.js';
 import { Canvas, type RGB } from './png.js';
 
@@ -191,7 +191,11 @@ export function movingAverage(points: readonly [number, number][], k: number): [
  * The results panels: solve rate, valid proposals and proposer reward per task type (moving average over
  * `window` iterations, the raw values faint behind), and held-out accuracy where evaluations ran.
  */
-export function metricsPanels(records: readonly IterationMetrics[], window = 5): Panel[] {
+export function metricsPanels(
+  records: readonly IterationMetrics[],
+  window = 5,
+  finalEval?: FinalEval,
+): Panel[] {
   const types = TASK_TYPES.filter((t) => records.some((m) => m.types[t]));
   const per = (
     f: (m: NonNullable<IterationMetrics['types'][(typeof TASK_TYPES)[number]]>) => number,
@@ -206,7 +210,11 @@ export function metricsPanels(records: readonly IterationMetrics[], window = 5):
   const evals = records.filter((m) => m.eval);
   const heldout: Series[] = (['deduction', 'abduction', 'induction', 'mean'] as const).map((t) => ({
     label: t,
-    points: evals.map((m) => [m.iteration, m.eval?.[t] ?? 0] as [number, number]),
+    points: [
+      ...evals.map((m) => [m.iteration, m.eval?.[t] ?? 0] as [number, number]),
+      // Measured after its iteration, so it sits just past the evaluation before it.
+      ...(finalEval ? [[finalEval.afterIteration + 1, finalEval.eval[t]] as [number, number]] : []),
+    ],
   }));
   const avg = window > 1 ? ` (MEAN OF ${window})` : '';
   return [
@@ -218,6 +226,10 @@ export function metricsPanels(records: readonly IterationMetrics[], window = 5):
 }
 
 /** The results figure of a run: `metricsPanels` drawn as one PNG. */
-export function renderMetricsPlots(records: readonly IterationMetrics[], window = 5): Buffer {
-  return renderPanels(metricsPanels(records, window));
+export function renderMetricsPlots(
+  records: readonly IterationMetrics[],
+  window = 5,
+  finalEval?: FinalEval,
+): Buffer {
+  return renderPanels(metricsPanels(records, window, finalEval));
 }

@@ -164,8 +164,11 @@ const base: SelfPlayConfig = {
     matchArity: true,
     returnOnly: false,
     exprDepth: 2,
-    shortInputs: false,
-    boolReturns: true,
+    // Random walks through a literal rule nearly always reach its maximum length: 12-character strings
+    // and 2-digit numbers made every output long and hard to predict (docs/results.md).
+    shortInputs: true,
+    // With conditions as returns, most outputs were True/False and the solver learned to answer False.
+    boolReturns: false,
   },
   sampling: { temperature: 1.0, topP: 1.0, proposerMaxTokens: 160, solverMaxTokens: 96 },
   executor: { workers: 2, timeoutMs: 2000, memoryMb: 256 },

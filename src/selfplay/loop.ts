@@ -9,6 +9,8 @@
 import { rmSync } from 'node:fs';
 import type { Policy } from '../policy/types.js';
 import { Rng } from '../util/rng.js';
+import type { FinalEval } from './metrics.js';
+import { writeFileAtomic } from './rundir.js';
 import type { Session } from './session.js';
 
 export interface EvalScores {
@@ -97,6 +99,8 @@ export async function runSelfPlay(session: Session, deps: LoopDeps): Promise<Loo
   if (deps.evaluate && config.evalEvery !== null) {
     const final = await deps.evaluate(deps.policy);
     log(`eval after iteration ${session.state.iteration}: ${formatScores(final)}`);
+    const record: FinalEval = { afterIteration: session.state.iteration, eval: final };
+    writeFileAtomic(session.dir.finalEvalPath, `${JSON.stringify(record)}\n`);
   }
   return { iteration: session.state.iteration, stoppedBy, elapsedS: elapsed() };
 }

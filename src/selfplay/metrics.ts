@@ -1,6 +1,7 @@
 // What one iteration reports: one record per line of metrics.jsonl, and the sample lines of samples.jsonl.
 // Readers validate each line, so the dashboard and `azr plot` fail with the file, line number and field on
 // a bad file, and ignore a torn last line (a run killed mid-write).
+import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { appendJsonl, type JsonlRead, readJsonl } from '../util/jsonl.js';
 
@@ -52,6 +53,21 @@ export type TypeMetrics = z.infer<typeof TypeMetricsSchema>;
 
 export const EvalScoresSchema = z.object({ deduction: rate, abduction: rate, induction: rate, mean: rate });
 export type EvalScores = z.infer<typeof EvalScoresSchema>;
+
+/** `final-eval.json`: the evaluation after the run's last iteration, which no iteration record holds. */
+export const FinalEvalSchema = z.object({
+  afterIteration: z.number().int().nonnegative(),
+  eval: EvalScoresSchema,
+});
+export type FinalEval = z.infer<typeof FinalEvalSchema>;
+
+/** The run's final evaluation, or undefined when there is none (older runs, or eval turned off). */
+export function readFinalEval(path: string): FinalEval | undefined {
+  if (!existsSync(path)) return undefined;
+  const r = FinalEvalSchema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
+  if (!r.success) throw new Error(`${path} is not a final evaluation: ${r.error.issues[0]?.message}`);
+  return r.data;
+}
 
 export const IterationMetricsSchema = z.object({
   version: z.literal(METRICS_VERSION),

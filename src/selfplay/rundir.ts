@@ -41,6 +41,10 @@ export class RunDir {
   get metricsPath(): string {
     return join(this.root, 'metrics.jsonl');
   }
+  /** The held-out scores measured after the last iteration (the loop logs them; this keeps them). */
+  get finalEvalPath(): string {
+    return join(this.root, 'final-eval.json');
+  }
   get samplesPath(): string {
     return join(this.root, 'samples.jsonl');
   }

@@ -6,6 +6,7 @@ import { after, test } from 'node:test';
 import type { Completion, GenerateRequest, Policy } from '../../src/policy/types.js';
 import { merge, PRESETS } from '../../src/selfplay/config.js';
 import { type IterationRunner, runSelfPlay } from '../../src/selfplay/loop.js';
+import { readFinalEval } from '../../src/selfplay/metrics.js';
 import { openSession, SessionError } from '../../src/selfplay/session.js';
 import { appendJsonl, readJsonl } from '../../src/util/jsonl.js';
 
@@ -111,4 +112,28 @@ test('an abort stops after the iteration in flight and commits it with a checkpo
   assert.equal(result.iteration, 2);
   assert.equal(session.dir.readState()?.checkpoint, 'iter-000002');
   assert.ok(existsSync(join(session.dir.checkpointPath('iter-000002'), 'weights')));
+});
+
+test('evaluations run before every evalEvery-th iteration and after the last, which final-eval.json keeps', async () => {
+  const config = merge(PRESETS.tiny, { iterations: 3, evalEvery: 2 });
+  const session = openSession(join(root, 'evals'), config, false);
+  const lines: string[] = [];
+  let calls = 0;
+  await runSelfPlay(session, {
+    policy: savingPolicy,
+    iterate: recordingRunner(() => session.dir.metricsPath, []),
+    evaluate: async () => {
+      calls++;
+      return { deduction: calls / 10, abduction: 0, induction: 0, mean: calls / 30 };
+    },
+    log: (l) => lines.push(l),
+  });
+  assert.equal(calls, 3, 'before iterations 1 and 3, and after 3');
+  assert.match(lines.at(-1) as string, /^eval after iteration 3: deduction 30\.0%/);
+  const final = readFinalEval(session.dir.finalEvalPath);
+  assert.deepEqual(final, {
+    afterIteration: 3,
+    eval: { deduction: 0.3, abduction: 0, induction: 0, mean: 0.1 },
+  });
+  assert.equal(readFinalEval(join(root, 'no-such-file.json')), undefined);
 });

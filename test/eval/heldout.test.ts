@@ -61,7 +61,7 @@ test('with several samples a task scores the share that pass', async () => {
   const { policy, seen } = scripted(heldout, (i, k) => k < i % 4);
   const r = await evaluateTasks(policy, executor, heldout, { ...opts, samples: 4, temperature: 1 });
   assert.ok(seen.every((q) => q.n === 4 && q.temperature === 1));
-  r.answers.forEach((a, i) => assert.equal(a.passRate, (i % 4) / 4, a.id));
+  for (const [i, a] of r.answers.entries()) assert.equal(a.passRate, (i % 4) / 4, a.id);
   const expect = (type: string) => {
     const idx = heldout.map((t, i) => (t.type === type ? i : -1)).filter((i) => i >= 0);
     return idx.reduce((s, i) => s + (i % 4) / 4, 0) / idx.length;

@@ -57,6 +57,12 @@ export const SelfPlayConfigSchema = z
         promptStyle: z.enum(['compact', 'reference']),
         /** Reference-code quirk: a valid proposal with zero learnability scores -0.5 instead of 0. */
         proposerZeroAsPenalty: z.boolean(),
+        /**
+         * What a valid proposal with zero learnability (solved by no rollout, or by all) scores, between
+         * the invalid proposal's -0.5 and the paper's 0; proposerZeroAsPenalty overrides it with -0.5.
+         * Absent in configs from before it: 0.
+         */
+        proposerUnlearnableReward: z.number().min(-0.5).max(0).default(0),
         /** Constrain the built-in model's decoding with the answer-format grammars. */
         constrainedDecoding: z.boolean(),
         /**
@@ -152,6 +158,7 @@ const base: SelfPlayConfig = {
     inductionInputs: 4,
     promptStyle: 'compact',
     proposerZeroAsPenalty: false,
+    proposerUnlearnableReward: 0,
     constrainedDecoding: true,
     // Without it the default run drifted to constant programs within 60 iterations (docs/results.md).
     inputProbes: 2,

@@ -27,6 +27,7 @@ import {
   type TaskType,
   validateProposals,
   verifySolutions,
+  WRONG_PENALTY,
 } from '../tasks/index.js';
 import { appendJsonl } from '../util/jsonl.js';
 import type { Rng } from '../util/rng.js';
@@ -259,7 +260,7 @@ export function makeIterationRunner(env: IterationEnv): IterationRunner {
           ? proposerFinalReward({ parsed: true, valid: false })
           : proposerFinalReward(
               { parsed: true, valid: true, solveRate: p.solveRate ?? 0 },
-              { zeroAsPenalty: sp.proposerZeroAsPenalty },
+              { unlearnableReward: sp.proposerZeroAsPenalty ? WRONG_PENALTY : sp.proposerUnlearnableReward },
             );
       samples.push({
         prompt: p.prompt,

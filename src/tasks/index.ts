@@ -16,7 +16,7 @@
 //               verificationRequests + verdict for one item;
 //               verifySolution for one answer
 // rewards.ts    learnabilityReward(s), solverReward(correct), solverFinalReward / proposerFinalReward
-//               (format-aware: -1 unparseable, -0.5 wrong or invalid; { zeroAsPenalty } option)
+//               (format-aware: -1 unparseable, -0.5 wrong or invalid; { unlearnableReward } option)
 // buffer.ts     TaskBuffer.open(file, type, lang, keep?) (append-only JSONL, torn-line recovery, cut to a
 //               committed size), add/addAll, size, all, since, has, keySet, sample, sampleDistinct,
 //               sampleWithoutReplacement(rng, items, k) for pools spanning buffers,

@@ -29,15 +29,19 @@ export function solverFinalReward(o: SolverOutcome): number {
 
 export interface ProposerRewardOptions {
   /**
-   * The reference code was reported to turn a valid proposal's zero learnability into -0.5, unlike the
-   * paper; off (the paper's rule) by default.
+   * What a valid proposal scores when its learnability is zero (no rollout or every rollout solved it).
+   * The paper says 0; the reference code was reported to use -0.5, the invalid proposal's score. A value
+   * in between keeps valid above invalid while pulling the proposer toward tasks the solver half-solves.
    */
-  zeroAsPenalty?: boolean;
+  unlearnableReward?: number;
 }
 
 export function proposerFinalReward(o: ProposerOutcome, opts: ProposerRewardOptions = {}): number {
   if (!o.parsed) return FORMAT_PENALTY;
   if (!o.valid) return WRONG_PENALTY;
+  const unlearnable = opts.unlearnableReward ?? 0;
+  if (!(unlearnable >= WRONG_PENALTY && unlearnable <= 0))
+    throw new RangeError(`an unlearnable proposal's reward is in [${WRONG_PENALTY}, 0], got ${unlearnable}`);
   const r = learnabilityReward(o.solveRate);
-  return r === 0 && opts.zeroAsPenalty ? WRONG_PENALTY : r;
+  return r === 0 ? unlearnable : r;
 }

@@ -34,15 +34,23 @@ test('solver rewards: 1 correct; format-aware: -0.5 wrong, -1 unparseable', () =
   assert.equal(solverFinalReward({ parsed: false }), -1);
 });
 
-test('proposer rewards: learnability when valid, -0.5 invalid, -1 unparseable; zero-as-penalty is opt-in', () => {
+test('proposer rewards: learnability when valid, -0.5 invalid, -1 unparseable; an unlearnable score is opt-in', () => {
   assert.equal(proposerFinalReward({ parsed: true, valid: true, solveRate: 0.25 }), 0.75);
   assert.equal(proposerFinalReward({ parsed: true, valid: true, solveRate: 1 }), 0);
   assert.equal(proposerFinalReward({ parsed: true, valid: true, solveRate: 0 }), 0);
   assert.equal(proposerFinalReward({ parsed: true, valid: false }), -0.5);
   assert.equal(proposerFinalReward({ parsed: false }), -1);
-  const quirk = { zeroAsPenalty: true };
+  const quirk = { unlearnableReward: -0.5 };
   assert.equal(proposerFinalReward({ parsed: true, valid: true, solveRate: 0 }, quirk), -0.5);
   assert.equal(proposerFinalReward({ parsed: true, valid: true, solveRate: 1 }, quirk), -0.5);
   assert.equal(proposerFinalReward({ parsed: true, valid: true, solveRate: 0.5 }, quirk), 0.5);
   assert.equal(proposerFinalReward({ parsed: false }, quirk), -1);
+  const between = { unlearnableReward: -0.25 };
+  assert.equal(proposerFinalReward({ parsed: true, valid: true, solveRate: 0 }, between), -0.25);
+  assert.equal(proposerFinalReward({ parsed: true, valid: true, solveRate: 1 }, between), -0.25);
+  assert.equal(proposerFinalReward({ parsed: true, valid: false }, between), -0.5);
+  assert.throws(
+    () => proposerFinalReward({ parsed: true, valid: true, solveRate: 0 }, { unlearnableReward: -0.75 }),
+    RangeError,
+  );
 });

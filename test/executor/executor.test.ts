@@ -63,7 +63,7 @@ test('python: str.format and format_map work; a program may name its own variabl
   assert.ok(!r.ok && r.kind === 'runtime' && /NameError/.test(r.message), JSON.stringify(r));
 });
 
-test('python: equality is Python ==, sets unordered, 1 == 1.0', async () => {
+test('python: equality is Python == (sets unordered, 1 == 1.0) except that a bool equals only a bool', async () => {
   assert.equal(verdict(await ex.equal('python', '1', '1.0')), true);
   assert.equal(verdict(await ex.equal('python', '{1, 2, 3}', '{3, 2, 1}')), true);
   assert.equal(verdict(await ex.equal('python', "{'a': [1, (2, 3)]}", "{'a': [1, (2, 3)]}")), true);
@@ -71,6 +71,14 @@ test('python: equality is Python ==, sets unordered, 1 == 1.0', async () => {
   assert.equal(verdict(await ex.equal('python', "'a'", '"a"')), true);
   assert.equal(verdict(await ex.matches('python', 'def f(x):\n    return x * 2', '2', '4.0')), true);
   assert.equal(verdict(await ex.matches('python', 'def f(x):\n    return x * 2', '2', '5')), false);
+  // bool is an int in Python; an answer False must not pass for the output 0, nor True for 1.
+  assert.equal(verdict(await ex.equal('python', 'False', '0')), false);
+  assert.equal(verdict(await ex.equal('python', '1', 'True')), false);
+  assert.equal(verdict(await ex.equal('python', '[0, (1, False)]', '[0, (1, 0)]')), false);
+  assert.equal(verdict(await ex.equal('python', "{'a': True}", "{'a': 1}")), false);
+  assert.equal(verdict(await ex.equal('python', "{'a': [True, 2.0]}", "{'a': [True, 2]}")), true);
+  assert.equal(verdict(await ex.matches('python', 'def f(x):\n    return x % 2', '4', 'False')), false);
+  assert.equal(verdict(await ex.matches('python', 'def f(x):\n    return x > 2', '4', 'True')), true);
 });
 
 test('python: inspect reads functions and imports without running', async () => {

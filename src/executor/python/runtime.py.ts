@@ -499,9 +499,21 @@ def op_matches(req, limits):
 
 def _equal(a, b):
     try:
-        return bool(a == b)
+        return _same(a, b)
     except Exception:
         return False
+
+def _same(a, b):
+    # bool is an int subclass, so False == 0 and True == 1: a solver that answers False would pass
+    # every task whose output is 0 (self-play runs learned exactly that). A bool equals only a bool;
+    # ints and floats still compare by value (1 == 1.0), as in JavaScript's single number type.
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if type(a) in (list, tuple) and type(b) is type(a):
+        return len(a) == len(b) and all(map(_same, a, b))
+    if type(a) is dict and type(b) is dict:
+        return a.keys() == b.keys() and all(_same(v, b[k]) for k, v in a.items())
+    return bool(a == b)
 
 def op_equal(req, limits):
     a = _literal(req['a'], 'value')

@@ -81,6 +81,11 @@ export const SelfPlayConfigSchema = z
          */
         rejectIdentity: z.boolean().default(false),
         /**
+         * Reject ('output_too_long') a deduction/abduction program whose output's text is longer than
+         * this; null: no bound. Absent in configs from before it: null.
+         */
+        maxOutputChars: positiveInt.nullable().default(null),
+        /**
          * With constrainedDecoding: answers about a program (abduction inputs, induction programs, an
          * induction proposal's inputs) may only take as many arguments as its `def f(...)` line shows.
          * Absent in configs from before it: off.
@@ -167,6 +172,7 @@ const base: SelfPlayConfig = {
     mutatedProbes: 2,
     // With masked updates the proposer drifted to copies of the identity seed (docs/results.md).
     rejectIdentity: true,
+    maxOutputChars: null,
     // Before it, most abduction answers to one-parameter programs carried two arguments (docs/results.md).
     matchArity: true,
     returnOnly: false,

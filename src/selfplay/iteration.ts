@@ -195,6 +195,7 @@ export function makeIterationRunner(env: IterationEnv): IterationRunner {
               probes: sp.inputProbes,
               mutatedProbes: sp.mutatedProbes,
               rejectIdentity: sp.rejectIdentity,
+              ...(sp.maxOutputChars !== null ? { maxOutputChars: sp.maxOutputChars } : {}),
             },
           );
           results.forEach((r, k) => {

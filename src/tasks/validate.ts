@@ -35,7 +35,8 @@ export type RejectionReason =
   | 'duplicate'
   | 'too_few_inputs'
   | 'ignores_input'
-  | 'returns_input';
+  | 'returns_input'
+  | 'output_too_long';
 
 export type Validation = { ok: true; task: Task } | { ok: false; reason: RejectionReason; detail: string };
 
@@ -70,6 +71,11 @@ export interface ValidateOptions {
   mutatedProbes?: number;
   /** With probes: reject programs that return their input unchanged on every input tried. */
   rejectIdentity?: boolean;
+  /**
+   * Deduction/abduction: reject a program whose output's canonical text is longer than this. A valid
+   * 30-element list is a task no cold-start rollout ever answers, so it earns the proposer nothing.
+   */
+  maxOutputChars?: number;
 }
 
 /** The deduplication key a proposal would have as a task (induction: before invalid inputs are dropped). */
@@ -233,6 +239,12 @@ function judge(
       const f = r && !r.ok ? r : { kind: 'runtime' as const, message: 'no result' };
       return { ok: false, reason: f.kind, detail: f.message };
     }
+    if (opts.maxOutputChars !== undefined && r.output.length > opts.maxOutputChars)
+      return {
+        ok: false,
+        reason: 'output_too_long',
+        detail: `the output has ${r.output.length} characters, more than ${opts.maxOutputChars}`,
+      };
     const key = taskKey(lang, proposal.program, proposal.input);
     if (seen.has(key)) return DUPLICATE;
     const probeTexts = probes ?? [];

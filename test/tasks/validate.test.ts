@@ -192,6 +192,30 @@ test('rejectIdentity: a two-argument program that returns one argument unchanged
   );
 });
 
+test('maxOutputChars: a program whose output text is longer than the bound is rejected, at the bound kept', async () => {
+  const cases: [Lang, string, string, string][] = [
+    ['python', py('return x * 2'), "'abcd'", 'ok'], // 'abcdabcd' with quotes: 10 characters
+    ['python', py('return x * 3'), "'abcd'", 'output_too_long'], // 14
+    ['python', py('return [x] * 4'), '7', 'output_too_long'], // [7, 7, 7, 7]: 12
+    ['javascript', js('return [x, x];'), '12', 'ok'], // [12,12]: 7
+    ['javascript', js("return 'q'.repeat(x);"), '9', 'output_too_long'], // 11
+  ];
+  const items = cases.map(([lang, prog, input]) => program(lang, prog, input));
+  const seen = new Set<string>();
+  const results = await validateProposals(ex, items, seen, { maxOutputChars: 10 });
+  assert.deepEqual(
+    results.map(outcome),
+    cases.map((c) => c[3]),
+  );
+  assert.match((results[1] as { detail: string }).detail, /14 characters, more than 10/);
+  assert.equal(seen.size, 2, 'a rejected program is not remembered as a task');
+  const unbounded = await validateProposals(ex, items, new Set());
+  assert.deepEqual(
+    unbounded.map(outcome),
+    cases.map(() => 'ok'),
+  );
+});
+
 test('mutatedInputs changes every argument and keeps its type; other literal kinds give no variants', () => {
   assert.deepEqual(mutatedInputs('python', "3, 'ab', [1, 2]", 2), ["4,'abe',[1,2,1]", "-5,'wba',[-3,1,2]"]);
   assert.deepEqual(mutatedInputs('javascript', '"", []', 1), ['"e",[1]']);

@@ -506,7 +506,8 @@ def _equal(a, b):
 def _same(a, b):
     # bool is an int subclass, so False == 0 and True == 1: a solver that answers False would pass
     # every task whose output is 0 (self-play runs learned exactly that). A bool equals only a bool;
-    # ints and floats still compare by value (1 == 1.0), as in JavaScript's single number type.
+    # ints and floats still compare by value (1 == 1.0), as in JavaScript's single number type. Set
+    # members and dict keys still compare by Python's hashing ({True} == {1}): pairing them needs a search.
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     if type(a) in (list, tuple) and type(b) is type(a):

@@ -63,6 +63,18 @@ export const SelfPlayConfigSchema = z
          * Absent in configs from before it: 0.
          */
         proposerUnlearnableReward: z.number().min(-0.5).max(0).default(0),
+        /**
+         * Partial credit for the solver: a wrong answer scores -0.5 + partialCredit * closeness, where
+         * closeness compares the text of what the answer produced with the expected output
+         * (src/tasks/closeness.ts). 0 is the method's exact-match reward. Absent in configs from before it: 0.
+         */
+        partialCredit: probability.default(0),
+        /**
+         * Partial credit for the proposer: a valid task that no learnability rollout solved scores
+         * proposerPartialCredit * the rollouts' mean closeness (plus proposerUnlearnableReward) instead
+         * of the flat unlearnable score. 0 is the method. Absent in configs from before it: 0.
+         */
+        proposerPartialCredit: probability.default(0),
         /** Constrain the built-in model's decoding with the answer-format grammars. */
         constrainedDecoding: z.boolean(),
         /**
@@ -164,6 +176,8 @@ const base: SelfPlayConfig = {
     promptStyle: 'compact',
     proposerZeroAsPenalty: false,
     proposerUnlearnableReward: 0,
+    partialCredit: 0,
+    proposerPartialCredit: 0,
     constrainedDecoding: true,
     // Without it the default run drifted to constant programs within 60 iterations (docs/results.md).
     inputProbes: 2,

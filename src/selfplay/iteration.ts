@@ -13,6 +13,7 @@ import { constraintName, programArity } from '../grammar/index.js';
 import type { Completion, GenerateRequest, Policy, TrainingSample } from '../policy/types.js';
 import { trrAdvantages } from '../rl/trrpp.js';
 import {
+  closenessBatch,
   groupKey,
   normalizeProgram,
   type ProposalToValidate,
@@ -55,6 +56,8 @@ interface ProposalSlot {
   valid?: Task;
   rejection?: string;
   solveRate?: number;
+  /** Mean closeness of the learnability rollouts (a right answer counts 1, an unparsed one 0). */
+  closeness?: number;
   reward?: number;
 }
 
@@ -67,6 +70,8 @@ interface SolveSlot {
   completions: Completion[];
   correct: boolean[];
   parsed: boolean[];
+  /** How near each wrong answer came (only measured with partial credit). */
+  closeness: number[];
 }
 
 const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
@@ -212,7 +217,7 @@ export function makeIterationRunner(env: IterationEnv): IterationRunner {
     const solveReqs: GenerateRequest[] = [];
     const addSolve = (type: TaskType, task: Task, n: number, rng: Rng, proposal?: number) => {
       const prompt = solverPrompt(task, { style });
-      const slot: SolveSlot = { type, task, prompt, completions: [], correct: [], parsed: [] };
+      const slot: SolveSlot = { type, task, prompt, completions: [], correct: [], parsed: [], closeness: [] };
       if (proposal !== undefined) slot.proposal = proposal;
       solves.push(slot);
       solveReqs.push(request(type, 'solver', prompt, n, rng.seed(), task.program));
@@ -237,20 +242,36 @@ export function makeIterationRunner(env: IterationEnv): IterationRunner {
         if (s.ok) toVerify.push({ slot, k, answer: s.answer });
       }
     });
-    const verdicts = await timedExec(
-      verifySolutions(
-        executor,
-        toVerify.map((v) => ({ task: v.slot.task, answer: v.answer })),
-      ),
+    const items = toVerify.map((v) => ({ task: v.slot.task, answer: v.answer }));
+    const measureCloseness = sp.partialCredit > 0 || sp.proposerPartialCredit > 0;
+    const closeness = measureCloseness ? closenessBatch(items) : undefined;
+    const [verdicts, closenessResults] = await timedExec(
+      Promise.all([
+        verifySolutions(executor, items),
+        closeness?.requests.length ? executor.batch(closeness.requests) : Promise.resolve([]),
+      ]),
     );
+    const scores = closeness?.scores(closenessResults);
     toVerify.forEach((v, i) => {
       v.slot.correct[v.k] = verdicts[i] === true;
+      v.slot.closeness[v.k] = scores?.[i] ?? 0;
     });
+    const solverReward = (s: SolveSlot, k: number) =>
+      solverFinalReward(
+        s.parsed[k]
+          ? { parsed: true, correct: s.correct[k] === true, closeness: s.closeness[k] ?? 0 }
+          : { parsed: false },
+        { partialCredit: sp.partialCredit },
+      );
 
     // 4. learn
     for (const slot of solves) {
       if (slot.proposal === undefined) continue;
-      (proposals[slot.proposal] as ProposalSlot).solveRate = mean(slot.correct.map((c) => (c ? 1 : 0)));
+      const p = proposals[slot.proposal] as ProposalSlot;
+      p.solveRate = mean(slot.correct.map((c) => (c ? 1 : 0)));
+      p.closeness = mean(
+        slot.completions.map((_, k) => (slot.correct[k] ? 1 : slot.parsed[k] ? (slot.closeness[k] ?? 0) : 0)),
+      );
     }
     const samples: TrainingSample[] = [];
     const rewards: { group: string; reward: number }[] = [];
@@ -260,8 +281,11 @@ export function makeIterationRunner(env: IterationEnv): IterationRunner {
         : !p.valid
           ? proposerFinalReward({ parsed: true, valid: false })
           : proposerFinalReward(
-              { parsed: true, valid: true, solveRate: p.solveRate ?? 0 },
-              { unlearnableReward: sp.proposerZeroAsPenalty ? WRONG_PENALTY : sp.proposerUnlearnableReward },
+              { parsed: true, valid: true, solveRate: p.solveRate ?? 0, closeness: p.closeness ?? 0 },
+              {
+                unlearnableReward: sp.proposerZeroAsPenalty ? WRONG_PENALTY : sp.proposerUnlearnableReward,
+                partialCredit: sp.proposerPartialCredit,
+              },
             );
       samples.push({
         prompt: p.prompt,
@@ -273,9 +297,7 @@ export function makeIterationRunner(env: IterationEnv): IterationRunner {
     }
     for (const slot of solves) {
       slot.completions.forEach((c, k) => {
-        const reward = solverFinalReward(
-          slot.parsed[k] ? { parsed: true, correct: slot.correct[k] === true } : { parsed: false },
-        );
+        const reward = solverReward(slot, k);
         samples.push({
           prompt: slot.prompt,
           completion: c,
@@ -308,13 +330,7 @@ export function makeIterationRunner(env: IterationEnv): IterationRunner {
       const ps = proposals.filter((p) => p.type === type);
       const batchSolves = solves.filter((s) => s.type === type && s.proposal === undefined);
       const allSolves = solves.filter((s) => s.type === type);
-      const solverRewards = batchSolves.flatMap((s) =>
-        s.completions.map((_, k) =>
-          solverFinalReward(
-            s.parsed[k] ? { parsed: true, correct: s.correct[k] === true } : { parsed: false },
-          ),
-        ),
-      );
+      const solverRewards = batchSolves.flatMap((s) => s.completions.map((_, k) => solverReward(s, k)));
       const valid = ps.filter((p) => p.valid);
       const rejections: Record<string, number> = {};
       for (const p of ps) {
@@ -324,9 +340,13 @@ export function makeIterationRunner(env: IterationEnv): IterationRunner {
       const distinct = new Set(valid.map((p) => normalizeProgram(lang, (p.valid as Task).program)));
       const solverCompletions = allSolves.flatMap((s) => s.completions);
       const solverParsed = allSolves.flatMap((s) => s.parsed);
+      const wrongCloseness = batchSolves.flatMap((s) =>
+        s.completions.flatMap((_, k) => (s.parsed[k] && !s.correct[k] ? [s.closeness[k] ?? 0] : [])),
+      );
       types[type] = {
         solveRate: mean(batchSolves.flatMap((s) => s.correct.map((c) => (c ? 1 : 0)))),
         solverReward: mean(solverRewards),
+        ...(measureCloseness ? { closeness: mean(wrongCloseness) } : {}),
         proposerReward: mean(ps.map((p) => p.reward ?? 0)),
         validRate: ps.length ? valid.length / ps.length : 0,
         duplicateRate: ps.length ? (rejections.duplicate ?? 0) / ps.length : 0,
@@ -397,9 +417,7 @@ export function makeIterationRunner(env: IterationEnv): IterationRunner {
           lang,
           prompt: s.prompt.slice(-400),
           completion: s.completions[0]?.text ?? '',
-          reward: solverFinalReward(
-            s.parsed[0] ? { parsed: true, correct: s.correct[0] === true } : { parsed: false },
-          ),
+          reward: solverReward(s, 0),
           ok: s.correct[0] === true,
           program: s.task.program,
           input: s.task.input,

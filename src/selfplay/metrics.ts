@@ -26,6 +26,11 @@ export const TypeMetricsSchema = z.object({
   solveRate: rate,
   /** Mean solver reward (correctness, with format penalties). */
   solverReward: z.number(),
+  /**
+   * Mean closeness (src/tasks/closeness.ts) of the solver batch's parsed answers that were wrong; only
+   * measured with partial credit, absent otherwise.
+   */
+  closeness: rate.optional(),
   /** Mean proposer reward (learnability, with format penalties). */
   proposerReward: z.number(),
   /** Proposals that became tasks. */

@@ -16,7 +16,10 @@
 //               verificationRequests + verdict for one item;
 //               verifySolution for one answer
 // rewards.ts    learnabilityReward(s), solverReward(correct), solverFinalReward / proposerFinalReward
-//               (format-aware: -1 unparseable, -0.5 wrong or invalid; { unlearnableReward } option)
+//               (format-aware: -1 unparseable, -0.5 wrong or invalid; { partialCredit } and
+//               { unlearnableReward } options)
+// closeness.ts  textCloseness(got, want), editDistance; closenessBatch(items) -> { requests, scores(results) }
+//               (how near a wrong answer came, for partial credit)
 // buffer.ts     TaskBuffer.open(file, type, lang, keep?) (append-only JSONL, torn-line recovery, cut to a
 //               committed size), add/addAll, size, all, since, has, keySet, sample, sampleDistinct,
 //               sampleWithoutReplacement(rng, items, k) for pools spanning buffers,
@@ -27,6 +30,7 @@
 //
 // The RL side (TRR++ advantages, the policy-gradient objective and TrainBatch packing) is in src/rl.
 export * from './buffer.js';
+export * from './closeness.js';
 export * from './dataset.js';
 export * from './normalize.js';
 export * from './parse.js';

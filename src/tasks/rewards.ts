@@ -16,15 +16,29 @@ export function solverReward(correct: boolean): number {
 export const WRONG_PENALTY = -0.5;
 export const FORMAT_PENALTY = -1;
 
-export type SolverOutcome = { parsed: false } | { parsed: true; correct: boolean };
+/** `closeness` (in [0, 1], src/tasks/closeness.ts) is how near a wrong answer came; it counts only with partial credit. */
+export type SolverOutcome = { parsed: false } | { parsed: true; correct: boolean; closeness?: number };
 export type ProposerOutcome =
   | { parsed: false }
   | { parsed: true; valid: false }
-  | { parsed: true; valid: true; solveRate: number };
+  | { parsed: true; valid: true; solveRate: number; closeness?: number };
 
-export function solverFinalReward(o: SolverOutcome): number {
+export interface SolverRewardOptions {
+  /**
+   * Partial credit: a wrong answer scores WRONG_PENALTY + partialCredit * closeness, so with a value in
+   * [0, 1] it stays below 0.5 and a right answer's 1 keeps its lead. 0 (the method's reward) by default.
+   */
+  partialCredit?: number;
+}
+
+export function solverFinalReward(o: SolverOutcome, opts: SolverRewardOptions = {}): number {
   if (!o.parsed) return FORMAT_PENALTY;
-  return o.correct ? solverReward(true) : WRONG_PENALTY;
+  if (o.correct) return solverReward(true);
+  const credit = opts.partialCredit ?? 0;
+  if (!(credit >= 0 && credit <= 1)) throw new RangeError(`partial credit is in [0, 1], got ${credit}`);
+  const closeness = o.closeness ?? 0;
+  if (!(closeness >= 0 && closeness <= 1)) throw new RangeError(`closeness is in [0, 1], got ${closeness}`);
+  return WRONG_PENALTY + credit * closeness;
 }
 
 export interface ProposerRewardOptions {
@@ -34,6 +48,12 @@ export interface ProposerRewardOptions {
    * in between keeps valid above invalid while pulling the proposer toward tasks the solver half-solves.
    */
   unlearnableReward?: number;
+  /**
+   * Partial credit for a task no rollout solved: it adds partialCredit * closeness (the rollouts' mean
+   * closeness, src/tasks/closeness.ts) to the unlearnable score, so a task the solver nearly answers
+   * scores above one it is nowhere near and above one it always answers. 0 (the method) by default.
+   */
+  partialCredit?: number;
 }
 
 export function proposerFinalReward(o: ProposerOutcome, opts: ProposerRewardOptions = {}): number {
@@ -42,6 +62,12 @@ export function proposerFinalReward(o: ProposerOutcome, opts: ProposerRewardOpti
   const unlearnable = opts.unlearnableReward ?? 0;
   if (!(unlearnable >= WRONG_PENALTY && unlearnable <= 0))
     throw new RangeError(`an unlearnable proposal's reward is in [${WRONG_PENALTY}, 0], got ${unlearnable}`);
+  const credit = opts.partialCredit ?? 0;
+  if (!(credit >= 0 && credit <= 1)) throw new RangeError(`partial credit is in [0, 1], got ${credit}`);
   const r = learnabilityReward(o.solveRate);
-  return r === 0 ? unlearnable : r;
+  if (r !== 0) return r;
+  if (o.solveRate > 0 || credit === 0) return unlearnable;
+  const closeness = o.closeness ?? 0;
+  if (!(closeness >= 0 && closeness <= 1)) throw new RangeError(`closeness is in [0, 1], got ${closeness}`);
+  return unlearnable + credit * closeness;
 }

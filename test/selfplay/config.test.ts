@@ -40,6 +40,18 @@ test('a wrong field is a readable error naming the field', () => {
   );
 });
 
+test('partial credit is a share in [0, 1], and a config from before it resumes without it', () => {
+  const file = join(dir, 'credit.json');
+  writeFileSync(file, JSON.stringify({ selfplay: { partialCredit: 1.5 } }));
+  assert.throws(
+    () => resolveConfig({ preset: 'tiny', file }),
+    (e: unknown) => e instanceof ConfigError && /selfplay\.partialCredit/.test(e.message),
+  );
+  const old = structuredClone(PRESETS.tiny) as { selfplay: Record<string, unknown> };
+  delete old.selfplay.partialCredit;
+  assert.equal(validateConfig(old, 'old run').selfplay.partialCredit, 0);
+});
+
 test('an unknown field is refused rather than silently ignored', () => {
   const file = join(dir, 'typo.json');
   writeFileSync(file, JSON.stringify({ selfplay: { proposerBatchh: 4 } }));

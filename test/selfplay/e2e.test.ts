@@ -89,6 +89,31 @@ test('azr train runs two iterations of the tiny preset and writes the whole run 
   assert.match(again.err, /already holds a run; continue it with --resume/);
 });
 
+test('with partial credit, a wrong answer is paid by its closeness: the solver reward adds up from the metrics', async () => {
+  const dir = join(root, 'credit');
+  const file = join(root, 'credit.json');
+  writeFileSync(file, JSON.stringify({ selfplay: { partialCredit: 0.5, proposerPartialCredit: 0.5 } }));
+  const args = ['train', '--preset', 'tiny', '--config', file, '--out', dir, '--iterations', '1'];
+  const { code, err } = await azr([...args, '--seed', '5']).done;
+  assert.equal(code, 0, err);
+  const [m] = readMetrics(new RunDir(dir).metricsPath);
+  for (const [type, x] of Object.entries(m?.types ?? {})) {
+    assert.equal(x.solverFormatErrors, 0, 'constrained decoding: every answer parses');
+    const closeness = x.closeness;
+    assert.ok(closeness !== undefined && closeness >= 0 && closeness <= 1, `${type}: ${closeness}`);
+    // Right answers score 1, wrong ones -0.5 + 0.5 * closeness (closeness is the mean over wrong ones).
+    const expected = x.solveRate + (1 - x.solveRate) * (-0.5 + 0.5 * closeness);
+    assert.ok(Math.abs(x.solverReward - expected) < 1e-9, `${type}: ${x.solverReward} vs ${expected}`);
+  }
+  assert.ok(
+    Object.values(m?.types ?? {}).some((x) => (x.closeness ?? 0) > 0),
+    'some wrong answer came partly close',
+  );
+  // A valid proposal scores its learnability or its rollouts' closeness: never below 0, at most 1.
+  for (const [type, x] of Object.entries(m?.types ?? {}))
+    assert.ok(x.learnability >= 0 && x.learnability <= 1, `${type}: ${x.learnability}`);
+});
+
 test('a run killed with SIGKILL resumes exactly where it stopped: same numbers as an uninterrupted run', async () => {
   const straight = join(root, 'straight');
   const killed = join(root, 'killed');

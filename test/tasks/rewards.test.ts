@@ -34,6 +34,35 @@ test('solver rewards: 1 correct; format-aware: -0.5 wrong, -1 unparseable', () =
   assert.equal(solverFinalReward({ parsed: false }), -1);
 });
 
+test('partial credit: a wrong answer scores -0.5 + credit * closeness, never up to a right one', () => {
+  const wrong = (closeness: number) => ({ parsed: true as const, correct: false, closeness });
+  assert.equal(solverFinalReward(wrong(0.8)), -0.5, 'off by default: the method reward');
+  assert.ok(Math.abs(solverFinalReward(wrong(0.8), { partialCredit: 0.5 }) - -0.1) < 1e-12);
+  assert.equal(solverFinalReward(wrong(0), { partialCredit: 1 }), -0.5);
+  assert.equal(solverFinalReward(wrong(1), { partialCredit: 1 }), 0.5);
+  assert.equal(solverFinalReward({ parsed: true, correct: true, closeness: 0 }, { partialCredit: 1 }), 1);
+  assert.equal(solverFinalReward({ parsed: false }, { partialCredit: 1 }), -1);
+  assert.throws(() => solverFinalReward(wrong(0.5), { partialCredit: 1.5 }), RangeError);
+  assert.throws(() => solverFinalReward(wrong(2), { partialCredit: 0.5 }), RangeError);
+});
+
+test('proposer partial credit: an unsolved task scores its closeness, a learnable one its learnability, a trivial one nothing', () => {
+  const task = (solveRate: number, closeness: number) =>
+    ({ parsed: true, valid: true, solveRate, closeness }) as const;
+  const opts = { partialCredit: 0.5 };
+  assert.equal(proposerFinalReward(task(0, 0.8)), 0, 'off by default');
+  assert.equal(proposerFinalReward(task(0, 0.8), opts), 0.4);
+  assert.equal(proposerFinalReward(task(0, 0), opts), 0);
+  assert.equal(proposerFinalReward(task(1, 1), opts), 0, 'always solved: no credit');
+  assert.equal(proposerFinalReward(task(0.25, 0.9), opts), 0.75, 'learnable: the method reward');
+  assert.ok(
+    Math.abs(proposerFinalReward(task(0, 0.8), { ...opts, unlearnableReward: -0.25 }) - 0.15) < 1e-12,
+  );
+  assert.ok(proposerFinalReward(task(0, 1), { partialCredit: 1 }) <= 1);
+  assert.throws(() => proposerFinalReward(task(0, 0.5), { partialCredit: -0.1 }), RangeError);
+  assert.throws(() => proposerFinalReward(task(0, 1.5), opts), RangeError);
+});
+
 test('proposer rewards: learnability when valid, -0.5 invalid, -1 unparseable; an unlearnable score is opt-in', () => {
   assert.equal(proposerFinalReward({ parsed: true, valid: true, solveRate: 0.25 }), 0.75);
   assert.equal(proposerFinalReward({ parsed: true, valid: true, solveRate: 1 }), 0);

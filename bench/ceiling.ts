@@ -1,0 +1,154 @@
+// What the built-in model could learn in a self-play run's update budget if every answer were given:
+// the same model, optimizer and update path as `azr train`, trained with cross-entropy (advantage 1, no
+// PPO ratio, no masks) on the executor's answers to a run's own verified tasks (deduction: the output;
+// abduction: the proposer's input; induction: the proposer's program), then scored on the held-out set.
+// It is a diagnostic, not the method: self-play must find its answers, so this is an upper reference for
+// what the solver can absorb from those tasks in that many updates, not a result of the method.
+//
+//   npm run bench:ceiling -- RUN_DIR [--updates N] [--per-type N] [--eval-every N] [--seed N] [--threads N]
+//
+// The default budget is the default preset's: about 230 updates in 30 minutes, the solver batch of 16
+// tasks per type. Last line: one JSON object with the held-out scores before and after, and the curve.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { evaluateTasks } from '../src/eval/heldout.js';
+import { createExecutor } from '../src/executor/index.js';
+import { constraintByName } from '../src/grammar/index.js';
+import { encode } from '../src/model/tokenizer.js';
+import { createBuiltinPolicy, modelConfigFor } from '../src/policy/builtin.js';
+import type { TrainingSample } from '../src/policy/types.js';
+import { PRESETS } from '../src/selfplay/config.js';
+import type { EvalScores } from '../src/selfplay/metrics.js';
+import { HELDOUT_FILE } from '../src/selfplay/train.js';
+import {
+  fromTaskRecord,
+  parseSolution,
+  readTaskFile,
+  solverPrompt,
+  type Task,
+  type TaskType,
+} from '../src/tasks/index.js';
+import { Rng } from '../src/util/rng.js';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    updates: { type: 'string', default: '230' },
+    'per-type': { type: 'string', default: '16' },
+    'eval-every': { type: 'string', default: '50' },
+    seed: { type: 'string', default: '1' },
+    threads: { type: 'string' },
+  },
+});
+const positive = (name: string, v: string | undefined): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} takes a positive integer, got ${v}`);
+  return n;
+};
+const runDir = positionals[0];
+if (!runDir || !existsSync(join(runDir, 'buffers'))) {
+  process.stderr.write('usage: npm run bench:ceiling -- RUN_DIR (a run of azr train, with its buffers/)\n');
+  process.exit(2);
+}
+const updates = positive('updates', values.updates);
+const perType = positive('per-type', values['per-type']);
+const evalEvery = positive('eval-every', values['eval-every']);
+const seed = positive('seed', values.seed);
+
+const c = PRESETS.default;
+const sp = c.selfplay;
+const types: TaskType[] = ['deduction', 'abduction', 'induction'];
+const buffers = Object.fromEntries(
+  types.map((t) => [t, readTaskFile(join(runDir, 'buffers', `${t}.jsonl`)).map(fromTaskRecord)]),
+) as Record<TaskType, Task[]>;
+const known = (t: Task) => (t.type === 'deduction' ? t.output : t.type === 'abduction' ? t.input : t.program);
+/** The compact answer format (src/tasks/parse.ts): deduction and abduction a literal, induction a fenced program. */
+const answerText = (t: Task) =>
+  t.type === 'induction' ? `\`\`\`${t.lang}\n${known(t)}\n\`\`\`</answer>` : `${known(t)}</answer>`;
+
+const policy = await createBuiltinPolicy(
+  modelConfigFor(c.model.preset, c.model.contextLength),
+  { seed, optimizer: c.optimizer },
+  {
+    threads: values.threads === undefined ? c.model.threads : positive('threads', values.threads),
+    constraints: constraintByName,
+    trainUnderMask: false,
+  },
+);
+const executor = await createExecutor({ workers: 2, langs: [c.lang] });
+const heldout = readTaskFile(HELDOUT_FILE);
+const evaluate = async (): Promise<EvalScores> => {
+  const r = await evaluateTasks(policy, executor, heldout, {
+    style: sp.promptStyle,
+    constrained: sp.constrainedDecoding,
+    inductionInputs: sp.inductionInputs,
+    grammar: {
+      matchArity: sp.matchArity,
+      returnOnly: sp.returnOnly,
+      exprDepth: sp.exprDepth,
+      boolReturns: sp.boolReturns,
+    },
+    maxTokens: c.sampling.solverMaxTokens,
+    langs: [c.lang],
+  });
+  return { deduction: r.deduction, abduction: r.abduction, induction: r.induction, mean: r.mean };
+};
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+const curve: { updates: number; minutes: number; eval: EvalScores }[] = [];
+const t0 = performance.now();
+const record = async (u: number) => {
+  const e = await evaluate();
+  const minutes = (performance.now() - t0) / 60000;
+  curve.push({ updates: u, minutes, eval: e });
+  console.log(
+    `after ${u} updates (${minutes.toFixed(1)} min): deduction ${pct(e.deduction)}  abduction ${pct(e.abduction)}` +
+      `  induction ${pct(e.induction)}  mean ${pct(e.mean)}`,
+  );
+};
+
+console.log(
+  `ceiling: ${runDir}, ${types.map((t) => `${buffers[t].length} ${t}`).join(', ')} tasks; ` +
+    `${updates} updates of ${perType} tasks per type, known answers, model ${c.model.preset}, seed ${seed}`,
+);
+await record(0);
+const rng = new Rng(seed);
+for (let u = 1; u <= updates; u++) {
+  const samples: TrainingSample[] = [];
+  for (const type of types) {
+    for (let i = 0; i < perType; i++) {
+      const task = rng.pick(buffers[type]);
+      const text = answerText(task);
+      const parsed = parseSolution(type, task.lang, text, sp.promptStyle);
+      if (!parsed.ok || parsed.answer.trim() !== known(task).trim())
+        throw new Error(`the known answer does not read back: ${JSON.stringify(text)}`);
+      samples.push({
+        prompt: solverPrompt(task, { style: sp.promptStyle }),
+        completion: { text, finishReason: 'stop', tokenIds: encode(text) },
+        advantage: 1,
+        group: `${type}/solver`,
+      });
+    }
+  }
+  const s = await policy.update(samples);
+  if (u % 10 === 0)
+    console.log(`update ${u}: loss ${s.loss.toFixed(3)}, gradient norm ${s.gradNorm.toFixed(2)}`);
+  if (u % evalEvery === 0 || u === updates) await record(u);
+}
+await executor.close();
+await policy.close();
+const first = curve[0] as (typeof curve)[number];
+const last = curve[curve.length - 1] as (typeof curve)[number];
+console.log(
+  JSON.stringify({
+    run: runDir,
+    updates,
+    perType,
+    seed,
+    minutes: Number(last.minutes.toFixed(2)),
+    before: first.eval,
+    after: last.eval,
+    gainPoints: Number((100 * (last.eval.mean - first.eval.mean)).toFixed(1)),
+    curve: curve.map((p) => ({ updates: p.updates, mean: p.eval.mean })),
+  }),
+);

@@ -20,7 +20,7 @@ import { createBuiltinPolicy, modelConfigFor } from '../src/policy/builtin.js';
 import type { TrainingSample } from '../src/policy/types.js';
 import { PRESETS } from '../src/selfplay/config.js';
 import type { EvalScores } from '../src/selfplay/metrics.js';
-import { HELDOUT_FILE } from '../src/selfplay/train.js';
+import { HELDOUT_FILE, heldoutOptions } from '../src/selfplay/train.js';
 import {
   fromTaskRecord,
   parseSolution,
@@ -79,19 +79,7 @@ const policy = await createBuiltinPolicy(
 const executor = await createExecutor({ workers: 2, langs: [c.lang] });
 const heldout = readTaskFile(HELDOUT_FILE);
 const evaluate = async (): Promise<EvalScores> => {
-  const r = await evaluateTasks(policy, executor, heldout, {
-    style: sp.promptStyle,
-    constrained: sp.constrainedDecoding,
-    inductionInputs: sp.inductionInputs,
-    grammar: {
-      matchArity: sp.matchArity,
-      returnOnly: sp.returnOnly,
-      exprDepth: sp.exprDepth,
-      boolReturns: sp.boolReturns,
-    },
-    maxTokens: c.sampling.solverMaxTokens,
-    langs: [c.lang],
-  });
+  const r = await evaluateTasks(policy, executor, heldout, heldoutOptions(c));
   return { deduction: r.deduction, abduction: r.abduction, induction: r.induction, mean: r.mean };
 };
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;

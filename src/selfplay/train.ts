@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TrainInvocation } from '../cli/train.js';
-import { evaluateTasks } from '../eval/heldout.js';
+import { type EvalOptions, evaluateTasks } from '../eval/heldout.js';
 import { createExecutor } from '../executor/index.js';
 import { constraintByName } from '../grammar/index.js';
 import { parameterCount } from '../model/config.js';
@@ -17,6 +17,7 @@ import {
 } from '../policy/builtin.js';
 import type { Policy } from '../policy/types.js';
 import { readTaskFile, TaskBuffer, type TaskType } from '../tasks/index.js';
+import type { SelfPlayConfig } from './config.js';
 import { makeIterationRunner } from './iteration.js';
 import { type EvalScores, runSelfPlay } from './loop.js';
 import { openSession, SessionError } from './session.js';
@@ -30,6 +31,24 @@ export const HELDOUT_FILE = join(
   'eval',
   'heldout.jsonl',
 );
+
+/** How a run evaluates the held-out set: greedy, in its language, under its own answer grammar. */
+export function heldoutOptions(c: SelfPlayConfig): EvalOptions {
+  const sp = c.selfplay;
+  return {
+    style: sp.promptStyle,
+    constrained: sp.constrainedDecoding,
+    inductionInputs: sp.inductionInputs,
+    grammar: {
+      matchArity: sp.matchArity,
+      returnOnly: sp.returnOnly,
+      exprDepth: sp.exprDepth,
+      boolReturns: sp.boolReturns,
+    },
+    maxTokens: c.sampling.solverMaxTokens,
+    langs: [c.lang],
+  };
+}
 
 export async function runTraining(
   inv: TrainInvocation,
@@ -46,7 +65,6 @@ export async function runTraining(
     throw e;
   }
   const c = session.config;
-  const sp = c.selfplay;
   const modelConfig = modelConfigFor(c.model.preset, c.model.contextLength);
   log(
     `azr train: ${session.resumed ? `resuming at iteration ${session.state.iteration} in` : 'new run in'} ${inv.outDir}` +
@@ -83,19 +101,7 @@ export async function runTraining(
   if (c.evalEvery !== null && existsSync(HELDOUT_FILE)) {
     const heldout = readTaskFile(HELDOUT_FILE);
     evaluate = async (p) => {
-      const r = await evaluateTasks(p, executor, heldout, {
-        style: sp.promptStyle,
-        constrained: sp.constrainedDecoding,
-        inductionInputs: sp.inductionInputs,
-        grammar: {
-          matchArity: sp.matchArity,
-          returnOnly: sp.returnOnly,
-          exprDepth: sp.exprDepth,
-          boolReturns: sp.boolReturns,
-        },
-        maxTokens: c.sampling.solverMaxTokens,
-        langs: [c.lang],
-      });
+      const r = await evaluateTasks(p, executor, heldout, heldoutOptions(c));
       return { deduction: r.deduction, abduction: r.abduction, induction: r.induction, mean: r.mean };
     };
   }

@@ -70,7 +70,7 @@ interface SolveSlot {
   completions: Completion[];
   correct: boolean[];
   parsed: boolean[];
-  /** How near each wrong answer came (only measured with partial credit). */
+  /** How near each answer came (measured only when either role has partial credit; else 0). */
   closeness: number[];
 }
 

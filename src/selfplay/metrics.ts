@@ -28,7 +28,7 @@ export const TypeMetricsSchema = z.object({
   solverReward: z.number(),
   /**
    * Mean closeness (src/tasks/closeness.ts) of the solver batch's parsed answers that were wrong; only
-   * measured with partial credit, absent otherwise.
+   * measured when either role has partial credit, absent otherwise.
    */
   closeness: rate.optional(),
   /** Mean proposer reward (learnability, with format penalties). */

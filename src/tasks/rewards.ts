@@ -23,6 +23,12 @@ export type ProposerOutcome =
   | { parsed: true; valid: false }
   | { parsed: true; valid: true; solveRate: number; closeness?: number };
 
+/** `x` itself when it lies in [0, 1]; a RangeError naming `what` otherwise (NaN included). */
+function unitInterval(what: string, x: number): number {
+  if (!(x >= 0 && x <= 1)) throw new RangeError(`${what} is in [0, 1], got ${x}`);
+  return x;
+}
+
 export interface SolverRewardOptions {
   /**
    * Partial credit: a wrong answer scores WRONG_PENALTY + partialCredit * closeness, so with a value in
@@ -34,11 +40,8 @@ export interface SolverRewardOptions {
 export function solverFinalReward(o: SolverOutcome, opts: SolverRewardOptions = {}): number {
   if (!o.parsed) return FORMAT_PENALTY;
   if (o.correct) return solverReward(true);
-  const credit = opts.partialCredit ?? 0;
-  if (!(credit >= 0 && credit <= 1)) throw new RangeError(`partial credit is in [0, 1], got ${credit}`);
-  const closeness = o.closeness ?? 0;
-  if (!(closeness >= 0 && closeness <= 1)) throw new RangeError(`closeness is in [0, 1], got ${closeness}`);
-  return WRONG_PENALTY + credit * closeness;
+  const credit = unitInterval('partial credit', opts.partialCredit ?? 0);
+  return WRONG_PENALTY + credit * unitInterval('closeness', o.closeness ?? 0);
 }
 
 export interface ProposerRewardOptions {
@@ -62,12 +65,10 @@ export function proposerFinalReward(o: ProposerOutcome, opts: ProposerRewardOpti
   const unlearnable = opts.unlearnableReward ?? 0;
   if (!(unlearnable >= WRONG_PENALTY && unlearnable <= 0))
     throw new RangeError(`an unlearnable proposal's reward is in [${WRONG_PENALTY}, 0], got ${unlearnable}`);
-  const credit = opts.partialCredit ?? 0;
-  if (!(credit >= 0 && credit <= 1)) throw new RangeError(`partial credit is in [0, 1], got ${credit}`);
+  const credit = unitInterval('partial credit', opts.partialCredit ?? 0);
   const r = learnabilityReward(o.solveRate);
   if (r !== 0) return r;
+  // Learnability 0 means no rollout solved the task or every one did; only the first earns credit.
   if (o.solveRate > 0 || credit === 0) return unlearnable;
-  const closeness = o.closeness ?? 0;
-  if (!(closeness >= 0 && closeness <= 1)) throw new RangeError(`closeness is in [0, 1], got ${closeness}`);
-  return unlearnable + credit * closeness;
+  return unlearnable + credit * unitInterval('closeness', o.closeness ?? 0);
 }

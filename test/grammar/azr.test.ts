@@ -241,6 +241,16 @@ test("with short inputs, a proposal's inputs are small literals and solver answe
     ),
   );
   assert.ok(acceptsNamed('abduction/solver/python/4/a1/s', "'Hello World'</answer>"));
+  // Negative zero is zero: one spelling each, so the proposer's probability mass is not split between them.
+  const input = (literal: string) =>
+    acceptsNamed(
+      'induction/proposer/python/4/a1/s',
+      `\`\`\`message\nabc\n\`\`\`\n\`\`\`input\n${literal}\n\`\`\`</answer>`,
+    );
+  assert.ok(input('[0, -3]'));
+  assert.equal(input('[-0]'), false);
+  assert.equal(input('-0'), false);
+  assert.ok(input('0'));
 });
 
 test('without boolean returns, a program returns a value, and conditions stay in if statements', () => {

@@ -6,6 +6,12 @@
 // what the solver can absorb from those tasks in that many updates, not a result of the method.
 //
 //   npm run bench:ceiling -- RUN_DIR [--updates N] [--per-type N] [--eval-every N] [--seed N] [--threads N]
+//                            [--model tiny|small|medium|large] [--lr X]
+//   npm run bench:ceiling -- --tasks FILE ...   (train on any task file in the held-out format instead)
+//   ... --eval FILE                              (score another task file instead of the held-out set)
+//
+// `--tasks eval/heldout.jsonl` trains on the held-out tasks themselves: not a generalisation result but a
+// capacity check, the most the model can reach on the held-out set in that many updates.
 //
 // The default budget is the default preset's: about 230 updates in 30 minutes, the solver batch of 16
 // tasks per type. Last line: one JSON object with the held-out scores before and after, and the curve.
@@ -15,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { evaluateTasks } from '../src/eval/heldout.js';
 import { createExecutor } from '../src/executor/index.js';
 import { constraintByName } from '../src/grammar/index.js';
+import { MODEL_PRESETS, type ModelPreset } from '../src/model/config.js';
 import { encode } from '../src/model/tokenizer.js';
 import { createBuiltinPolicy, modelConfigFor } from '../src/policy/builtin.js';
 import type { TrainingSample } from '../src/policy/types.js';
@@ -39,6 +46,10 @@ const { values, positionals } = parseArgs({
     'eval-every': { type: 'string', default: '50' },
     seed: { type: 'string', default: '1' },
     threads: { type: 'string' },
+    tasks: { type: 'string' },
+    model: { type: 'string' },
+    lr: { type: 'string' },
+    eval: { type: 'string' },
   },
 });
 const positive = (name: string, v: string | undefined): number => {
@@ -47,10 +58,19 @@ const positive = (name: string, v: string | undefined): number => {
   return n;
 };
 const runDir = positionals[0];
-if (!runDir || !existsSync(join(runDir, 'buffers'))) {
-  process.stderr.write('usage: npm run bench:ceiling -- RUN_DIR (a run of azr train, with its buffers/)\n');
+const taskFile = values.tasks;
+if (taskFile === undefined ? !runDir || !existsSync(join(runDir, 'buffers')) : !existsSync(taskFile)) {
+  process.stderr.write(
+    'usage: npm run bench:ceiling -- RUN_DIR (a run of azr train, with its buffers/) | --tasks FILE (JSONL tasks)\n',
+  );
   process.exit(2);
 }
+const modelPreset = values.model ?? PRESETS.default.model.preset;
+if (!(modelPreset in MODEL_PRESETS))
+  throw new Error(`--model takes one of ${Object.keys(MODEL_PRESETS).join(', ')}, got ${modelPreset}`);
+const learningRate = values.lr === undefined ? PRESETS.default.optimizer.learningRate : Number(values.lr);
+if (!(learningRate > 0 && learningRate < 1))
+  throw new Error(`--lr takes a number in (0, 1), got ${values.lr}`);
 const updates = positive('updates', values.updates);
 const perType = positive('per-type', values['per-type']);
 const evalEvery = positive('eval-every', values['eval-every']);
@@ -59,17 +79,30 @@ const seed = positive('seed', values.seed);
 const c = PRESETS.default;
 const sp = c.selfplay;
 const types: TaskType[] = ['deduction', 'abduction', 'induction'];
+const source = taskFile ?? (runDir as string);
+const fromFile =
+  taskFile === undefined
+    ? []
+    : readTaskFile(taskFile)
+        .map(fromTaskRecord)
+        .filter((t) => t.lang === c.lang);
 const buffers = Object.fromEntries(
-  types.map((t) => [t, readTaskFile(join(runDir, 'buffers', `${t}.jsonl`)).map(fromTaskRecord)]),
+  types.map((t) => [
+    t,
+    taskFile === undefined
+      ? readTaskFile(join(runDir as string, 'buffers', `${t}.jsonl`)).map(fromTaskRecord)
+      : fromFile.filter((x) => x.type === t),
+  ]),
 ) as Record<TaskType, Task[]>;
+for (const t of types) if (buffers[t].length === 0) throw new Error(`${source} has no ${c.lang} ${t} tasks`);
 const known = (t: Task) => (t.type === 'deduction' ? t.output : t.type === 'abduction' ? t.input : t.program);
 /** The compact answer format (src/tasks/parse.ts): deduction and abduction a literal, induction a fenced program. */
 const answerText = (t: Task) =>
   t.type === 'induction' ? `\`\`\`${t.lang}\n${known(t)}\n\`\`\`</answer>` : `${known(t)}</answer>`;
 
 const policy = await createBuiltinPolicy(
-  modelConfigFor(c.model.preset, c.model.contextLength),
-  { seed, optimizer: c.optimizer },
+  modelConfigFor(modelPreset as ModelPreset, c.model.contextLength),
+  { seed, optimizer: { ...c.optimizer, learningRate } },
   {
     threads: values.threads === undefined ? c.model.threads : positive('threads', values.threads),
     constraints: constraintByName,
@@ -77,7 +110,8 @@ const policy = await createBuiltinPolicy(
   },
 );
 const executor = await createExecutor({ workers: 2, langs: [c.lang] });
-const heldout = readTaskFile(HELDOUT_FILE);
+const evalFile = values.eval ?? HELDOUT_FILE;
+const heldout = readTaskFile(evalFile);
 const evaluate = async (): Promise<EvalScores> => {
   const r = await evaluateTasks(policy, executor, heldout, heldoutOptions(c));
   return { deduction: r.deduction, abduction: r.abduction, induction: r.induction, mean: r.mean };
@@ -96,8 +130,8 @@ const record = async (u: number) => {
 };
 
 console.log(
-  `ceiling: ${runDir}, ${types.map((t) => `${buffers[t].length} ${t}`).join(', ')} tasks; ` +
-    `${updates} updates of ${perType} tasks per type, known answers, model ${c.model.preset}, seed ${seed}`,
+  `ceiling: ${source}, ${types.map((t) => `${buffers[t].length} ${t}`).join(', ')} tasks; ` +
+    `${updates} updates of ${perType} tasks per type, known answers, model ${modelPreset}, learning rate ${learningRate}, seed ${seed}`,
 );
 await record(0);
 const rng = new Rng(seed);
@@ -129,7 +163,10 @@ const first = curve[0] as (typeof curve)[number];
 const last = curve[curve.length - 1] as (typeof curve)[number];
 console.log(
   JSON.stringify({
-    run: runDir,
+    run: source,
+    eval: values.eval ?? 'held-out',
+    model: modelPreset,
+    learningRate,
     updates,
     perType,
     seed,

@@ -18,7 +18,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { evaluateTasks } from '../src/eval/heldout.js';
+import { answerCompletion } from '../src/eval/oracle.js';
 import { createExecutor } from '../src/executor/index.js';
 import { constraintByName } from '../src/grammar/index.js';
 import { MODEL_PRESETS, type ModelPreset } from '../src/model/config.js';
@@ -27,7 +27,7 @@ import { createBuiltinPolicy, modelConfigFor } from '../src/policy/builtin.js';
 import type { TrainingSample } from '../src/policy/types.js';
 import { PRESETS } from '../src/selfplay/config.js';
 import type { EvalScores } from '../src/selfplay/metrics.js';
-import { HELDOUT_FILE, heldoutOptions } from '../src/selfplay/train.js';
+import { HELDOUT_FILE, heldoutScores } from '../src/selfplay/train.js';
 import {
   fromTaskRecord,
   parseSolution,
@@ -80,25 +80,22 @@ const c = PRESETS.default;
 const sp = c.selfplay;
 const types: TaskType[] = ['deduction', 'abduction', 'induction'];
 const source = taskFile ?? (runDir as string);
-const fromFile =
+const tasksOf: (type: TaskType) => Task[] =
   taskFile === undefined
-    ? []
-    : readTaskFile(taskFile)
-        .map(fromTaskRecord)
-        .filter((t) => t.lang === c.lang);
-const buffers = Object.fromEntries(
-  types.map((t) => [
-    t,
-    taskFile === undefined
-      ? readTaskFile(join(runDir as string, 'buffers', `${t}.jsonl`)).map(fromTaskRecord)
-      : fromFile.filter((x) => x.type === t),
-  ]),
-) as Record<TaskType, Task[]>;
+    ? (type) => readTaskFile(join(source, 'buffers', `${type}.jsonl`)).map(fromTaskRecord)
+    : (type) =>
+        readTaskFile(taskFile)
+          .map(fromTaskRecord)
+          .filter((t) => t.lang === c.lang && t.type === type);
+const buffers = Object.fromEntries(types.map((t) => [t, tasksOf(t)])) as Record<TaskType, Task[]>;
 for (const t of types) if (buffers[t].length === 0) throw new Error(`${source} has no ${c.lang} ${t} tasks`);
 const known = (t: Task) => (t.type === 'deduction' ? t.output : t.type === 'abduction' ? t.input : t.program);
-/** The compact answer format (src/tasks/parse.ts): deduction and abduction a literal, induction a fenced program. */
+/** The run's answer format (src/tasks/parse.ts): deduction and abduction a literal, induction a fenced program. */
 const answerText = (t: Task) =>
-  t.type === 'induction' ? `\`\`\`${t.lang}\n${known(t)}\n\`\`\`</answer>` : `${known(t)}</answer>`;
+  answerCompletion(
+    t.type === 'induction' ? `\`\`\`${t.lang}\n${known(t)}\n\`\`\`` : known(t),
+    sp.promptStyle,
+  );
 
 const policy = await createBuiltinPolicy(
   modelConfigFor(modelPreset as ModelPreset, c.model.contextLength),
@@ -112,10 +109,7 @@ const policy = await createBuiltinPolicy(
 const executor = await createExecutor({ workers: 2, langs: [c.lang] });
 const evalFile = values.eval ?? HELDOUT_FILE;
 const heldout = readTaskFile(evalFile);
-const evaluate = async (): Promise<EvalScores> => {
-  const r = await evaluateTasks(policy, executor, heldout, heldoutOptions(c));
-  return { deduction: r.deduction, abduction: r.abduction, induction: r.induction, mean: r.mean };
-};
+const evaluate = (): Promise<EvalScores> => heldoutScores(policy, executor, heldout, c);
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const curve: { updates: number; minutes: number; eval: EvalScores }[] = [];
 const t0 = performance.now();

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { TrainInvocation } from '../cli/train.js';
 import { type EvalOptions, evaluateTasks } from '../eval/heldout.js';
 import { createExecutor } from '../executor/index.js';
+import type { Executor } from '../executor/types.js';
 import { constraintByName } from '../grammar/index.js';
 import { parameterCount } from '../model/config.js';
 import {
@@ -16,7 +17,7 @@ import {
   modelConfigFor,
 } from '../policy/builtin.js';
 import type { Policy } from '../policy/types.js';
-import { readTaskFile, TaskBuffer, type TaskType } from '../tasks/index.js';
+import { readTaskFile, TaskBuffer, type TaskRecord, type TaskType } from '../tasks/index.js';
 import type { SelfPlayConfig } from './config.js';
 import { makeIterationRunner } from './iteration.js';
 import { type EvalScores, runSelfPlay } from './loop.js';
@@ -33,7 +34,7 @@ export const HELDOUT_FILE = join(
 );
 
 /** How a run evaluates the held-out set: greedy, in its language, under its own answer grammar. */
-export function heldoutOptions(c: SelfPlayConfig): EvalOptions {
+function heldoutOptions(c: SelfPlayConfig): EvalOptions {
   const sp = c.selfplay;
   return {
     style: sp.promptStyle,
@@ -48,6 +49,17 @@ export function heldoutOptions(c: SelfPlayConfig): EvalOptions {
     maxTokens: c.sampling.solverMaxTokens,
     langs: [c.lang],
   };
+}
+
+/** The held-out scores of `policy` as a run with config `c` measures them. */
+export async function heldoutScores(
+  policy: Policy,
+  executor: Executor,
+  tasks: readonly TaskRecord[],
+  c: SelfPlayConfig,
+): Promise<EvalScores> {
+  const r = await evaluateTasks(policy, executor, tasks, heldoutOptions(c));
+  return { deduction: r.deduction, abduction: r.abduction, induction: r.induction, mean: r.mean };
 }
 
 export async function runTraining(
@@ -100,10 +112,7 @@ export async function runTraining(
   let evaluate: ((p: Policy) => Promise<EvalScores>) | undefined;
   if (c.evalEvery !== null && existsSync(HELDOUT_FILE)) {
     const heldout = readTaskFile(HELDOUT_FILE);
-    evaluate = async (p) => {
-      const r = await evaluateTasks(p, executor, heldout, heldoutOptions(c));
-      return { deduction: r.deduction, abduction: r.abduction, induction: r.induction, mean: r.mean };
-    };
+    evaluate = (p) => heldoutScores(p, executor, heldout, c);
   }
 
   const controller = new AbortController();

@@ -25,8 +25,8 @@ import { MODEL_PRESETS, type ModelPreset } from '../src/model/config.js';
 import { encode } from '../src/model/tokenizer.js';
 import { createBuiltinPolicy, modelConfigFor } from '../src/policy/builtin.js';
 import type { TrainingSample } from '../src/policy/types.js';
-import { PRESETS } from '../src/selfplay/config.js';
-import type { EvalScores } from '../src/selfplay/metrics.js';
+import { PRESETS } from '../src/run/config.js';
+import type { EvalScores } from '../src/run/metrics.js';
 import { HELDOUT_FILE, heldoutScores } from '../src/selfplay/train.js';
 import {
   fromTaskRecord,

@@ -9,7 +9,7 @@ import { UsageError } from './args.js';
 export async function resolveCheckpoint(target: string): Promise<string> {
   if (!existsSync(target)) throw new UsageError(`${target} does not exist`);
   if (!(statSync(target).isDirectory() && existsSync(join(target, 'state.json')))) return target;
-  const { RunDir } = await import('../selfplay/rundir.js');
+  const { RunDir } = await import('../run/rundir.js');
   const run = new RunDir(target);
   const ckpt = run.readState()?.checkpoint;
   if (!ckpt) throw new UsageError(`${target} has no checkpoint yet`);

@@ -8,17 +8,17 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { CruxProblem } from '../eval/cruxeval.js';
 import type { Lang } from '../executor/types.js';
+import type { Policy } from '../policy/types.js';
+import type { PromptStyle } from '../tasks/types.js';
+import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
+import { resolveCheckpoint } from './checkpoint-arg.js';
 import {
   OPENAI_FLAGS,
   OPENAI_FLAGS_USAGE,
   openAIFlagsGiven,
   openAIOptionsFromFlags,
   retryLine,
-} from '../policy/http-flags.js';
-import type { Policy } from '../policy/types.js';
-import type { PromptStyle } from '../tasks/types.js';
-import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
-import { resolveCheckpoint } from './checkpoint-arg.js';
+} from './http-flags.js';
 
 export const cruxevalUsage = `usage: azr eval --bench cruxeval --data FILE [--policy oracle|builtin|openai] [CHECKPOINT] [options]
 

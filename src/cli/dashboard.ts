@@ -32,7 +32,7 @@ export async function dashboardCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const { startDashboard } = await import('../dashboard/server.js');
-  const { RunDir } = await import('../selfplay/rundir.js');
+  const { RunDir } = await import('../run/rundir.js');
   let dashboard: Awaited<ReturnType<typeof startDashboard>>;
   try {
     dashboard = await startDashboard(dir, { port, host });

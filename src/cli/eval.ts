@@ -160,7 +160,7 @@ async function runGrammar(
   for (let up = 0; up < 3; up++, dir = dirname(dir)) {
     const file = join(dir, 'config.json');
     if (!existsSync(join(dir, 'state.json')) || !existsSync(file)) continue;
-    const { SelfPlayConfigSchema } = await import('../selfplay/config.js');
+    const { SelfPlayConfigSchema } = await import('../run/config.js');
     const r = SelfPlayConfigSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
     if (!r.success) return undefined;
     const { matchArity, returnOnly, exprDepth, boolReturns } = r.data.selfplay;

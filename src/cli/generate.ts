@@ -1,9 +1,10 @@
 // `azr generate`: make a dataset of verified tasks with an OpenAI-compatible server (generate mode: the
 // model proposes, the executor validates, the same model's solve rate is measured; no training).
 // Progress lines, then one JSON object with the counts as the last line.
-import { OPENAI_FLAGS, OPENAI_FLAGS_USAGE, openAIOptionsFromFlags, retryLine } from '../policy/http-flags.js';
+
 import { TASK_TYPES, type TaskType } from '../tasks/types.js';
 import { intFlag, numberFlag, parseFlags, stringFlag, UsageError } from './args.js';
+import { OPENAI_FLAGS, OPENAI_FLAGS_USAGE, openAIOptionsFromFlags, retryLine } from './http-flags.js';
 
 export const generateUsage = `usage: azr generate --base-url URL[,URL] --model NAME --out FILE --tasks N [options]
 

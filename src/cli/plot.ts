@@ -26,8 +26,8 @@ export async function plotCommand(argv: string[]): Promise<number> {
     process.stderr.write(`azr plot: ${(e as Error).message}\n${plotUsage}`);
     return 2;
   }
-  const { RunDir } = await import('../selfplay/rundir.js');
-  const { readMetricsFile, readFinalEval } = await import('../selfplay/metrics.js');
+  const { RunDir } = await import('../run/rundir.js');
+  const { readMetricsFile, readFinalEval } = await import('../run/metrics.js');
   const { renderMetricsPlots } = await import('../plot/chart.js');
   let records: Awaited<ReturnType<typeof readMetricsFile>>['records'];
   let finalEval: ReturnType<typeof readFinalEval>;

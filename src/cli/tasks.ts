@@ -33,7 +33,7 @@ export async function tasksCommand(argv: string[]): Promise<number> {
     process.stderr.write(`azr tasks: ${(e as Error).message}\n${tasksUsage}`);
     return 2;
   }
-  const { RunDir } = await import('../selfplay/rundir.js');
+  const { RunDir } = await import('../run/rundir.js');
   const { readTaskFile, writeTaskFile } = await import('../tasks/index.js');
   const run = new RunDir(dir);
   const types = (

@@ -1,12 +1,8 @@
 // `azr train`: Absolute Zero self-play on the built-in model.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  type ConfigOverrides,
-  resolveConfig,
-  type SelfPlayConfig,
-  validateConfig,
-} from '../selfplay/config.js';
+import { type ConfigOverrides, resolveConfig, type SelfPlayConfig, validateConfig } from '../run/config.js';
+import type { TrainInvocation } from '../selfplay/train.js';
 import { intFlag, numberFlag, parseFlags, stringFlag, UsageError } from './args.js';
 
 export const trainUsage = `usage: azr train [options]
@@ -21,12 +17,6 @@ export const trainUsage = `usage: azr train [options]
   --resume DIR       continue a run exactly where it stopped (its own config is used)
   --eval-every N     run the held-out evaluation every N iterations (0: never)
 `;
-
-export interface TrainInvocation {
-  config: SelfPlayConfig;
-  outDir: string;
-  resume: boolean;
-}
 
 /** Turn argv into a validated config and run directory; throws UsageError/ConfigError with a reason. */
 export function parseTrainArgs(argv: string[], now = new Date()): TrainInvocation {

@@ -11,8 +11,8 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { basename, resolve } from 'node:path';
-import { type IterationMetrics, parseMetrics, parseSample } from '../selfplay/metrics.js';
-import { RunDir } from '../selfplay/rundir.js';
+import { type IterationMetrics, parseMetrics, parseSample } from '../run/metrics.js';
+import { RunDir } from '../run/rundir.js';
 import { JsonlFollower, readTail } from './follow.js';
 import { DASHBOARD_HTML } from './page.js';
 

@@ -15,7 +15,7 @@
 // from int() is avoided by not offering it. Semantics are the executor's question; the rewards teach it.
 import type { Lang } from '../executor/types.js';
 import type { DecodeConstraint } from '../model/constraint.js';
-import type { Role, TaskType } from '../tasks/types.js';
+import { type Role, TASK_TYPES, type TaskType } from '../tasks/types.js';
 import { type Grammar, parseGrammar } from './gbnf.js';
 import { grammarConstraint } from './matcher.js';
 
@@ -471,8 +471,6 @@ export function azrConstraint(
   return c;
 }
 
-const TASK_TYPES: readonly string[] = ['deduction', 'abduction', 'induction'];
-
 /** What a constraint name carries beyond (type, role, language). */
 export interface ConstraintNameOptions {
   inductionInputs?: number;
@@ -512,7 +510,7 @@ export function constraintName(
 export function constraintByName(name: string): DecodeConstraint | undefined {
   const [type, role, lang, n, ...flags] = name.split('/');
   if (
-    !TASK_TYPES.includes(type ?? '') ||
+    !(TASK_TYPES as readonly string[]).includes(type ?? '') ||
     (role !== 'proposer' && role !== 'solver') ||
     (lang !== 'python' && lang !== 'javascript') ||
     (n !== undefined && !/^[1-9][0-9]?$/.test(n))

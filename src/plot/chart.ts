@@ -1,7 +1,8 @@
 // Line charts of a run's metrics as one PNG: a grid of panels, each with its series, axes, round-number
 // ticks and a legend, drawn with the project's own PNG encoder and bitmap font (no native or browser
 // dependency, so `azr plot` works anywhere Node does).
-import { type FinalEval, type IterationMetrics, TASK_TYPES } from '../selfplay/metrics.js';
+import type { FinalEval, IterationMetrics } from '../run/metrics.js';
+import { TASK_TYPES } from '../tasks/types.js';
 import { drawText, textWidth } from './font.js';
 import { Canvas, type RGB } from './png.js';
 

@@ -12,6 +12,9 @@ import type { Executor } from '../executor/types.js';
 import { constraintName, programArity } from '../grammar/index.js';
 import type { Completion, GenerateRequest, Policy, TrainingSample } from '../policy/types.js';
 import { trrAdvantages } from '../rl/trrpp.js';
+import type { SelfPlayConfig } from '../run/config.js';
+import { appendMetrics, type IterationMetrics, type SampleRecord, type TypeMetrics } from '../run/metrics.js';
+import type { RunDir } from '../run/rundir.js';
 import {
   closenessBatch,
   groupKey,
@@ -32,11 +35,8 @@ import {
 } from '../tasks/index.js';
 import { appendJsonl } from '../util/jsonl.js';
 import type { Rng } from '../util/rng.js';
-import type { SelfPlayConfig } from './config.js';
 import type { IterationContext, IterationOutcome, IterationRunner } from './loop.js';
-import { appendMetrics, type IterationMetrics, type SampleRecord, type TypeMetrics } from './metrics.js';
 import { formatProgressLine } from './progress.js';
-import type { RunDir } from './rundir.js';
 
 export interface IterationEnv {
   config: SelfPlayConfig;

@@ -8,17 +8,10 @@
 // seeded, so the redone iterations write the same lines again.
 import { rmSync } from 'node:fs';
 import type { Policy } from '../policy/types.js';
+import type { EvalScores, FinalEval } from '../run/metrics.js';
+import { writeFileAtomic } from '../run/rundir.js';
+import type { Session } from '../run/session.js';
 import { Rng } from '../util/rng.js';
-import type { FinalEval } from './metrics.js';
-import { writeFileAtomic } from './rundir.js';
-import type { Session } from './session.js';
-
-export interface EvalScores {
-  deduction: number;
-  abduction: number;
-  induction: number;
-  mean: number;
-}
 
 export interface LoopDeps {
   policy: Policy;

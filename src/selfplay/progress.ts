@@ -4,7 +4,7 @@
 //   it   12   4:05 | solve ded 25% abd 50% ind  6% | valid 44/38/19% dup 0/6/0% | learn .18/.33/.00
 //   | buf 12/8/9 | 437 tok/s 645 exec/s | loss 0.050 | 20.0s (sample 5.6 exec 0.1 update 14.3) | 1.8 GB
 //   | eval 12%
-import type { IterationMetrics, TypeMetrics } from './metrics.js';
+import type { IterationMetrics, TypeMetrics } from '../run/metrics.js';
 
 export interface ProgressOptions {
   /** Colour the solve rates (red low, yellow middle, green high) with ANSI codes; default false. */

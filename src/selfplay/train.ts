@@ -4,7 +4,6 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { TrainInvocation } from '../cli/train.js';
 import { type EvalOptions, evaluateTasks } from '../eval/heldout.js';
 import { createExecutor } from '../executor/index.js';
 import type { Executor } from '../executor/types.js';
@@ -17,11 +16,12 @@ import {
   modelConfigFor,
 } from '../policy/builtin.js';
 import type { Policy } from '../policy/types.js';
+import type { SelfPlayConfig } from '../run/config.js';
+import type { EvalScores } from '../run/metrics.js';
+import { openSession, SessionError } from '../run/session.js';
 import { readTaskFile, TaskBuffer, type TaskRecord, type TaskType } from '../tasks/index.js';
-import type { SelfPlayConfig } from './config.js';
 import { makeIterationRunner } from './iteration.js';
-import { type EvalScores, runSelfPlay } from './loop.js';
-import { openSession, SessionError } from './session.js';
+import { runSelfPlay } from './loop.js';
 
 /** The held-out set ships with the package, next to dist/. */
 export const HELDOUT_FILE = join(
@@ -60,6 +60,13 @@ export async function heldoutScores(
 ): Promise<EvalScores> {
   const r = await evaluateTasks(policy, executor, tasks, heldoutOptions(c));
   return { deduction: r.deduction, abduction: r.abduction, induction: r.induction, mean: r.mean };
+}
+
+/** What `azr train` was asked to do: a validated config and the run directory, new or resumed. */
+export interface TrainInvocation {
+  config: SelfPlayConfig;
+  outDir: string;
+  resume: boolean;
 }
 
 export async function runTraining(

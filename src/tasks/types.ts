@@ -1,11 +1,11 @@
 // The Absolute Zero environment's plain data: task types, roles, tasks.
 import type { Lang } from '../executor/types.js';
 
-export type TaskType = 'deduction' | 'abduction' | 'induction';
-export const TASK_TYPES: readonly TaskType[] = ['deduction', 'abduction', 'induction'];
+export const TASK_TYPES = ['deduction', 'abduction', 'induction'] as const;
+export type TaskType = (typeof TASK_TYPES)[number];
 
-export type Role = 'proposer' | 'solver';
-export const ROLES: readonly Role[] = ['proposer', 'solver'];
+export const ROLES = ['proposer', 'solver'] as const;
+export type Role = (typeof ROLES)[number];
 
 /** One of the six (task type x role) groups; TRR++ keeps one baseline per group. */
 export type GroupKey = `${TaskType}/${Role}`;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { UsageError } from '../../src/cli/args.js';
 import { resolveCheckpoint } from '../../src/cli/checkpoint-arg.js';
-import { RunDir } from '../../src/selfplay/rundir.js';
+import { RunDir } from '../../src/run/rundir.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'azr-ckpt-arg-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

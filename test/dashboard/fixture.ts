@@ -7,10 +7,10 @@ import {
   appendSamples,
   type IterationMetrics,
   type SampleRecord,
-  TASK_TYPES,
   type TypeMetrics,
-} from '../../src/selfplay/metrics.js';
-import { RunDir } from '../../src/selfplay/rundir.js';
+} from '../../src/run/metrics.js';
+import { RunDir } from '../../src/run/rundir.js';
+import { TASK_TYPES } from '../../src/tasks/types.js';
 
 const BATCH = 16;
 const of16 = (n: number) => Math.max(0, Math.min(BATCH, Math.round(n))) / BATCH;

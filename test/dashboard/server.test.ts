@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { startDashboard } from '../../src/dashboard/server.js';
-import { appendMetrics } from '../../src/selfplay/metrics.js';
+import { appendMetrics } from '../../src/run/metrics.js';
 import { metricsRecord, writeRun } from './fixture.js';
 
 async function withRun(iterations: number, f: (url: string, dir: string) => Promise<void>): Promise<void> {

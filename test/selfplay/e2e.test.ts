@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { readMetrics } from '../../src/selfplay/metrics.js';
-import { RunDir } from '../../src/selfplay/rundir.js';
+import { readMetrics } from '../../src/run/metrics.js';
+import { RunDir } from '../../src/run/rundir.js';
 import { readTaskFile } from '../../src/tasks/index.js';
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');

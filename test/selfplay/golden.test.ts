@@ -48,7 +48,7 @@ function assertSame(got: unknown, want: unknown, path = '$'): void {
   if (Array.isArray(want)) {
     assert.ok(Array.isArray(got), `${path}: got ${JSON.stringify(got)}, golden an array`);
     assert.equal(got.length, want.length, `${path}: length`);
-    want.forEach((w, i) => assertSame(got[i], w, `${path}[${i}]`));
+    for (const [i, w] of want.entries()) assertSame(got[i], w, `${path}[${i}]`);
     return;
   }
   if (want !== null && typeof want === 'object') {

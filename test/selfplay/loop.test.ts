@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { Completion, GenerateRequest, Policy } from '../../src/policy/types.js';
-import { merge, PRESETS } from '../../src/selfplay/config.js';
+import { merge, PRESETS } from '../../src/run/config.js';
+import { readFinalEval } from '../../src/run/metrics.js';
+import { openSession, SessionError } from '../../src/run/session.js';
 import { type IterationRunner, runSelfPlay } from '../../src/selfplay/loop.js';
-import { readFinalEval } from '../../src/selfplay/metrics.js';
-import { openSession, SessionError } from '../../src/selfplay/session.js';
 import { appendJsonl, readJsonl } from '../../src/util/jsonl.js';
 
 const root = mkdtempSync(join(tmpdir(), 'azr-loop-'));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { IterationMetrics, TypeMetrics } from '../../src/selfplay/metrics.js';
+import type { IterationMetrics, TypeMetrics } from '../../src/run/metrics.js';
 import { formatClock, formatProgressLine } from '../../src/selfplay/progress.js';
 
 function tm(solveRate: number, validRate: number, learnability: number, bufferSize: number): TypeMetrics {

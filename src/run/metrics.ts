@@ -3,15 +3,11 @@
 // a bad file, and ignore a torn last line (a run killed mid-write).
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { ROLES, type Role, TASK_TYPES } from '../tasks/types.js';
 import { appendJsonl, type JsonlRead, readJsonl } from '../util/jsonl.js';
 
 /** The metrics record format this code writes and reads. Bump it when a field changes meaning. */
 export const METRICS_VERSION = 1;
-
-export const TASK_TYPES = ['deduction', 'abduction', 'induction'] as const;
-export type TaskTypeName = (typeof TASK_TYPES)[number];
-export const ROLES = ['proposer', 'solver'] as const;
-export type RoleName = (typeof ROLES)[number];
 
 const rate = z.number().min(0).max(1);
 const count = z.number().int().nonnegative();
@@ -188,7 +184,7 @@ export interface RoleSummary {
 }
 
 /** Per-role view of a record: the per-type role fields averaged over the task types present. */
-export function roleSummary(m: IterationMetrics): Record<RoleName, RoleSummary> {
+export function roleSummary(m: IterationMetrics): Record<Role, RoleSummary> {
   const types = Object.values(m.types).filter((t): t is TypeMetrics => t !== undefined);
   const avg = (f: (t: TypeMetrics) => number) =>
     types.length ? types.reduce((s, t) => s + f(t), 0) / types.length : 0;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseTrainArgs } from '../../src/cli/train.js';
-import { ConfigError, PRESETS, resolveConfig, validateConfig } from '../../src/selfplay/config.js';
+import { ConfigError, PRESETS, resolveConfig, validateConfig } from '../../src/run/config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'azr-config-'));
 

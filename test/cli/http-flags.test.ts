@@ -2,7 +2,7 @@
 // they set, and readable refusals of missing or bad values.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { openAIFlagsGiven, openAIOptionsFromFlags } from '../../src/policy/http-flags.js';
+import { openAIFlagsGiven, openAIOptionsFromFlags } from '../../src/cli/http-flags.js';
 
 test('flags set the policy options', () => {
   assert.deepEqual(

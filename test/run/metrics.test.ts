@@ -17,7 +17,7 @@ import {
   type SampleRecord,
   samplePrompt,
   type TypeMetrics,
-} from '../../src/selfplay/metrics.js';
+} from '../../src/run/metrics.js';
 
 function typeMetrics(over: Partial<TypeMetrics> = {}): TypeMetrics {
   return {

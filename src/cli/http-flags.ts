@@ -1,6 +1,6 @@
 // Command-line flags of the OpenAI-compatible policy, shared by `azr generate` and `azr eval --bench
 // cruxeval`, so both read the same names the same way.
-import { normalizeBaseUrl, type OpenAIPolicyOptions, type RetryInfo } from './openai.js';
+import { normalizeBaseUrl, type OpenAIPolicyOptions, type RetryInfo } from '../policy/openai.js';
 
 export const OPENAI_FLAGS = {
   'base-url': { type: 'string' },

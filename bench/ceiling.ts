@@ -18,24 +18,19 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { HELDOUT_FILE, heldoutScores } from '../src/eval/heldout.js';
 import { answerCompletion } from '../src/eval/oracle.js';
 import { createExecutor } from '../src/executor/index.js';
-import { constraintByName } from '../src/grammar/index.js';
+import { constraintFor } from '../src/grammar/index.js';
 import { MODEL_PRESETS, type ModelPreset } from '../src/model/config.js';
 import { encode } from '../src/model/tokenizer.js';
 import { createBuiltinPolicy, modelConfigFor } from '../src/policy/builtin.js';
 import type { TrainingSample } from '../src/policy/types.js';
-import { PRESETS } from '../src/run/config.js';
+import { planAttempt } from '../src/rollout/pipeline.js';
+import { PRESETS, rolloutSettingsOf } from '../src/run/config.js';
 import type { EvalScores } from '../src/run/metrics.js';
-import { HELDOUT_FILE, heldoutScores } from '../src/selfplay/train.js';
-import {
-  fromTaskRecord,
-  parseSolution,
-  readTaskFile,
-  solverPrompt,
-  type Task,
-  type TaskType,
-} from '../src/tasks/index.js';
+
+import { fromTaskRecord, parseSolution, readTaskFile, type Task, type TaskType } from '../src/tasks/index.js';
 import { Rng } from '../src/util/rng.js';
 
 const { values, positionals } = parseArgs({
@@ -77,7 +72,8 @@ const evalEvery = positive('eval-every', values['eval-every']);
 const seed = positive('seed', values.seed);
 
 const c = PRESETS.default;
-const sp = c.selfplay;
+const settings = rolloutSettingsOf(c);
+const style = settings.format.style;
 const types: TaskType[] = ['deduction', 'abduction', 'induction'];
 const source = taskFile ?? (runDir as string);
 const tasksOf: (type: TaskType) => Task[] =
@@ -92,17 +88,14 @@ for (const t of types) if (buffers[t].length === 0) throw new Error(`${source} h
 const known = (t: Task) => (t.type === 'deduction' ? t.output : t.type === 'abduction' ? t.input : t.program);
 /** The run's answer format (src/tasks/parse.ts): deduction and abduction a literal, induction a fenced program. */
 const answerText = (t: Task) =>
-  answerCompletion(
-    t.type === 'induction' ? `\`\`\`${t.lang}\n${known(t)}\n\`\`\`` : known(t),
-    sp.promptStyle,
-  );
+  answerCompletion(t.type === 'induction' ? `\`\`\`${t.lang}\n${known(t)}\n\`\`\`` : known(t), style);
 
 const policy = await createBuiltinPolicy(
   modelConfigFor(modelPreset as ModelPreset, c.model.contextLength),
   { seed, optimizer: { ...c.optimizer, learningRate } },
   {
     threads: values.threads === undefined ? c.model.threads : positive('threads', values.threads),
-    constraints: constraintByName,
+    constraints: constraintFor,
     trainUnderMask: false,
   },
 );
@@ -135,11 +128,11 @@ for (let u = 1; u <= updates; u++) {
     for (let i = 0; i < perType; i++) {
       const task = rng.pick(buffers[type]);
       const text = answerText(task);
-      const parsed = parseSolution(type, task.lang, text, sp.promptStyle);
+      const parsed = parseSolution(type, task.lang, text, style);
       if (!parsed.ok || parsed.answer.trim() !== known(task).trim())
         throw new Error(`the known answer does not read back: ${JSON.stringify(text)}`);
       samples.push({
-        prompt: solverPrompt(task, { style: sp.promptStyle }),
+        prompt: planAttempt(settings, task, 1, 0).prompt,
         completion: { text, finishReason: 'stop', tokenIds: encode(text) },
         advantage: 1,
         group: `${type}/solver`,

@@ -2,7 +2,8 @@
 // a checkpoint directory, its model.safetensors, or a run directory, which stands for the checkpoint its
 // last committed iteration names.
 import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import type { AnswerFormat } from '../tasks/answer-format.js';
 import { UsageError } from './args.js';
 
 /** The checkpoint `target` names; a UsageError when it does not exist or is a run with none yet. */
@@ -14,4 +15,29 @@ export async function resolveCheckpoint(target: string): Promise<string> {
   const ckpt = run.readState()?.checkpoint;
   if (!ckpt) throw new UsageError(`${target} has no checkpoint yet`);
   return run.checkpointPath(ckpt);
+}
+
+/**
+ * The answer format a checkpoint is scored in: its run's (the config.json of the run directory holding it),
+ * so that a model is asked and decoded as it was trained; outside a run, the default preset's.
+ */
+export async function checkpointFormat(
+  checkpoint: string,
+): Promise<{ format: AnswerFormat; source: string }> {
+  const { answerFormatOf, PRESETS, readRunConfig } = await import('../run/config.js');
+  let dir = statSync(checkpoint).isDirectory() ? checkpoint : dirname(checkpoint);
+  for (let up = 0; up < 3; up++, dir = dirname(dir)) {
+    const file = join(dir, 'config.json');
+    if (existsSync(join(dir, 'state.json')) && existsSync(file))
+      return { format: answerFormatOf(readRunConfig(file)), source: file };
+  }
+  return {
+    format: answerFormatOf(PRESETS.default),
+    source: 'the default preset (no run directory around it)',
+  };
+}
+
+/** One line naming a format and where it came from. */
+export function describeFormat(f: AnswerFormat, source: string): string {
+  return `answer format: ${f.style} prompts, ${f.grammar ? 'grammar-constrained' : 'free'} decoding (from ${source})`;
 }

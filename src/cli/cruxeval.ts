@@ -9,9 +9,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { CruxProblem } from '../eval/cruxeval.js';
 import type { Lang } from '../executor/types.js';
 import type { Policy } from '../policy/types.js';
+import type { AnswerFormat } from '../tasks/answer-format.js';
 import type { PromptStyle } from '../tasks/types.js';
 import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
-import { resolveCheckpoint } from './checkpoint-arg.js';
+import { checkpointFormat, describeFormat, resolveCheckpoint } from './checkpoint-arg.js';
 import {
   OPENAI_FLAGS,
   OPENAI_FLAGS_USAGE,
@@ -153,6 +154,9 @@ export async function cruxevalCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const resolvedStyle: PromptStyle = style ?? (kind === 'builtin' ? 'compact' : 'reference');
+  // A server model answers freely; the built-in model in its run's format (below).
+  let format: AnswerFormat = { style: resolvedStyle, inductionInputs: 10, grammar: null };
+  let formatSource = kind === 'builtin' ? '' : '--style';
   let policy: Policy;
   try {
     if (kind === 'oracle') {
@@ -162,7 +166,7 @@ export async function cruxevalCommand(argv: string[]): Promise<number> {
       const { createOpenAIPolicy } = await import('../policy/openai.js');
       policy = createOpenAIPolicy({ ...openAIOptionsFromFlags(values), onRetry: retryLine('azr eval') });
     } else {
-      const [{ loadBuiltinPolicy }, { constraintByName }] = await Promise.all([
+      const [{ loadBuiltinPolicy }, { constraintFor }] = await Promise.all([
         import('../policy/builtin.js'),
         import('../grammar/index.js'),
       ]);
@@ -172,10 +176,13 @@ export async function cruxevalCommand(argv: string[]): Promise<number> {
       } catch (e) {
         return fail((e as Error).message);
       }
+      const run = await checkpointFormat(checkpoint);
+      format = { ...run.format, style: resolvedStyle };
+      formatSource = run.source;
       // Inference only: no update will need the sampling masks, so none are recorded.
       policy = await loadBuiltinPolicy(checkpoint, {
         threads,
-        constraints: constraintByName,
+        constraints: constraintFor,
         trainUnderMask: false,
       });
     }
@@ -195,8 +202,7 @@ export async function cruxevalCommand(argv: string[]): Promise<number> {
       executor,
       data: problems,
       n,
-      style: resolvedStyle,
-      constrained: kind === 'builtin',
+      format,
       maxTokens: maxTokens ?? (kind === 'builtin' ? 96 : 1024),
       ...(temperature !== undefined ? { temperature } : {}),
     });
@@ -204,8 +210,9 @@ export async function cruxevalCommand(argv: string[]): Promise<number> {
     const line = (name: string, score: number, c: { samples: number; correct: number; unparsed: number }) =>
       `${name}  pass@1 ${(100 * score).toFixed(1).padStart(5)}%   (${c.correct}/${c.samples} samples right, ${c.unparsed} unparsed)\n`;
     process.stdout.write(
-      `${problems.length} problems (${langs.join(', ')}) from ${dataFile}, policy ${kind}, ${resolvedStyle} prompts, n=${n}, ${secs}s\n`,
+      `${problems.length} problems (${langs.join(', ')}) from ${dataFile}, policy ${kind}, n=${n}, ${secs}s\n`,
     );
+    process.stdout.write(`${describeFormat(format, formatSource)}\n`);
     process.stdout.write(line('CRUXEval-O', r.cruxeval_o, r.counts.output));
     process.stdout.write(line('CRUXEval-I', r.cruxeval_i, r.counts.input));
     if (r.counts.unrunnable.length)

@@ -1,10 +1,9 @@
 // `azr eval`: held-out accuracy of a checkpoint (or of a run's latest checkpoint), per task type and
 // difficulty. The last line is one JSON object with deduction, abduction, induction and mean.
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
 import type { EvalOptions } from '../eval/heldout.js';
 import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
-import { resolveCheckpoint } from './checkpoint-arg.js';
+import { checkpointFormat, describeFormat, resolveCheckpoint } from './checkpoint-arg.js';
 
 export const evalUsage = `usage: azr eval CHECKPOINT [--data FILE] [--lang python|javascript|all] [--max-tokens N] [--threads N] [--show]
                 [--temperature T --samples N]
@@ -75,16 +74,14 @@ export async function evalCommand(argv: string[]): Promise<number> {
     { readTaskFile },
     { createExecutor },
     { loadBuiltinPolicy },
-    { constraintByName },
-    { evaluateTasks },
-    { HELDOUT_FILE },
+    { constraintFor },
+    { evaluateTasks, HELDOUT_FILE },
   ] = await Promise.all([
     import('../tasks/index.js'),
     import('../executor/index.js'),
     import('../policy/builtin.js'),
     import('../grammar/index.js'),
     import('../eval/heldout.js'),
-    import('../selfplay/train.js'),
   ]);
   const dataFile = stringFlag(values, 'data') ?? HELDOUT_FILE;
   let records: ReturnType<typeof readTaskFile>;
@@ -99,23 +96,14 @@ export async function evalCommand(argv: string[]): Promise<number> {
   // Inference only: no update will need the sampling masks, so none are recorded.
   const policy = await loadBuiltinPolicy(target, {
     threads,
-    constraints: constraintByName,
+    constraints: constraintFor,
     trainUnderMask: false,
   });
   const executor = await createExecutor({ workers: 2 });
   try {
-    const run = await runGrammar(target);
-    if (run) process.stdout.write(`answer grammar as trained: ${run.source}\n`);
-    const opts = {
-      style: 'compact' as const,
-      constrained: true,
-      inductionInputs: 10,
-      maxTokens,
-      temperature,
-      samples,
-      ...(run ? { grammar: run.grammar } : {}),
-      ...(langs ? { langs } : {}),
-    };
+    const { format, source } = await checkpointFormat(target);
+    process.stdout.write(`${describeFormat(format, source)}\n`);
+    const opts: EvalOptions = { format, maxTokens, temperature, samples, ...(langs ? { langs } : {}) };
     const r = await evaluateTasks(policy, executor, records, opts);
     const pct = (x: number) => `${(100 * x).toFixed(1)}%`.padStart(7);
     if (values.show === true) {
@@ -147,24 +135,4 @@ export async function evalCommand(argv: string[]): Promise<number> {
     await executor.close();
     await policy.close();
   }
-}
-
-/**
- * A checkpoint inside a run directory is evaluated under the answer grammar it was trained with (its
- * run's config.json): a model trained on one-line programs has never been scored on the other forms.
- */
-async function runGrammar(
-  checkpoint: string,
-): Promise<{ source: string; grammar: NonNullable<EvalOptions['grammar']> } | undefined> {
-  let dir = statSync(checkpoint).isDirectory() ? checkpoint : dirname(checkpoint);
-  for (let up = 0; up < 3; up++, dir = dirname(dir)) {
-    const file = join(dir, 'config.json');
-    if (!existsSync(join(dir, 'state.json')) || !existsSync(file)) continue;
-    const { SelfPlayConfigSchema } = await import('../run/config.js');
-    const r = SelfPlayConfigSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-    if (!r.success) return undefined;
-    const { matchArity, returnOnly, exprDepth, boolReturns } = r.data.selfplay;
-    return { source: file, grammar: { matchArity, returnOnly, exprDepth, boolReturns } };
-  }
-  return undefined;
 }

@@ -1,13 +1,13 @@
 // `azr train`: Absolute Zero self-play on the built-in model.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type ConfigOverrides, resolveConfig, type SelfPlayConfig, validateConfig } from '../run/config.js';
+import { type ConfigOverrides, readRunConfig, resolveConfig } from '../run/config.js';
 import type { TrainInvocation } from '../selfplay/train.js';
 import { intFlag, numberFlag, parseFlags, stringFlag, UsageError } from './args.js';
 
 export const trainUsage = `usage: azr train [options]
 
-  --preset NAME      tiny | default | large (default: default)
+  --preset NAME      tiny | default | long (default: default)
   --config FILE      JSON or YAML file overriding the preset
   --out DIR          run directory (default: runs/<time>)
   --seed N           seed of the whole run
@@ -43,7 +43,7 @@ export function parseTrainArgs(argv: string[], now = new Date()): TrainInvocatio
     const path = join(resumeDir, 'config.json');
     if (!existsSync(path))
       throw new UsageError(`--resume ${resumeDir}: no config.json there; is it a run directory?`);
-    let config = validateConfig(JSON.parse(readFileSync(path, 'utf8')), path);
+    let config = readRunConfig(path);
     // A resumed run may be given a new budget: more iterations or minutes than it first had.
     const iterations = intFlag(values, 'iterations', 1);
     const minutes = numberFlag(values, 'minutes');

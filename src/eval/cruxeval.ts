@@ -19,10 +19,11 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { AnyExecResult, ExecRequest, Executor, Lang } from '../executor/types.js';
-import type { GenerateRequest, Policy } from '../policy/types.js';
+import type { Policy } from '../policy/types.js';
+import { type AttemptSettings, type AttemptSlot, planAttempt, sampleAttempts } from '../rollout/pipeline.js';
 import {
+  type AnswerFormat,
   normalizeInput,
-  type PromptStyle,
   parseSolution,
   solverPrompt,
   type Task,
@@ -117,10 +118,11 @@ export interface CruxEvalOptions {
   topP?: number;
   /** Completion budget (default 1024: reference-style answers think first). */
   maxTokens?: number;
-  /** Prompt style (default 'reference', for real LLMs; the built-in model uses 'compact'). */
-  style?: PromptStyle;
-  /** Ask the policy for the answer grammar of the solver role (the built-in model's setting). */
-  constrained?: boolean;
+  /**
+   * How the model is asked and answers (default: reference prompts, free decoding, for real LLMs); the
+   * built-in model is scored in its run's format (answerFormatOf).
+   */
+  format?: AnswerFormat;
   /** Which metrics to run (default both). */
   metrics?: readonly ('output' | 'input')[];
   seed?: number;
@@ -242,7 +244,8 @@ export async function runCruxEval(opts: CruxEvalOptions): Promise<CruxEvalReport
   const { policy, executor, data } = opts;
   const n = opts.n ?? 1;
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`n must be a whole number >= 1, got ${n}`);
-  const style = opts.style ?? 'reference';
+  const format: AnswerFormat = opts.format ?? { style: 'reference', inductionInputs: 10, grammar: null };
+  const style = format.style;
   const metrics = opts.metrics ?? ['output', 'input'];
   const seed = opts.seed ?? 0;
   const gold = await checkGold(executor, data);
@@ -255,19 +258,18 @@ export async function runCruxEval(opts: CruxEvalOptions): Promise<CruxEvalReport
       slots.push({ metric, problem: i, task: metric === 'output' ? outputTask(p) : inputTask(p) });
     });
   }
-  const requests = slots.map((s, k): GenerateRequest => {
-    const r: GenerateRequest = {
-      prompt: solverPrompt(s.task, { style }),
-      n,
+  const maxTokens = opts.maxTokens ?? 1024;
+  const settings: AttemptSettings = {
+    format,
+    sampling: {
       temperature: opts.temperature ?? (n > 1 ? 0.2 : 0),
       topP: opts.topP ?? 1,
-      maxTokens: opts.maxTokens ?? 1024,
-      seed: seed + k,
-    };
-    if (opts.constrained) r.constraint = `${s.task.type}/solver/${s.task.lang}/10`;
-    return r;
-  });
-  const completions = await policy.generate(requests);
+      proposerMaxTokens: maxTokens,
+      solverMaxTokens: maxTokens,
+    },
+  };
+  const attempts = slots.map((s, k) => planAttempt(settings, s.task, n, seed + k));
+  await sampleAttempts(policy, settings, attempts);
 
   // Verify every parsed answer in one executor batch.
   type Check = {
@@ -280,7 +282,7 @@ export async function runCruxEval(opts: CruxEvalOptions): Promise<CruxEvalReport
   const checks: Check[] = [];
   const unparsed = new Map<number, number>();
   slots.forEach((s, k) => {
-    for (const c of completions[k] ?? []) {
+    for (const c of (attempts[k] as AttemptSlot).completions) {
       let parsed = parseSolution(s.task.type, s.task.lang, c.text, style);
       // f takes no arguments (a few CRUXEval functions): the empty argument list is the one answer, which
       // the answer format otherwise refuses as empty.

@@ -1,27 +1,41 @@
 // Held-out evaluation: solver accuracy on a fixed task file (eval/heldout.jsonl or any file in the same
-// format), per task type and difficulty, verified by the executor. Greedy decoding by default, so a
-// checkpoint has one score.
+// format), per task type and difficulty, verified by the executor, through the rollout pipeline's attempt
+// steps. Greedy decoding by default, so a checkpoint has one score.
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Executor, Lang } from '../executor/types.js';
-import { constraintName, programArity } from '../grammar/index.js';
-import type { GenerateRequest, Policy } from '../policy/types.js';
+import type { Policy } from '../policy/types.js';
 import {
+  type AttemptSettings,
+  planAttempt,
+  sampleAttempts,
+  solveRate,
+  verifyAttempts,
+} from '../rollout/pipeline.js';
+import { answerFormatOf, type SelfPlayConfig } from '../run/config.js';
+import type { EvalScores } from '../run/metrics.js';
+import {
+  type AnswerFormat,
   fromTaskRecord,
-  type PromptStyle,
-  parseSolution,
-  solverPrompt,
+  TASK_TYPES,
   type Task,
   type TaskRecord,
   type TaskType,
-  verifySolutions,
 } from '../tasks/index.js';
 
+/** The held-out set ships with the package, next to dist/. */
+export const HELDOUT_FILE = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  'eval',
+  'heldout.jsonl',
+);
+
 export interface EvalOptions {
-  style: PromptStyle;
-  /** Constrain decoding with the answer grammars (the built-in model's setting). */
-  constrained: boolean;
-  inductionInputs: number;
-  /** Grammar settings of the run under evaluation (src/selfplay/config.ts); matchArity defaults to on. */
-  grammar?: { matchArity?: boolean; returnOnly?: boolean; exprDepth?: number; boolReturns?: boolean };
+  /** The answer format of the model under evaluation: its run's (answerFormatOf), so it is scored as trained. */
+  format: AnswerFormat;
   maxTokens: number;
   temperature?: number;
   /**
@@ -54,74 +68,48 @@ export interface EvalReport {
 }
 
 export async function evaluateTasks(
-  policy: Policy,
+  policy: Pick<Policy, 'generate'>,
   executor: Executor,
   records: readonly TaskRecord[],
   opts: EvalOptions,
 ): Promise<EvalReport> {
   const tasks = records.filter((r) => !opts.langs || opts.langs.includes(r.lang)).map(fromTaskRecord);
-  const requests: GenerateRequest[] = tasks.map((t, i) => {
-    const r: GenerateRequest = {
-      prompt: solverPrompt(t, { style: opts.style }),
-      n: opts.samples ?? 1,
+  const settings: AttemptSettings = {
+    format: opts.format,
+    sampling: {
       temperature: opts.temperature ?? 0,
       topP: 1,
-      maxTokens: opts.maxTokens,
-      seed: (opts.seed ?? 0) + i,
-    };
-    if (opts.constrained) {
-      const g = opts.grammar ?? {};
-      // The arity is what the prompt shows: the `def f(...)` line, or (induction) the length of the shown
-      // argument lists, which is the hidden program's.
-      const arity = (g.matchArity ?? true) ? programArity(t.program) : undefined;
-      r.constraint = constraintName(t.type, 'solver', t.lang, {
-        inductionInputs: opts.inductionInputs,
-        ...(arity ? { arity } : {}),
-        ...(g.returnOnly ? { returnOnly: true } : {}),
-        ...(g.exprDepth !== undefined ? { exprDepth: g.exprDepth } : {}),
-        ...(g.boolReturns === false ? { boolReturns: false } : {}),
-      });
-    }
-    return r;
-  });
-  const completions = await policy.generate(requests);
-  const toVerify: { index: number; answer: string }[] = [];
-  const parsed = tasks.map((t, i) => {
-    let first: { answer: string; parsed: boolean } | undefined;
-    for (const c of completions[i] ?? []) {
-      const s = parseSolution(t.type, t.lang, c.text, opts.style);
-      if (s.ok) toVerify.push({ index: i, answer: s.answer });
-      first ??= s.ok ? { answer: s.answer, parsed: true } : { answer: c.text, parsed: false };
-    }
-    return first ?? { answer: '', parsed: false };
-  });
-  const verdicts = await verifySolutions(
-    executor,
-    toVerify.map((v) => ({ task: tasks[v.index] as Task, answer: v.answer })),
-  );
-  // Per task: the share of its samples that pass.
-  const correct = new Array<number>(tasks.length).fill(0);
+      proposerMaxTokens: opts.maxTokens,
+      solverMaxTokens: opts.maxTokens,
+    },
+  };
   const perTask = opts.samples ?? 1;
-  toVerify.forEach((v, k) => {
-    if (verdicts[k] === true) correct[v.index] = (correct[v.index] as number) + 1 / perTask;
+  const attempts = tasks.map((t, i) => planAttempt(settings, t, perTask, (opts.seed ?? 0) + i));
+  await sampleAttempts(policy, settings, attempts);
+  await verifyAttempts(executor, attempts);
+  const correct = attempts.map(solveRate);
+  const parsed = attempts.map((a) => {
+    const first = a.answers[0];
+    return first !== undefined
+      ? { answer: first, parsed: true }
+      : { answer: a.completions[0]?.text ?? '', parsed: false };
   });
-  const types: TaskType[] = ['deduction', 'abduction', 'induction'];
   const acc = (pred: (t: Task) => boolean) => {
     const idx = tasks.map((t, i) => (pred(t) ? i : -1)).filter((i) => i >= 0);
     return idx.length ? idx.reduce((sum, i) => sum + (correct[i] as number), 0) / idx.length : 0;
   };
   const counts = Object.fromEntries(
-    types.map((ty) => [ty, tasks.filter((t) => t.type === ty).length]),
+    TASK_TYPES.map((ty) => [ty, tasks.filter((t) => t.type === ty).length]),
   ) as Record<TaskType, number>;
-  const per = Object.fromEntries(types.map((ty) => [ty, acc((t) => t.type === ty)])) as Record<
+  const per = Object.fromEntries(TASK_TYPES.map((ty) => [ty, acc((t) => t.type === ty)])) as Record<
     TaskType,
     number
   >;
-  const present = types.filter((ty) => counts[ty] > 0);
+  const present = TASK_TYPES.filter((ty) => counts[ty] > 0);
   const byDifficulty: Record<string, Record<TaskType, number>> = {};
   for (const d of [...new Set(tasks.map((t) => t.difficulty ?? 0))].sort()) {
     byDifficulty[String(d)] = Object.fromEntries(
-      types.map((ty) => [ty, acc((t) => t.type === ty && (t.difficulty ?? 0) === d)]),
+      TASK_TYPES.map((ty) => [ty, acc((t) => t.type === ty && (t.difficulty ?? 0) === d)]),
     ) as Record<TaskType, number>;
   }
   return {
@@ -138,4 +126,20 @@ export async function evaluateTasks(
       passRate: correct[i] as number,
     })),
   };
+}
+
+/** How a run evaluates the held-out set: greedy, in its language, in its own answer format. */
+export function heldoutOptionsOf(c: SelfPlayConfig): EvalOptions {
+  return { format: answerFormatOf(c), maxTokens: c.sampling.solverMaxTokens, langs: [c.lang] };
+}
+
+/** The held-out scores of `policy` as a run with config `c` measures them. */
+export async function heldoutScores(
+  policy: Pick<Policy, 'generate'>,
+  executor: Executor,
+  tasks: readonly TaskRecord[],
+  c: SelfPlayConfig,
+): Promise<EvalScores> {
+  const r = await evaluateTasks(policy, executor, tasks, heldoutOptionsOf(c));
+  return { deduction: r.deduction, abduction: r.abduction, induction: r.induction, mean: r.mean };
 }

@@ -15,7 +15,8 @@
 // from int() is avoided by not offering it. Semantics are the executor's question; the rewards teach it.
 import type { Lang } from '../executor/types.js';
 import type { DecodeConstraint } from '../model/constraint.js';
-import { type Role, TASK_TYPES, type TaskType } from '../tasks/types.js';
+import type { AnswerConstraint, Arity } from '../tasks/answer-format.js';
+import type { Role, TaskType } from '../tasks/types.js';
 import { type Grammar, parseGrammar } from './gbnf.js';
 import { grammarConstraint } from './matcher.js';
 
@@ -52,13 +53,6 @@ export interface AzrGrammarOptions {
    */
   boolReturns?: boolean;
 }
-
-/**
- * Parameters of the program a solver answer is about, when the prompt shows them (the `def f(a, b)` line
- * of a deduction/abduction program, the input lists of an induction task): the answer grammar then only
- * offers argument lists and signatures of that length.
- */
-export type Arity = 1 | 2;
 
 /** Per-language spelling of the same program subset. */
 interface Dialect {
@@ -471,72 +465,8 @@ export function azrConstraint(
   return c;
 }
 
-/** What a constraint name carries beyond (type, role, language). */
-export interface ConstraintNameOptions {
-  inductionInputs?: number;
-  arity?: Arity;
-  /** `AzrGrammarOptions.returnOnly`. */
-  returnOnly?: boolean;
-  /** `AzrGrammarOptions.exprDepth`, when not the default 2. */
-  exprDepth?: number;
-  /** `AzrGrammarOptions.shortInputs`. */
-  shortInputs?: boolean;
-  /** `AzrGrammarOptions.boolReturns`, when not the default true. */
-  boolReturns?: boolean;
-}
-
-/**
- * The name the loop writes into GenerateRequest.constraint: `${type}/${role}/${lang}`, then the induction
- * input count, then flags: `a1`/`a2` (arity), `r` (return-only programs), `d1` (expression depth 1),
- * `s` (short proposed inputs), `b` (no condition as a return value).
- * A name crosses the policy interface as a string, so a server or another process resolves it the same way.
- */
-export function constraintName(
-  type: TaskType,
-  role: Role,
-  lang: Lang,
-  o: ConstraintNameOptions = {},
-): string {
-  const parts: string[] = [type, role, lang, String(o.inductionInputs ?? 10)];
-  if (o.arity !== undefined) parts.push(`a${o.arity}`);
-  if (o.returnOnly) parts.push('r');
-  if (o.exprDepth !== undefined && o.exprDepth !== 2) parts.push(`d${o.exprDepth}`);
-  if (o.shortInputs) parts.push('s');
-  if (o.boolReturns === false) parts.push('b');
-  return parts.join('/');
-}
-
-/** Resolve a name written by `constraintName` (or its older, shorter forms); undefined for other names. */
-export function constraintByName(name: string): DecodeConstraint | undefined {
-  const [type, role, lang, n, ...flags] = name.split('/');
-  if (
-    !(TASK_TYPES as readonly string[]).includes(type ?? '') ||
-    (role !== 'proposer' && role !== 'solver') ||
-    (lang !== 'python' && lang !== 'javascript') ||
-    (n !== undefined && !/^[1-9][0-9]?$/.test(n))
-  ) {
-    return undefined;
-  }
-  const opts: AzrGrammarOptions = { inductionInputs: n ? Number(n) : 10 };
-  let arity: Arity | undefined;
-  const seen = new Set<string>();
-  for (const f of flags) {
-    if (seen.has(f[0] ?? '')) return undefined;
-    seen.add(f[0] ?? '');
-    if (f === 'a1' || f === 'a2') arity = f === 'a1' ? 1 : 2;
-    else if (f === 'r') opts.returnOnly = true;
-    else if (f === 's') opts.shortInputs = true;
-    else if (f === 'b') opts.boolReturns = false;
-    else if (f === 'd1' || f === 'd2') opts.exprDepth = Number(f[1]);
-    else return undefined;
-  }
-  return azrConstraint(type as TaskType, role, lang, opts, arity);
-}
-
-/** The parameter count of `def f(...)` / `function f(...)`, when it is one or two; else undefined. */
-export function programArity(program: string): Arity | undefined {
-  const m = /(?:def|function)\s+f\s*\(([^)]*)\)/.exec(program);
-  if (!m) return undefined;
-  const params = (m[1] ?? '').split(',').filter((p) => p.trim() !== '');
-  return params.length === 1 || params.length === 2 ? (params.length as Arity) : undefined;
+/** The decoding constraint of one request: the grammar's start rule for its (type, role, arity). */
+export function constraintFor(c: AnswerConstraint): DecodeConstraint {
+  const { type, role, lang, arity, ...opts } = c;
+  return azrConstraint(type, role, lang, opts, arity);
 }

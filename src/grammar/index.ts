@@ -1,12 +1,8 @@
 export {
-  type Arity,
   type AzrGrammarOptions,
   azrConstraint,
   azrGrammarSource,
-  type ConstraintNameOptions,
-  constraintByName,
-  constraintName,
-  programArity,
+  constraintFor,
   startRule,
 } from './azr.js';
 export { type Grammar, GrammarError, parseGrammar } from './gbnf.js';

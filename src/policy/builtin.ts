@@ -34,6 +34,7 @@ import { BOS, PAD, type SampleRow, sampleRows } from '../model/sampler.js';
 import { encode } from '../model/tokenizer.js';
 import { BYTE_TOKENS, SPECIAL_ID } from '../model/vocab.js';
 import { packTrainBatch, type Sequence } from '../rl/objective.js';
+import type { AnswerConstraint } from '../tasks/answer-format.js';
 import type { Completion, GenerateRequest, Policy, TrainingSample, UpdateStats } from './types.js';
 
 export const CHECKPOINT_FILE = 'model.safetensors';
@@ -42,8 +43,11 @@ const TRAIN_TIME_BLOCK = 128;
 
 export interface BuiltinPolicyOptions {
   threads: number;
-  /** Resolves GenerateRequest.constraint names (e.g. to grammars); unknown names sample unconstrained. */
-  constraints?: (name: string) => DecodeConstraint | undefined;
+  /**
+   * Turns a request's AnswerConstraint into a token mask (src/grammar's constraintFor); without it every
+   * request samples unconstrained. Passed in so that the policy layer does not depend on the grammars.
+   */
+  constraints?: (c: AnswerConstraint) => DecodeConstraint | undefined;
   /** Rows sampled together. */
   maxBatch?: number;
   /** Rows per optimizer step; an update over more sequences takes several steps of this size. */

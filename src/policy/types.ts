@@ -1,5 +1,6 @@
 // The one interface the self-play loop talks to. The built-in transformer and OpenAI-compatible servers
 // both sit behind it; the loop never imports a concrete policy.
+import type { AnswerConstraint } from '../tasks/answer-format.js';
 
 export interface SamplingParams {
   /** Completions per prompt. */
@@ -14,10 +15,10 @@ export interface SamplingParams {
 export interface GenerateRequest extends SamplingParams {
   prompt: string;
   /**
-   * Name of a decoding constraint the policy may apply (e.g. a grammar for the answer format). Policies
-   * that cannot constrain decoding ignore it; the environment parses and scores the text either way.
+   * The answer's decoding constraint, which a policy that can constrain decoding applies (the built-in
+   * one, through src/grammar/). Others ignore it; the environment parses and scores the text either way.
    */
-  constraint?: string;
+  constraint?: AnswerConstraint;
   /**
    * Seed for this request's sampling. The loop runs task types concurrently, so a policy-wide RNG would
    * make samples depend on timing; a per-request seed keeps a run reproducible. Optional for servers.

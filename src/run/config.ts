@@ -4,12 +4,19 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import type { RolloutSettings } from '../rollout/pipeline.js';
+import type { AnswerFormat } from '../tasks/answer-format.js';
+import { TASK_TYPES } from '../tasks/types.js';
 
 const positiveInt = z.number().int().positive();
 const probability = z.number().min(0).max(1);
 
+/** The layout this code writes; `migrateConfig` brings older run directories' config.json up to it. */
+export const CONFIG_VERSION = 2;
+
 export const SelfPlayConfigSchema = z
   .object({
+    version: z.literal(CONFIG_VERSION),
     seed: z.number().int().nonnegative(),
     lang: z.enum(['python', 'javascript']),
     /** Stop after this many iterations (null: no limit). */
@@ -31,19 +38,15 @@ export const SelfPlayConfigSchema = z
         gradClip: z.number().positive(),
         beta1: probability,
         beta2: probability,
-        /**
-         * Score each update under the vocabulary masks its samples were drawn with (built-in policy; see
-         * src/policy/builtin.ts). A config without the field (a run from before it existed) resumes
-         * with the full-softmax update it started with.
-         */
-        trainUnderMask: z.boolean().default(false),
+        /** Score each update under the vocabulary masks its samples were drawn with (src/policy/builtin.ts). */
+        trainUnderMask: z.boolean(),
         /** PPO ratio clipping against the sampler's log-probabilities; null: plain REINFORCE. */
-        clipEpsilon: z.number().gt(0).lt(1).nullable().default(null),
+        clipEpsilon: z.number().gt(0).lt(1).nullable(),
       })
       .strict(),
     selfplay: z
       .object({
-        taskTypes: z.array(z.enum(['deduction', 'abduction', 'induction'])).min(1),
+        taskTypes: z.array(z.enum(TASK_TYPES)).min(1),
         /** Proposer prompts per task type and iteration (B). */
         proposerBatch: positiveInt,
         /** Solver tasks per task type and iteration. */
@@ -54,63 +57,36 @@ export const SelfPlayConfigSchema = z
         learnabilityRollouts: positiveInt,
         /** Inputs an induction proposer writes (N); half are shown, half hidden. */
         inductionInputs: z.number().int().min(2),
+      })
+      .strict(),
+    /** How tasks are asked and answered: together they are the run's AnswerFormat (answerFormatOf). */
+    answers: z
+      .object({
         promptStyle: z.enum(['compact', 'reference']),
-        /** Reference-code quirk: a valid proposal with zero learnability scores -0.5 instead of 0. */
-        proposerZeroAsPenalty: z.boolean(),
-        /**
-         * What a valid proposal with zero learnability (solved by no rollout, or by all) scores, between
-         * the invalid proposal's -0.5 and the paper's 0; proposerZeroAsPenalty overrides it with -0.5.
-         * Absent in configs from before it: 0.
-         */
-        proposerUnlearnableReward: z.number().min(-0.5).max(0).default(0),
-        /**
-         * Partial credit for the solver: a wrong answer scores -0.5 + partialCredit * closeness, where
-         * closeness compares the text of what the answer produced with the expected output
-         * (src/tasks/closeness.ts). 0 is the method's exact-match reward. Absent in configs from before it: 0.
-         */
-        partialCredit: probability.default(0),
-        /**
-         * Partial credit for the proposer: a valid task that no learnability rollout solved scores
-         * proposerPartialCredit * the rollouts' mean closeness (plus proposerUnlearnableReward) instead
-         * of the flat unlearnable score. 0 is the method. Absent in configs from before it: 0.
-         */
-        proposerPartialCredit: probability.default(0),
-        /** Constrain the built-in model's decoding with the answer-format grammars. */
+        /** Constrain the built-in model's decoding with the answer-format grammars (src/grammar/). */
         constrainedDecoding: z.boolean(),
+        /** Answers about a program take as many arguments as its `def f(...)` line shows. */
+        matchArity: z.boolean(),
+        /** Nesting depth of program expressions below the top-level operator. */
+        exprDepth: z.number().int().min(1).max(2),
+        /** Proposed inputs are short literals (src/grammar/azr.ts). */
+        shortInputs: z.boolean(),
+        /** A program may return a condition (True/False). */
+        boolReturns: z.boolean(),
+      })
+      .strict(),
+    /** What a proposal must pass besides running deterministically (src/tasks/validate.ts). */
+    validation: z
+      .object({
         /**
          * Deduction/abduction programs are also run on this many other inputs of the batch, and rejected
-         * ('ignores_input') when the output never changes; 0 turns the check off (src/tasks/validate.ts).
+         * ('ignores_input') when the output never changes; 0 turns the check off.
          */
         inputProbes: z.number().int().nonnegative(),
-        /**
-         * Deduction/abduction programs are also run on this many variants of their own input (each argument
-         * changed, its type kept) for the same check. Absent in configs from before it: 0.
-         */
-        mutatedProbes: z.number().int().nonnegative().default(0),
-        /**
-         * With inputProbes: also reject ('returns_input') a program that returns its input unchanged on
-         * its own input and every probe. Absent in configs from before it: off.
-         */
-        rejectIdentity: z.boolean().default(false),
-        /**
-         * Reject ('output_too_long') a deduction/abduction program whose output's text is longer than
-         * this; null: no bound. Absent in configs from before it: null.
-         */
-        maxOutputChars: positiveInt.nullable().default(null),
-        /**
-         * With constrainedDecoding: answers about a program (abduction inputs, induction programs, an
-         * induction proposal's inputs) may only take as many arguments as its `def f(...)` line shows.
-         * Absent in configs from before it: off.
-         */
-        matchArity: z.boolean().default(false),
-        /** With constrainedDecoding: programs are a single `return` line (no statements, loops or branches). */
-        returnOnly: z.boolean().default(false),
-        /** With constrainedDecoding: nesting depth of program expressions below the top-level operator. */
-        exprDepth: z.number().int().min(1).max(2).default(2),
-        /** With constrainedDecoding: proposed inputs are short literals (src/grammar/azr.ts). */
-        shortInputs: z.boolean().default(false),
-        /** With constrainedDecoding: a program may return a condition (True/False). */
-        boolReturns: z.boolean().default(true),
+        /** ... and on this many variants of their own input (each argument changed, its type kept). */
+        mutatedProbes: z.number().int().nonnegative(),
+        /** Also reject ('returns_input') a program that returns its input unchanged on every input tried. */
+        rejectIdentity: z.boolean(),
       })
       .strict(),
     sampling: z
@@ -134,6 +110,28 @@ export const SelfPlayConfigSchema = z
     evalEvery: positiveInt.nullable(),
     /** Proposals and solutions per task type written to samples.jsonl each iteration. */
     samplesPerIteration: z.number().int().nonnegative(),
+    /**
+     * Departures from the method that were tried and did not help (docs/results.md has each one's record).
+     * Every preset leaves them at the method's values; they stay so that those runs can be resumed and
+     * repeated.
+     */
+    experimental: z
+      .object({
+        /**
+         * What a valid proposal with zero learnability scores, between the invalid proposal's -0.5 and the
+         * paper's 0 (the reference code was reported to use -0.5).
+         */
+        proposerUnlearnableReward: z.number().min(-0.5).max(0),
+        /** Solver: a wrong answer scores -0.5 + partialCredit * closeness (src/tasks/closeness.ts). */
+        partialCredit: probability,
+        /** Proposer: a task no rollout solved adds proposerPartialCredit * the rollouts' mean closeness. */
+        proposerPartialCredit: probability,
+        /** Reject ('output_too_long') a deduction/abduction program whose output text is longer; null: no bound. */
+        maxOutputChars: positiveInt.nullable(),
+        /** With constrainedDecoding: programs are a single `return` line. */
+        returnOnly: z.boolean(),
+      })
+      .strict(),
   })
   .strict();
 
@@ -147,6 +145,7 @@ type DeepPartial<T> = T extends readonly unknown[]
 export type ConfigOverrides = DeepPartial<SelfPlayConfig>;
 
 const base: SelfPlayConfig = {
+  version: CONFIG_VERSION,
   seed: 1,
   lang: 'python',
   iterations: null,
@@ -173,23 +172,12 @@ const base: SelfPlayConfig = {
     references: 2,
     learnabilityRollouts: 4,
     inductionInputs: 4,
+  },
+  answers: {
     promptStyle: 'compact',
-    proposerZeroAsPenalty: false,
-    proposerUnlearnableReward: 0,
-    partialCredit: 0,
-    proposerPartialCredit: 0,
     constrainedDecoding: true,
-    // Without it the default run drifted to constant programs within 60 iterations (docs/results.md).
-    inputProbes: 2,
-    // A neighbour's input is often of another type, so the probes above seldom ran on two-parameter
-    // programs; variants of the program's own input always fit its signature.
-    mutatedProbes: 2,
-    // With masked updates the proposer drifted to copies of the identity seed (docs/results.md).
-    rejectIdentity: true,
-    maxOutputChars: null,
     // Before it, most abduction answers to one-parameter programs carried two arguments (docs/results.md).
     matchArity: true,
-    returnOnly: false,
     exprDepth: 2,
     // Random walks through a literal rule nearly always reach its maximum length: 12-character strings
     // and 2-digit numbers made every output long and hard to predict (docs/results.md).
@@ -197,11 +185,27 @@ const base: SelfPlayConfig = {
     // With conditions as returns, most outputs were True/False and the solver learned to answer False.
     boolReturns: false,
   },
+  validation: {
+    // Without it the default run drifted to constant programs within 60 iterations (docs/results.md).
+    inputProbes: 2,
+    // A neighbour's input is often of another type, so the probes above seldom ran on two-parameter
+    // programs; variants of the program's own input always fit its signature.
+    mutatedProbes: 2,
+    // With masked updates the proposer drifted to copies of the identity seed (docs/results.md).
+    rejectIdentity: true,
+  },
   sampling: { temperature: 1.0, topP: 1.0, proposerMaxTokens: 160, solverMaxTokens: 96 },
   executor: { workers: 2, timeoutMs: 2000, memoryMb: 256 },
   checkpointEvery: 1,
   evalEvery: 20,
   samplesPerIteration: 2,
+  experimental: {
+    proposerUnlearnableReward: 0,
+    partialCredit: 0,
+    proposerPartialCredit: 0,
+    maxOutputChars: null,
+    returnOnly: false,
+  },
 };
 
 export const PRESETS = {
@@ -216,10 +220,10 @@ export const PRESETS = {
     checkpointEvery: 1,
     evalEvery: null,
   }),
-  /** Visible progress on a 2-core laptop in 15 minutes. */
+  /** Visible progress on a 2-core laptop in 30 minutes. */
   default: base,
-  /** A bigger model and batches, closer to the reference method's settings. */
-  large: merge(base, {
+  /** The `medium` model with batches closer to the reference method's, for two hours or more. */
+  long: merge(base, {
     minutes: 120,
     model: { preset: 'medium', contextLength: 1024 },
     optimizer: { learningRate: 5e-4 },
@@ -281,9 +285,107 @@ export function validateConfig(value: unknown, source = 'config'): SelfPlayConfi
   }
   const lines = r.error.issues.map((i) => {
     const where = i.path.length ? i.path.join('.') : '(top level)';
-    return `  ${where}: ${i.message}`;
+    // A hand-written file in the version-1 layout: say where each field went.
+    const moved =
+      i.code === 'unrecognized_keys'
+        ? i.keys.flatMap((k) => {
+            const to = V1_FIELDS[`${where}.${k}`]?.to;
+            return to && to !== `${where}.${k}` ? [`${where}.${k} is now ${to}`] : [];
+          })
+        : [];
+    return `  ${where}: ${i.message}${moved.length ? ` (${moved.join('; ')})` : ''}`;
   });
   throw new ConfigError(`${source} is not a valid config:\n${lines.join('\n')}`);
+}
+
+/** How the run's tasks are asked and answered: one value for training and every evaluation of the run. */
+export function answerFormatOf(c: SelfPlayConfig): AnswerFormat {
+  const a = c.answers;
+  return {
+    style: a.promptStyle,
+    inductionInputs: c.selfplay.inductionInputs,
+    grammar: a.constrainedDecoding
+      ? {
+          matchArity: a.matchArity,
+          returnOnly: c.experimental.returnOnly,
+          exprDepth: a.exprDepth,
+          shortInputs: a.shortInputs,
+          boolReturns: a.boolReturns,
+        }
+      : null,
+  };
+}
+
+/** The rollout pipeline's settings of a run (src/rollout/pipeline.ts). */
+export function rolloutSettingsOf(c: SelfPlayConfig): RolloutSettings {
+  return {
+    lang: c.lang,
+    format: answerFormatOf(c),
+    sampling: c.sampling,
+    validation: { ...c.validation, maxOutputChars: c.experimental.maxOutputChars },
+    references: c.selfplay.references,
+    contextLength: c.model.contextLength,
+  };
+}
+
+/**
+ * Where each field of version 1 (one flat `selfplay` block) lives in version 2, and the value a version-1
+ * config.json written before the field existed ran with: a resumed run continues exactly as it started.
+ */
+const V1_FIELDS: Record<string, { to: string; absent: unknown }> = {
+  'optimizer.trainUnderMask': { to: 'optimizer.trainUnderMask', absent: false },
+  'optimizer.clipEpsilon': { to: 'optimizer.clipEpsilon', absent: null },
+  'selfplay.promptStyle': { to: 'answers.promptStyle', absent: undefined },
+  'selfplay.constrainedDecoding': { to: 'answers.constrainedDecoding', absent: undefined },
+  'selfplay.matchArity': { to: 'answers.matchArity', absent: false },
+  'selfplay.exprDepth': { to: 'answers.exprDepth', absent: 2 },
+  'selfplay.shortInputs': { to: 'answers.shortInputs', absent: false },
+  'selfplay.boolReturns': { to: 'answers.boolReturns', absent: true },
+  'selfplay.inputProbes': { to: 'validation.inputProbes', absent: undefined },
+  'selfplay.mutatedProbes': { to: 'validation.mutatedProbes', absent: 0 },
+  'selfplay.rejectIdentity': { to: 'validation.rejectIdentity', absent: false },
+  'selfplay.proposerUnlearnableReward': { to: 'experimental.proposerUnlearnableReward', absent: 0 },
+  'selfplay.partialCredit': { to: 'experimental.partialCredit', absent: 0 },
+  'selfplay.proposerPartialCredit': { to: 'experimental.proposerPartialCredit', absent: 0 },
+  'selfplay.maxOutputChars': { to: 'experimental.maxOutputChars', absent: null },
+  'selfplay.returnOnly': { to: 'experimental.returnOnly', absent: false },
+};
+
+/**
+ * Bring a run directory's config.json of an earlier version to the current layout (the one place that
+ * knows old layouts). A value that is not an object, or is already current, comes back unchanged for
+ * validateConfig to judge.
+ */
+export function migrateConfig(value: unknown): unknown {
+  if (!isPlainObject(value) || value.version !== undefined) return value;
+  // Version 1 had no version field.
+  const out = structuredClone(value) as Record<string, Record<string, unknown>>;
+  const sp = isPlainObject(out.selfplay) ? out.selfplay : {};
+  for (const [from, { to, absent }] of Object.entries(V1_FIELDS)) {
+    const [fromBlock, fromKey] = from.split('.') as [string, string];
+    const [toBlock, toKey] = to.split('.') as [string, string];
+    const source = isPlainObject(out[fromBlock]) ? (out[fromBlock] as Record<string, unknown>) : {};
+    const v = fromKey in source ? source[fromKey] : absent;
+    delete source[fromKey];
+    if (v === undefined) continue;
+    out[toBlock] = { ...(isPlainObject(out[toBlock]) ? out[toBlock] : {}), [toKey]: v };
+  }
+  // proposerZeroAsPenalty was the reference code's -0.5 for an unlearnable proposal: that value of the one knob.
+  if (sp.proposerZeroAsPenalty === true)
+    (out.experimental as Record<string, unknown>).proposerUnlearnableReward = -0.5;
+  delete sp.proposerZeroAsPenalty;
+  return { version: CONFIG_VERSION, ...out };
+}
+
+/** A run directory's config.json, of any version, as the current config. */
+export function readRunConfig(path: string): SelfPlayConfig {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`cannot read the run's config ${path}: ${(e as Error).message}`);
+  }
+  return validateConfig(migrateConfig(value), path);
 }
 
 /** Read a JSON or YAML config file (partial: it overrides a preset). */

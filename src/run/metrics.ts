@@ -6,8 +6,11 @@ import { z } from 'zod';
 import { ROLES, type Role, TASK_TYPES } from '../tasks/types.js';
 import { appendJsonl, type JsonlRead, readJsonl } from '../util/jsonl.js';
 
-/** The metrics record format this code writes and reads. Bump it when a field changes meaning. */
-export const METRICS_VERSION = 1;
+/**
+ * The metrics record format this code writes. Bump it when a field changes name or meaning, and teach
+ * upgradeMetrics the older one: version 1 called validProposerReward `learnability`.
+ */
+export const METRICS_VERSION = 2;
 
 const rate = z.number().min(0).max(1);
 const count = z.number().int().nonnegative();
@@ -33,8 +36,11 @@ export const TypeMetricsSchema = z.object({
   validRate: rate,
   /** Proposals that were well formed and ran but repeat a known task. */
   duplicateRate: rate,
-  /** Mean learnability reward over valid proposals (0 when none). */
-  learnability: z.number(),
+  /**
+   * Mean proposer reward over the valid proposals (0 when none): their learnability under the method's
+   * rewards; below 0 only with experimental.proposerUnlearnableReward.
+   */
+  validProposerReward: z.number(),
   /** Rejections by reason (format errors included as `format:<reason>`). */
   rejections: z.record(z.string(), count),
   /** Mean length in characters of the valid programs. */
@@ -129,8 +135,22 @@ function describeIssue(issue: z.core.$ZodIssue | undefined): string {
   return `${issue.path.length ? issue.path.join('.') : 'record'}: ${issue.message}`;
 }
 
-/** Validate one metrics record; throws one line naming the field. */
-export function parseMetrics(value: unknown): IterationMetrics {
+/** A record of an older version in the current form (runs written by an earlier release stay readable). */
+function upgradeMetrics(value: unknown): unknown {
+  const v = value as { version?: unknown; types?: Record<string, Record<string, unknown>> } | null;
+  if (v?.version !== 1 || typeof v.types !== 'object' || v.types === null) return value;
+  const types = Object.fromEntries(
+    Object.entries(v.types).map(([t, { learnability, ...rest }]) => [
+      t,
+      { ...rest, validProposerReward: learnability },
+    ]),
+  );
+  return { ...v, version: 2, types };
+}
+
+/** Validate one metrics record (of this version or an older one); throws one line naming the field. */
+export function parseMetrics(raw: unknown): IterationMetrics {
+  const value = upgradeMetrics(raw);
   // Say "version" plainly first: a newer writer's record fails on many fields, and the first one zod
   // happens to report would hide the real cause.
   const version = (value as { version?: unknown } | null)?.version;

@@ -3,11 +3,12 @@
 // verified task with the rate at which the same model solved it, the self-made curriculum a user feeds to
 // their own trainer.
 //
-// One round:
+// One round, through the rollout pipeline that training uses (src/rollout/pipeline.ts):
 //   1. propose   `batch` proposer prompts per task type, each with K references drawn from the buffers
 //                (seeded with the identity program; deduction and abduction draw from both their buffers,
 //                induction takes one program from any buffer as its subject)
-//   2. validate  parse, then the executor: runs, determinism, limits, duplicates
+//   2. validate  parse, then the executor: runs, determinism, limits, duplicates, and the input probes and
+//                identity check that training applies (the default preset's validation settings)
 //   3. solve     `rollouts` solver samples per new task from the same model, verified by the executor;
 //                solveRate = right / rollouts (learnability = 1 - solveRate when 0 < solveRate < 1)
 //   4. write     append the new tasks to the dataset (eval/README.md format plus `solveRate`) with one
@@ -16,26 +17,30 @@
 // count towards the target), and new tasks are appended.
 import { existsSync } from 'node:fs';
 import type { Executor, Lang } from '../executor/types.js';
-import type { GenerateRequest, Policy } from '../policy/types.js';
+import type { Policy } from '../policy/types.js';
+import {
+  planAttempt,
+  planProposals,
+  type RolloutSettings,
+  sampleAttempts,
+  sampleProposals,
+  solveRate,
+  type ValidationSettings,
+  validateProposals,
+  verifyAttempts,
+} from '../rollout/pipeline.js';
+import { PRESETS, rolloutSettingsOf } from '../run/config.js';
 import {
   fromTaskRecord,
   identityTask,
   keyOf,
   learnabilityReward,
   type PromptStyle,
-  type ProposalToValidate,
-  parseProposal,
-  parseSolution,
-  proposerPrompt,
   readTaskFile,
-  sampleWithoutReplacement,
-  solverPrompt,
   type Task,
   type TaskRecord,
   type TaskType,
   toTaskRecord,
-  validateProposals,
-  verifySolutions,
 } from '../tasks/index.js';
 import { appendJsonl } from '../util/jsonl.js';
 import { Rng } from '../util/rng.js';
@@ -66,6 +71,8 @@ export interface GenerateModeOptions {
   inductionInputs?: number;
   /** Write only tasks with 0 < solveRate < 1 (learnability > 0). */
   learnableOnly?: boolean;
+  /** What a proposal must pass; default: what the default preset's training applies. */
+  validation?: ValidationSettings;
   seed?: number;
   /** Checked between rounds: true stops after the round in flight. */
   shouldStop?: () => boolean;
@@ -142,18 +149,19 @@ export async function runGenerateMode(o: GenerateModeOptions): Promise<GenerateS
   let solveRateSum = 0;
   // A resumed run continues from a different point of the stream than a fresh one.
   const rng = new Rng((o.seed ?? 0) + 1_000_003 * existing.length);
-  const request = (prompt: string, n: number, maxTokens: number): GenerateRequest => ({
-    prompt,
-    n,
-    temperature: o.temperature ?? 1,
-    topP: o.topP ?? 1,
-    maxTokens,
-    seed: rng.seed(),
-  });
-  const programPool = (type: TaskType): Task[] => {
-    if (type === 'induction') return types.flatMap((t) => buffers.get(t) ?? []);
-    const same = types.filter((t) => t !== 'induction').flatMap((t) => buffers.get(t) ?? []);
-    return same.length ? same : (buffers.get(type) ?? []);
+  const settings: RolloutSettings = {
+    lang: o.lang,
+    format: { style, inductionInputs: N, grammar: null },
+    sampling: {
+      temperature: o.temperature ?? 1,
+      topP: o.topP ?? 1,
+      proposerMaxTokens: o.proposerMaxTokens ?? 2048,
+      solverMaxTokens: o.solverMaxTokens ?? 1024,
+    },
+    // The rules training applies, so an exported task is one training would have accepted.
+    validation: o.validation ?? rolloutSettingsOf(PRESETS.default).validation,
+    references: K,
+    contextLength: null,
   };
 
   while (stats.total < o.tasks) {
@@ -167,68 +175,33 @@ export async function runGenerateMode(o: GenerateModeOptions): Promise<GenerateS
     }
     stats.rounds++;
 
-    // 1. propose
-    const slots: { type: TaskType; subject?: Task }[] = [];
-    const proposeReqs: GenerateRequest[] = [];
-    for (const type of types) {
-      for (let i = 0; i < batch; i++) {
-        const pool = programPool(type);
-        const refs = type === 'induction' ? [rng.pick(pool)] : sampleWithoutReplacement(rng, pool, K);
-        slots.push(type === 'induction' ? { type, subject: refs[0] as Task } : { type });
-        const prompt = proposerPrompt(type, o.lang, refs, { style, inductionInputs: N });
-        proposeReqs.push(request(prompt, 1, o.proposerMaxTokens ?? 2048));
-      }
-    }
-    const proposals = await o.policy.generate(proposeReqs);
+    // 1-2. propose and validate
+    const slots = planProposals(
+      settings,
+      (t) => buffers.get(t) ?? [],
+      types,
+      batch,
+      () => rng,
+    );
+    await sampleProposals(o.policy, slots);
+    await validateProposals(o.executor, settings, slots, (t) => seen.get(t) as Set<string>);
     stats.proposed += slots.length;
-
-    // 2. validate (one executor batch per type, so each type's duplicate check sees its own tasks)
     const newTasks: Task[] = [];
-    for (const type of types) {
-      const items: ProposalToValidate[] = [];
-      slots.forEach((s, k) => {
-        if (s.type !== type) return;
-        const p = parseProposal(type, o.lang, proposals[k]?.[0]?.text ?? '', style, N);
-        if (!p.ok) {
-          bump(stats.formatErrors, p.reason);
-          return;
-        }
-        const item: ProposalToValidate = { type, lang: o.lang, proposal: p.proposal };
-        if (s.subject) item.subject = s.subject;
-        items.push(item);
-      });
-      if (items.length === 0) continue;
-      const results = await validateProposals(o.executor, items, seen.get(type) as Set<string>, {
-        inductionInputs: N,
-      });
-      for (const r of results) {
-        if (r.ok) newTasks.push(r.task);
-        else bump(stats.rejected, r.reason);
-      }
+    for (const slot of slots) {
+      const v = slot.verdict;
+      if (v?.kind === 'valid') newTasks.push(v.task);
+      else if (v?.kind === 'unparsed') bump(stats.formatErrors, v.reason);
+      else if (v?.kind === 'rejected') bump(stats.rejected, v.reason);
     }
     stats.valid += newTasks.length;
 
     // 3. solve: n rollouts per new task
-    const rates: number[] = [];
-    if (newTasks.length > 0) {
-      const solveReqs = newTasks.map((t) =>
-        request(solverPrompt(t, { style }), rollouts, o.solverMaxTokens ?? 1024),
-      );
-      const answers = await o.policy.generate(solveReqs);
-      const toVerify: { task: Task; answer: string; index: number }[] = [];
-      newTasks.forEach((task, i) => {
-        for (const c of answers[i] ?? []) {
-          const s = parseSolution(task.type, task.lang, c.text, style);
-          if (s.ok) toVerify.push({ task, answer: s.answer, index: i });
-        }
-      });
-      const verdicts = await verifySolutions(o.executor, toVerify);
-      const right = new Array<number>(newTasks.length).fill(0);
-      toVerify.forEach((v, k) => {
-        if (verdicts[k]) right[v.index] = (right[v.index] as number) + 1;
-      });
-      for (const r of right) rates.push(r / rollouts);
+    const attempts = newTasks.map((t) => planAttempt(settings, t, rollouts, rng.seed()));
+    if (attempts.length > 0) {
+      await sampleAttempts(o.policy, settings, attempts);
+      await verifyAttempts(o.executor, attempts);
     }
+    const rates = attempts.map(solveRate);
 
     // 4. write: new tasks join the buffers (as references) and the dataset
     const records: TaskRecord[] = [];

@@ -48,7 +48,7 @@ export function formatProgressLine(m: IterationMetrics, opts: ProgressOptions = 
     .join(' ');
   const valid = `${types.map(([, x]) => pct(x.validRate)).join('/')}%`;
   const dup = `${types.map(([, x]) => pct(x.duplicateRate)).join('/')}%`;
-  const learn = types.map(([, x]) => short2(x.learnability)).join('/');
+  const learn = types.map(([, x]) => short2(x.validProposerReward)).join('/');
   const buffers = types.map(([, x]) => x.bufferSize).join('/');
   const parts = [
     `it ${String(m.iteration).padStart(4)} ${formatClock(m.timeS).padStart(7)}`,

@@ -4,10 +4,10 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type EvalOptions, evaluateTasks } from '../eval/heldout.js';
+import { HELDOUT_FILE, heldoutScores } from '../eval/heldout.js';
 import { createExecutor } from '../executor/index.js';
 import type { Executor } from '../executor/types.js';
-import { constraintByName } from '../grammar/index.js';
+import { constraintFor } from '../grammar/index.js';
 import { parameterCount } from '../model/config.js';
 import {
   type BuiltinPolicyOptions,
@@ -16,51 +16,12 @@ import {
   modelConfigFor,
 } from '../policy/builtin.js';
 import type { Policy } from '../policy/types.js';
-import type { SelfPlayConfig } from '../run/config.js';
+import { rolloutSettingsOf, type SelfPlayConfig } from '../run/config.js';
 import type { EvalScores } from '../run/metrics.js';
 import { openSession, SessionError } from '../run/session.js';
 import { readTaskFile, TaskBuffer, type TaskRecord, type TaskType } from '../tasks/index.js';
 import { makeIterationRunner } from './iteration.js';
 import { runSelfPlay } from './loop.js';
-
-/** The held-out set ships with the package, next to dist/. */
-export const HELDOUT_FILE = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  '..',
-  'eval',
-  'heldout.jsonl',
-);
-
-/** How a run evaluates the held-out set: greedy, in its language, under its own answer grammar. */
-function heldoutOptions(c: SelfPlayConfig): EvalOptions {
-  const sp = c.selfplay;
-  return {
-    style: sp.promptStyle,
-    constrained: sp.constrainedDecoding,
-    inductionInputs: sp.inductionInputs,
-    grammar: {
-      matchArity: sp.matchArity,
-      returnOnly: sp.returnOnly,
-      exprDepth: sp.exprDepth,
-      boolReturns: sp.boolReturns,
-    },
-    maxTokens: c.sampling.solverMaxTokens,
-    langs: [c.lang],
-  };
-}
-
-/** The held-out scores of `policy` as a run with config `c` measures them. */
-export async function heldoutScores(
-  policy: Policy,
-  executor: Executor,
-  tasks: readonly TaskRecord[],
-  c: SelfPlayConfig,
-): Promise<EvalScores> {
-  const r = await evaluateTasks(policy, executor, tasks, heldoutOptions(c));
-  return { deduction: r.deduction, abduction: r.abduction, induction: r.induction, mean: r.mean };
-}
 
 /** What `azr train` was asked to do: a validated config and the run directory, new or resumed. */
 export interface TrainInvocation {
@@ -97,7 +58,7 @@ export async function runTraining(
   });
   const policyOpts: BuiltinPolicyOptions = {
     threads: c.model.threads,
-    constraints: constraintByName,
+    constraints: constraintFor,
     trainUnderMask: c.optimizer.trainUnderMask,
   };
   if (c.optimizer.clipEpsilon !== null) policyOpts.clipEpsilon = c.optimizer.clipEpsilon;
@@ -135,7 +96,14 @@ export async function runTraining(
   };
   process.on('SIGINT', onSigint);
   try {
-    const iterate = makeIterationRunner({ config: c, policy, executor, buffers, dir: session.dir });
+    const iterate = makeIterationRunner({
+      config: c,
+      settings: rolloutSettingsOf(c),
+      policy,
+      executor,
+      buffers,
+      dir: session.dir,
+    });
     const loopDeps: Parameters<typeof runSelfPlay>[1] = { policy, iterate, log, signal: controller.signal };
     if (evaluate) loopDeps.evaluate = evaluate;
     const result = await runSelfPlay(session, loopDeps);

@@ -34,6 +34,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import type { z } from 'zod';
 import type { Completion, GenerateRequest, Policy } from '../policy/types.js';
+import type { AnswerConstraint } from '../tasks/answer-format.js';
 import { renderChat } from './chat-template.js';
 import { ChatRequest, CompletionRequest, describeIssue } from './schemas.js';
 
@@ -61,8 +62,8 @@ export interface ServeOptions {
   contextLength?: number;
   /** Largest request body in bytes (default 4 MiB). */
   maxBodyBytes?: number;
-  /** Decoding constraint name passed to the policy with every request (e.g. for a grammar). */
-  constraint?: string;
+  /** Decoding constraint passed to the policy with every request (e.g. an answer grammar). */
+  constraint?: AnswerConstraint;
 }
 
 export interface ServeHandle {

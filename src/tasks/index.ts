@@ -29,6 +29,7 @@
 // normalize.ts  normalizeProgram, normalizeInput, taskKey (deduplication keys)
 //
 // The RL side (TRR++ advantages, the policy-gradient objective and TrainBatch packing) is in src/rl.
+export * from './answer-format.js';
 export * from './buffer.js';
 export * from './closeness.js';
 export * from './dataset.js';

@@ -24,7 +24,7 @@ export function typeMetrics(iteration: number, k: number): TypeMetrics {
     proposerReward: -0.4 + 0.05 * iteration - 0.1 * k,
     validRate: valid,
     duplicateRate: duplicate,
-    learnability: 0.1 + 0.02 * iteration,
+    validProposerReward: 0.1 + 0.02 * iteration,
     rejections: {
       runtime: 8 - Math.min(6, iteration),
       ...(k === 2 ? { too_few_inputs: 3 } : { 'format:no_answer': 1 }),
@@ -47,7 +47,7 @@ export function metricsRecord(iteration: number, solveShift = 0): IterationMetri
     types[t] = { ...m, solveRate: Math.min(1, m.solveRate + solveShift) };
   });
   const r: IterationMetrics = {
-    version: 1,
+    version: 2,
     iteration,
     timeS: 20.5 * iteration,
     iterationS: 20.5,

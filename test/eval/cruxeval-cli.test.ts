@@ -109,7 +109,8 @@ test('the built-in model from a checkpoint and an OpenAI-compatible server both 
       '24',
     ]);
     assert.equal(builtin.code, 0, builtin.err);
-    assert.match(builtin.out, /policy builtin, compact prompts/);
+    assert.match(builtin.out, /policy builtin, n=1/);
+    assert.match(builtin.out, /answer format: compact prompts, grammar-constrained decoding/);
     const b = lastJson(builtin.out);
     assert.equal(b.problems, 3);
     assert.ok(b.cruxeval_o >= 0 && b.cruxeval_o <= 1 && b.cruxeval_i >= 0 && b.cruxeval_i <= 1);
@@ -129,7 +130,8 @@ test('the built-in model from a checkpoint and an OpenAI-compatible server both 
       ],
     ]);
     assert.equal(remote.code, 0, remote.err);
-    assert.match(remote.out, /policy openai, reference prompts, n=2/);
+    assert.match(remote.out, /policy openai, n=2/);
+    assert.match(remote.out, /answer format: reference prompts, free decoding/);
     // A random model writes no well-formed answer in 16 tokens: every sample is counted as unparsed.
     assert.match(remote.out, /CRUXEval-I .*\(0\/4 samples right, 4 unparsed\)/);
   } finally {

@@ -19,6 +19,12 @@ import {
 import { answerCompletion, createOraclePolicy } from '../../src/eval/oracle.js';
 import { createExecutor, type Executor } from '../../src/executor/index.js';
 import type { Completion, GenerateRequest, Policy } from '../../src/policy/types.js';
+import type { AnswerFormat } from '../../src/tasks/answer-format.js';
+import type { PromptStyle } from '../../src/tasks/types.js';
+
+/** A server model's format: the given prompt style, free decoding. */
+const free = (style: PromptStyle): AnswerFormat => ({ style, inductionInputs: 10, grammar: null });
+
 import { readTaskFile, solverPrompt } from '../../src/tasks/index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -71,7 +77,13 @@ test('the fixture reads as CRUXEval problems; bad files are refused with file:li
 test('the oracle scores exactly 1.0 on CRUXEval-O and CRUXEval-I, in both prompt styles', async () => {
   const data = readCruxEvalFile(FIXTURE);
   for (const style of ['reference', 'compact'] as const) {
-    const r = await runCruxEval({ policy: createOraclePolicy(data, style), executor, data, n: 2, style });
+    const r = await runCruxEval({
+      policy: createOraclePolicy(data, style),
+      executor,
+      data,
+      n: 2,
+      format: free(style),
+    });
     assert.equal(r.cruxeval_o, 1, style);
     assert.equal(r.cruxeval_i, 1, style);
     assert.deepEqual(r.counts.output, { problems: 16, samples: 32, correct: 32, unparsed: 0 });
@@ -130,7 +142,7 @@ test('a gold the sandbox refuses (a banned import) still scores: the gold input 
     policy: createOraclePolicy(data, 'compact'),
     executor,
     data,
-    style: 'compact',
+    format: free('compact'),
   });
   assert.equal(oracle.cruxeval_o, 1);
   assert.equal(oracle.cruxeval_i, 1);
@@ -140,7 +152,7 @@ test('a gold the sandbox refuses (a banned import) still scores: the gold input 
     [solverPrompt(outputTask(refused), { style: 'compact' }), ["'1!'</answer>"]],
     [solverPrompt(inputTask(refused), { style: 'compact' }), ['7</answer>']],
   ]);
-  const r = await runCruxEval({ policy: scripted(other), executor, data, style: 'compact' });
+  const r = await runCruxEval({ policy: scripted(other), executor, data, format: free('compact') });
   assert.equal(r.cruxeval_o, 1);
   assert.equal(r.cruxeval_i, 0);
   // Without the banned import the same function runs (str.format is allowed behind its field check).
@@ -149,7 +161,7 @@ test('a gold the sandbox refuses (a banned import) still scores: the gold input 
     policy: createOraclePolicy([runs], 'compact'),
     executor,
     data: [runs],
-    style: 'compact',
+    format: free('compact'),
   });
   assert.deepEqual(again.counts.unrunnable, []);
   assert.equal(again.cruxeval_i, 1);

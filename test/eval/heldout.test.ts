@@ -4,10 +4,11 @@ import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { evaluateTasks } from '../../src/eval/heldout.js';
+import { type EvalOptions, evaluateTasks } from '../../src/eval/heldout.js';
 import { createExecutor } from '../../src/executor/index.js';
-import { constraintByName, programArity } from '../../src/grammar/index.js';
+import { constraintFor } from '../../src/grammar/index.js';
 import type { Completion, GenerateRequest, Policy } from '../../src/policy/types.js';
+import { answerConstraint, programArity } from '../../src/tasks/answer-format.js';
 import { readTaskFile, type TaskRecord } from '../../src/tasks/index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -44,7 +45,8 @@ function scripted(records: readonly TaskRecord[], right: (i: number, k: number) 
   return { policy, seen };
 }
 
-const opts = { style: 'compact' as const, constrained: true, inductionInputs: 4, maxTokens: 96 };
+const grammar = { matchArity: true, returnOnly: false, exprDepth: 2, shortInputs: false, boolReturns: true };
+const opts: EvalOptions = { format: { style: 'compact', inductionInputs: 4, grammar }, maxTokens: 96 };
 
 test('every right answer scores 1, every wrong one 0, per type and difficulty', async () => {
   const all = await evaluateTasks(scripted(heldout, () => true).policy, executor, heldout, opts);
@@ -70,19 +72,29 @@ test('with several samples a task scores the share that pass', async () => {
   assert.ok(Math.abs(r.induction - expect('induction')) < 1e-12);
 });
 
-test('each request names the answer grammar of its task: the arity its def line shows, and the run settings', async () => {
+test('each request carries the answer constraint of its task: the arity its def line shows, and the run settings', async () => {
   const { policy, seen } = scripted(heldout, () => true);
-  await evaluateTasks(policy, executor, heldout, {
-    ...opts,
-    grammar: { returnOnly: true, boolReturns: false },
-  });
+  const format = {
+    style: 'compact' as const,
+    inductionInputs: 4,
+    grammar: { ...grammar, returnOnly: true, boolReturns: false },
+  };
+  await evaluateTasks(policy, executor, heldout, { ...opts, format });
   heldout.forEach((t, i) => {
-    const name = seen[i]?.constraint as string;
-    assert.ok(constraintByName(name), name);
-    assert.ok(name.startsWith(`${t.type}/solver/python/4/a${programArity(t.program)}`), name);
-    assert.ok(name.endsWith('/r/b'), name);
+    const c = seen[i]?.constraint;
+    assert.deepEqual(c, answerConstraint(format, t.type, 'solver', 'python', t.program));
+    assert.equal(c?.arity, programArity(t.program), t.id);
+    assert.equal(c?.returnOnly, true);
+    assert.equal(c?.boolReturns, false);
+    assert.ok(c && constraintFor(c), t.id);
   });
   const plain = scripted(heldout, () => true);
-  await evaluateTasks(plain.policy, executor, heldout, { ...opts, grammar: { matchArity: false } });
-  assert.ok(plain.seen.every((q) => q.constraint?.split('/').length === 4));
+  await evaluateTasks(plain.policy, executor, heldout, {
+    ...opts,
+    format: { ...format, grammar: { ...grammar, matchArity: false } },
+  });
+  assert.ok(plain.seen.every((q) => q.constraint && q.constraint.arity === undefined));
+  const free = scripted(heldout, () => true);
+  await evaluateTasks(free.policy, executor, heldout, { ...opts, format: { ...format, grammar: null } });
+  assert.ok(free.seen.every((q) => q.constraint === undefined));
 });

@@ -5,14 +5,13 @@ import { Script } from 'node:vm';
 import type { Lang } from '../../src/executor/types.js';
 import {
   azrConstraint,
-  constraintByName,
-  constraintName,
+  constraintFor,
   type GrammarMatcher,
-  programArity,
   randomSentence,
 } from '../../src/grammar/index.js';
 import type { ConstraintMatcher } from '../../src/model/constraint.js';
 import { decode, encode } from '../../src/model/tokenizer.js';
+import { type AnswerConstraint, answerConstraint, programArity } from '../../src/tasks/answer-format.js';
 import { parseProposal, parseSolution } from '../../src/tasks/parse.js';
 import type { Role, TaskType } from '../../src/tasks/types.js';
 import { Rng } from '../../src/util/rng.js';
@@ -126,29 +125,56 @@ test('proposals are refused when they cannot run: unknown names, y before assign
   );
 });
 
-test('constraint names resolve as the loop writes them, and nothing else does', () => {
-  const c = constraintByName('deduction/solver/python');
-  assert.equal(c?.name, 'deduction/solver/python');
-  assert.equal(constraintByName('induction/proposer/javascript/4')?.name, 'induction/proposer/javascript');
-  for (const bad of [
-    '',
-    'deduction',
-    'deduction/solver/ruby',
-    'sorting/solver/python',
-    'deduction/judge/python',
-    'induction/proposer/python/0',
-    'induction/proposer/python/x',
-    'a/b/c/d/e',
-  ])
-    assert.equal(constraintByName(bad), undefined, bad);
-  assert.equal(constraintByName('deduction/solver/python'), c, 'compiled once');
+/**
+ * A constraint written compactly for these tests: type/role/lang/N, then flags a1|a2 (arity), r (return-only
+ * programs), d1 (expression depth 1), s (short proposed inputs), b (no condition as a return value).
+ */
+function spec(name: string): AnswerConstraint {
+  const [type, role, lang, n, ...flags] = name.split('/');
+  const c: AnswerConstraint = {
+    type: type as TaskType,
+    role: role as Role,
+    lang: lang as Lang,
+    inductionInputs: Number(n ?? 10),
+    returnOnly: flags.includes('r'),
+    exprDepth: flags.includes('d1') ? 1 : 2,
+    shortInputs: flags.includes('s'),
+    boolReturns: !flags.includes('b'),
+  };
+  if (flags.includes('a1') || flags.includes('a2')) c.arity = flags.includes('a1') ? 1 : 2;
+  return c;
+}
+
+test('constraintFor compiles each distinct constraint once and names it by (type, role, language)', () => {
+  const c = constraintFor(spec('deduction/solver/python/10'));
+  assert.equal(c.name, 'deduction/solver/python');
+  assert.equal(constraintFor(spec('induction/proposer/javascript/4')).name, 'induction/proposer/javascript');
+  assert.equal(constraintFor(spec('deduction/solver/python/10')), c, 'compiled once');
+  assert.notEqual(constraintFor(spec('deduction/solver/python/10/b')), c, 'other settings, another grammar');
   assert.throws(() => azrConstraint('deduction', 'solver', 'python', { maxStatements: 9 }), RangeError);
 });
 
+test('answerConstraint carries the format into each request, and none when decoding is free', () => {
+  const grammar = { matchArity: true, returnOnly: true, exprDepth: 1, shortInputs: true, boolReturns: false };
+  const format = { style: 'compact' as const, inductionInputs: 4, grammar };
+  assert.deepEqual(answerConstraint(format, 'abduction', 'solver', 'python', 'def f(a, b):\n    return a'), {
+    ...spec('abduction/solver/python/4/a2/r/d1/s/b'),
+  });
+  // No program shown (a deduction proposer), or arity not matched: no arity.
+  assert.equal(answerConstraint(format, 'deduction', 'proposer', 'python')?.arity, undefined);
+  const free = answerConstraint(
+    { ...format, grammar: { ...grammar, matchArity: false } },
+    'abduction',
+    'solver',
+    'python',
+    'def f(a):\n    return a',
+  );
+  assert.equal(free?.arity, undefined);
+  assert.equal(answerConstraint({ ...format, grammar: null }, 'abduction', 'solver', 'python'), undefined);
+});
+
 const acceptsNamed = (name: string, text: string): boolean => {
-  const c = constraintByName(name);
-  assert.ok(c, name);
-  const m = c.start() as GrammarMatcher;
+  const m = constraintFor(spec(name)).start() as GrammarMatcher;
   return m.acceptAll(encode(text)) && m.isComplete();
 };
 
@@ -203,9 +229,7 @@ test('return-only and depth-1 grammars admit one short return line and nothing l
   // Random walks through the narrowest grammar still end, and their programs are one line.
   const rng = new Rng(9);
   for (let k = 0; k < 20; k++) {
-    const m = (
-      constraintByName('deduction/proposer/python/4/r/d1') as NonNullable<ReturnType<typeof constraintByName>>
-    ).start() as GrammarMatcher;
+    const m = constraintFor(spec('deduction/proposer/python/4/r/d1')).start() as GrammarMatcher;
     const text = decode(randomSentence(m, rng, V));
     assert.ok(m.isComplete(), text);
     const p = parseProposal('deduction', 'python', text, 'compact', 4);
@@ -261,30 +285,6 @@ test('without boolean returns, a program returns a value, and conditions stay in
   const branch = ind('    y = 1\n    if a > 2:\n        y = 3\n    return y');
   assert.ok(acceptsNamed('induction/solver/python/4/b', branch));
   assert.equal(acceptsNamed('induction/solver/python/4/b', ind('    y = 1\n    return y > a')), false);
-});
-
-test('constraint names round-trip, and flags that are unknown or repeated resolve to nothing', () => {
-  const name = constraintName('induction', 'solver', 'python', {
-    inductionInputs: 4,
-    arity: 2,
-    returnOnly: true,
-    exprDepth: 1,
-    boolReturns: false,
-  });
-  assert.equal(name, 'induction/solver/python/4/a2/r/d1/b');
-  assert.equal(constraintByName(name)?.name, 'induction/solver/python');
-  assert.equal(
-    constraintName('deduction', 'proposer', 'javascript', { exprDepth: 2 }),
-    'deduction/proposer/javascript/10',
-  );
-  for (const bad of [
-    'abduction/solver/python/4/a3',
-    'abduction/solver/python/4/a1/a2',
-    'abduction/solver/python/4/r/r',
-    'abduction/solver/python/4/z',
-    'abduction/solver/python/4/d3',
-  ])
-    assert.equal(constraintByName(bad), undefined, bad);
 });
 
 test('masks of the AZR grammars equal the tokens accept() takes', () => {

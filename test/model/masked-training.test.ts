@@ -3,7 +3,7 @@
 // tokens only.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { constraintByName } from '../../src/grammar/index.js';
+import { constraintFor } from '../../src/grammar/index.js';
 import type { ModelConfig } from '../../src/model/config.js';
 import { createModelEngine } from '../../src/model/engine.js';
 import type { TrainBatch } from '../../src/model/engine-types.js';
@@ -153,7 +153,16 @@ test('the sampler records each token’s mask; training under it reproduces the 
   const engine = await createModelEngine(config, { threads: 1, seed: 21, optimizer });
   try {
     perturbParameters(engine, new Rng(22), 0.02);
-    const constraint = constraintByName('deduction/solver/python');
+    const constraint = constraintFor({
+      type: 'deduction',
+      role: 'solver',
+      lang: 'python',
+      inductionInputs: 10,
+      returnOnly: false,
+      exprDepth: 2,
+      shortInputs: false,
+      boolReturns: true,
+    });
     assert.ok(constraint);
     const prompt = [BOS, ...encode('f(x) = x + 1; f(2) = ')];
     const rows = [0, 1, 2, 3].map((seed) => ({

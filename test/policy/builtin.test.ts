@@ -17,6 +17,7 @@ import {
 } from '../../src/policy/builtin.js';
 import type { GenerateRequest, TrainingSample } from '../../src/policy/types.js';
 import { packTrainBatch } from '../../src/rl/objective.js';
+import type { AnswerConstraint } from '../../src/tasks/answer-format.js';
 
 const optimizer = {
   learningRate: 3e-3,
@@ -28,6 +29,18 @@ const optimizer = {
 };
 const dir = mkdtempSync(join(tmpdir(), 'azr-policy-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The request constraint the test's resolver maps to `vowels` (any other resolves to nothing). */
+const VOWELS: AnswerConstraint = {
+  type: 'deduction',
+  role: 'solver',
+  lang: 'python',
+  inductionInputs: 10,
+  returnOnly: false,
+  exprDepth: 2,
+  shortInputs: false,
+  boolReturns: true,
+};
 
 /** Only lowercase vowels; complete after one. */
 const vowels: DecodeConstraint = {
@@ -60,7 +73,7 @@ function tinyPolicy(
     { seed, optimizer },
     {
       threads: 1,
-      constraints: (name) => (name === 'vowels' ? vowels : undefined),
+      constraints: (c) => (c.type === VOWELS.type ? vowels : undefined),
       ...(maxTrainBatch ? { maxTrainBatch } : {}),
       ...extra,
     },
@@ -142,12 +155,12 @@ test('truncatePromptTokens keeps the last K prompt tokens; a K the prompt fits i
   }
 });
 
-test('constraint names resolve through the constraints option; unknown names sample freely', async () => {
+test('constraints resolve through the constraints option; one it does not resolve samples freely', async () => {
   const policy = await tinyPolicy();
   try {
     const [constrained, free] = await policy.generate([
-      req('p', { constraint: 'vowels', n: 4 }),
-      req('p', { constraint: 'no-such-grammar', n: 4 }),
+      req('p', { constraint: VOWELS, n: 4 }),
+      req('p', { constraint: { ...VOWELS, type: 'induction' }, n: 4 }),
     ]);
     for (const c of constrained ?? []) {
       assert.match(c.text, /^[aeiou]+$/);
@@ -264,7 +277,7 @@ test('under the sampling mask, negative advantages move probability among allowe
   const massAfter = async (trainUnderMask: boolean) => {
     const policy = await tinyPolicy(11, undefined, { trainUnderMask });
     try {
-      const [cs] = await policy.generate([req('p', { constraint: 'vowels', n: 4, maxTokens: 1 })]);
+      const [cs] = await policy.generate([req('p', { constraint: VOWELS, n: 4, maxTokens: 1 })]);
       assert.equal(
         cs?.every((c) => c.allowed !== undefined),
         trainUnderMask,

@@ -1,10 +1,18 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { parseTrainArgs } from '../../src/cli/train.js';
-import { ConfigError, PRESETS, resolveConfig, validateConfig } from '../../src/run/config.js';
+import {
+  ConfigError,
+  migrateConfig,
+  PRESETS,
+  readRunConfig,
+  resolveConfig,
+  validateConfig,
+} from '../../src/run/config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'azr-config-'));
 
@@ -40,16 +48,48 @@ test('a wrong field is a readable error naming the field', () => {
   );
 });
 
-test('partial credit is a share in [0, 1], and a config from before it resumes without it', () => {
+test('partial credit is a share in [0, 1]; a field in its version-1 place says where it moved', () => {
   const file = join(dir, 'credit.json');
-  writeFileSync(file, JSON.stringify({ selfplay: { partialCredit: 1.5 } }));
+  writeFileSync(file, JSON.stringify({ experimental: { partialCredit: 1.5 } }));
   assert.throws(
     () => resolveConfig({ preset: 'tiny', file }),
-    (e: unknown) => e instanceof ConfigError && /selfplay\.partialCredit/.test(e.message),
+    (e: unknown) => e instanceof ConfigError && /experimental\.partialCredit/.test(e.message),
   );
-  const old = structuredClone(PRESETS.tiny) as { selfplay: Record<string, unknown> };
-  delete old.selfplay.partialCredit;
-  assert.equal(validateConfig(old, 'old run').selfplay.partialCredit, 0);
+  writeFileSync(file, JSON.stringify({ selfplay: { partialCredit: 0.5, promptStyle: 'reference' } }));
+  assert.throws(
+    () => resolveConfig({ preset: 'tiny', file }),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      e.message.includes('selfplay.partialCredit is now experimental.partialCredit') &&
+      e.message.includes('selfplay.promptStyle is now answers.promptStyle'),
+  );
+});
+
+const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures');
+
+test('a run directory written by the previous release (config version 1) resumes with the same settings', () => {
+  const run = join(dir, 'v1-run');
+  mkdirSync(run);
+  // The config.json that `azr train --preset tiny --iterations 3 --seed 7` wrote before version 2.
+  copyFileSync(join(fixtures, 'config-v1-tiny-seed7.json'), join(run, 'config.json'));
+  const inv = parseTrainArgs(['--resume', run]);
+  assert.deepEqual(inv.config, { ...PRESETS.tiny, seed: 7, iterations: 3, minutes: null });
+  assert.deepEqual(readRunConfig(join(run, 'config.json')), inv.config);
+  // Fields a version-1 file from before they existed lacks take the values that run used.
+  const older = JSON.parse(readFileSync(join(fixtures, 'config-v1-tiny-seed7.json'), 'utf8'));
+  delete older.optimizer.trainUnderMask;
+  delete older.optimizer.clipEpsilon;
+  delete older.selfplay.matchArity;
+  delete older.selfplay.partialCredit;
+  older.selfplay.proposerZeroAsPenalty = true;
+  const c = validateConfig(migrateConfig(older));
+  assert.equal(c.optimizer.trainUnderMask, false);
+  assert.equal(c.optimizer.clipEpsilon, null);
+  assert.equal(c.answers.matchArity, false);
+  assert.equal(c.experimental.partialCredit, 0);
+  assert.equal(c.experimental.proposerUnlearnableReward, -0.5);
+  // A current config passes through unchanged.
+  assert.equal(migrateConfig(PRESETS.default), PRESETS.default);
 });
 
 test('an unknown field is refused rather than silently ignored', () => {
@@ -104,7 +144,7 @@ test('train flags: bad values are usage errors', () => {
   assert.throws(() => parseTrainArgs(['--resume', join(dir, 'nope')]), /no config.json/);
 });
 
-test('PPO clipping needs sampling at temperature 1 and top-p 1; a config from before the field resumes without it', () => {
+test('PPO clipping needs sampling at temperature 1 and top-p 1', () => {
   assert.throws(
     () => validateConfig({ ...PRESETS.default, sampling: { ...PRESETS.default.sampling, temperature: 0.7 } }),
     (e: unknown) => e instanceof ConfigError && /optimizer\.clipEpsilon/.test(e.message),
@@ -116,10 +156,5 @@ test('PPO clipping needs sampling at temperature 1 and top-p 1; a config from be
     sampling: { ...PRESETS.default.sampling, topP: 0.9 },
   });
   assert.equal(c.optimizer.clipEpsilon, null);
-  // An older run's config.json has neither field: it keeps the update it started with.
-  const { trainUnderMask: _m, clipEpsilon: _c, ...older } = PRESETS.default.optimizer;
-  const resumed = validateConfig({ ...PRESETS.default, optimizer: older });
-  assert.equal(resumed.optimizer.trainUnderMask, false);
-  assert.equal(resumed.optimizer.clipEpsilon, null);
   assert.equal(PRESETS.default.optimizer.trainUnderMask, true);
 });

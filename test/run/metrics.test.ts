@@ -26,7 +26,7 @@ function typeMetrics(over: Partial<TypeMetrics> = {}): TypeMetrics {
     proposerReward: 0.1,
     validRate: 0.5,
     duplicateRate: 0.125,
-    learnability: 0.3,
+    validProposerReward: 0.3,
     rejections: { runtime: 3, 'format:no_answer': 1 },
     programChars: 41.5,
     diversity: 0.4375,
@@ -41,7 +41,7 @@ function typeMetrics(over: Partial<TypeMetrics> = {}): TypeMetrics {
 
 function record(iteration: number): IterationMetrics {
   return {
-    version: 1,
+    version: 2,
     iteration,
     timeS: 20 * iteration,
     iterationS: 20,
@@ -148,8 +148,29 @@ test('a bad record is refused with the file, line and field named', () => {
 test('a record from another format version says so instead of listing field errors', () => {
   const { file, done } = tempFile('metrics.jsonl');
   try {
-    writeFileSync(file, `${JSON.stringify({ version: 2, iteration: 1, whatever: true })}\n`);
-    assert.throws(() => readMetrics(file), /:1: metrics record version 2, this azr reads version 1/);
+    writeFileSync(file, `${JSON.stringify({ version: 3, iteration: 1, whatever: true })}\n`);
+    assert.throws(() => readMetrics(file), /:1: metrics record version 3, this azr reads version 2/);
+  } finally {
+    done();
+  }
+});
+
+test('a version-1 record (an older run) reads with learnability as validProposerReward', () => {
+  const { file, done } = tempFile('metrics.jsonl');
+  try {
+    const current = record(1);
+    const v1 = {
+      ...current,
+      version: 1,
+      types: Object.fromEntries(
+        Object.entries(current.types).map(([t, { validProposerReward, ...rest }]) => [
+          t,
+          { ...rest, learnability: validProposerReward },
+        ]),
+      ),
+    };
+    writeFileSync(file, `${JSON.stringify(v1)}\n`);
+    assert.deepEqual(readMetrics(file), [current]);
   } finally {
     done();
   }

@@ -92,7 +92,7 @@ test('azr train runs two iterations of the tiny preset and writes the whole run 
 test('with partial credit, a wrong answer is paid by its closeness: the solver reward adds up from the metrics', async () => {
   const dir = join(root, 'credit');
   const file = join(root, 'credit.json');
-  writeFileSync(file, JSON.stringify({ selfplay: { partialCredit: 0.5, proposerPartialCredit: 0.5 } }));
+  writeFileSync(file, JSON.stringify({ experimental: { partialCredit: 0.5, proposerPartialCredit: 0.5 } }));
   const args = ['train', '--preset', 'tiny', '--config', file, '--out', dir, '--iterations', '1'];
   const { code, err } = await azr([...args, '--seed', '5']).done;
   assert.equal(code, 0, err);
@@ -111,7 +111,7 @@ test('with partial credit, a wrong answer is paid by its closeness: the solver r
   );
   // A valid proposal scores its learnability or its rollouts' closeness: never below 0, at most 1.
   for (const [type, x] of Object.entries(m?.types ?? {}))
-    assert.ok(x.learnability >= 0 && x.learnability <= 1, `${type}: ${x.learnability}`);
+    assert.ok(x.validProposerReward >= 0 && x.validProposerReward <= 1, `${type}: ${x.validProposerReward}`);
 });
 
 test('a run killed with SIGKILL resumes exactly where it stopped: same numbers as an uninterrupted run', async () => {

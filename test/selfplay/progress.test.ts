@@ -3,14 +3,19 @@ import { test } from 'node:test';
 import type { IterationMetrics, TypeMetrics } from '../../src/run/metrics.js';
 import { formatClock, formatProgressLine } from '../../src/selfplay/progress.js';
 
-function tm(solveRate: number, validRate: number, learnability: number, bufferSize: number): TypeMetrics {
+function tm(
+  solveRate: number,
+  validRate: number,
+  validProposerReward: number,
+  bufferSize: number,
+): TypeMetrics {
   return {
     solveRate,
     solverReward: 0,
     proposerReward: 0,
     validRate,
     duplicateRate: 0.0625,
-    learnability,
+    validProposerReward,
     rejections: {},
     programChars: 30,
     diversity: 0.5,
@@ -23,7 +28,7 @@ function tm(solveRate: number, validRate: number, learnability: number, bufferSi
 }
 
 const record: IterationMetrics = {
-  version: 1,
+  version: 2,
   iteration: 12,
   timeS: 245.7,
   iterationS: 20.04,

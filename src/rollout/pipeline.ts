@@ -1,0 +1,312 @@
+// The one rollout pipeline: propose a batch, validate it, attempt tasks with n samples each, verify the
+// answers. Training (src/selfplay), generate mode, the held-out evaluation, CRUXEval and the ceiling
+// benchmark all go through these functions, so a task, a prompt, a decoding constraint or a verdict means
+// the same thing wherever it is made.
+//
+// Each step works on plain slots and fills them in, so a caller can put several batches into one generate
+// call or one executor batch (training samples learnability rollouts and its solver batch together):
+//
+//   planProposals      -> ProposalSlot[]   prompts and requests; references drawn from the pool
+//   sampleProposals       .completion       one generate call
+//   validateProposals     .verdict          parse, then one executor batch per task type
+//   planAttempt        -> AttemptSlot      a task's solver prompt and request for n samples
+//   sampleAttempts        .completions, .answers     one generate call; answers parsed
+//   verifyAttempts        .correct, .closeness       one executor batch
+//
+// The pipeline draws nothing at random but what its callers hand it (an Rng per task type, a seed per
+// attempt), so a seeded run replays exactly.
+import type { Executor, Lang } from '../executor/types.js';
+import type { Completion, GenerateRequest, Policy } from '../policy/types.js';
+import {
+  type AnswerFormat,
+  answerConstraint,
+  closenessBatch,
+  type ProposalToValidate,
+  parseProposal,
+  parseSolution,
+  proposerPrompt,
+  type Role,
+  solverPrompt,
+  type Task,
+  type TaskType,
+  validateProposals as validateParsed,
+  verifySolutions,
+} from '../tasks/index.js';
+import type { Rng } from '../util/rng.js';
+
+export interface SamplingSettings {
+  temperature: number;
+  topP: number;
+  proposerMaxTokens: number;
+  solverMaxTokens: number;
+}
+
+/** What a proposal must pass besides running deterministically (src/tasks/validate.ts). */
+export interface ValidationSettings {
+  inputProbes: number;
+  mutatedProbes: number;
+  rejectIdentity: boolean;
+  /** Reject a deduction/abduction program whose output text is longer; null: no bound. */
+  maxOutputChars: number | null;
+}
+
+/** Everything the pipeline needs to know about a run, built once (src/run/config.ts: rolloutSettingsOf). */
+export interface RolloutSettings {
+  lang: Lang;
+  format: AnswerFormat;
+  sampling: SamplingSettings;
+  validation: ValidationSettings;
+  /** Reference tasks shown to a deduction/abduction proposer (K). */
+  references: number;
+  /**
+   * The policy's context in tokens: proposer prompts drop references to leave room for the completion
+   * (bytes stand in for tokens). null: prompts are never cut (a server model with a long context).
+   */
+  contextLength: number | null;
+}
+
+/** What became of a proposal. */
+export type ProposalVerdict =
+  | { kind: 'unparsed'; reason: string }
+  | { kind: 'rejected'; reason: string }
+  | { kind: 'valid'; task: Task };
+
+export interface ProposalSlot {
+  type: TaskType;
+  prompt: string;
+  request: GenerateRequest;
+  /** Induction: the buffer task whose program the proposer writes inputs for. */
+  subject?: Task;
+  completion?: Completion;
+  verdict?: ProposalVerdict;
+}
+
+export interface AttemptSlot {
+  task: Task;
+  prompt: string;
+  request: GenerateRequest;
+  completions: Completion[];
+  /** Per completion: the parsed answer, or undefined when the completion did not parse. */
+  answers: (string | undefined)[];
+  /** Per completion: verified right. */
+  correct: boolean[];
+  /** Per completion: how near the answer came (src/tasks/closeness.ts), when measured; else 0. */
+  closeness: number[];
+}
+
+/** The task a valid proposal became, if it did. */
+export const validTask = (slot: ProposalSlot): Task | undefined =>
+  slot.verdict?.kind === 'valid' ? slot.verdict.task : undefined;
+
+/** Why a proposal did not become a task (`format:<reason>` when it did not parse), or undefined. */
+export function rejectionOf(slot: ProposalSlot): string | undefined {
+  const v = slot.verdict;
+  if (!v || v.kind === 'valid') return undefined;
+  return v.kind === 'unparsed' ? `format:${v.reason}` : v.reason;
+}
+
+/** What a solver attempt needs of the settings (an evaluation has no proposals to validate). */
+export type AttemptSettings = Pick<RolloutSettings, 'format' | 'sampling'>;
+
+/** A request of these settings: the role's token budget and the answer's decoding constraint. */
+export function requestFor(
+  s: AttemptSettings,
+  type: TaskType,
+  role: Role,
+  lang: Lang,
+  prompt: string,
+  n: number,
+  seed: number,
+  program?: string,
+): GenerateRequest {
+  const req: GenerateRequest = {
+    prompt,
+    n,
+    temperature: s.sampling.temperature,
+    topP: s.sampling.topP,
+    maxTokens: role === 'proposer' ? s.sampling.proposerMaxTokens : s.sampling.solverMaxTokens,
+    seed,
+  };
+  const constraint = answerConstraint(s.format, type, role, lang, program);
+  if (constraint) req.constraint = constraint;
+  return req;
+}
+
+/**
+ * The tasks a proposer of `type` may be shown: deduction and abduction draw from both their buffers
+ * (their tasks are the same kind of triplet), induction takes its subject program from any buffer.
+ */
+export function referencePool(
+  buffers: (type: TaskType) => readonly Task[],
+  types: readonly TaskType[],
+  type: TaskType,
+): Task[] {
+  if (type === 'induction') return types.flatMap((t) => [...buffers(t)]);
+  const same = types.filter((t) => t !== 'induction').flatMap((t) => [...buffers(t)]);
+  return same.length ? same : [...buffers(type)];
+}
+
+/**
+ * `perType` proposer prompts for each type, in type order. Per slot, from that type's Rng: the references
+ * (K, drawn with replacement; induction: one subject), then the request's seed.
+ */
+export function planProposals(
+  s: RolloutSettings,
+  buffers: (type: TaskType) => readonly Task[],
+  types: readonly TaskType[],
+  perType: number,
+  rngFor: (type: TaskType) => Rng,
+): ProposalSlot[] {
+  const slots: ProposalSlot[] = [];
+  const maxChars =
+    s.contextLength === null ? undefined : Math.max(128, s.contextLength - s.sampling.proposerMaxTokens - 8);
+  for (const type of types) {
+    const rng = rngFor(type);
+    const pool = referencePool(buffers, types, type);
+    for (let i = 0; i < perType; i++) {
+      const refs =
+        type === 'induction' ? [rng.pick(pool)] : Array.from({ length: s.references }, () => rng.pick(pool));
+      const subject = type === 'induction' ? refs[0] : undefined;
+      const prompt = proposerPrompt(type, s.lang, refs, {
+        style: s.format.style,
+        inductionInputs: s.format.inductionInputs,
+        ...(maxChars !== undefined ? { maxChars } : {}),
+      });
+      const slot: ProposalSlot = {
+        type,
+        prompt,
+        request: requestFor(s, type, 'proposer', s.lang, prompt, 1, rng.seed(), subject?.program),
+      };
+      if (subject) slot.subject = subject;
+      slots.push(slot);
+    }
+  }
+  return slots;
+}
+
+/** One generate call for every slot's request. */
+export async function sampleProposals(
+  policy: Pick<Policy, 'generate'>,
+  slots: ProposalSlot[],
+): Promise<void> {
+  const out = await policy.generate(slots.map((s) => s.request));
+  slots.forEach((slot, i) => {
+    slot.completion = out[i]?.[0] ?? { text: '', finishReason: 'stop' };
+  });
+}
+
+/**
+ * Parse every proposal, then validate the parsed ones with one executor batch per task type (in
+ * parallel). `seen(type)` holds the keys of that type's known tasks and grows with each one accepted.
+ */
+export async function validateProposals(
+  executor: Executor,
+  s: RolloutSettings,
+  slots: ProposalSlot[],
+  seen: (type: TaskType) => Set<string>,
+): Promise<void> {
+  const byType = new Map<TaskType, { slot: ProposalSlot; item: ProposalToValidate }[]>();
+  for (const slot of slots) {
+    const p = parseProposal(
+      slot.type,
+      s.lang,
+      slot.completion?.text ?? '',
+      s.format.style,
+      s.format.inductionInputs,
+    );
+    if (!p.ok) {
+      slot.verdict = { kind: 'unparsed', reason: p.reason };
+      continue;
+    }
+    const item: ProposalToValidate = { type: slot.type, lang: s.lang, proposal: p.proposal };
+    if (slot.subject) item.subject = slot.subject;
+    const list = byType.get(slot.type) ?? [];
+    list.push({ slot, item });
+    byType.set(slot.type, list);
+  }
+  const v = s.validation;
+  await Promise.all(
+    [...byType].map(async ([type, list]) => {
+      const results = await validateParsed(
+        executor,
+        list.map((x) => x.item),
+        seen(type),
+        {
+          // The induction minimum counts against the inputs asked for, not the ones written.
+          inductionInputs: s.format.inductionInputs,
+          probes: v.inputProbes,
+          mutatedProbes: v.mutatedProbes,
+          rejectIdentity: v.rejectIdentity,
+          ...(v.maxOutputChars !== null ? { maxOutputChars: v.maxOutputChars } : {}),
+        },
+      );
+      results.forEach((r, k) => {
+        const slot = (list[k] as { slot: ProposalSlot }).slot;
+        slot.verdict = r.ok ? { kind: 'valid', task: r.task } : { kind: 'rejected', reason: r.reason };
+      });
+    }),
+  );
+}
+
+/** A solver attempt at `task`: its prompt and a request for `n` samples. */
+export function planAttempt(s: AttemptSettings, task: Task, n: number, seed: number): AttemptSlot {
+  const prompt = solverPrompt(task, { style: s.format.style });
+  return {
+    task,
+    prompt,
+    request: requestFor(s, task.type, 'solver', task.lang, prompt, n, seed, task.program),
+    completions: [],
+    answers: [],
+    correct: [],
+    closeness: [],
+  };
+}
+
+/** One generate call for every attempt; each completion's answer is parsed. */
+export async function sampleAttempts(
+  policy: Pick<Policy, 'generate'>,
+  s: Pick<RolloutSettings, 'format'>,
+  attempts: AttemptSlot[],
+): Promise<void> {
+  const out = await policy.generate(attempts.map((a) => a.request));
+  attempts.forEach((a, i) => {
+    a.completions = out[i] ?? [];
+    a.answers = a.completions.map((c) => {
+      const parsed = parseSolution(a.task.type, a.task.lang, c.text, s.format.style);
+      return parsed.ok ? parsed.answer : undefined;
+    });
+    a.correct = a.completions.map(() => false);
+    a.closeness = a.completions.map(() => 0);
+  });
+}
+
+/**
+ * Verify every parsed answer with one executor batch; with `closeness`, also measure how near each wrong
+ * answer came (for partial credit), in the same round of executor work.
+ */
+export async function verifyAttempts(
+  executor: Executor,
+  attempts: AttemptSlot[],
+  opts: { closeness?: boolean } = {},
+): Promise<void> {
+  const toVerify: { attempt: AttemptSlot; k: number; answer: string }[] = [];
+  for (const attempt of attempts)
+    attempt.answers.forEach((answer, k) => {
+      if (answer !== undefined) toVerify.push({ attempt, k, answer });
+    });
+  const items = toVerify.map((v) => ({ task: v.attempt.task, answer: v.answer }));
+  const closeness = opts.closeness ? closenessBatch(items) : undefined;
+  const [verdicts, closenessResults] = await Promise.all([
+    verifySolutions(executor, items),
+    closeness?.requests.length ? executor.batch(closeness.requests) : Promise.resolve([]),
+  ]);
+  const scores = closeness?.scores(closenessResults);
+  toVerify.forEach((v, i) => {
+    v.attempt.correct[v.k] = verdicts[i] === true;
+    v.attempt.closeness[v.k] = scores?.[i] ?? 0;
+  });
+}
+
+/** The share of an attempt's samples that were right. */
+export const solveRate = (a: AttemptSlot): number =>
+  a.correct.length ? a.correct.filter(Boolean).length / a.correct.length : 0;

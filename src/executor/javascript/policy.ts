@@ -80,27 +80,39 @@ export function bannedName(src: string): string | undefined {
   return undefined;
 }
 
+// A declaration at the start of a statement: `function f`, `function* f`, or a name bound to a function or
+// an arrow function. Sticky: tried only where a top-level statement begins.
+const DECLARATION = /function\b\s*\*?\s*([A-Za-z_$][\w$]*)/y;
+const BOUND_FUNCTION =
+  /(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*(?:function\b|\([^)]*\)\s*=>|[A-Za-z_$][\w$]*\s*=>)/y;
+
 /** Names of functions declared at the top level (function declarations and const/let/var = function/arrow). */
 export function topLevelFunctions(src: string): string[] {
   const code = blankStringsAndComments(src);
   const names: string[] = [];
   let depth = 0;
-  let lineStart = true;
+  // Whether a statement may begin at the next character that is not blank: at the start, after a line
+  // break or ';', and after a block that closes at the top level. Only that first character is tried,
+  // so comments, blank lines and indentation in front of a declaration do not find it again.
+  let statementStart = true;
   for (let i = 0; i < code.length; i++) {
     const c = code[i] as string;
-    if (depth === 0 && lineStart) {
-      const rest = code.slice(i);
-      const decl = /^\s*function\s*\*?\s*([A-Za-z_$][\w$]*)/.exec(rest);
-      const bound =
-        /^\s*(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*(?:function\b|\([^)]*\)\s*=>|[A-Za-z_$][\w$]*\s*=>)/.exec(
-          rest,
-        );
-      const m = decl ?? bound;
+    if (/\s/.test(c)) {
+      if (c === '\n') statementStart = true;
+      continue;
+    }
+    if (depth === 0 && statementStart) {
+      DECLARATION.lastIndex = i;
+      BOUND_FUNCTION.lastIndex = i;
+      const m = DECLARATION.exec(code) ?? BOUND_FUNCTION.exec(code);
       if (m) names.push(m[1] as string);
     }
-    lineStart = c === '\n' || c === ';' || (lineStart && /\s/.test(c));
+    statementStart = c === ';';
     if (c === '{' || c === '(' || c === '[') depth++;
-    else if (c === '}' || c === ')' || c === ']') depth = Math.max(0, depth - 1);
+    else if (c === '}' || c === ')' || c === ']') {
+      depth = Math.max(0, depth - 1);
+      if (c === '}' && depth === 0) statementStart = true;
+    }
   }
   return names;
 }

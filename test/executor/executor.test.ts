@@ -283,17 +283,36 @@ test('javascript: comments, blank lines and indentation before function f are no
   assert.match(two.message, /\(found f, g\)/);
 });
 
-test('javascript: a top-level function is found once, where its statement starts', async () => {
+test('javascript: top-level functions are found at statements, not in strings, template text or names', async () => {
   const cases: [string, string[]][] = [
     // A second declaration on the line where a block closes is a second top-level function.
     ['function f(x) { return g(x); } function g(y) { return y; }', ['f', 'g']],
     ['function f(x) { return x; }; const g = function (y) { return y; };', ['f', 'g']],
+    // A brace or a declaration in template text is text.
+    ['const open = `{`;\nfunction f(x) { return open + x; }', ['f']],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: program text; its ${} is the program's own
+    ['const s = `\nfunction g() {}\n`;\nfunction f(x) { return `${x}{${s}`; }', ['f']],
+    ["const s = '\\nfunction g() {}';\nfunction f(x) { return s; }", ['f']],
+    // Code in ${...} is code: functions there are not at the top level.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: program text; its ${} is the program's own
+    ['function f(x) { return `a${`b${x}`}c`; }\nconst g = (y) => y;', ['f', 'g']],
     ['let functional = 1;\nfunction f(x) { return x + functional; }', ['f']],
   ];
   for (const [program, want] of cases) {
     const r = await ex.inspect('javascript', program);
     assert.deepEqual(r.ok ? r.topLevelFunctions : r, want, program);
   }
+  assert.equal(
+    ok(await ex.check('javascript', 'const open = `{`;\nfunction f(x) { return open + x; }', '1')).output,
+    '"{1"',
+  );
+  // Template text is a string like any other; the code in its ${...} is still checked.
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: program text; its ${} is the program's own
+  const text = ok(await ex.check('javascript', 'function f(x) { return `Date: ${x}`; }', '1'));
+  assert.equal(text.output, '"Date: 1"');
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: program text; its ${} is the program's own
+  const code = await ex.check('javascript', 'function f(x) { return `${Date.now()}`; }', '1');
+  assert.equal(code.ok ? 'ok' : code.kind, 'banned');
 });
 
 test('batch keeps request order across languages and reports executions', async () => {

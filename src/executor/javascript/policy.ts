@@ -31,10 +31,33 @@ const BANNED = new Set([
   'os',
 ]);
 
-/** The program with string, template and regex-free comment contents blanked out (same length). */
+/**
+ * The program with the contents of strings, template text and comments blanked out (same length, line
+ * breaks kept). A template's `${...}` is code and stays; its quotes and the `${` and `}` around code stay
+ * too, so braces in template text do not count as blocks. Regex literals are not recognised.
+ */
 export function blankStringsAndComments(src: string): string {
   let out = '';
+  // One entry per open `${`: the depth of ordinary braces inside it, so its own `}` can be told apart.
+  const templates: number[] = [];
   let i = 0;
+  // Template text from src[i] up to its closing quote or its next `${`, blanked, and what ends it.
+  const templateText = (): void => {
+    let j = i;
+    while (j < src.length && src[j] !== '`' && !(src[j] === '$' && src[j + 1] === '{')) {
+      j += src[j] === '\\' ? 2 : 1;
+    }
+    j = Math.min(j, src.length);
+    out += src.slice(i, j).replace(/[^\n]/g, ' ');
+    if (src[j] === '`') {
+      out += '`';
+      i = j + 1;
+    } else if (j < src.length) {
+      out += '${';
+      templates.push(0);
+      i = j + 2;
+    } else i = j;
+  };
   while (i < src.length) {
     const c = src[i] as string;
     const next = src[i + 1];
@@ -48,14 +71,30 @@ export function blankStringsAndComments(src: string): string {
       const stop = end === -1 ? src.length : end + 2;
       out += src.slice(i, stop).replace(/[^\n]/g, ' ');
       i = stop;
-    } else if (c === '"' || c === "'" || c === '`') {
+    } else if (c === '"' || c === "'") {
       let j = i + 1;
       while (j < src.length && src[j] !== c) j += src[j] === '\\' ? 2 : 1;
       const stop = Math.min(src.length, j + 1);
-      // Template literals can hold code in ${...}: keep the quotes, blank only plain strings' contents.
-      out +=
-        c === '`' ? src.slice(i, stop) : c + ' '.repeat(Math.max(0, stop - i - 2)) + (stop - i >= 2 ? c : '');
+      out += c + ' '.repeat(Math.max(0, stop - i - 2)) + (stop - i >= 2 ? c : '');
       i = stop;
+    } else if (c === '`') {
+      out += c;
+      i++;
+      templateText();
+    } else if (templates.length > 0 && (c === '{' || c === '}')) {
+      const open = templates.length - 1;
+      if (c === '{') templates[open]!++;
+      else if (templates[open]! > 0) templates[open]!--;
+      else {
+        // The `}` that ends a `${...}`: back in the template's text.
+        templates.pop();
+        out += c;
+        i++;
+        templateText();
+        continue;
+      }
+      out += c;
+      i++;
     } else {
       out += c;
       i++;

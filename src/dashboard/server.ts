@@ -14,7 +14,7 @@ import { basename, resolve } from 'node:path';
 import { type IterationMetrics, parseMetrics, parseSample } from '../run/metrics.js';
 import { RunDir } from '../run/rundir.js';
 import { JsonlFollower, readTail } from './follow.js';
-import { DASHBOARD_HTML } from './page.js';
+import { dashboardPage } from './page.js';
 
 export interface DashboardOptions {
   /** 0 picks a free port. Default 0. */
@@ -53,7 +53,7 @@ function readJsonOrNull(file: string): unknown {
 }
 
 /** The request handler, separate from listening so it is plain to read. */
-function handler(run: RunDir): (req: IncomingMessage, res: ServerResponse) => void {
+function handler(run: RunDir, page: string): (req: IncomingMessage, res: ServerResponse) => void {
   const metrics = new JsonlFollower<IterationMetrics>(run.metricsPath, parseMetrics);
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -71,7 +71,7 @@ function handler(run: RunDir): (req: IncomingMessage, res: ServerResponse) => vo
     try {
       switch (url.pathname) {
         case '/':
-          return send(200, 'text/html; charset=utf-8', DASHBOARD_HTML);
+          return send(200, 'text/html; charset=utf-8', page);
         case '/api/metrics': {
           const since = queryInt(url, 'since', 0, 0, Number.MAX_SAFE_INTEGER);
           const m = metrics.read();
@@ -107,7 +107,7 @@ function handler(run: RunDir): (req: IncomingMessage, res: ServerResponse) => vo
 
 /** Serve the dashboard of the run in `dir`. Resolves once listening; `url` is the page's address. */
 export async function startDashboard(dir: string, opts: DashboardOptions = {}): Promise<Dashboard> {
-  const server = createServer(handler(new RunDir(dir)));
+  const server = createServer(handler(new RunDir(dir), dashboardPage()));
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);

@@ -1,12 +1,13 @@
 // The dashboard's HTTP endpoints without a browser: JSON shapes, query checks, and the page's
 // self-containment (no external URL in it).
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { startDashboard } from '../../src/dashboard/server.js';
 import { appendMetrics } from '../../src/run/metrics.js';
+import { packageFile } from '../../src/util/package-files.js';
 import { metricsRecord, writeRun } from './fixture.js';
 
 async function withRun(iterations: number, f: (url: string, dir: string) => Promise<void>): Promise<void> {
@@ -91,5 +92,18 @@ test('the page is self-contained and forbids loading anything from elsewhere', a
     assert.doesNotMatch(html, /(src|href)=["']?(https?:)?\/\//i);
     assert.doesNotMatch(html, /<(script|link)[^>]+(src|href)=/i);
     assert.match(html, /<svg|createElement|plotSvg/);
+  });
+});
+
+test('the page served is page.html with page.css and page.js inline where it links them', async () => {
+  const source = (name: string) => readFileSync(packageFile('src', 'dashboard', name), 'utf8');
+  await withRun(0, async (url) => {
+    const html = await (await fetch(url)).text();
+    assert.ok(html.includes(`<style>\n${source('page.css')}</style>`), 'page.css inline');
+    assert.ok(html.includes(`<script>\n${source('page.js')}</script>`), 'page.js inline');
+    assert.doesNotMatch(html, /(href|src)=["']?page\./, 'no tag left that links them');
+    const [before, after] = source('page.html').split('<link rel="stylesheet" href="page.css">');
+    assert.ok(html.startsWith(before as string), 'page.html up to the style');
+    assert.ok(html.endsWith((after as string).split('<script src="page.js"></script>')[1] as string));
   });
 });

@@ -283,6 +283,7 @@ const attempts: [string, Lang, string, string, string[]][] = [
   ['JS: clock', 'javascript', js('return Date.now();'), '1', ['banned']],
   ['JS: randomness', 'javascript', js('return Math.random();'), '1', ['banned']],
   ['JS: async', 'javascript', 'async function f(x) { return x; }', '1', ['banned']],
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: program text; its ${} is the program's own
   ['JS: template smuggling', 'javascript', js('return `${globalThis}`;'), '1', ['banned']],
   ['JS: infinite loop', 'javascript', js('for (;;) {}'), '1', ['timeout']],
   ['JS: loop at top level', 'javascript', `while (true) {}\n${js('return 1;')}`, '1', ['timeout']],

@@ -112,6 +112,34 @@ test('python: each failure kind is a typed value', async () => {
   assert.equal(big.ok ? 'ok' : big.kind, 'too_large');
 });
 
+// Models and CRUXEval-style programs open with comments and blank lines; none of that is a function.
+test('python: comments, docstrings, blank lines and indented comments before def f are not functions', async () => {
+  const accepted = [
+    '# add one\ndef f(x):\n    return x + 1',
+    '# add one\n# to x\n\ndef f(x):\n    return x + 1',
+    '"""Add one.\n\nA block comment as a string."""\ndef f(x):\n    return x + 1',
+    '\n\n   \n\t\ndef f(x):\n    return x + 1',
+    '    # an indented comment\n  \ndef f(x):\n    # inside\n\n    return x + 1\n',
+    'def f(x):\r\n    return x + 1\r\n',
+  ];
+  for (const program of accepted) {
+    assert.equal(ok(await ex.check('python', program, '1')).output, '2', program);
+    const r = await ex.inspect('python', program);
+    assert.deepEqual(r.ok && r.topLevelFunctions, ['f'], program);
+  }
+  // Each function once, whatever comes before it.
+  const two = await ex.check(
+    'python',
+    '# one\ndef f(x):\n    return x\n\n# two\ndef g(x):\n    return x',
+    '1',
+  );
+  assert.ok(!two.ok && two.kind === 'no_entry', JSON.stringify(two));
+  assert.match(two.message, /\(found f, g\)/);
+  // An indented def is Python's own syntax error, not a missing entry.
+  const indented = await ex.check('python', '  def f(x):\n      return x', '1');
+  assert.equal(indented.ok ? 'ok' : indented.kind, 'syntax');
+});
+
 test('python: set order is stable across runs and processes (hash seed fixed)', async () => {
   const prog = 'def f(words):\n    return list(set(words))';
   const input = "['pear', 'apple', 'fig', 'kiwi', 'plum', 'lime']";
@@ -228,6 +256,63 @@ test('javascript: failure kinds', async () => {
     const r = await ex.check('javascript', program, input);
     assert.equal(r.ok ? 'ok' : r.kind, kind, `${program} -> ${JSON.stringify(r)}`);
   }
+});
+
+test('javascript: comments, blank lines and indentation before function f are not functions', async () => {
+  const accepted = [
+    '// add one\nfunction f(x) { return x + 1; }',
+    '// add one\n// to x\n\nfunction f(x) { return x + 1; }',
+    '/**\n * Add one.\n */\nfunction f(x) { return x + 1; }',
+    '/* add one */ function f(x) { return x + 1; }',
+    '\n\n   \n\t\nfunction f(x) { return x + 1; }',
+    '    // indented\n  function f(x) {\n    // inside\n\n    return x + 1;\n  }\n',
+    'function f(x) {\r\n  return x + 1;\r\n}\r\n',
+    '// an arrow\nconst f = (x) => x + 1;',
+  ];
+  for (const program of accepted) {
+    assert.equal(ok(await ex.check('javascript', program, '1')).output, '2', program);
+    const r = await ex.inspect('javascript', program);
+    assert.deepEqual(r.ok && r.topLevelFunctions, ['f'], program);
+  }
+  const two = await ex.check(
+    'javascript',
+    '// one\nfunction f(x) { return g(x); }\n\n  /* two */\n  function g(x) { return x; }',
+    '1',
+  );
+  assert.ok(!two.ok && two.kind === 'no_entry', JSON.stringify(two));
+  assert.match(two.message, /\(found f, g\)/);
+});
+
+test('javascript: top-level functions are found at statements, not in strings, template text or names', async () => {
+  const cases: [string, string[]][] = [
+    // A second declaration on the line where a block closes is a second top-level function.
+    ['function f(x) { return g(x); } function g(y) { return y; }', ['f', 'g']],
+    ['function f(x) { return x; }; const g = function (y) { return y; };', ['f', 'g']],
+    // A brace or a declaration in template text is text.
+    ['const open = `{`;\nfunction f(x) { return open + x; }', ['f']],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: program text; its ${} is the program's own
+    ['const s = `\nfunction g() {}\n`;\nfunction f(x) { return `${x}{${s}`; }', ['f']],
+    ["const s = '\\nfunction g() {}';\nfunction f(x) { return s; }", ['f']],
+    // Code in ${...} is code: functions there are not at the top level.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: program text; its ${} is the program's own
+    ['function f(x) { return `a${`b${x}`}c`; }\nconst g = (y) => y;', ['f', 'g']],
+    ['let functional = 1;\nfunction f(x) { return x + functional; }', ['f']],
+  ];
+  for (const [program, want] of cases) {
+    const r = await ex.inspect('javascript', program);
+    assert.deepEqual(r.ok ? r.topLevelFunctions : r, want, program);
+  }
+  assert.equal(
+    ok(await ex.check('javascript', 'const open = `{`;\nfunction f(x) { return open + x; }', '1')).output,
+    '"{1"',
+  );
+  // Template text is a string like any other; the code in its ${...} is still checked.
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: program text; its ${} is the program's own
+  const text = ok(await ex.check('javascript', 'function f(x) { return `Date: ${x}`; }', '1'));
+  assert.equal(text.output, '"Date: 1"');
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: program text; its ${} is the program's own
+  const code = await ex.check('javascript', 'function f(x) { return `${Date.now()}`; }', '1');
+  assert.equal(code.ok ? 'ok' : code.kind, 'banned');
 });
 
 test('batch keeps request order across languages and reports executions', async () => {

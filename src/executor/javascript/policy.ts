@@ -31,10 +31,33 @@ const BANNED = new Set([
   'os',
 ]);
 
-/** The program with string, template and regex-free comment contents blanked out (same length). */
+/**
+ * The program with the contents of strings, template text and comments blanked out (same length, line
+ * breaks kept). A template's `${...}` is code and stays; its quotes and the `${` and `}` around code stay
+ * too, so braces in template text do not count as blocks. Regex literals are not recognised.
+ */
 export function blankStringsAndComments(src: string): string {
   let out = '';
+  // One entry per open `${`: the depth of ordinary braces inside it, so its own `}` can be told apart.
+  const templates: number[] = [];
   let i = 0;
+  // Template text from src[i] up to its closing quote or its next `${`, blanked, and what ends it.
+  const templateText = (): void => {
+    let j = i;
+    while (j < src.length && src[j] !== '`' && !(src[j] === '$' && src[j + 1] === '{')) {
+      j += src[j] === '\\' ? 2 : 1;
+    }
+    j = Math.min(j, src.length);
+    out += src.slice(i, j).replace(/[^\n]/g, ' ');
+    if (src[j] === '`') {
+      out += '`';
+      i = j + 1;
+    } else if (j < src.length) {
+      out += '${';
+      templates.push(0);
+      i = j + 2;
+    } else i = j;
+  };
   while (i < src.length) {
     const c = src[i] as string;
     const next = src[i + 1];
@@ -48,14 +71,30 @@ export function blankStringsAndComments(src: string): string {
       const stop = end === -1 ? src.length : end + 2;
       out += src.slice(i, stop).replace(/[^\n]/g, ' ');
       i = stop;
-    } else if (c === '"' || c === "'" || c === '`') {
+    } else if (c === '"' || c === "'") {
       let j = i + 1;
       while (j < src.length && src[j] !== c) j += src[j] === '\\' ? 2 : 1;
       const stop = Math.min(src.length, j + 1);
-      // Template literals can hold code in ${...}: keep the quotes, blank only plain strings' contents.
-      out +=
-        c === '`' ? src.slice(i, stop) : c + ' '.repeat(Math.max(0, stop - i - 2)) + (stop - i >= 2 ? c : '');
+      out += c + ' '.repeat(Math.max(0, stop - i - 2)) + (stop - i >= 2 ? c : '');
       i = stop;
+    } else if (c === '`') {
+      out += c;
+      i++;
+      templateText();
+    } else if (templates.length > 0 && (c === '{' || c === '}')) {
+      const open = templates.length - 1;
+      if (c === '{') templates[open]!++;
+      else if (templates[open]! > 0) templates[open]!--;
+      else {
+        // The `}` that ends a `${...}`: back in the template's text.
+        templates.pop();
+        out += c;
+        i++;
+        templateText();
+        continue;
+      }
+      out += c;
+      i++;
     } else {
       out += c;
       i++;
@@ -80,27 +119,39 @@ export function bannedName(src: string): string | undefined {
   return undefined;
 }
 
+// A declaration at the start of a statement: `function f`, `function* f`, or a name bound to a function or
+// an arrow function. Sticky: tried only where a top-level statement begins.
+const DECLARATION = /function\b\s*\*?\s*([A-Za-z_$][\w$]*)/y;
+const BOUND_FUNCTION =
+  /(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*(?:function\b|\([^)]*\)\s*=>|[A-Za-z_$][\w$]*\s*=>)/y;
+
 /** Names of functions declared at the top level (function declarations and const/let/var = function/arrow). */
 export function topLevelFunctions(src: string): string[] {
   const code = blankStringsAndComments(src);
   const names: string[] = [];
   let depth = 0;
-  let lineStart = true;
+  // Whether a statement may begin at the next character that is not blank: at the start, after a line
+  // break or ';', and after a block that closes at the top level. Only that first character is tried,
+  // so comments, blank lines and indentation in front of a declaration do not find it again.
+  let statementStart = true;
   for (let i = 0; i < code.length; i++) {
     const c = code[i] as string;
-    if (depth === 0 && lineStart) {
-      const rest = code.slice(i);
-      const decl = /^\s*function\s*\*?\s*([A-Za-z_$][\w$]*)/.exec(rest);
-      const bound =
-        /^\s*(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*(?:function\b|\([^)]*\)\s*=>|[A-Za-z_$][\w$]*\s*=>)/.exec(
-          rest,
-        );
-      const m = decl ?? bound;
+    if (/\s/.test(c)) {
+      if (c === '\n') statementStart = true;
+      continue;
+    }
+    if (depth === 0 && statementStart) {
+      DECLARATION.lastIndex = i;
+      BOUND_FUNCTION.lastIndex = i;
+      const m = DECLARATION.exec(code) ?? BOUND_FUNCTION.exec(code);
       if (m) names.push(m[1] as string);
     }
-    lineStart = c === '\n' || c === ';' || (lineStart && /\s/.test(c));
+    statementStart = c === ';';
     if (c === '{' || c === '(' || c === '[') depth++;
-    else if (c === '}' || c === ')' || c === ']') depth = Math.max(0, depth - 1);
+    else if (c === '}' || c === ')' || c === ']') {
+      depth = Math.max(0, depth - 1);
+      if (c === '}' && depth === 0) statementStart = true;
+    }
   }
   return names;
 }

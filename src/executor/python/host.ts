@@ -1,12 +1,11 @@
 // Entry point of a Python sandbox process. The parent starts it under Node's permission model (reads
-// limited to the Pyodide package and this directory; no writes, child processes or workers), with an
+// limited to the Pyodide package, this directory and runtime.py; no writes, child processes or workers), with an
 // empty environment and, where the OS allows, in an empty network namespace. Protocol: one JSON line per
 // batch on stdin ({limits, requests}), one JSON line per finished request on stdout, in order, so the
 // parent always knows which request is running and can kill the process when it overruns.
 import fs from 'node:fs';
 import os from 'node:os';
 import { createInterface } from 'node:readline';
-import { PYTHON_RUNTIME } from './runtime.py.js';
 
 // Pyodide calls process.binding('constants'), which the permission model refuses; answer it here.
 const proc = process as unknown as { binding: (name: string) => unknown };
@@ -34,10 +33,13 @@ memoryProto.grow = function (this: WasmMemory, delta: number): number {
 };
 
 const pyodideDir = process.env.AZR_PYODIDE_DIR as string;
+// runtime.py: the task policy, limits and ops in Python, which defines handle() and cut_bridges().
+const runtimePy = process.env.AZR_RUNTIME_PY as string;
 // 'make': write a memory snapshot of the freshly set-up interpreter to fd 3 for the parent to reuse;
 // 'load': start from the snapshot the parent writes to fd 3 (about 5x faster than a plain start).
 const snapshotMode = process.env.AZR_SNAPSHOT ?? 'none';
 delete process.env.AZR_PYODIDE_DIR;
+delete process.env.AZR_RUNTIME_PY;
 delete process.env.AZR_MEMORY_MB;
 delete process.env.AZR_SNAPSHOT;
 
@@ -57,7 +59,7 @@ async function main(): Promise<void> {
     ...(snapshotMode === 'make' ? { _makeSnapshot: true } : {}),
     ...(snapshot ? { _loadSnapshot: snapshot } : {}),
   });
-  if (!snapshot) pyodide.runPython(PYTHON_RUNTIME);
+  if (!snapshot) pyodide.runPython(fs.readFileSync(runtimePy, 'utf8'));
   if (snapshotMode === 'make') {
     // Taken before any program has run, and before the bridges below are cut (a snapshot's bootstrap
     // needs them; every instance cuts them again). If it fails, this sandbox still serves and the
@@ -69,11 +71,7 @@ async function main(): Promise<void> {
     fs.closeSync(3);
   }
   // Cut the bridges to JavaScript and the socket emulation; the process boundary holds regardless.
-  pyodide.runPython(`
-import sys
-for _name in ('js', 'pyodide_js', 'pyodide.ffi', 'pyodide.code', '_pyodide_core', 'socket', '_socket', 'ctypes', '_ctypes', 'select', 'ssl'):
-    sys.modules[_name] = None
-`);
+  (pyodide.globals.get('cut_bridges') as () => void)();
   const handle = pyodide.globals.get('handle') as (req: string, limits: string) => string;
   const heap = () => (pyodide as unknown as { _module: { HEAP8: Int8Array } })._module.HEAP8.length;
   // Warm up before saying ready: the first call after a start pays for compiling the interpreter's

@@ -1,5 +1,5 @@
-// Starting a Python sandbox process: Node's permission model with reads limited to the Pyodide package
-// and this directory, no writes, no child processes, no workers, an empty environment, and an empty
+// Starting a Python sandbox process: Node's permission model with reads limited to the Pyodide package,
+// this directory and the Python runtime, no writes, no child processes, no workers, an empty environment, and an empty
 // network namespace when `unshare -n` works here (the permission model does not cover sockets).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -7,11 +7,14 @@ import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { packageFile } from '../../util/package-files.js';
 import type { SandboxConnection, WireMessage } from '../wire.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // The nearest package.json says this code is an ES module; the sandbox must be allowed to read it.
-const packageJson = join(here, '..', '..', '..', '..', 'package.json');
+const packageJson = packageFile('package.json');
+// The Python half of the sandbox, which the sandbox reads itself when it starts without a snapshot.
+const runtimePy = packageFile('src', 'executor', 'python', 'runtime.py');
 const pyodideDir = dirname(createRequire(import.meta.url).resolve('pyodide/package.json'));
 
 let netIsolation: boolean | null = null;
@@ -36,7 +39,7 @@ export function networkIsolationAvailable(): boolean {
 export function sandboxCommand(entry: string, extraRead: string[] = []): { file: string; args: string[] } {
   const nodeArgs = [
     '--experimental-permission',
-    ...[pyodideDir, here, packageJson, ...extraRead].map((p) => `--allow-fs-read=${p}`),
+    ...[pyodideDir, here, packageJson, runtimePy, ...extraRead].map((p) => `--allow-fs-read=${p}`),
     '--no-warnings',
     '--max-old-space-size=256',
     entry,
@@ -61,7 +64,12 @@ export function spawnPythonSandbox(memoryMb: number, useSnapshot = true): Sandbo
   let killed = false;
 
   const start = (mode: SnapshotMode, image: Buffer | null, made?: (image: Buffer | null) => void) => {
-    const env = { AZR_PYODIDE_DIR: pyodideDir, AZR_MEMORY_MB: String(memoryMb), AZR_SNAPSHOT: mode };
+    const env = {
+      AZR_PYODIDE_DIR: pyodideDir,
+      AZR_RUNTIME_PY: runtimePy,
+      AZR_MEMORY_MB: String(memoryMb),
+      AZR_SNAPSHOT: mode,
+    };
     const cmd = sandboxCommand(join(here, 'host.js'));
     const proc = spawn(cmd.file, cmd.args, { env, stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
     child = proc;

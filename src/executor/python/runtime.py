@@ -1,9 +1,7 @@
-// The Python half of the Python sandbox, run inside Pyodide in the sandbox process. The process boundary
-// (permission model, no network, empty environment) is what keeps the host safe; this layer is the
-// task policy on top: which modules and names a task program may use, literal-only inputs, repr outputs,
-// Python equality, and the determinism check.
-// biome-ignore lint/complexity/noUselessStringRaw: Python source; a backslash added later must reach Python as written
-export const PYTHON_RUNTIME = String.raw`
+# The Python half of the Python sandbox, run inside Pyodide in the sandbox process. The process boundary
+# (permission model, no network, empty environment) is what keeps the host safe; this layer is the
+# task policy on top: which modules and names a task program may use, literal-only inputs, repr outputs,
+# Python equality, and the determinism check.
 import _string, abc, ast, builtins, json, sys
 
 ALLOWED_MODULES = frozenset({
@@ -619,6 +617,16 @@ _NONE = [None]
 def _shift_heap():
     return list(map(bytes, _SHIFT_BYTES)) + [_NONE * n for n in _SHIFT_LISTS]
 
+# Modules that reach JavaScript (and through it the host's Node) or emulate sockets. The host calls this
+# after a memory snapshot is taken, since a snapshot's bootstrap needs them, and every instance started
+# from the snapshot calls it again. The process boundary holds regardless.
+BRIDGE_MODULES = ('js', 'pyodide_js', 'pyodide.ffi', 'pyodide.code', '_pyodide_core', 'socket', '_socket',
+                  'ctypes', '_ctypes', 'select', 'ssl')
+
+def cut_bridges():
+    for name in BRIDGE_MODULES:
+        sys.modules[name] = None
+
 def handle(request_json, limits_json):
     req = json.loads(request_json)
     limits = json.loads(limits_json)
@@ -637,4 +645,3 @@ def handle(request_json, limits_json):
         r = {'ok': False, 'kind': 'runtime', 'message': (type(e).__name__ + ': ' + str(e))[:200]}
     _restore_state()
     return json.dumps(r)
-`;

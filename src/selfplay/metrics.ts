@@ -11,7 +11,6 @@ export const METRICS_VERSION = 1;
 export const TASK_TYPES = ['deduction', 'abduction', 'induction'] as const;
 export type TaskTypeName = (typeof TASK_TYPES)[number];
 export const ROLES = ['proposer', 'solver'] as const;
-export type RoleName = (typeof ROLES)[number];
 
 const rate = z.number().min(0).max(1);
 const count = z.number().int().nonnegative();
@@ -123,11 +122,6 @@ export const SampleRecordSchema = z.object({
 });
 export type SampleRecord = z.infer<typeof SampleRecordSchema>;
 
-/** Cut a prompt for a sample line, keeping its end. */
-export function samplePrompt(prompt: string): string {
-  return prompt.length > SAMPLE_PROMPT_CHARS ? prompt.slice(-SAMPLE_PROMPT_CHARS) : prompt;
-}
-
 function describeIssue(issue: z.core.$ZodIssue | undefined): string {
   if (!issue) return 'invalid record';
   return `${issue.path.length ? issue.path.join('.') : 'record'}: ${issue.message}`;
@@ -164,10 +158,6 @@ export function appendMetrics(file: string, record: IterationMetrics, sync = tru
   appendJsonl(file, [record], sync);
 }
 
-export function appendSamples(file: string, records: readonly SampleRecord[], sync = false): void {
-  appendJsonl(file, records.map(parseSample), sync);
-}
-
 /** Every complete record, and whether the file ends in a torn line. A missing file reads as empty. */
 export function readMetricsFile(file: string): JsonlRead<IterationMetrics> {
   return readJsonl(file, parseMetrics);
@@ -175,25 +165,4 @@ export function readMetricsFile(file: string): JsonlRead<IterationMetrics> {
 
 export function readMetrics(file: string): IterationMetrics[] {
   return readMetricsFile(file).records;
-}
-
-export function readSamples(file: string): SampleRecord[] {
-  return readJsonl(file, parseSample).records;
-}
-
-export interface RoleSummary {
-  /** Mean completion length in tokens over the task types present. */
-  tokens: number;
-  formatErrorRate: number;
-}
-
-/** Per-role view of a record: the per-type role fields averaged over the task types present. */
-export function roleSummary(m: IterationMetrics): Record<RoleName, RoleSummary> {
-  const types = Object.values(m.types).filter((t): t is TypeMetrics => t !== undefined);
-  const avg = (f: (t: TypeMetrics) => number) =>
-    types.length ? types.reduce((s, t) => s + f(t), 0) / types.length : 0;
-  return {
-    proposer: { tokens: avg((t) => t.proposerTokens), formatErrorRate: avg((t) => t.proposerFormatErrors) },
-    solver: { tokens: avg((t) => t.solverTokens), formatErrorRate: avg((t) => t.solverFormatErrors) },
-  };
 }

@@ -9,7 +9,6 @@ import { appendJsonl, type JsonlRead, readJsonl } from '../util/jsonl.js';
 export const METRICS_VERSION = 1;
 
 export const TASK_TYPES = ['deduction', 'abduction', 'induction'] as const;
-export type TaskTypeName = (typeof TASK_TYPES)[number];
 export const ROLES = ['proposer', 'solver'] as const;
 
 const rate = z.number().min(0).max(1);
@@ -161,8 +160,4 @@ export function appendMetrics(file: string, record: IterationMetrics, sync = tru
 /** Every complete record, and whether the file ends in a torn line. A missing file reads as empty. */
 export function readMetricsFile(file: string): JsonlRead<IterationMetrics> {
   return readJsonl(file, parseMetrics);
-}
-
-export function readMetrics(file: string): IterationMetrics[] {
-  return readMetricsFile(file).records;
 }

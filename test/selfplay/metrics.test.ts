@@ -8,12 +8,13 @@ import { test } from 'node:test';
 import {
   appendMetrics,
   type IterationMetrics,
-  readMetrics,
   readMetricsFile,
   type SampleRecord,
   type TypeMetrics,
 } from '../../src/selfplay/metrics.js';
 import { appendSamples, readSamples } from './samples.js';
+
+const readMetrics = (file: string) => readMetricsFile(file).records;
 
 function typeMetrics(over: Partial<TypeMetrics> = {}): TypeMetrics {
   return {

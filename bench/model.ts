@@ -2,8 +2,7 @@
 //   peak     float32 matmul GFLOP/s through ONNX Runtime (one 1024^3 MatMul graph), at 1 and 2 threads
 //   train    training-step tokens/s and model FLOPs utilisation (MFU) for the ~2M (small) and ~10M
 //            (medium) presets, batch 16 x 128 tokens, 2 threads
-//   vs       PyTorch on CPU (same model, batch, threads; OPENBLAS_CORETYPE unset) and TF.js (wasm backend,
-//            tf.grads through optimizer.minimize + Adam; small preset only, medium aborts inside its wasm heap)
+//   vs       PyTorch on CPU (same model, batch, threads; OPENBLAS_CORETYPE unset)
 //   sample   KV-cache sampling tokens/s at batch 32 and 64 (16-token prompt, 112 new tokens per row, EOS
 //            masked out so every row generates all of them, as the reference does) vs PyTorch's plain
 //            sampling loop with a KV cache
@@ -22,7 +21,6 @@ import { createModelEngine } from '../src/model/engine.js';
 import { Graph } from '../src/model/onnx/graph.js';
 import { sampleRows } from '../src/model/sampler.js';
 import { packTrainBatch } from '../src/rl/objective.js';
-import { tfjsTrainTokensPerS } from './ref/tfjs-gpt.js';
 
 const THREADS = 2;
 const B = 16;
@@ -187,7 +185,6 @@ const figures: Record<string, unknown> = {};
 const trainRates: Record<string, number> = {};
 const vsTorch: number[] = [];
 const vsTorchSample: number[] = [];
-let vsTfjs: number | null = null;
 const configs = {
   small: { ...MODEL_PRESETS.small, vocabSize: V, contextLength: 512 },
   medium: { ...MODEL_PRESETS.medium, vocabSize: V, contextLength: 512 },
@@ -234,12 +231,6 @@ for (const [preset, c] of Object.entries(configs)) {
       );
     }
   }
-  if (preset === 'small') {
-    const tf = await tfjsTrainTokensPerS(c.layers, c.dModel, c.heads, V, B, T);
-    vsTfjs = tps / tf;
-    console.log(`${preset}: TF.js (wasm) train ${tf.toFixed(0)} tokens/s -> ours ${vsTfjs.toFixed(1)}x`);
-    figures.tfjs_train_tokens_per_s_small = Math.round(tf);
-  }
   figures[`params_${preset}`] = parameterCount(c);
   figures[`train_tokens_per_s_${preset}`] = Math.round(tps);
   figures[`sample_tokens_per_s_${preset}`] = Object.fromEntries(
@@ -263,7 +254,6 @@ console.log(
   JSON.stringify({
     mfu: minOrNull(mfus),
     train_vs_pytorch: minOrNull(vsTorch),
-    train_vs_tfjs: vsTfjs === null ? null : Number(vsTfjs.toFixed(2)),
     sample_vs_pytorch: minOrNull(vsTorchSample),
     peak_gflops_1t: Math.round(peak1),
     peak_gflops_2t: Math.round(peak2),

@@ -86,12 +86,6 @@ export type ExecRequest =
 /** What `matches` and `equal` answer: a verdict, or the reason none could be reached. */
 export type VerdictResult = { ok: true; equal: boolean; timeMs: number } | ExecFailure;
 
-export type ResultOf<R extends ExecRequest> = R extends { op: 'run' | 'check' }
-  ? ExecResult
-  : R extends { op: 'inspect' }
-    ? InspectResult
-    : VerdictResult;
-
 export type AnyExecResult = ExecResult | VerdictResult | InspectResult;
 
 export interface Executor {

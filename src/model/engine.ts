@@ -84,11 +84,6 @@ export interface EngineOptions {
    * prefilled in row chunks (default 4 MiB; see the top of this file).
    */
   prefillScoreBytes?: number;
-  /**
-   * Let ONNX Runtime's worker threads spin while waiting for work (its default, fastest on idle cores).
-   * Off helps when the cores are shared with other busy processes.
-   */
-  spinWait?: boolean;
 }
 
 const ADAM_EPS = 1e-8;
@@ -283,7 +278,6 @@ class OrtEngine implements ModelEngine {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
-      extra: { session: { intra_op: { allow_spinning: this.opts.spinWait === false ? '0' : '1' } } },
     };
   }
 

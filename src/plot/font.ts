@@ -61,11 +61,6 @@ const GLYPHS: Record<string, number[]> = {
   ' ': [0, 0, 0, 0, 0],
 };
 
-/** Whether the font has a glyph for `ch` (lower case is drawn as upper case). */
-export function hasGlyph(ch: string): boolean {
-  return GLYPHS[ch.toUpperCase()] !== undefined;
-}
-
 /** Width in pixels of `text` drawn at `scale` (glyphs are 3 wide plus 1 of spacing). */
 export function textWidth(text: string, scale = 2): number {
   return [...text].length * 4 * scale;

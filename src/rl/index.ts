@@ -2,6 +2,5 @@
 //   trrAdvantages(scored, { eps?, unbiased? })  Task-Relative REINFORCE++ advantages, one baseline per group
 //   groupStats                                  count, mean and std of each group's rewards
 //   packTrainBatch(sequences, time, padId)      sequences -> the engine's TrainBatch (weights, advantages)
-//   policyGradientLoss(batch, logprobs, opts)   the objective in plain TypeScript (PPO clip, KL optional)
 export * from './objective.js';
 export * from './trrpp.js';

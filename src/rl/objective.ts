@@ -5,8 +5,8 @@
 //   L = -(1/B) * sum_b (1/|y_b|) * sum_t A_b * ratio_term(b, t)
 //
 // where ratio_term is log p(y_t) (plain REINFORCE, the default, as in the reference) or, with PPO
-// clipping, min(rho * A, clip(rho, 1-eps, 1+eps) * A) / A with rho = p/p_old. An optional KL term
-// (k3 estimator against a reference policy) is off by default.
+// clipping, min(rho * A, clip(rho, 1-eps, 1+eps) * A) / A with rho = p/p_old. The model engine's training
+// graph computes it; test/rl/reference-loss.ts is the same objective in plain TypeScript, to check it.
 import type { TrainBatch } from '../model/engine-types.js';
 
 export interface Sequence {
@@ -84,45 +84,4 @@ export function packTrainBatch(
   if (oldLogprobs) batch.oldLogprobs = oldLogprobs;
   if (allowed) batch.allowed = allowed;
   return batch;
-}
-
-export interface ObjectiveOptions {
-  /** PPO ratio clipping epsilon; undefined: no clipping (plain REINFORCE). */
-  clipEpsilon?: number;
-  /** Weight of the KL penalty against `refLogprobs`; 0 by default. */
-  klCoef?: number;
-}
-
-/**
- * The objective's value for given per-token log-probabilities (reference implementation in plain
- * TypeScript; the model engine's graph is tested against it).
- */
-export function policyGradientLoss(
-  batch: TrainBatch,
-  logprobs: Float32Array,
-  opts: ObjectiveOptions = {},
-  refLogprobs?: Float32Array,
-): number {
-  let loss = 0;
-  for (let i = 0; i < batch.batch * batch.time; i++) {
-    const w = batch.weights[i] as number;
-    if (w === 0) continue;
-    const a = batch.advantages[i] as number;
-    const lp = logprobs[i] as number;
-    let term: number;
-    if (opts.clipEpsilon !== undefined && batch.oldLogprobs) {
-      const rho = Math.exp(lp - (batch.oldLogprobs[i] as number));
-      const clipped = Math.min(Math.max(rho, 1 - opts.clipEpsilon), 1 + opts.clipEpsilon);
-      term = Math.min(rho * a, clipped * a);
-    } else {
-      term = a * lp;
-    }
-    let kl = 0;
-    if (opts.klCoef && refLogprobs) {
-      const d = (refLogprobs[i] as number) - lp;
-      kl = opts.klCoef * (Math.exp(d) - d - 1);
-    }
-    loss += w * (-term + kl);
-  }
-  return loss;
 }

@@ -3,7 +3,7 @@
 // a bad file, and ignore a torn last line (a run killed mid-write).
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ROLES, type Role, TASK_TYPES } from '../tasks/types.js';
+import { ROLES, TASK_TYPES } from '../tasks/types.js';
 import { appendJsonl, type JsonlRead, readJsonl } from '../util/jsonl.js';
 
 /**
@@ -125,11 +125,6 @@ export const SampleRecordSchema = z.object({
 });
 export type SampleRecord = z.infer<typeof SampleRecordSchema>;
 
-/** Cut a prompt for a sample line, keeping its end. */
-export function samplePrompt(prompt: string): string {
-  return prompt.length > SAMPLE_PROMPT_CHARS ? prompt.slice(-SAMPLE_PROMPT_CHARS) : prompt;
-}
-
 function describeIssue(issue: z.core.$ZodIssue | undefined): string {
   if (!issue) return 'invalid record';
   return `${issue.path.length ? issue.path.join('.') : 'record'}: ${issue.message}`;
@@ -180,36 +175,7 @@ export function appendMetrics(file: string, record: IterationMetrics, sync = tru
   appendJsonl(file, [record], sync);
 }
 
-export function appendSamples(file: string, records: readonly SampleRecord[], sync = false): void {
-  appendJsonl(file, records.map(parseSample), sync);
-}
-
 /** Every complete record, and whether the file ends in a torn line. A missing file reads as empty. */
 export function readMetricsFile(file: string): JsonlRead<IterationMetrics> {
   return readJsonl(file, parseMetrics);
-}
-
-export function readMetrics(file: string): IterationMetrics[] {
-  return readMetricsFile(file).records;
-}
-
-export function readSamples(file: string): SampleRecord[] {
-  return readJsonl(file, parseSample).records;
-}
-
-export interface RoleSummary {
-  /** Mean completion length in tokens over the task types present. */
-  tokens: number;
-  formatErrorRate: number;
-}
-
-/** Per-role view of a record: the per-type role fields averaged over the task types present. */
-export function roleSummary(m: IterationMetrics): Record<Role, RoleSummary> {
-  const types = Object.values(m.types).filter((t): t is TypeMetrics => t !== undefined);
-  const avg = (f: (t: TypeMetrics) => number) =>
-    types.length ? types.reduce((s, t) => s + f(t), 0) / types.length : 0;
-  return {
-    proposer: { tokens: avg((t) => t.proposerTokens), formatErrorRate: avg((t) => t.proposerFormatErrors) },
-    solver: { tokens: avg((t) => t.solverTokens), formatErrorRate: avg((t) => t.solverFormatErrors) },
-  };
 }

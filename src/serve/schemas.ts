@@ -80,8 +80,6 @@ export const ChatRequest = z
   })
   .strict();
 
-export type CompletionRequestBody = z.infer<typeof CompletionRequest>;
-export type ChatRequestBody = z.infer<typeof ChatRequest>;
 export type ChatMessageBody = z.infer<typeof ChatMessageSchema>;
 
 /** The first problem of a failed parse as one line, with the field it is about. */

@@ -106,11 +106,6 @@ export class TaskBuffer {
     return this.entries.map((e) => e.task);
   }
 
-  /** Tasks added at `iteration` or later (e.g. the newest, for the solver batch). */
-  since(iteration: number): Task[] {
-    return this.entries.filter((e) => e.iteration >= iteration).map((e) => e.task);
-  }
-
   has(task: Task): boolean {
     return this.keys.has(keyOf(task));
   }
@@ -137,20 +132,6 @@ export class TaskBuffer {
       fresh.map((t) => toTaskRecord(t, { iteration })),
     );
     return fresh.length;
-  }
-
-  /** k tasks drawn uniformly with replacement (the buffer may hold fewer than k). */
-  sample(rng: Rng, k: number): Task[] {
-    return Array.from({ length: k }, () => rng.pick(this.entries).task);
-  }
-
-  /** min(k, size) tasks drawn uniformly without replacement (the reference's draw of K references). */
-  sampleDistinct(rng: Rng, k: number): Task[] {
-    return sampleWithoutReplacement(
-      rng,
-      this.entries.map((e) => e.task),
-      k,
-    );
   }
 
   /** The buffer as dataset records (the eval/README.md format, with the iteration of each task). */

@@ -21,8 +21,8 @@
 // closeness.ts  textCloseness(got, want), editDistance; closenessBatch(items) -> { requests, scores(results) }
 //               (how near a wrong answer came, for partial credit)
 // buffer.ts     TaskBuffer.open(file, type, lang, keep?) (append-only JSONL, torn-line recovery, cut to a
-//               committed size), add/addAll, size, all, since, has, keySet, sample, sampleDistinct,
-//               sampleWithoutReplacement(rng, items, k) for pools spanning buffers,
+//               committed size), add/addAll, size, all, has, keySet,
+//               sampleWithoutReplacement(rng, items, k) to draw references from pools spanning buffers,
 //               toRecords, exportTo; identityTask(type, lang); keyOf(task)
 // dataset.ts    readTaskFile / writeTaskFile (the eval/README.md format), toTaskRecord / fromTaskRecord,
 //               parseTaskRecord, TaskRecordSchema

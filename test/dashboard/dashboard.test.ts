@@ -10,7 +10,8 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Page } from 'playwright-core';
 import { startDashboard } from '../../src/dashboard/server.js';
-import { appendMetrics, appendSamples } from '../../src/run/metrics.js';
+import { appendMetrics } from '../../src/run/metrics.js';
+import { appendSamples } from '../selfplay/samples.js';
 import { findChromium } from './chromium.js';
 import { metricsRecord, samples, writeRun } from './fixture.js';
 

@@ -1,16 +1,17 @@
-// A synthetic run directory for the dashboard tests, written with the same writers the training loop
-// uses: rates are counts out of a batch of 16, rewards and lengths drift the way a learning run's do.
+// A synthetic run directory for the dashboard tests, with every line validated as the training loop's
+// writer (metrics) or the dashboard's reader (samples) does: rates are counts out of a batch of 16,
+// rewards and lengths drift the way a learning run's do.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   appendMetrics,
-  appendSamples,
   type IterationMetrics,
   type SampleRecord,
   type TypeMetrics,
 } from '../../src/run/metrics.js';
 import { RunDir } from '../../src/run/rundir.js';
 import { TASK_TYPES } from '../../src/tasks/types.js';
+import { appendSamples } from '../selfplay/samples.js';
 
 const BATCH = 16;
 const of16 = (n: number) => Math.max(0, Math.min(BATCH, Math.round(n))) / BATCH;

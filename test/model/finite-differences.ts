@@ -6,8 +6,8 @@
 import { parameterSpecs } from '../../src/model/config.js';
 import type { OrtModelEngine } from '../../src/model/engine.js';
 import type { TrainBatch } from '../../src/model/engine-types.js';
-import { type ObjectiveOptions, policyGradientLoss } from '../../src/rl/objective.js';
 import type { Rng } from '../../src/util/rng.js';
+import { type ObjectiveOptions, policyGradientLoss } from '../rl/reference-loss.js';
 
 /**
  * Adds scale * N(0, 1) to every parameter, drawing from `rng`, so that zero-initialised biases and unit

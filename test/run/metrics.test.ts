@@ -7,17 +7,14 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import {
   appendMetrics,
-  appendSamples,
   type IterationMetrics,
-  readMetrics,
   readMetricsFile,
-  readSamples,
-  roleSummary,
-  SAMPLE_PROMPT_CHARS,
   type SampleRecord,
-  samplePrompt,
   type TypeMetrics,
 } from '../../src/run/metrics.js';
+import { appendSamples, readSamples } from '../selfplay/samples.js';
+
+const readMetrics = (file: string) => readMetricsFile(file).records;
 
 function typeMetrics(over: Partial<TypeMetrics> = {}): TypeMetrics {
   return {
@@ -197,22 +194,4 @@ test('sample records round-trip; a bad role is named', () => {
   } finally {
     done();
   }
-});
-
-test('samplePrompt keeps the end of long prompts', () => {
-  assert.equal(samplePrompt('short'), 'short');
-  const long = `${'x'.repeat(1000)}the question`;
-  const cut = samplePrompt(long);
-  assert.equal(cut.length, SAMPLE_PROMPT_CHARS);
-  assert.ok(cut.endsWith('the question'));
-});
-
-test('roleSummary averages each role over the task types present', () => {
-  const r = roleSummary(record(1));
-  assert.equal(r.proposer.tokens, (90 + 120 + 60) / 3);
-  assert.equal(r.solver.tokens, 12);
-  assert.equal(r.solver.formatErrorRate, (0.25 + 0 + 0.5) / 3);
-  assert.equal(r.proposer.formatErrorRate, 0.0625);
-  const one = roleSummary({ ...record(1), types: { induction: typeMetrics({ solverTokens: 7 }) } });
-  assert.equal(one.solver.tokens, 7);
 });

@@ -7,9 +7,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { readMetrics } from '../../src/run/metrics.js';
+import { readMetricsFile } from '../../src/run/metrics.js';
 import { RunDir } from '../../src/run/rundir.js';
 import { readTaskFile } from '../../src/tasks/index.js';
+
+const readMetrics = (file: string) => readMetricsFile(file).records;
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
 const root = mkdtempSync(join(tmpdir(), 'azr-e2e-'));

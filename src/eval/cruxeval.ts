@@ -25,7 +25,6 @@ import {
   type AnswerFormat,
   normalizeInput,
   parseSolution,
-  solverPrompt,
   type Task,
   type TaskRecord,
   verdict,

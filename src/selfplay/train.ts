@@ -2,11 +2,8 @@
 // loop, and stop cleanly on Ctrl-C (the iteration in flight finishes and is committed with a checkpoint;
 // a second Ctrl-C exits at once, and the last commit still holds).
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { HELDOUT_FILE, heldoutScores } from '../eval/heldout.js';
 import { createExecutor } from '../executor/index.js';
-import type { Executor } from '../executor/types.js';
 import { constraintFor } from '../grammar/index.js';
 import { parameterCount } from '../model/config.js';
 import {
@@ -19,7 +16,7 @@ import type { Policy } from '../policy/types.js';
 import { rolloutSettingsOf, type SelfPlayConfig } from '../run/config.js';
 import type { EvalScores } from '../run/metrics.js';
 import { openSession, SessionError } from '../run/session.js';
-import { readTaskFile, TaskBuffer, type TaskRecord, type TaskType } from '../tasks/index.js';
+import { readTaskFile, TaskBuffer, type TaskType } from '../tasks/index.js';
 import { makeIterationRunner } from './iteration.js';
 import { runSelfPlay } from './loop.js';
 

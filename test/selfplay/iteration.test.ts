@@ -1,0 +1,129 @@
+// One iteration driven by a scripted policy (fixed completions, in request order) through the real
+// executor: every proposal's and every answer's reward, and every TRR++ advantage, against values worked
+// out by hand from the method (eq. 8 of the paper; rewards in src/tasks/rewards.ts).
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { createExecutor } from '../../src/executor/index.js';
+import type { Completion, GenerateRequest, Policy, TrainingSample } from '../../src/policy/types.js';
+import { validTask } from '../../src/rollout/pipeline.js';
+import { merge, PRESETS, rolloutSettingsOf, type SelfPlayConfig } from '../../src/run/config.js';
+import { runIteration } from '../../src/selfplay/iteration.js';
+import { iterationMetrics } from '../../src/selfplay/metrics.js';
+import { TaskBuffer, type TaskType } from '../../src/tasks/index.js';
+import { Rng } from '../../src/util/rng.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'azr-iteration-'));
+const executor = await createExecutor({ workers: 1, langs: ['python'] });
+after(async () => {
+  await executor.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const config: SelfPlayConfig = merge(PRESETS.tiny, {
+  selfplay: { taskTypes: ['deduction'], proposerBatch: 3, solverBatch: 2, learnabilityRollouts: 2 },
+});
+
+/** Answers the n-th generate call with the n-th script, request by request, sample by sample. */
+function scriptedPolicy(
+  scripts: string[][][],
+): Policy & { calls: GenerateRequest[][]; updates: TrainingSample[][] } {
+  const calls: GenerateRequest[][] = [];
+  const updates: TrainingSample[][] = [];
+  return {
+    calls,
+    updates,
+    async generate(requests) {
+      const script = scripts[calls.length] ?? [];
+      calls.push([...requests]);
+      return requests.map((r, i) =>
+        Array.from(
+          { length: r.n },
+          (_, k): Completion => ({ text: script[i]?.[k] ?? '', finishReason: 'stop' }),
+        ),
+      );
+    },
+    async update(samples) {
+      updates.push([...samples]);
+      return { loss: 0, gradNorm: 0, learningRate: 0, tokens: 0, timeMs: 0 };
+    },
+    async close() {},
+  };
+}
+
+test('one scripted iteration: each reward and TRR++ advantage is what the method says', async () => {
+  const policy = scriptedPolicy([
+    // Proposals: a valid task; text that does not parse; a program that ignores its input.
+    [
+      ['```python\ndef f(a):\n    return a + 1\n```\n```input\n2\n```</answer>'],
+      ['nonsense'],
+      ['```python\ndef f(a):\n    return 5\n```\n```input\n1\n```</answer>'],
+    ],
+    // Attempts: two learnability rollouts of the new task (one right, one wrong), then the solver batch:
+    // the new task (right) and the identity seed drawn from the buffer (wrong).
+    [['3</answer>', '4</answer>'], ['3</answer>'], ["'nope'</answer>"]],
+  ]);
+  const buffers = {
+    deduction: TaskBuffer.open(join(dir, 'deduction.jsonl'), 'deduction', 'python'),
+  } as Record<TaskType, TaskBuffer>;
+  const env = { config, settings: rolloutSettingsOf(config), policy, executor, buffers };
+  const r = await runIteration(env, { iteration: 1, rng: new Rng(3), elapsedS: 0 });
+
+  // What became of each proposal.
+  assert.deepEqual(
+    r.proposals.map((p) => (p.verdict?.kind === 'valid' ? 'valid' : p.verdict?.reason)),
+    ['valid', 'unclosed', 'ignores_input'],
+  );
+  const task = validTask(r.proposals[0] as (typeof r.proposals)[number]);
+  assert.equal(task?.output, '3');
+
+  // Proposer: learnability 1 - 1/2 for the task half its rollouts solved; -1 unparsed; -0.5 invalid.
+  assert.deepEqual(r.rewards.proposer, [0.5, -1, -0.5]);
+  // Solver: right +1, wrong -0.5 (rollouts first, then the solver batch).
+  assert.deepEqual(r.rewards.solver, [[1, -0.5], [1], [-0.5]]);
+  assert.equal(r.attempts[2]?.task.program, 'def f(a):\n    return a', 'the batch is padded from the buffer');
+
+  // TRR++: within deduction/proposer, mean -1/3 and population std sqrt(7/18); within deduction/solver,
+  // mean 1/4 and std 3/4. A = (r - mean) / (std + 1e-6).
+  const eps = 1e-6;
+  const pStd = Math.sqrt(7 / 18);
+  const expected = [
+    (0.5 + 1 / 3) / (pStd + eps),
+    (-1 + 1 / 3) / (pStd + eps),
+    (-0.5 + 1 / 3) / (pStd + eps),
+    0.75 / (0.75 + eps),
+    -0.75 / (0.75 + eps),
+    0.75 / (0.75 + eps),
+    -0.75 / (0.75 + eps),
+  ];
+  const [samples] = policy.updates;
+  assert.equal(policy.updates.length, 1, 'one update per iteration');
+  assert.deepEqual(
+    samples?.map((s) => s.group),
+    ['deduction/proposer', 'deduction/proposer', 'deduction/proposer', ...Array(4).fill('deduction/solver')],
+  );
+  samples?.forEach((s, i) =>
+    assert.ok(Math.abs(s.advantage - (expected[i] as number)) < 1e-12, `sample ${i}: ${s.advantage}`),
+  );
+
+  // The new task joined the buffer; the metrics say the same things.
+  assert.equal(buffers.deduction.size, 2);
+  const m = iterationMetrics(config, r, { timeS: 1, iterationS: 1, executions: 0 }).types.deduction;
+  assert.equal(m?.solveRate, 0.5);
+  assert.equal(m?.validRate, 1 / 3);
+  assert.equal(m?.proposerReward, -1 / 3);
+  assert.equal(m?.validProposerReward, 0.5);
+  assert.deepEqual(m?.rejections, { 'format:unclosed': 1, ignores_input: 1 });
+  assert.equal(m?.solverFormatErrors, 0);
+
+  // Two generate calls: three proposals, then four attempts; learnability rollouts ask for n = 2.
+  assert.deepEqual(
+    policy.calls.map((c) => c.map((q) => q.n)),
+    [
+      [1, 1, 1],
+      [2, 1, 1],
+    ],
+  );
+});

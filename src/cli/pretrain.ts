@@ -75,7 +75,10 @@ export async function loadPretrainCorpus(
   const { kept, excluded } = excludeDocumentsContaining(all, exclude);
   const { train, validation } = splitCorpus(kept, spec.validationFraction);
   if (validation.length === 0) throw new Error(`${source}: no document left for validation`);
-  const bytes = (ds: typeof train) => ds.reduce((n, d) => n + d.bytes.length, 0);
+  const size = (ds: typeof train) => {
+    const n = ds.reduce((a, d) => a + d.bytes.length, 0);
+    return n >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : `${(n / 1e3).toFixed(1)} kB`;
+  };
   const name = spec.source ?? 'the Python standard library of the Pyodide package';
   return {
     train: tokenStream(train),
@@ -84,8 +87,8 @@ export async function loadPretrainCorpus(
     validationDocuments: validation.length,
     excluded: excluded.map((d) => d.path),
     description:
-      `${name}: ${train.length} training documents (${(bytes(train) / 1e6).toFixed(2)} MB), ` +
-      `${validation.length} validation (${(bytes(validation) / 1e6).toFixed(2)} MB)` +
+      `${name}: ${train.length} training documents (${size(train)}), ` +
+      `${validation.length} validation (${size(validation)})` +
       (excluded.length > 0 ? `; ${excluded.length} left out for containing a held-out program` : ''),
   };
 }

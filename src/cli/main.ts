@@ -5,6 +5,7 @@ const usage = `usage: azr <command> [options]
 
 commands:
   train       run Absolute Zero self-play on the built-in model
+  pretrain    next-token training of the built-in model on a corpus of source files
   eval        held-out accuracy of a checkpoint, per task type and difficulty
               (eval --bench cruxeval: CRUXEval-O/-I with the built-in model or a server)
   tasks       browse or export the verified tasks of a run
@@ -21,6 +22,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'train':
       return (await import('./train.js')).trainCommand(rest);
+    case 'pretrain':
+      return (await import('./pretrain.js')).pretrainCommand(rest);
     case 'eval':
       // A benchmark has its own policies and flags; the plain form scores a checkpoint on held-out tasks.
       if (rest.some((a) => a === '--bench' || a.startsWith('--bench=')))

@@ -5,7 +5,16 @@
 // `__metadata__` (strings): format, config, optimizer and schedule (JSON), step, seed, and rng (the
 // engine's RNG state as JSON), so a restart resumes the exact training state. Files are written to a
 // temporary name, synced and renamed, so a crash leaves either the old file or the new one.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  writeSync,
+} from 'node:fs';
 
 export interface SafetensorsFile {
   tensors: Map<string, { shape: number[]; data: Float32Array }>;
@@ -77,4 +86,25 @@ export function readSafetensors(file: string): SafetensorsFile {
     tensors.set(name, { shape, data });
   }
   return { tensors, metadata };
+}
+
+/** Only the `__metadata__` strings of a safetensors file: reads the header, not the tensors. */
+export function readSafetensorsMetadata(file: string): Record<string, string> {
+  const fd = openSync(file, 'r');
+  try {
+    const prefix = Buffer.alloc(8);
+    if (readSync(fd, prefix, 0, 8, 0) < 8) throw new Error(`${file}: too short to be a safetensors file`);
+    const n = Number(prefix.readBigUInt64LE(0));
+    if (n <= 0 || n > fstatSync(fd).size - 8) throw new Error(`${file}: bad safetensors header length`);
+    const header = Buffer.alloc(n);
+    readSync(fd, header, 0, n, 8);
+    try {
+      const parsed = JSON.parse(header.toString('utf8')) as { __metadata__?: Record<string, string> };
+      return parsed.__metadata__ ?? {};
+    } catch {
+      throw new Error(`${file}: safetensors header is not JSON`);
+    }
+  } finally {
+    closeSync(fd);
+  }
 }

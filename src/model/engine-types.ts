@@ -97,7 +97,11 @@ export interface ModelEngine {
    */
   decode(cache: KvCache, tokens: Int32Array): Promise<Float32Array>;
 
-  /** Weights, optimizer moments, step and RNG state as safetensors (names documented in the engine). */
-  save(file: string): Promise<void>;
+  /**
+   * Weights, optimizer moments, step and RNG state as safetensors (names documented in the engine).
+   * `metadata` adds string entries of the caller's (e.g. pretraining's data order) to the same file, so
+   * one atomic write holds the whole state; the engine's own keys take precedence.
+   */
+  save(file: string, metadata?: Readonly<Record<string, string>>): Promise<void>;
   close(): Promise<void>;
 }

@@ -607,7 +607,7 @@ class OrtEngine implements ModelEngine {
     return (out.logits as ort.Tensor).data as Float32Array;
   }
 
-  async save(file: string): Promise<void> {
+  async save(file: string, metadata: Readonly<Record<string, string>> = {}): Promise<void> {
     const tensors = [];
     const { w, m, v } = this.state;
     for (const s of this.specs)
@@ -617,6 +617,7 @@ class OrtEngine implements ModelEngine {
       tensors.push({ name: `adam.v.${s.name}`, shape: s.shape, data: v.get(s.name) as Float32Array });
     }
     writeSafetensors(file, tensors, {
+      ...metadata,
       format: CHECKPOINT_FORMAT,
       config: JSON.stringify(this.config),
       optimizer: JSON.stringify(this.opts.optimizer),

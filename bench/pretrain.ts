@@ -1,6 +1,6 @@
 // Pretraining measurements (docs/pretrain.md):
 //
-//   node dist/bench/pretrain.js speed [--model small] [--context 512] [--batch 8,16] [--steps 12] [--no-spin]
+//   node dist/bench/pretrain.js speed [--model small] [--context 512] [--batch 8,16] [--steps 12]
 //     training tokens/s of the pretraining step on windows of the default corpus: the median and the
 //     best step after the first (which builds the graph), per batch size
 //   node dist/bench/pretrain.js sample CHECKPOINT [--n 100] [--max-tokens 256] [--temperature 0.8]
@@ -32,7 +32,6 @@ async function speed(argv: string[]): Promise<void> {
       batch: { type: 'string', default: '8' },
       steps: { type: 'string', default: '12' },
       threads: { type: 'string', default: '2' },
-      'no-spin': { type: 'boolean', default: false },
     },
   });
   const T = Number(values.context);
@@ -40,12 +39,11 @@ async function speed(argv: string[]): Promise<void> {
   const corpus = await loadPretrainCorpus({ source: null, extensions: ['.py'], validationFraction: 0.05 });
   console.log(
     `${values.model} (${(parameterCount(config) / 1e6).toFixed(2)}M parameters), context ${T}, ${values.threads} threads` +
-      `${values['no-spin'] ? ' (no spinning)' : ''}; load average ${load()}`,
+      `; load average ${load()}`,
   );
   for (const B of String(values.batch).split(',').map(Number)) {
     const engine = await createModelEngine(config, {
       threads: Number(values.threads),
-      spinWait: !values['no-spin'],
       seed: 1,
       optimizer: {
         learningRate: 1e-3,

@@ -104,9 +104,8 @@ test('one scripted iteration: each reward and TRR++ advantage is what the method
     samples?.map((s) => s.group),
     ['deduction/proposer', 'deduction/proposer', 'deduction/proposer', ...Array(4).fill('deduction/solver')],
   );
-  samples?.forEach((s, i) =>
-    assert.ok(Math.abs(s.advantage - (expected[i] as number)) < 1e-12, `sample ${i}: ${s.advantage}`),
-  );
+  for (const [i, s] of (samples ?? []).entries())
+    assert.ok(Math.abs(s.advantage - (expected[i] as number)) < 1e-12, `sample ${i}: ${s.advantage}`);
 
   // The new task joined the buffer; the metrics say the same things.
   assert.equal(buffers.deduction.size, 2);

@@ -6,7 +6,7 @@ import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
 import { checkpointFormat, describeFormat, resolveCheckpoint } from './checkpoint-arg.js';
 
 export const evalUsage = `usage: azr eval CHECKPOINT [--data FILE] [--lang python|javascript|all] [--max-tokens N] [--threads N] [--show]
-                [--temperature T --samples N]
+                [--temperature T --samples N [--pass-at K[,K...]]]
 
   CHECKPOINT   a checkpoint directory, its model.safetensors, or a run directory (its latest checkpoint)
   --data FILE  tasks in the eval/README.md format (default: the shipped held-out set)
@@ -15,6 +15,8 @@ export const evalUsage = `usage: azr eval CHECKPOINT [--data FILE] [--lang pytho
   --temperature, --samples
                sample N answers per task at temperature T and report the share that pass (pass@1);
                the default is one greedy answer
+  --pass-at K,...
+               also report the unbiased pass@K per task type for each K (1 <= K <= N), e.g. --pass-at 1,8
 
   azr eval --bench cruxeval --help   CRUXEval-O/-I with the built-in model, a server or the oracle
 `;
@@ -29,6 +31,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   let maxTokens: number;
   let threads: number;
   let samples: number;
+  let passAt: number[];
   let temperature: number;
   try {
     const parsed = parseFlags(
@@ -41,6 +44,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
         show: { type: 'boolean' },
         temperature: { type: 'string' },
         samples: { type: 'string' },
+        'pass-at': { type: 'string' },
       },
       true,
     );
@@ -60,6 +64,11 @@ export async function evalCommand(argv: string[]): Promise<number> {
       throw new UsageError(`--temperature takes a number in 0..2, got ${t}`);
     if (samples > 1 && temperature === 0)
       throw new UsageError('--samples above 1 needs --temperature above 0 (greedy answers are all the same)');
+    const ks = stringFlag(values, 'pass-at');
+    passAt = ks === undefined ? [] : ks.split(',').map((k) => Number(k.trim()));
+    const bad = passAt.find((k) => !Number.isInteger(k) || k < 1 || k > samples);
+    if (bad !== undefined)
+      throw new UsageError(`--pass-at takes whole numbers from 1 to --samples (${samples}), got ${ks}`);
   } catch (e) {
     process.stderr.write(`azr eval: ${(e as Error).message}\n${evalUsage}`);
     return 2;
@@ -103,7 +112,14 @@ export async function evalCommand(argv: string[]): Promise<number> {
   try {
     const { format, source } = await checkpointFormat(target);
     process.stdout.write(`${describeFormat(format, source)}\n`);
-    const opts: EvalOptions = { format, maxTokens, temperature, samples, ...(langs ? { langs } : {}) };
+    const opts: EvalOptions = {
+      format,
+      maxTokens,
+      temperature,
+      samples,
+      passAt,
+      ...(langs ? { langs } : {}),
+    };
     const r = await evaluateTasks(policy, executor, records, opts);
     const pct = (x: number) => `${(100 * x).toFixed(1)}%`.padStart(7);
     if (values.show === true) {
@@ -127,8 +143,18 @@ export async function evalCommand(argv: string[]): Promise<number> {
     process.stdout.write(
       `       all  ${pct(r.deduction)}    ${pct(r.abduction)}    ${pct(r.induction)}   mean ${pct(r.mean)}\n`,
     );
+    for (const [k, x] of Object.entries(r.passAt))
+      process.stdout.write(
+        `${`pass@${k}`.padStart(10)}  ${pct(x.deduction)}    ${pct(x.abduction)}    ${pct(x.induction)}   mean ${pct(x.mean)}\n`,
+      );
     process.stdout.write(
-      `${JSON.stringify({ deduction: r.deduction, abduction: r.abduction, induction: r.induction, mean: r.mean })}\n`,
+      `${JSON.stringify({
+        deduction: r.deduction,
+        abduction: r.abduction,
+        induction: r.induction,
+        mean: r.mean,
+        ...(passAt.length ? { pass_at: r.passAt } : {}),
+      })}\n`,
     );
     return 0;
   } finally {

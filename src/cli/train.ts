@@ -1,7 +1,8 @@
 // `azr train`: Absolute Zero self-play on the built-in model.
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type ConfigOverrides, readRunConfig, resolveConfig } from '../run/config.js';
+import { type ConfigOverrides, readRunConfig, resolveConfig, type SelfPlayConfig } from '../run/config.js';
 import type { TrainInvocation } from '../selfplay/train.js';
 import { intFlag, numberFlag, parseFlags, stringFlag, UsageError } from './args.js';
 
@@ -16,6 +17,8 @@ export const trainUsage = `usage: azr train [options]
   --lang LANG        python | javascript
   --resume DIR       continue a run exactly where it stopped (its own config is used)
   --eval-every N     run the held-out evaluation every N iterations (0: never)
+  --init CHECKPOINT  start from a checkpoint's weights (an azr pretrain output) with a fresh optimizer;
+                     none: random weights (the default); the run records the file's SHA-256
 `;
 
 /** Turn argv into a validated config and run directory; throws UsageError/ConfigError with a reason. */
@@ -30,10 +33,11 @@ export function parseTrainArgs(argv: string[], now = new Date()): TrainInvocatio
     lang: { type: 'string' },
     resume: { type: 'string' },
     'eval-every': { type: 'string' },
+    init: { type: 'string' },
   });
   const resumeDir = stringFlag(values, 'resume');
   if (resumeDir !== undefined) {
-    for (const flag of ['preset', 'config', 'out', 'seed', 'lang']) {
+    for (const flag of ['preset', 'config', 'out', 'seed', 'lang', 'init']) {
       if (values[flag] !== undefined) {
         throw new UsageError(
           `--${flag} cannot be combined with --resume (a resumed run keeps its own config)`,
@@ -73,13 +77,31 @@ export function parseTrainArgs(argv: string[], now = new Date()): TrainInvocatio
   if (lang !== undefined) overrides.lang = lang;
   const evalEvery = intFlag(values, 'eval-every', 0);
   if (evalEvery !== undefined) overrides.evalEvery = evalEvery === 0 ? null : evalEvery;
-  const config = resolveConfig({
-    preset: stringFlag(values, 'preset'),
-    file: stringFlag(values, 'config'),
-    overrides,
-  });
+  const init = stringFlag(values, 'init');
+  if (init !== undefined) overrides.model = { init: init === 'none' ? null : init };
+  const config = withBaseHash(
+    resolveConfig({
+      preset: stringFlag(values, 'preset'),
+      file: stringFlag(values, 'config'),
+      overrides,
+    }),
+  );
   const stamp = now.toISOString().replace(/[:.]/g, '-').slice(0, 19);
   return { config, outDir: stringFlag(values, 'out') ?? join('runs', stamp), resume: false };
+}
+
+/**
+ * A run that starts from a base records the SHA-256 of the base's weights file, so config.json says exactly
+ * which weights it began with.
+ */
+function withBaseHash(config: SelfPlayConfig): SelfPlayConfig {
+  const init = config.model.init;
+  if (init === null) return { ...config, model: { ...config.model, initSha256: null } };
+  const file = init.endsWith('.safetensors') ? init : join(init, 'model.safetensors');
+  if (!existsSync(file))
+    throw new UsageError(`--init ${init}: no ${file}; give an azr pretrain output or a checkpoint`);
+  const initSha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
+  return { ...config, model: { ...config.model, initSha256 } };
 }
 
 /** `azr train`: returns the exit code. */

@@ -22,6 +22,7 @@ import {
   type TaskRecord,
   type TaskType,
 } from '../tasks/index.js';
+import { meanPassAtK } from './pass-at-k.js';
 
 /** The held-out set ships with the package, next to dist/. */
 export const HELDOUT_FILE = join(
@@ -46,7 +47,12 @@ export interface EvalOptions {
   /** Only tasks in these languages (default: all). */
   langs?: readonly Lang[];
   seed?: number;
+  /** Report the unbiased pass@k for these k (each at most `samples`; src/eval/pass-at-k.ts). */
+  passAt?: readonly number[];
 }
+
+/** Per task type, and the mean over the types present. */
+export type TypeScores = Record<TaskType, number> & { mean: number };
 
 export interface EvalReport {
   deduction: number;
@@ -56,6 +62,8 @@ export interface EvalReport {
   byDifficulty: Record<string, Record<TaskType, number>>;
   counts: Record<TaskType, number>;
   tasks: number;
+  /** pass@k for each k asked for (`passAt`), keyed by k. */
+  passAt: Record<string, TypeScores>;
   /** Per task, in file order: the first answer (parsed, or the raw text) and the share of samples that passed. */
   answers: {
     id: string;
@@ -84,6 +92,11 @@ export async function evaluateTasks(
     },
   };
   const perTask = opts.samples ?? 1;
+  for (const k of opts.passAt ?? [])
+    if (!Number.isInteger(k) || k < 1 || k > perTask)
+      throw new RangeError(
+        `pass@k: k must be a whole number from 1 to the samples per task (${perTask}), got ${k}`,
+      );
   const attempts = tasks.map((t, i) => planAttempt(settings, t, perTask, (opts.seed ?? 0) + i));
   await sampleAttempts(policy, settings, attempts);
   await verifyAttempts(executor, attempts);
@@ -112,9 +125,23 @@ export async function evaluateTasks(
       TASK_TYPES.map((ty) => [ty, acc((t) => t.type === ty && (t.difficulty ?? 0) === d)]),
     ) as Record<TaskType, number>;
   }
+  const meanOfTypes = (x: Record<TaskType, number>) =>
+    present.length ? present.reduce((sum, ty) => sum + x[ty], 0) / present.length : 0;
+  const passAt: Record<string, TypeScores> = {};
+  for (const k of opts.passAt ?? []) {
+    const byType = Object.fromEntries(
+      TASK_TYPES.map((ty) => {
+        const mine = attempts.filter((a) => a.task.type === ty);
+        const counts = mine.map((a) => ({ n: a.correct.length, c: a.correct.filter(Boolean).length }));
+        return [ty, counts.length ? meanPassAtK(counts, k) : 0];
+      }),
+    ) as Record<TaskType, number>;
+    passAt[String(k)] = { ...byType, mean: meanOfTypes(byType) };
+  }
   return {
     ...per,
-    mean: present.length ? present.reduce((s, ty) => s + per[ty], 0) / present.length : 0,
+    mean: meanOfTypes(per),
+    passAt,
     byDifficulty,
     counts,
     tasks: tasks.length,

@@ -668,16 +668,28 @@ function parseJson<X>(file: string, key: string, text: string | undefined): X | 
  */
 export async function loadModelEngine(
   file: string,
-  opts: Omit<EngineOptions, 'seed' | 'optimizer'> & Partial<Pick<EngineOptions, 'optimizer' | 'seed'>>,
+  opts: Omit<EngineOptions, 'seed' | 'optimizer'> &
+    Partial<Pick<EngineOptions, 'optimizer' | 'seed'>> & {
+      /**
+       * Take the weights alone and start training afresh: zero AdamW moments, step 0, the RNG of `seed`,
+       * and the optimizer and schedule of `opts` (a pretrained base under a new run's settings).
+       */
+      weightsOnly?: boolean;
+    },
 ): Promise<OrtModelEngine> {
   const { tensors, metadata } = readSafetensors(file);
   const config = parseJson<ModelConfig>(file, 'config', metadata.config);
   if (!config) throw new Error(`${file}: not an absolute-zero checkpoint (no config in the metadata)`);
   validateModelConfig(config);
+  const fresh = opts.weightsOnly === true;
+  if (fresh && (opts.optimizer === undefined || opts.seed === undefined))
+    throw new Error("loading weights only needs the new run's optimizer settings and seed");
   const optimizer = opts.optimizer ?? parseJson<OptimizerSettings>(file, 'optimizer', metadata.optimizer);
   if (!optimizer) throw new Error(`${file}: no optimizer settings in the checkpoint`);
-  const schedule = opts.schedule ?? parseJson<LrSchedule>(file, 'schedule', metadata.schedule);
-  const rngState = parseJson<RngState>(file, 'rng', metadata.rng);
+  const schedule = fresh
+    ? opts.schedule
+    : (opts.schedule ?? parseJson<LrSchedule>(file, 'schedule', metadata.schedule));
+  const rngState = fresh ? undefined : parseJson<RngState>(file, 'rng', metadata.rng);
   const seed = opts.seed ?? Number(metadata.seed ?? 0);
   const w: Weights = new Map();
   const m: Weights = new Map();
@@ -692,12 +704,14 @@ export async function loadModelEngine(
     };
     const size = s.shape.reduce((a, b) => a * b, 1);
     w.set(s.name, get(s.name));
-    m.set(s.name, tensors.has(`adam.m.${s.name}`) ? get(`adam.m.${s.name}`) : new Float32Array(size));
-    v.set(s.name, tensors.has(`adam.v.${s.name}`) ? get(`adam.v.${s.name}`) : new Float32Array(size));
+    const moment = (name: string) => (!fresh && tensors.has(name) ? get(name) : new Float32Array(size));
+    m.set(s.name, moment(`adam.m.${s.name}`));
+    v.set(s.name, moment(`adam.v.${s.name}`));
   }
-  const step = Number(metadata.step ?? 0);
+  const step = fresh ? 0 : Number(metadata.step ?? 0);
   if (!Number.isInteger(step) || step < 0) throw new Error(`${file}: bad step ${metadata.step}`);
-  const engineOpts: EngineOptions = { ...opts, seed, optimizer };
+  const { weightsOnly: _, ...engineBase } = opts;
+  const engineOpts: EngineOptions = { ...engineBase, seed, optimizer };
   if (schedule) engineOpts.schedule = schedule;
   return new OrtEngine(config, engineOpts, w, { m, v, step, rng: rngState ?? new Rng(seed).state() });
 }

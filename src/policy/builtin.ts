@@ -242,10 +242,40 @@ export async function loadBuiltinPolicy(
   path: string,
   opts: BuiltinPolicyOptions & { optimizer?: OptimizerSettings },
 ): Promise<BuiltinPolicy> {
-  const file = path.endsWith('.safetensors') ? path : join(path, CHECKPOINT_FILE);
   const engine = await loadModelEngine(
-    file,
+    checkpointFile(path),
     opts.optimizer ? { threads: opts.threads, optimizer: opts.optimizer } : { threads: opts.threads },
   );
+  return wrap(engine, opts);
+}
+
+/** A checkpoint directory's weights file, or the file itself. */
+export const checkpointFile = (path: string): string =>
+  path.endsWith('.safetensors') ? path : join(path, CHECKPOINT_FILE);
+
+/**
+ * A new run's policy starting from a checkpoint's weights (a pretrained base) with a fresh optimizer: the
+ * run's optimizer settings and seed, zero moments, step 0. The base must have the run's model shape.
+ */
+export async function initBuiltinPolicy(
+  path: string,
+  expected: ModelConfig,
+  init: { seed: number; optimizer: OptimizerSettings },
+  opts: BuiltinPolicyOptions,
+): Promise<BuiltinPolicy> {
+  const engine = await loadModelEngine(checkpointFile(path), {
+    threads: opts.threads,
+    ...init,
+    weightsOnly: true,
+  });
+  const got = engine.config;
+  const canonical = (c: ModelConfig) => JSON.stringify(Object.entries(c).sort());
+  if (canonical(got) !== canonical(expected)) {
+    await engine.close();
+    throw new Error(
+      `${path}: the base model is ${JSON.stringify(got)}, the run's model is ${JSON.stringify(expected)}; ` +
+        'pretrain with the same model preset and context length, or set model.preset and model.contextLength to match',
+    );
+  }
   return wrap(engine, opts);
 }

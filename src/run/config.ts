@@ -28,6 +28,16 @@ export const SelfPlayConfigSchema = z
         preset: z.enum(['tiny', 'small', 'medium', 'large']),
         contextLength: positiveInt,
         threads: positiveInt,
+        /**
+         * Start from this checkpoint's weights (a pretrained base, `azr pretrain`) with a fresh optimizer;
+         * null: random weights. Its model must be the preset at this context length.
+         */
+        init: z.string().min(1).nullable(),
+        /** The SHA-256 of the base's weights file, recorded when the run starts (null without a base). */
+        initSha256: z
+          .string()
+          .regex(/^[0-9a-f]{64}$/)
+          .nullable(),
       })
       .strict(),
     optimizer: z
@@ -150,7 +160,7 @@ const base: SelfPlayConfig = {
   lang: 'python',
   iterations: null,
   minutes: 30,
-  model: { preset: 'small', contextLength: 512, threads: 2 },
+  model: { preset: 'small', contextLength: 512, threads: 2, init: null, initSha256: null },
   optimizer: {
     // An update takes several micro-steps (16 sequences each); at 1e-3 the policy lost its entropy within
     // ten iterations and proposed the same few programs (docs/results.md).
@@ -333,6 +343,8 @@ export function rolloutSettingsOf(c: SelfPlayConfig): RolloutSettings {
  * config.json written before the field existed ran with: a resumed run continues exactly as it started.
  */
 const V1_FIELDS: Record<string, { to: string; absent: unknown }> = {
+  'model.init': { to: 'model.init', absent: null },
+  'model.initSha256': { to: 'model.initSha256', absent: null },
   'optimizer.trainUnderMask': { to: 'optimizer.trainUnderMask', absent: false },
   'optimizer.clipEpsilon': { to: 'optimizer.clipEpsilon', absent: null },
   'selfplay.promptStyle': { to: 'answers.promptStyle', absent: undefined },

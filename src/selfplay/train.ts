@@ -9,6 +9,7 @@ import { parameterCount } from '../model/config.js';
 import {
   type BuiltinPolicyOptions,
   createBuiltinPolicy,
+  initBuiltinPolicy,
   loadBuiltinPolicy,
   modelConfigFor,
 } from '../policy/builtin.js';
@@ -46,7 +47,7 @@ export async function runTraining(
   log(
     `azr train: ${session.resumed ? `resuming at iteration ${session.state.iteration} in` : 'new run in'} ${inv.outDir}` +
       ` | ${c.lang} | model ${c.model.preset} (${(parameterCount(modelConfig) / 1e6).toFixed(2)}M params, context ${c.model.contextLength})` +
-      ` | seed ${c.seed} | budget ${c.iterations ?? '-'} iterations, ${c.minutes ?? '-'} minutes`,
+      ` | ${c.model.init === null ? 'random weights' : `base ${c.model.init}`} | seed ${c.seed} | budget ${c.iterations ?? '-'} iterations, ${c.minutes ?? '-'} minutes`,
   );
   const executor = await createExecutor({
     workers: c.executor.workers,
@@ -67,7 +68,11 @@ export async function runTraining(
       optimizer: c.optimizer,
     });
   } else {
-    policy = await createBuiltinPolicy(modelConfig, { seed: c.seed, optimizer: c.optimizer }, policyOpts);
+    const fresh = { seed: c.seed, optimizer: c.optimizer };
+    policy =
+      c.model.init === null
+        ? await createBuiltinPolicy(modelConfig, fresh, policyOpts)
+        : await initBuiltinPolicy(c.model.init, modelConfig, fresh, policyOpts);
   }
   const buffers = {} as Record<TaskType, TaskBuffer>;
   for (const type of ['deduction', 'abduction', 'induction'] as const) {

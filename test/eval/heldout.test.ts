@@ -98,3 +98,37 @@ test('each request carries the answer constraint of its task: the arity its def 
   await evaluateTasks(free.policy, executor, heldout, { ...opts, format: { ...format, grammar: null } });
   assert.ok(free.seen.every((q) => q.constraint === undefined));
 });
+
+test('pass@k per task type: the unbiased estimator over each task’s samples', async () => {
+  // Task i has i % 4 right answers out of 4.
+  const { policy } = scripted(heldout, (i, k) => k < i % 4);
+  const r = await evaluateTasks(policy, executor, heldout, {
+    ...opts,
+    samples: 4,
+    temperature: 1,
+    passAt: [1, 2, 4],
+  });
+  // By hand, for n = 4: pass@1 = c/4; pass@2 = 1 - C(4-c, 2)/C(4, 2) = 1 - {6, 3, 1, 0}[c]/6; pass@4 = [c > 0].
+  const byHand: Record<string, (c: number) => number> = {
+    '1': (c) => c / 4,
+    '2': (c) => 1 - ([6, 3, 1, 0][c] as number) / 6,
+    '4': (c) => (c > 0 ? 1 : 0),
+  };
+  for (const [k, f] of Object.entries(byHand)) {
+    const per = (type: string) => {
+      const idx = heldout.map((t, i) => (t.type === type ? i : -1)).filter((i) => i >= 0);
+      return idx.reduce((s, i) => s + f(i % 4), 0) / idx.length;
+    };
+    const got = r.passAt[k];
+    for (const type of ['deduction', 'abduction', 'induction'] as const)
+      assert.ok(Math.abs((got?.[type] ?? -1) - per(type)) < 1e-12, `pass@${k} ${type}`);
+    assert.ok(
+      Math.abs((got?.mean ?? -1) - (per('deduction') + per('abduction') + per('induction')) / 3) < 1e-12,
+    );
+  }
+  assert.ok(Math.abs((r.passAt['1']?.mean ?? -1) - r.mean) < 1e-12, 'pass@1 is the pass rate');
+  await assert.rejects(
+    evaluateTasks(policy, executor, heldout, { ...opts, samples: 4, temperature: 1, passAt: [5] }),
+    /pass@k: k must be a whole number from 1 to the samples per task \(4\)/,
+  );
+});

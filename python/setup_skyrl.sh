@@ -29,8 +29,16 @@ fi
 
 mkdir -p "$dir"
 if [ ! -x "$dir/venv/bin/python" ]; then "$python" -m venv "$dir/venv"; fi
-"$dir/venv/bin/python" -m pip install -q --disable-pip-version-check uv==0.13.9
+if [ "$("$dir/venv/bin/uv" --version 2>/dev/null)" != "uv 0.13.9" ]; then
+  "$dir/venv/bin/python" -m pip install -q --disable-pip-version-check uv==0.13.9
+fi
 "$dir/venv/bin/uv" pip install -q --python "$dir/venv/bin/python" --exclude-newer "$exclude_newer" \
   -r "$here/requirements-tinker.txt"
-HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 "$dir/venv/bin/python" "$here/make_tiny_qwen3.py" "$dir/tiny-qwen3"
+
+# The model is rebuilt only when its recipe (script or tokenizer) changed: a second run takes seconds.
+stamp="$(cat "$here/make_tiny_qwen3.py" "$here/tiny-qwen3-tokenizer/"* | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$dir/tiny-qwen3/.recipe" 2>/dev/null)" != "$stamp" ]; then
+  HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 "$dir/venv/bin/python" "$here/make_tiny_qwen3.py" "$dir/tiny-qwen3"
+  echo "$stamp" > "$dir/tiny-qwen3/.recipe"
+fi
 echo "SkyRL Tinker server ready in $dir"

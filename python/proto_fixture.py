@@ -6,6 +6,7 @@
   (skyrl.tinker.proto_serialization), with the values they carry.
 
     python python/proto_fixture.py > test/fixtures/tinker-proto.json
+    npx biome format --write test/fixtures/tinker-proto.json
 """
 
 import base64
@@ -88,7 +89,7 @@ def main() -> None:
         "sample_response": {"value": sample, "proto": b64(sample_bytes)},
         "forward_backward_output": {"value": fb, "proto": b64(fb_bytes)},
     }
-    json.dump(out, sys.stdout, indent=1)
+    json.dump(out, sys.stdout, indent=2)
     sys.stdout.write("\n")
 
 

@@ -2,6 +2,7 @@
 test (test/policy/tinker/tokenizer.test.ts) to agree with.
 
     python python/tokenizer_fixture.py > test/fixtures/tiny-qwen3-tokenizer-ids.json
+    npx biome format --write test/fixtures/tiny-qwen3-tokenizer-ids.json
 
 Encoding is the `tokenizers` library's, without added special tokens (as the TypeScript side encodes);
 the chat rendering is transformers' apply_chat_template.

@@ -5,6 +5,8 @@
 // and optimizer state; a repeated seq_id gets the original future back. Without the Python side
 // installed these tests fail, naming the setup command.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import {
   type SampleResult,
@@ -185,6 +187,64 @@ test('a repeated seq_id returns the original future; a different body under it i
   );
   const result = await client.forwardBackwardResult(first);
   assert.equal(result.lossFnOutputs.length, 1);
+});
+
+test('a forward_backward whose answer is lost is sent again and gets its original future', async () => {
+  // A loopback proxy in front of the real server that forwards the first forward_backward, reads the
+  // future id the server gave it, and drops the connection instead of answering.
+  let lostRequestId: string | undefined;
+  const proxy = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const headers: Record<string, string> = {};
+    for (const h of ['content-type', 'accept', 'x-api-key']) {
+      const v = req.headers[h];
+      if (typeof v === 'string') headers[h] = v;
+    }
+    const upstream = await fetch(`${server.url}${req.url}`, {
+      method: req.method ?? 'GET',
+      headers,
+      ...(req.method === 'POST' ? { body: Buffer.concat(chunks) } : {}),
+    });
+    const body = Buffer.from(await upstream.arrayBuffer());
+    if (req.url === '/api/v1/forward_backward' && lostRequestId === undefined) {
+      lostRequestId = String(JSON.parse(body.toString()).request_id);
+      req.socket.destroy();
+      return;
+    }
+    res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? '' });
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  try {
+    const retries: string[] = [];
+    const viaProxy = new TinkerClient({
+      baseUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+      backoffMs: 10,
+      onRetry: (info) => retries.push(`${info.call}: ${info.error}`),
+    });
+    await viaProxy.createSession();
+    const model = await viaProxy.createLoraModel({ baseModel: server.baseModel, rank: 2, seed: 9 });
+    const datum = rlDatum({
+      promptTokens: prompt,
+      completionTokens: [5],
+      completionLogprobs: [-7],
+      advantage: 1,
+    })!;
+    const seqId = model.nextSeqId;
+    const id = await viaProxy.submitForwardBackward(model.modelId, seqId, [datum], 'importance_sampling');
+    viaProxy.close();
+    assert.ok(lostRequestId, 'the proxy dropped an answer');
+    assert.equal(id, lostRequestId, 'the retry got the future of the request whose answer was lost');
+    assert.equal(retries.length, 1);
+    assert.match(
+      retries[0]!,
+      /^forward_backward: Tinker forward_backward at http:\/\/127\.0\.0\.1:\d+\/api\/v1\/forward_backward/,
+    );
+    assert.equal((await client.forwardBackwardResult(id)).lossFnOutputs.length, 1);
+  } finally {
+    proxy.close();
+  }
 });
 
 test('errors name the call, the URL and what the server answered', async () => {

@@ -12,7 +12,8 @@
 // log-probability under the weights being trained. How the server reduces it over tokens and datums
 // differs, and the built-in trainer's objective (src/rl/objective.ts) is the mean over a sequence's
 // completion tokens, then the mean over sequences: L = -(1/B) Σ_b (1/|y_b|) Σ_t ratio_bt · A_b.
-//  - 'sum' (the hosted Tinker service, per its docs): the loss is summed over every position of every
+//  - 'sum' (the hosted Tinker service, inferred from the cookbook, which builds RL datums with no
+//    normalisation; not checked against the service): the loss is summed over every position of every
 //    datum. A per-token mean is folded into the advantages: each completion position of sequence b gets
 //    A_b / (B · |y_b|), which makes the sum equal L above. (A mean over all the batch's tokens would
 //    instead scale every advantage by 1 / Σ_b |y_b|.)

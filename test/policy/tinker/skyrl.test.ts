@@ -16,7 +16,9 @@ import {
 } from '../../../src/policy/tinker/client.js';
 import { rlDatum, rlDatums } from '../../../src/policy/tinker/datums.js';
 import { ModelTokenizer } from '../../../src/policy/tinker/tokenizer.js';
+import { TinkerTrainer } from '../../../src/policy/tinker/trainer.js';
 import type { AdamParams, Datum } from '../../../src/policy/tinker/wire.js';
+import type { TrainingSample } from '../../../src/policy/types.js';
 import { freePort, type SkyrlServer, startSkyrlServer } from './skyrl-server.js';
 
 let server: SkyrlServer;
@@ -245,6 +247,58 @@ test('a forward_backward whose answer is lost is sent again and gets its origina
   } finally {
     proxy.close();
   }
+});
+
+test("a trainer backend over the client: update on the loop's samples, publish, save and resume", async () => {
+  const promptText = 'def add(x, y):\n    return';
+  const opts = {
+    client,
+    baseModel: server.baseModel,
+    rank: 4,
+    seed: 3,
+    adam: ADAM,
+    reduction: 'sequenceMean' as const,
+    encodePrompt: (text: string) => tok.encode(text),
+  };
+  const trainer = await TinkerTrainer.create(opts);
+  const before = trainer.samplerPath;
+  const res = await client.sample({
+    modelPath: before,
+    prompt: tok.encode(promptText),
+    numSamples: 2,
+    params: { max_tokens: 6, temperature: 1, seed: 11 },
+  });
+  const samples: TrainingSample[] = res.sequences.map((s, i) => ({
+    prompt: promptText,
+    completion: {
+      text: tok.decode(s.tokens),
+      finishReason: s.stopReason,
+      tokenIds: s.tokens,
+      logprobs: s.logprobs,
+    },
+    advantage: i === 0 ? 1 : -1,
+    group: 'deduction/solver',
+  }));
+  const stats = await timed('TinkerTrainer.update (2 samples, step + publish)', () =>
+    trainer.update(samples),
+  );
+  assert.notEqual(trainer.samplerPath, before, 'the new weights are published');
+  assert.equal(
+    stats.tokens,
+    res.sequences.reduce((n, s) => n + s.tokens.length, 0),
+  );
+  assert.ok(stats.gradNorm > 0, `grad norm ${stats.gradNorm}`);
+  // On-policy the ratio is 1, so the loss is minus the mean advantage: 0 for advantages +1 and -1.
+  assert.ok(Math.abs(stats.loss) < 1e-3, `loss ${stats.loss}`);
+  assert.equal(stats.learningRate, ADAM.learning_rate);
+
+  const resumed = await TinkerTrainer.resume(opts, await trainer.save('trainer-state'));
+  const seq = res.sequences[0]!.tokens;
+  const d = maxAbsDiff(
+    await sequenceLogprobs(resumed.samplerPath, seq),
+    await sequenceLogprobs(trainer.samplerPath, seq),
+  );
+  assert.ok(d < 1e-5, `resumed vs trained differ by ${d}`);
 });
 
 test('errors name the call, the URL and what the server answered', async () => {

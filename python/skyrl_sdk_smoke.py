@@ -30,7 +30,7 @@ def main() -> None:
         "create LoRA model",
         lambda: service.create_lora_training_client(base_model=model_dir, rank=4, seed=0),
     )
-    sampler = timed("save_weights_for_sampler", lambda: trainer.save_weights_and_get_sampling_client(name="s0"))
+    sampler = timed("save_weights_for_sampler", lambda: trainer.save_weights_and_get_sampling_client())
     params = types.SamplingParams(max_tokens=8, temperature=1.0, seed=1)
     first = timed(
         "sample",
@@ -54,7 +54,7 @@ def main() -> None:
     print("optim", opt)
     saved = timed("save_state", lambda: trainer.save_state(name="state0").result())
     print("saved", saved.path)
-    sampler1 = timed("save_weights_for_sampler 2", lambda: trainer.save_weights_and_get_sampling_client(name="s1"))
+    sampler1 = timed("save_weights_for_sampler 2", lambda: trainer.save_weights_and_get_sampling_client())
     again = timed(
         "sample 2",
         lambda: sampler1.sample(types.ModelInput.from_ints(prompt), num_samples=1, sampling_params=params).result(),

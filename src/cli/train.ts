@@ -28,6 +28,7 @@ export const trainUsage = `usage: azr train [options]
   --lora-rank R      LoRA rank (default 32)       --lora-seed N    seed of the LoRA initialisation
   --api-key-env VAR  environment variable holding the API key (default TINKER_API_KEY)
   --reduction R      sum (hosted Tinker; the default) | sequenceMean (SkyRL's JAX backend)
+  --tinker-init PATH start from saved LoRA weights (tinker://…/weights/NAME) with a fresh optimizer
   A resumed run keeps its backend and reloads the remote weights it saved.
 `;
 
@@ -40,6 +41,7 @@ const BACKEND_FLAGS = [
   'lora-seed',
   'api-key-env',
   'reduction',
+  'tinker-init',
 ] as const;
 
 /** Turn argv into a validated config and run directory; throws UsageError/ConfigError with a reason. */
@@ -143,6 +145,8 @@ function backendOverrides(values: Record<string, unknown>): Record<string, unkno
   const keyEnv = stringFlag(values, 'api-key-env');
   if (keyEnv !== undefined) out.apiKeyEnv = keyEnv;
   if (reduction !== undefined) out.reduction = reduction;
+  const init = stringFlag(values, 'tinker-init');
+  if (init !== undefined) out.init = init;
   return out;
 }
 

@@ -139,6 +139,12 @@ export const SelfPlayConfigSchema = z
           apiKeyEnv: z.string().min(1),
           /** How the server reduces the loss: 'sum' (hosted Tinker) or 'sequenceMean' (SkyRL's JAX backend). */
           reduction: z.enum(['sum', 'sequenceMean']),
+          /**
+           * Start from these saved LoRA weights (a `tinker://…/weights/NAME` path from save_weights, e.g. an
+           * SFT'd model) with a fresh optimizer; null: a new LoRA on baseModel. Like model.init for the
+           * built-in model.
+           */
+          init: z.string().min(1).nullable(),
         })
         .strict(),
     ]),
@@ -464,6 +470,7 @@ export const TINKER_BACKEND_DEFAULTS = {
   loraSeed: null,
   apiKeyEnv: 'TINKER_API_KEY',
   reduction: 'sum',
+  init: null,
 } as const;
 
 /** A tinker backend block with its defaults filled in; missing required fields named with their flags. */

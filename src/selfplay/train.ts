@@ -142,6 +142,7 @@ async function openPolicy(
       ...(b.loraSeed === null ? {} : { loraSeed: b.loraSeed }),
       tokenizerDir: b.tokenizer,
       reduction: b.reduction,
+      ...(b.init === null ? {} : { init: b.init }),
       // The built-in engine's schedule: linear warmup over warmupSteps, then constant.
       adam: (step) => ({
         learning_rate:

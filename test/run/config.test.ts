@@ -183,6 +183,7 @@ test('backend: --backend tinker flags become the backend block, with defaults fo
     loraSeed: null,
     apiKeyEnv: 'TINKER_API_KEY',
     reduction: 'sum',
+    init: null,
   });
   // A config file can hold the block; flags override it field by field.
   const file = join(dir, 'tinker.yaml');

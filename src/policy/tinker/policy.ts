@@ -43,6 +43,8 @@ export interface TinkerPolicyOptions {
   /** Folder with the base model's `tokenizer.json` and `tokenizer_config.json`. */
   tokenizerDir: string;
   reduction: LossReduction;
+  /** Start a new policy from these saved weights (`tinker://…/weights/NAME`) with a fresh optimizer. */
+  init?: string;
   /** Adam parameters of update number `step` (1-based), e.g. with a warmup. */
   adam: (step: number) => AdamParams;
   /** Sampling requests in flight at once (default 16). */
@@ -220,13 +222,20 @@ function trainerOptions(
   };
 }
 
-/** A new LoRA model on the base model, its initial weights published for sampling. */
+/**
+ * A new LoRA model on the base model (or on the weights `init` names, with a fresh optimizer), its
+ * initial weights published for sampling.
+ */
 export async function createTinkerPolicy(opts: TinkerPolicyOptions): Promise<TinkerPolicy> {
   const { client, tokenizer } = await open(opts);
   return wrap(client, tokenizer, opts, async (encodePrompt) => {
-    const trainer = await TinkerTrainer.create(trainerOptions(client, opts, encodePrompt));
+    const t = trainerOptions(client, opts, encodePrompt);
+    const trainer = opts.init
+      ? await TinkerTrainer.resume(t, opts.init, 0, { optimizer: false })
+      : await TinkerTrainer.create(t);
     opts.log?.(
-      `tinker: new LoRA model ${trainer.model.modelId} (rank ${opts.loraRank}) on ${opts.baseModel}`,
+      `tinker: new LoRA model ${trainer.model.modelId} (rank ${opts.loraRank}) on ${opts.baseModel}` +
+        (opts.init ? ` from the weights of ${opts.init}` : ''),
     );
     return trainer;
   });

@@ -53,13 +53,20 @@ export class TinkerTrainer {
 
   /**
    * A new model loaded from a path save() returned (weights and optimizer state); `step` is the number of
-   * updates that state had taken (kept by the caller next to the path).
+   * updates that state had taken (kept by the caller next to the path). With `optimizer: false` only the
+   * weights are loaded and Adam starts afresh (a new run from a saved model).
    */
-  static async resume(opts: TinkerTrainerOptions, statePath: string, step = 0): Promise<TinkerTrainer> {
+  static async resume(
+    opts: TinkerTrainerOptions,
+    statePath: string,
+    step = 0,
+    options: { optimizer?: boolean } = {},
+  ): Promise<TinkerTrainer> {
     const { baseModel, rank, seed } = opts;
     const model = await opts.client.createModelFromState(statePath, {
       baseModel,
       rank,
+      optimizer: options.optimizer ?? true,
       ...(seed === undefined ? {} : { seed }),
     });
     const trainer = new TinkerTrainer(opts, model, step);

@@ -1,0 +1,270 @@
+// Self-play on the Tinker backend end to end, against SkyRL's real Tinker server (JAX on CPU, the tiny
+// random Qwen3 and its tokenizer built by python/setup_skyrl.sh): first the seam itself (TinkerPolicy
+// generates with the sampled ids and log-probabilities, an update moves them the way the advantage says,
+// save writes a pointer that loadTinkerPolicy resumes from), then `azr train --backend tinker` through the
+// real CLI: three iterations, killed with SIGKILL after the second commits and resumed from the saved
+// remote weights. Without the Python side installed these tests fail, naming the setup command.
+//
+// A random model never writes `</answer>`, so every reward is the format penalty and TRR++ gives every
+// sample advantage 0: the loop would take no step. The run therefore starts (--tinker-init) from LoRA
+// weights given a few supervised steps here on one solver prompt and two answers, one right and one
+// wrong: its samples then mix right, wrong and unformatted answers, and the update has a signal.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { TinkerClient } from '../../src/policy/tinker/client.js';
+import {
+  createTinkerPolicy,
+  loadTinkerPolicy,
+  POINTER_FILE,
+  readTinkerPointer,
+  type TinkerPolicyOptions,
+} from '../../src/policy/tinker/policy.js';
+import { ModelTokenizer } from '../../src/policy/tinker/tokenizer.js';
+import type { Datum } from '../../src/policy/tinker/wire.js';
+import { readMetricsFile } from '../../src/run/metrics.js';
+import { RunDir } from '../../src/run/rundir.js';
+import { type SkyrlServer, startSkyrlServer } from '../policy/tinker/skyrl-server.js';
+
+const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
+const root = mkdtempSync(join(tmpdir(), 'azr-tinker-e2e-'));
+
+let server: SkyrlServer;
+let client: TinkerClient;
+let tok: ModelTokenizer;
+const notes: string[] = [];
+
+before(async () => {
+  server = await startSkyrlServer();
+  client = new TinkerClient({ baseUrl: server.url, apiKey: 'tml-local-test', futureTimeoutMs: 900_000 });
+  tok = await ModelTokenizer.load(server.modelDir);
+});
+
+after(async () => {
+  client?.close();
+  await server?.stop();
+  rmSync(root, { recursive: true, force: true });
+  if (notes.length) console.log(`# ${notes.join('\n# ')}`);
+});
+
+/** Log-probabilities of `completion` after `prompt` under a sampler path. */
+async function logprobsOf(modelPath: string, prompt: number[], completion: number[]): Promise<number[]> {
+  const res = await client.sample({
+    modelPath,
+    prompt: [...prompt, ...completion],
+    params: { max_tokens: 1, temperature: 1, seed: 7 },
+    promptLogprobs: true,
+  });
+  assert.ok(res.promptLogprobs, 'the server returns prompt log-probabilities');
+  return res.promptLogprobs.slice(prompt.length).map((x) => x as number);
+}
+
+const maxAbsDiff = (a: readonly number[], b: readonly number[]) =>
+  Math.max(0, ...a.map((x, i) => Math.abs(x - (b[i] as number))));
+const sum = (a: readonly number[]) => a.reduce((s, x) => s + x, 0);
+
+function policyOptions(dir = server.modelDir): TinkerPolicyOptions {
+  return {
+    url: server.url,
+    baseModel: server.baseModel,
+    loraRank: 4,
+    loraSeed: 0,
+    tokenizerDir: dir,
+    reduction: 'sequenceMean',
+    adam: () => ({ learning_rate: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8 }),
+  };
+}
+
+test('TinkerPolicy: generate keeps the sampled ids, update moves them, save and load resume the weights', async () => {
+  const policy = await createTinkerPolicy(policyOptions());
+  const prompt = 'def f(x):\n    return';
+  const [out] = await policy.generate([
+    { prompt, n: 2, temperature: 1, topP: 1, maxTokens: 8, seed: 3, stop: ['\n\n'] },
+  ]);
+  assert.equal(out?.length, 2);
+  const [a, b] = out as [NonNullable<typeof out>[0], NonNullable<typeof out>[0]];
+  for (const c of [a, b]) {
+    assert.ok(c.tokenIds && c.logprobs && c.tokenIds.length === c.logprobs.length && c.tokenIds.length > 0);
+    // The text is the ids' decoding, cut at a stop string: training sees the ids as sampled.
+    assert.ok(tok.decode(c.tokenIds).startsWith(c.text));
+    assert.ok(!c.text.includes('\n\n'));
+  }
+  const promptIds = tok.encode(prompt);
+  const samplerBefore = policy.trainer.samplerPath;
+  const before0 = await logprobsOf(samplerBefore, promptIds, a.tokenIds as number[]);
+  assert.ok(maxAbsDiff(before0, a.logprobs as number[]) < 1e-3, 'the sampler scored its own tokens');
+
+  const stats = await policy.update([
+    { prompt, completion: a, advantage: 1, group: 'deduction.solver' },
+    { prompt, completion: b, advantage: 0, group: 'deduction.solver' }, // no signal: left out
+  ]);
+  assert.equal(stats.tokens, a.tokenIds?.length);
+  assert.ok(stats.gradNorm > 0, `grad norm ${stats.gradNorm}`);
+  assert.equal(policy.trainer.step, 1);
+  assert.notEqual(policy.trainer.samplerPath, samplerBefore, 'the new weights are published');
+  const after1 = await logprobsOf(policy.trainer.samplerPath, promptIds, a.tokenIds as number[]);
+  assert.ok(sum(after1) - sum(before0) > 0.01, `rewarded sequence rose by ${sum(after1) - sum(before0)}`);
+
+  // An update with no signal takes no step.
+  const none = await policy.update([{ prompt, completion: b, advantage: 0, group: 'deduction.solver' }]);
+  assert.equal(none.tokens, 0);
+  assert.equal(policy.trainer.step, 1);
+
+  const dir = join(root, 'policy-checkpoint');
+  await policy.save(dir);
+  const pointer = readTinkerPointer(dir);
+  assert.match(pointer.statePath, /^tinker:\/\/.+\/weights\/policy-checkpoint$/);
+  assert.equal(pointer.step, 1);
+  assert.equal(pointer.modelId, policy.trainer.model.modelId);
+  await policy.close();
+
+  const resumed = await loadTinkerPolicy(dir, policyOptions());
+  assert.notEqual(resumed.trainer.model.modelId, pointer.modelId, 'a new model loaded the saved state');
+  assert.equal(resumed.trainer.step, 1);
+  const lpR = await logprobsOf(resumed.trainer.samplerPath, promptIds, a.tokenIds as number[]);
+  assert.ok(maxAbsDiff(lpR, after1) < 1e-5, `resumed vs saved differ by ${maxAbsDiff(lpR, after1)}`);
+  await resumed.close();
+  await assert.rejects(
+    loadTinkerPolicy(dir, { ...policyOptions(), loraRank: 8 }),
+    /saved from .* at LoRA rank 4, but the run asks for .* at rank 8/,
+  );
+});
+
+// The identity seed's deduction task as the solver sees it (src/tasks/prompts.ts, compact style).
+const SOLVER_PROMPT =
+  "deduction python\n```python\ndef f(a):\n    return a\n```\n```input\n'Hello World'\n```\noutput:\n<answer>";
+const RIGHT = " 'Hello World'\n</answer>";
+const WRONG = " 'Hello'\n</answer>";
+
+/** A LoRA given a few cross-entropy steps towards answering SOLVER_PROMPT in the format; its state path. */
+async function formatTrainedWeights(): Promise<{ statePath: string; samplerPath: string }> {
+  const model = await client.createLoraModel({ baseModel: server.baseModel, rank: 8, seed: 1 });
+  const prompt = tok.encode(SOLVER_PROMPT);
+  const data: Datum[] = [RIGHT, WRONG].map((answer) => {
+    const completion = tok.encode(answer);
+    const all = [...prompt, ...completion];
+    return {
+      model_input: { chunks: [{ type: 'encoded_text', tokens: all.slice(0, -1) }] },
+      loss_fn_inputs: {
+        target_tokens: { data: all.slice(1), dtype: 'int64' },
+        weights: {
+          data: all.slice(1).map((_, i) => (i >= prompt.length - 1 ? 1 : 0)),
+          dtype: 'float32',
+        },
+      },
+    };
+  });
+  for (let i = 0; i < 12; i++) await model.step(data, { learning_rate: 3e-2 }, 'cross_entropy');
+  return {
+    statePath: await model.saveWeights('format'),
+    samplerPath: await model.saveWeightsForSampler('format'),
+  };
+}
+
+function azr(args: string[]): {
+  child: ChildProcess;
+  done: Promise<{ code: number | null; out: string; err: string }>;
+} {
+  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d) => {
+    out += d;
+  });
+  child.stderr?.on('data', (d) => {
+    err += d;
+  });
+  const done = new Promise<{ code: number | null; out: string; err: string }>((resolve) =>
+    child.on('exit', (code) => resolve({ code, out, err })),
+  );
+  return { child, done };
+}
+
+/** Tinker calls in the server's access log, by route. */
+function callCounts(log: string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const m of log.matchAll(/"(?:POST|GET) \/api\/v1\/([a-z_]+)/g))
+    counts[m[1] as string] = (counts[m[1] as string] ?? 0) + 1;
+  return counts;
+}
+
+test('azr train --backend tinker: three iterations, killed after the second and resumed from the remote weights', async () => {
+  const init = await formatTrainedWeights();
+  const config = join(root, 'small.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      selfplay: { proposerBatch: 2, solverBatch: 4, learnabilityRollouts: 2 },
+      sampling: { proposerMaxTokens: 32, solverMaxTokens: 16 },
+      optimizer: { learningRate: 1e-2, warmupSteps: 0, clipEpsilon: null },
+      evalEvery: null,
+    }),
+  );
+  const dir = join(root, 'run');
+  const run = new RunDir(dir);
+  const logAtStart = server.log().length;
+  const first = azr([
+    ...['train', '--preset', 'tiny', '--iterations', '3', '--seed', '5', '--config', config, '--out', dir],
+    ...['--backend', 'tinker', '--tinker-url', server.url, '--base-model', server.baseModel],
+    ...['--tokenizer', server.modelDir, '--lora-rank', '8', '--reduction', 'sequenceMean'],
+    ...['--tinker-init', init.statePath],
+  ]);
+  let logAtIteration1 = -1;
+  for (let i = 0; i < 6000 && (run.readState()?.iteration ?? 0) < 2; i++) {
+    if (logAtIteration1 < 0 && run.readState()?.iteration === 1) logAtIteration1 = server.log().length;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const logAtIteration2 = server.log().length;
+  first.child.kill('SIGKILL');
+  const k = await first.done;
+  assert.equal(k.code, null, `killed, not finished: ${k.out}\n${k.err}`);
+  assert.match(k.out, /tinker: new LoRA model \S+ \(rank 8\) on .* from the weights of tinker:\/\//);
+  const at = run.readState()?.iteration ?? 0;
+  assert.equal(at, 2, `killed after iteration ${at}`);
+  const saved = readTinkerPointer(run.checkpointPath(run.readState()?.checkpoint as string));
+
+  const resumed = await azr(['train', '--resume', dir]).done;
+  assert.equal(resumed.code, 0, resumed.err);
+  assert.match(resumed.out, /resuming at iteration 2/);
+  assert.ok(
+    resumed.out.includes(`tinker: resumed ${saved.statePath} (step ${saved.step})`),
+    `the resumed run loaded the saved remote state:\n${resumed.out}`,
+  );
+  const state = run.readState();
+  assert.equal(state?.iteration, 3);
+  const metrics = readMetricsFile(run.metricsPath).records;
+  assert.deepEqual(
+    metrics.map((m) => m.iteration),
+    [1, 2, 3],
+  );
+  const final = readTinkerPointer(run.checkpointPath(state?.checkpoint as string));
+  assert.ok(existsSync(join(run.checkpointPath(state?.checkpoint as string), POINTER_FILE)));
+  assert.notEqual(final.modelId, saved.modelId, 'the resumed run trains a new model loaded from the save');
+  const updates = metrics.filter((m) => m.gradNorm > 0).length;
+  assert.equal(final.step, updates, 'one optimizer step per iteration with a signal');
+  assert.ok(
+    updates >= 1,
+    `no iteration had a learning signal: ${JSON.stringify(metrics.map((m) => [m.loss, m.gradNorm]))}`,
+  );
+
+  // The fixed prompt's answer is scored differently by the final weights than by the starting ones.
+  const prompt = tok.encode(SOLVER_PROMPT);
+  const answer = tok.encode(RIGHT);
+  const start = await logprobsOf(init.samplerPath, prompt, answer);
+  const end = await logprobsOf(final.samplerPath, prompt, answer);
+  assert.ok(maxAbsDiff(start, end) > 1e-4, `log-probabilities moved by ${maxAbsDiff(start, end)}`);
+
+  // What one iteration costs against the CPU server, and which Tinker calls it makes.
+  const log = server.log();
+  const one = callCounts(log.slice(logAtIteration1, logAtIteration2));
+  notes.push(
+    `iterations (s): ${metrics.map((m) => `${m.iteration}: ${m.iterationS.toFixed(1)} (sample ${m.phases.sample.toFixed(1)}, execute ${m.phases.execute.toFixed(1)}, update ${m.phases.update.toFixed(1)}; loss ${m.loss.toFixed(4)}, grad norm ${m.gradNorm.toFixed(4)})`).join('; ')}`,
+    `Tinker calls during iteration 2 (server log): ${JSON.stringify(one)}`,
+    `Tinker calls of the whole test run: ${JSON.stringify(callCounts(log.slice(logAtStart)))}`,
+    `start vs final log-probabilities of the right answer: ${sum(start).toFixed(3)} -> ${sum(end).toFixed(3)}`,
+  );
+});

@@ -6,15 +6,30 @@ import { dirname, join } from 'node:path';
 import type { AnswerFormat } from '../tasks/answer-format.js';
 import { UsageError } from './args.js';
 
-/** The checkpoint `target` names; a UsageError when it does not exist or is a run with none yet. */
+/**
+ * The built-in checkpoint `target` names; a UsageError when it does not exist, is a run with none yet, or
+ * is a checkpoint of the tinker backend (a pointer to weights on a server, which these commands cannot load).
+ */
 export async function resolveCheckpoint(target: string): Promise<string> {
   if (!existsSync(target)) throw new UsageError(`${target} does not exist`);
-  if (!(statSync(target).isDirectory() && existsSync(join(target, 'state.json')))) return target;
-  const { RunDir } = await import('../run/rundir.js');
-  const run = new RunDir(target);
-  const ckpt = run.readState()?.checkpoint;
-  if (!ckpt) throw new UsageError(`${target} has no checkpoint yet`);
-  return run.checkpointPath(ckpt);
+  let path = target;
+  if (statSync(target).isDirectory() && existsSync(join(target, 'state.json'))) {
+    const { RunDir } = await import('../run/rundir.js');
+    const run = new RunDir(target);
+    const ckpt = run.readState()?.checkpoint;
+    if (!ckpt) throw new UsageError(`${target} has no checkpoint yet`);
+    path = run.checkpointPath(ckpt);
+  }
+  const { POINTER_FILE, readTinkerPointer } = await import('../policy/tinker/policy.js');
+  if (existsSync(join(path, POINTER_FILE))) {
+    const p = readTinkerPointer(path);
+    throw new UsageError(
+      `${path} is a checkpoint of the tinker backend (the weights are ${p.statePath} on the server, sampler ` +
+        `${p.samplerPath}); this command loads built-in checkpoints only: evaluate during training with ` +
+        '--eval-every, or sample the sampler path with a Tinker client',
+    );
+  }
+  return path;
 }
 
 /**

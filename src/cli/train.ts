@@ -19,7 +19,30 @@ export const trainUsage = `usage: azr train [options]
   --eval-every N     run the held-out evaluation every N iterations (0: never)
   --init CHECKPOINT  start from a checkpoint's weights (an azr pretrain output) with a fresh optimizer;
                      none: random weights (the default); the run records the file's SHA-256
+
+  --backend KIND     builtin (the model in this process; the default) | tinker (a LoRA model on a
+                     server speaking the Tinker API: hosted Tinker or SkyRL's server; docs/tinker.md)
+  --tinker-url URL   the Tinker server (tinker backend; required)
+  --base-model NAME  the base model as the server names it (required)
+  --tokenizer DIR    a local folder with the base model's tokenizer.json (required)
+  --lora-rank R      LoRA rank (default 32)       --lora-seed N    seed of the LoRA initialisation
+  --api-key-env VAR  environment variable holding the API key (default TINKER_API_KEY)
+  --reduction R      sum (hosted Tinker; the default) | sequenceMean (SkyRL's JAX backend)
+  --tinker-init PATH start from saved LoRA weights (tinker://…/weights/NAME) with a fresh optimizer
+  A resumed run keeps its backend and reloads the remote weights it saved.
 `;
+
+const BACKEND_FLAGS = [
+  'backend',
+  'tinker-url',
+  'base-model',
+  'tokenizer',
+  'lora-rank',
+  'lora-seed',
+  'api-key-env',
+  'reduction',
+  'tinker-init',
+] as const;
 
 /** Turn argv into a validated config and run directory; throws UsageError/ConfigError with a reason. */
 export function parseTrainArgs(argv: string[], now = new Date()): TrainInvocation {
@@ -34,13 +57,14 @@ export function parseTrainArgs(argv: string[], now = new Date()): TrainInvocatio
     resume: { type: 'string' },
     'eval-every': { type: 'string' },
     init: { type: 'string' },
+    ...Object.fromEntries(BACKEND_FLAGS.map((f) => [f, { type: 'string' as const }])),
   });
   const resumeDir = stringFlag(values, 'resume');
   if (resumeDir !== undefined) {
-    for (const flag of ['preset', 'config', 'out', 'seed', 'lang', 'init']) {
+    for (const flag of ['preset', 'config', 'out', 'seed', 'lang', 'init', ...BACKEND_FLAGS]) {
       if (values[flag] !== undefined) {
         throw new UsageError(
-          `--${flag} cannot be combined with --resume (a resumed run keeps its own config)`,
+          `--${flag} cannot be combined with --resume (a resumed run keeps its own config${BACKEND_FLAGS.includes(flag as (typeof BACKEND_FLAGS)[number]) ? ' and backend' : ''})`,
         );
       }
     }
@@ -79,6 +103,8 @@ export function parseTrainArgs(argv: string[], now = new Date()): TrainInvocatio
   if (evalEvery !== undefined) overrides.evalEvery = evalEvery === 0 ? null : evalEvery;
   const init = stringFlag(values, 'init');
   if (init !== undefined) overrides.model = { init: init === 'none' ? null : init };
+  const backend = backendOverrides(values);
+  if (backend) overrides.backend = backend as ConfigOverrides['backend'];
   const config = withBaseHash(
     resolveConfig({
       preset: stringFlag(values, 'preset'),
@@ -88,6 +114,40 @@ export function parseTrainArgs(argv: string[], now = new Date()): TrainInvocatio
   );
   const stamp = now.toISOString().replace(/[:.]/g, '-').slice(0, 19);
   return { config, outDir: stringFlag(values, 'out') ?? join('runs', stamp), resume: false };
+}
+
+/** The backend flags as a partial backend block (defaults and required fields: resolveConfig). */
+function backendOverrides(values: Record<string, unknown>): Record<string, unknown> | undefined {
+  const kind = stringFlag(values, 'backend');
+  if (kind !== undefined && kind !== 'builtin' && kind !== 'tinker')
+    throw new UsageError(`--backend takes builtin or tinker, got '${kind}'`);
+  const tinkerFlags = BACKEND_FLAGS.filter((f) => f !== 'backend' && values[f] !== undefined);
+  if (kind === 'builtin') {
+    if (tinkerFlags.length)
+      throw new UsageError(`--${tinkerFlags[0]} belongs to --backend tinker, not --backend builtin`);
+    return { kind: 'builtin' };
+  }
+  if (kind === undefined && tinkerFlags.length === 0) return undefined;
+  const reduction = stringFlag(values, 'reduction');
+  if (reduction !== undefined && reduction !== 'sum' && reduction !== 'sequenceMean')
+    throw new UsageError(`--reduction takes sum or sequenceMean, got '${reduction}'`);
+  const out: Record<string, unknown> = { kind: 'tinker' };
+  const url = stringFlag(values, 'tinker-url');
+  if (url !== undefined) out.url = url;
+  const baseModel = stringFlag(values, 'base-model');
+  if (baseModel !== undefined) out.baseModel = baseModel;
+  const tokenizer = stringFlag(values, 'tokenizer');
+  if (tokenizer !== undefined) out.tokenizer = tokenizer;
+  const rank = intFlag(values, 'lora-rank', 1);
+  if (rank !== undefined) out.loraRank = rank;
+  const seed = intFlag(values, 'lora-seed', 0, 2 ** 31 - 1);
+  if (seed !== undefined) out.loraSeed = seed;
+  const keyEnv = stringFlag(values, 'api-key-env');
+  if (keyEnv !== undefined) out.apiKeyEnv = keyEnv;
+  if (reduction !== undefined) out.reduction = reduction;
+  const init = stringFlag(values, 'tinker-init');
+  if (init !== undefined) out.init = init;
+  return out;
 }
 
 /**

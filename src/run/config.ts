@@ -114,6 +114,40 @@ export const SelfPlayConfigSchema = z
         memoryMb: positiveInt,
       })
       .strict(),
+    /**
+     * Where the policy lives and learns: the built-in model in this process, or a LoRA model on a server
+     * speaking the Tinker API (hosted Tinker, or SkyRL's open server; docs/tinker.md). With 'tinker', the
+     * `model` block's preset and threads are unused, `optimizer` gives the Adam settings (trainUnderMask and
+     * clipEpsilon do not apply: the loss is Tinker's unclipped importance sampling), and the answer grammar
+     * is not applied (the server samples freely; the environment parses the text either way).
+     */
+    backend: z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('builtin') }).strict(),
+      z
+        .object({
+          kind: z.literal('tinker'),
+          /** Server origin, e.g. http://127.0.0.1:8000 (routes are under /api/v1). */
+          url: z.string().url(),
+          /** The base model's name as the server knows it (SkyRL: its --base-model). */
+          baseModel: z.string().min(1),
+          loraRank: positiveInt,
+          /** Seed of the LoRA initialisation (null: the server's choice). */
+          loraSeed: z.number().int().nonnegative().nullable(),
+          /** A local folder with the base model's tokenizer.json and tokenizer_config.json. */
+          tokenizer: z.string().min(1),
+          /** The environment variable holding the API key (its value is never written to the run). */
+          apiKeyEnv: z.string().min(1),
+          /** How the server reduces the loss: 'sum' (hosted Tinker) or 'sequenceMean' (SkyRL's JAX backend). */
+          reduction: z.enum(['sum', 'sequenceMean']),
+          /**
+           * Start from these saved LoRA weights (a `tinker://…/weights/NAME` path from save_weights, e.g. an
+           * SFT'd model) with a fresh optimizer; null: a new LoRA on baseModel. Like model.init for the
+           * built-in model.
+           */
+          init: z.string().min(1).nullable(),
+        })
+        .strict(),
+    ]),
     /** Write a checkpoint every this many iterations (and always on exit). */
     checkpointEvery: positiveInt,
     /** Run the held-out evaluation every this many iterations (null: never during training). */
@@ -206,6 +240,7 @@ const base: SelfPlayConfig = {
   },
   sampling: { temperature: 1.0, topP: 1.0, proposerMaxTokens: 160, solverMaxTokens: 96 },
   executor: { workers: 2, timeoutMs: 2000, memoryMb: 256 },
+  backend: { kind: 'builtin' },
   checkpointEvery: 1,
   evalEvery: 20,
   samplesPerIteration: 2,
@@ -291,6 +326,12 @@ export function validateConfig(value: unknown, source = 'config'): SelfPlayConfi
           `and ${c.sampling.topP}); set optimizer.clipEpsilon to null or sample at 1 and 1`,
       );
     }
+    if (c.backend.kind === 'tinker' && c.model.init !== null) {
+      throw new ConfigError(
+        `${source}: model.init starts the built-in model from a checkpoint; the tinker backend starts from ` +
+          `backend.baseModel (${c.backend.baseModel}): set model.init to null`,
+      );
+    }
     return c;
   }
   const lines = r.error.issues.map((i) => {
@@ -369,7 +410,11 @@ const V1_FIELDS: Record<string, { to: string; absent: unknown }> = {
  * validateConfig to judge.
  */
 export function migrateConfig(value: unknown): unknown {
-  if (!isPlainObject(value) || value.version !== undefined) return value;
+  if (!isPlainObject(value)) return value;
+  // Runs written before the backend block existed ran on the built-in model.
+  if (value.version === CONFIG_VERSION && !('backend' in value))
+    return { ...value, backend: { kind: 'builtin' } };
+  if (value.version !== undefined) return value;
   // Version 1 had no version field.
   const out = structuredClone(value) as Record<string, Record<string, unknown>>;
   const sp = isPlainObject(out.selfplay) ? out.selfplay : {};
@@ -386,7 +431,7 @@ export function migrateConfig(value: unknown): unknown {
   if (sp.proposerZeroAsPenalty === true)
     (out.experimental as Record<string, unknown>).proposerUnlearnableReward = -0.5;
   delete sp.proposerZeroAsPenalty;
-  return { version: CONFIG_VERSION, ...out };
+  return { version: CONFIG_VERSION, ...out, backend: { kind: 'builtin' } };
 }
 
 /** A run directory's config.json, of any version, as the current config. */
@@ -419,6 +464,31 @@ export function readConfigFile(path: string): Record<string, unknown> {
   return value;
 }
 
+/** What a tinker backend block takes when it leaves a field out (url, baseModel and tokenizer have none). */
+export const TINKER_BACKEND_DEFAULTS = {
+  loraRank: 32,
+  loraSeed: null,
+  apiKeyEnv: 'TINKER_API_KEY',
+  reduction: 'sum',
+  init: null,
+} as const;
+
+/** A tinker backend block with its defaults filled in; missing required fields named with their flags. */
+function withBackendDefaults(value: unknown, source: string): unknown {
+  if (!isPlainObject(value) || !isPlainObject(value.backend) || value.backend.kind !== 'tinker') return value;
+  const backend = { ...TINKER_BACKEND_DEFAULTS, ...value.backend };
+  const required = { url: '--tinker-url URL', baseModel: '--base-model NAME', tokenizer: '--tokenizer DIR' };
+  const missing = Object.entries(required).filter(
+    ([k]) => (backend as Record<string, unknown>)[k] === undefined,
+  );
+  if (missing.length) {
+    throw new ConfigError(
+      `${source}: the tinker backend needs ${missing.map(([k, flag]) => `backend.${k} (${flag})`).join(', ')}`,
+    );
+  }
+  return { ...value, backend };
+}
+
 export function resolveConfig(opts: {
   preset?: string;
   file?: string;
@@ -431,5 +501,6 @@ export function resolveConfig(opts: {
   let value: unknown = PRESETS[presetName as PresetName];
   if (opts.file) value = merge(value, readConfigFile(opts.file));
   if (opts.overrides) value = merge(value, opts.overrides);
-  return validateConfig(value, opts.file ?? `preset '${presetName}'`);
+  const source = opts.file ?? `preset '${presetName}'`;
+  return validateConfig(withBackendDefaults(value, source), source);
 }

@@ -1,6 +1,8 @@
-// The main job: open the run directory, build the executor, the built-in policy and the buffers, run the
-// loop, and stop cleanly on Ctrl-C (the iteration in flight finishes and is committed with a checkpoint;
-// a second Ctrl-C exits at once, and the last commit still holds).
+// The main job: open the run directory, build the executor, the policy the config's backend names (the
+// built-in model in process, or a LoRA model on a Tinker server) and the buffers, run the loop, and stop
+// cleanly on Ctrl-C (the iteration in flight finishes and is committed with a checkpoint; a second Ctrl-C
+// exits at once, and the last commit still holds). This is the one place that knows which backend runs:
+// the loop sees a Policy.
 import { existsSync } from 'node:fs';
 import { HELDOUT_FILE, heldoutScores } from '../eval/heldout.js';
 import { createExecutor } from '../executor/index.js';
@@ -13,6 +15,7 @@ import {
   loadBuiltinPolicy,
   modelConfigFor,
 } from '../policy/builtin.js';
+import { createTinkerPolicy, loadTinkerPolicy, type TinkerPolicyOptions } from '../policy/tinker/policy.js';
 import type { Policy } from '../policy/types.js';
 import { rolloutSettingsOf, type SelfPlayConfig } from '../run/config.js';
 import type { EvalScores } from '../run/metrics.js';
@@ -44,35 +47,32 @@ export async function runTraining(
   }
   const c = session.config;
   const modelConfig = modelConfigFor(c.model.preset, c.model.contextLength);
+  const b = c.backend;
+  const model =
+    b.kind === 'tinker'
+      ? `tinker ${b.url} | base ${b.baseModel}, LoRA rank ${b.loraRank}`
+      : `model ${c.model.preset} (${(parameterCount(modelConfig) / 1e6).toFixed(2)}M params, context ${c.model.contextLength})` +
+        ` | ${c.model.init === null ? 'random weights' : `base ${c.model.init}`}`;
   log(
     `azr train: ${session.resumed ? `resuming at iteration ${session.state.iteration} in` : 'new run in'} ${inv.outDir}` +
-      ` | ${c.lang} | model ${c.model.preset} (${(parameterCount(modelConfig) / 1e6).toFixed(2)}M params, context ${c.model.contextLength})` +
-      ` | ${c.model.init === null ? 'random weights' : `base ${c.model.init}`} | seed ${c.seed} | budget ${c.iterations ?? '-'} iterations, ${c.minutes ?? '-'} minutes`,
+      ` | ${c.lang} | ${model} | seed ${c.seed} | budget ${c.iterations ?? '-'} iterations, ${c.minutes ?? '-'} minutes`,
   );
   const executor = await createExecutor({
     workers: c.executor.workers,
     limits: { timeoutMs: c.executor.timeoutMs, memoryMb: c.executor.memoryMb },
     langs: [c.lang],
   });
-  const policyOpts: BuiltinPolicyOptions = {
-    threads: c.model.threads,
-    constraints: constraintFor,
-    trainUnderMask: c.optimizer.trainUnderMask,
-  };
-  if (c.optimizer.clipEpsilon !== null) policyOpts.clipEpsilon = c.optimizer.clipEpsilon;
-  const checkpoint = session.state.checkpoint;
   let policy: Policy;
-  if (checkpoint) {
-    policy = await loadBuiltinPolicy(session.dir.checkpointPath(checkpoint), {
-      ...policyOpts,
-      optimizer: c.optimizer,
-    });
-  } else {
-    const fresh = { seed: c.seed, optimizer: c.optimizer };
-    policy =
-      c.model.init === null
-        ? await createBuiltinPolicy(modelConfig, fresh, policyOpts)
-        : await initBuiltinPolicy(c.model.init, modelConfig, fresh, policyOpts);
+  try {
+    policy = await openPolicy(
+      c,
+      session.state.checkpoint ? session.dir.checkpointPath(session.state.checkpoint) : null,
+      modelConfig,
+      log,
+    );
+  } catch (e) {
+    await executor.close();
+    throw e;
   }
   const buffers = {} as Record<TaskType, TaskBuffer>;
   for (const type of ['deduction', 'abduction', 'induction'] as const) {
@@ -119,4 +119,55 @@ export async function runTraining(
     await executor.close();
     await policy.close();
   }
+}
+
+/** The policy the run's backend names: new, or restored from the committed checkpoint folder. */
+async function openPolicy(
+  c: SelfPlayConfig,
+  checkpointDir: string | null,
+  modelConfig: ReturnType<typeof modelConfigFor>,
+  log: (line: string) => void,
+): Promise<Policy> {
+  const b = c.backend;
+  if (b.kind === 'tinker') {
+    const apiKey = process.env[b.apiKeyEnv];
+    if (apiKey === undefined)
+      log(`azr train: ${b.apiKeyEnv} is not set; sending no API key (fine for SkyRL's server)`);
+    const o = c.optimizer;
+    const opts: TinkerPolicyOptions = {
+      url: b.url,
+      ...(apiKey === undefined ? {} : { apiKey }),
+      baseModel: b.baseModel,
+      loraRank: b.loraRank,
+      ...(b.loraSeed === null ? {} : { loraSeed: b.loraSeed }),
+      tokenizerDir: b.tokenizer,
+      reduction: b.reduction,
+      ...(b.init === null ? {} : { init: b.init }),
+      // The built-in engine's schedule: linear warmup over warmupSteps, then constant.
+      adam: (step) => ({
+        learning_rate:
+          o.warmupSteps > 0 && step < o.warmupSteps
+            ? (o.learningRate * step) / o.warmupSteps
+            : o.learningRate,
+        beta1: o.beta1,
+        beta2: o.beta2,
+        eps: 1e-8,
+        weight_decay: o.weightDecay,
+        grad_clip_norm: o.gradClip,
+      }),
+      log: (line) => log(`azr train: ${line}`),
+    };
+    return checkpointDir ? loadTinkerPolicy(checkpointDir, opts) : createTinkerPolicy(opts);
+  }
+  const policyOpts: BuiltinPolicyOptions = {
+    threads: c.model.threads,
+    constraints: constraintFor,
+    trainUnderMask: c.optimizer.trainUnderMask,
+  };
+  if (c.optimizer.clipEpsilon !== null) policyOpts.clipEpsilon = c.optimizer.clipEpsilon;
+  if (checkpointDir) return loadBuiltinPolicy(checkpointDir, { ...policyOpts, optimizer: c.optimizer });
+  const fresh = { seed: c.seed, optimizer: c.optimizer };
+  return c.model.init === null
+    ? createBuiltinPolicy(modelConfig, fresh, policyOpts)
+    : initBuiltinPolicy(c.model.init, modelConfig, fresh, policyOpts);
 }

@@ -1,6 +1,6 @@
 // The CHECKPOINT argument shared by azr eval, azr serve and azr eval --bench cruxeval.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -37,4 +37,26 @@ test('a checkpoint stands for itself, a run for its committed checkpoint; missin
   );
   run.writeState({ ...state, iteration: 3, checkpoint: 'iter-000003' });
   assert.equal(await resolveCheckpoint(run.root), run.checkpointPath('iter-000003'));
+});
+
+test('a checkpoint of the tinker backend is refused with where its weights are', async () => {
+  const ckpt = join(dir, 'tinker-ckpt');
+  mkdirSync(ckpt);
+  const pointer = {
+    kind: 'tinker',
+    statePath: 'tinker://model_1/weights/iter-000002',
+    samplerPath: 'tinker://model_1/sampler-2',
+    modelId: 'model_1',
+    baseModel: 'Qwen/Qwen3-4B',
+    loraRank: 8,
+    step: 2,
+  };
+  writeFileSync(join(ckpt, 'tinker.json'), JSON.stringify(pointer));
+  await assert.rejects(
+    resolveCheckpoint(ckpt),
+    (e) =>
+      e instanceof UsageError &&
+      e.message.includes('checkpoint of the tinker backend') &&
+      e.message.includes('tinker://model_1/weights/iter-000002'),
+  );
 });

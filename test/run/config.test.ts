@@ -158,3 +158,78 @@ test('PPO clipping needs sampling at temperature 1 and top-p 1', () => {
   assert.equal(c.optimizer.clipEpsilon, null);
   assert.equal(PRESETS.default.optimizer.trainUnderMask, true);
 });
+
+test('backend: a version-2 config.json from before the backend block resumes on the built-in model', () => {
+  const run = join(dir, 'v2-no-backend');
+  mkdirSync(run);
+  const { backend: _, ...older } = { ...PRESETS.tiny, seed: 5 };
+  writeFileSync(join(run, 'config.json'), JSON.stringify(older));
+  assert.deepEqual(readRunConfig(join(run, 'config.json')).backend, { kind: 'builtin' });
+  const v1 = JSON.parse(readFileSync(join(fixtures, 'config-v1-tiny-seed7.json'), 'utf8'));
+  assert.deepEqual(validateConfig(migrateConfig(v1)).backend, { kind: 'builtin' });
+});
+
+test('backend: --backend tinker flags become the backend block, with defaults for what they leave out', () => {
+  const inv = parseTrainArgs([
+    ...['--preset', 'tiny', '--backend', 'tinker', '--tinker-url', 'http://127.0.0.1:8000'],
+    ...['--base-model', 'Qwen/Qwen3-4B', '--tokenizer', '/tmp/tok', '--lora-rank', '8'],
+  ]);
+  assert.deepEqual(inv.config.backend, {
+    kind: 'tinker',
+    url: 'http://127.0.0.1:8000',
+    baseModel: 'Qwen/Qwen3-4B',
+    tokenizer: '/tmp/tok',
+    loraRank: 8,
+    loraSeed: null,
+    apiKeyEnv: 'TINKER_API_KEY',
+    reduction: 'sum',
+    init: null,
+  });
+  // A config file can hold the block; flags override it field by field.
+  const file = join(dir, 'tinker.yaml');
+  writeFileSync(
+    file,
+    'backend:\n  kind: tinker\n  url: http://127.0.0.1:9\n  baseModel: m\n  tokenizer: t\n  reduction: sequenceMean\n',
+  );
+  const c = parseTrainArgs(['--config', file, '--lora-rank', '4']).config.backend;
+  assert.equal(c.kind === 'tinker' && c.reduction, 'sequenceMean');
+  assert.equal(c.kind === 'tinker' && c.loraRank, 4);
+});
+
+test('backend: a tinker backend without its server, model or tokenizer is refused, naming the flags', () => {
+  assert.throws(
+    () => parseTrainArgs(['--backend', 'tinker', '--tinker-url', 'http://127.0.0.1:8000']),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      e.message.includes('backend.baseModel (--base-model NAME)') &&
+      e.message.includes('backend.tokenizer (--tokenizer DIR)') &&
+      !e.message.includes('backend.url'),
+  );
+  assert.throws(() => parseTrainArgs(['--backend', 'remote']), /--backend takes builtin or tinker/);
+  assert.throws(
+    () => parseTrainArgs(['--backend', 'builtin', '--lora-rank', '8']),
+    /--lora-rank belongs to --backend tinker/,
+  );
+  assert.throws(
+    () =>
+      parseTrainArgs([
+        ...['--backend', 'tinker', '--tinker-url', 'not a url', '--base-model', 'm', '--tokenizer', 't'],
+      ]),
+    /backend\.url/,
+  );
+});
+
+test('backend: --resume keeps the run backend and refuses backend flags', () => {
+  const run = join(dir, 'tinker-run');
+  mkdirSync(run);
+  const config = parseTrainArgs([
+    ...['--preset', 'tiny', '--backend', 'tinker', '--tinker-url', 'http://127.0.0.1:8000'],
+    ...['--base-model', 'm', '--tokenizer', 't', '--reduction', 'sequenceMean'],
+  ]).config;
+  writeFileSync(join(run, 'config.json'), JSON.stringify(config));
+  assert.deepEqual(parseTrainArgs(['--resume', run, '--iterations', '9']).config.backend, config.backend);
+  assert.throws(
+    () => parseTrainArgs(['--resume', run, '--tinker-url', 'http://127.0.0.1:1']),
+    /--tinker-url cannot be combined with --resume \(a resumed run keeps its own config and backend\)/,
+  );
+});

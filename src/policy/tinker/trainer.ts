@@ -1,8 +1,7 @@
 // A trainer backend over the Tinker client, to show how thin one is: update(samples) is one
 // forward_backward + optim_step on the loop's samples, then the new weights are published for sampling;
 // save() writes the training state on the server and returns its `tinker://` path; resume() starts a new
-// model from such a path. Generation (sampling from `samplerPath` with the model's tokenizer) and the
-// choice of this backend from the config belong to the loop's seam, which is not built yet.
+// model from such a path. Generation and the Policy the loop talks to are policy.ts (TinkerPolicy).
 import type { TrainingSample, UpdateStats } from '../types.js';
 import type { TinkerClient, TrainingModel } from './client.js';
 import { importanceSamplingLoss, type LossReduction, rlDatums, sampleToSequence } from './datums.js';
@@ -23,13 +22,21 @@ export interface TinkerTrainerOptions {
 }
 
 export class TinkerTrainer {
-  private updates = 0;
+  private updates: number;
   private published: string | undefined;
 
   private constructor(
     private readonly opts: TinkerTrainerOptions,
     readonly model: TrainingModel,
-  ) {}
+    step = 0,
+  ) {
+    this.updates = step;
+  }
+
+  /** Optimizer steps taken so far (counting those of the state a resumed trainer loaded). */
+  get step(): number {
+    return this.updates;
+  }
 
   /** A new LoRA model; its initial weights are published for sampling. */
   static async create(opts: TinkerTrainerOptions): Promise<TinkerTrainer> {
@@ -44,15 +51,25 @@ export class TinkerTrainer {
     return trainer;
   }
 
-  /** A new model loaded from a path save() returned (weights and optimizer state). */
-  static async resume(opts: TinkerTrainerOptions, statePath: string): Promise<TinkerTrainer> {
+  /**
+   * A new model loaded from a path save() returned (weights and optimizer state); `step` is the number of
+   * updates that state had taken (kept by the caller next to the path). With `optimizer: false` only the
+   * weights are loaded and Adam starts afresh (a new run from a saved model).
+   */
+  static async resume(
+    opts: TinkerTrainerOptions,
+    statePath: string,
+    step = 0,
+    options: { optimizer?: boolean } = {},
+  ): Promise<TinkerTrainer> {
     const { baseModel, rank, seed } = opts;
     const model = await opts.client.createModelFromState(statePath, {
       baseModel,
       rank,
+      optimizer: options.optimizer ?? true,
       ...(seed === undefined ? {} : { seed }),
     });
-    const trainer = new TinkerTrainer(opts, model);
+    const trainer = new TinkerTrainer(opts, model, step);
     await trainer.publish();
     return trainer;
   }
@@ -67,12 +84,15 @@ export class TinkerTrainer {
     this.published = await this.model.saveWeightsForSampler(`sampler-${this.updates}`);
   }
 
-  /** One policy-gradient step over the samples, then the new weights are published for sampling. */
-  async update(samples: readonly TrainingSample[]): Promise<UpdateStats> {
+  /**
+   * One policy-gradient step over the samples, then the new weights are published for sampling. `adam`
+   * replaces the options' Adam parameters for this step (e.g. a learning-rate warmup).
+   */
+  async update(samples: readonly TrainingSample[], adam: AdamParams = this.opts.adam): Promise<UpdateStats> {
     const start = performance.now();
     const seqs = samples.map((s) => sampleToSequence(s, this.opts.encodePrompt));
     const data = rlDatums(seqs, this.opts.reduction);
-    const { forwardBackward, optim } = await this.model.step(data, this.opts.adam);
+    const { forwardBackward, optim } = await this.model.step(data, adam);
     const logprobs = forwardBackward.lossFnOutputs.map((o) => o.logprobs?.data ?? []);
     this.updates += 1;
     await this.publish();
@@ -81,7 +101,7 @@ export class TinkerTrainer {
       loss: importanceSamplingLoss(data, logprobs, this.opts.reduction),
       gradNorm: m['skyrl.ai/grad_norm'] ?? m.grad_norm ?? Number.NaN,
       tokens: seqs.reduce((n, s) => n + s.completionTokens.length, 0),
-      learningRate: this.opts.adam.learning_rate,
+      learningRate: adam.learning_rate,
       timeMs: performance.now() - start,
     };
   }

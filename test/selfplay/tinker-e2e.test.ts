@@ -1,0 +1,251 @@
+// Self-play on the Tinker backend end to end, against SkyRL's real Tinker server (JAX on CPU, the tiny
+// random Qwen3 and its tokenizer built by python/setup_skyrl.sh): first the seam itself (TinkerPolicy
+// generates with the sampled ids and log-probabilities, an update moves them the way the advantage says,
+// save writes a pointer that loadTinkerPolicy resumes from), then `azr train --backend tinker` through the
+// real CLI: three iterations, killed with SIGKILL after the second commits and resumed from the saved
+// remote weights. Without the Python side installed these tests fail, naming the setup command.
+//
+// A random model never writes `</answer>`, so every reward is the format penalty and TRR++ gives every
+// sample advantage 0: the loop then takes no optimizer step (as the built-in policy does), and no
+// supervised warm-up can teach the tiny random model the format (its lm_head rows have norm 0.16, so a
+// LoRA on the blocks moves no logit by more than about 1.3; docs/tinker.md). So the
+// run's learning is checked as a bookkeeping identity: the saved step count equals the iterations that
+// had a gradient, and the fixed prompt's log-probabilities under the run's final weights equal those of
+// the weights it started from (--tinker-init: the first test's trained checkpoint) exactly when no step
+// was taken, and differ otherwise. That the update moves the weights the right way is the first test.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { TinkerClient } from '../../src/policy/tinker/client.js';
+import {
+  createTinkerPolicy,
+  loadTinkerPolicy,
+  POINTER_FILE,
+  readTinkerPointer,
+  type TinkerPolicyOptions,
+} from '../../src/policy/tinker/policy.js';
+import { ModelTokenizer } from '../../src/policy/tinker/tokenizer.js';
+import { readMetricsFile } from '../../src/run/metrics.js';
+import { RunDir } from '../../src/run/rundir.js';
+import { type SkyrlServer, startSkyrlServer } from '../policy/tinker/skyrl-server.js';
+
+const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
+const root = mkdtempSync(join(tmpdir(), 'azr-tinker-e2e-'));
+
+let server: SkyrlServer;
+let client: TinkerClient;
+let tok: ModelTokenizer;
+const notes: string[] = [];
+/** The first test's trained checkpoint: its state path, step, and a sequence's log-probabilities under it. */
+let trainedCheckpoint:
+  | { statePath: string; step: number; prompt: number[]; completion: number[]; logprobs: number[] }
+  | undefined;
+
+before(async () => {
+  server = await startSkyrlServer();
+  client = new TinkerClient({ baseUrl: server.url, apiKey: 'tml-local-test', futureTimeoutMs: 900_000 });
+  tok = await ModelTokenizer.load(server.modelDir);
+});
+
+after(async () => {
+  client?.close();
+  await server?.stop();
+  rmSync(root, { recursive: true, force: true });
+  if (notes.length) console.log(`# ${notes.join('\n# ')}`);
+});
+
+/** Log-probabilities of `completion` after `prompt` under a sampler path. */
+async function logprobsOf(modelPath: string, prompt: number[], completion: number[]): Promise<number[]> {
+  const res = await client.sample({
+    modelPath,
+    prompt: [...prompt, ...completion],
+    params: { max_tokens: 1, temperature: 1, seed: 7 },
+    promptLogprobs: true,
+  });
+  assert.ok(res.promptLogprobs, 'the server returns prompt log-probabilities');
+  return res.promptLogprobs.slice(prompt.length).map((x) => x as number);
+}
+
+const maxAbsDiff = (a: readonly number[], b: readonly number[]) =>
+  Math.max(0, ...a.map((x, i) => Math.abs(x - (b[i] as number))));
+const sum = (a: readonly number[]) => a.reduce((s, x) => s + x, 0);
+
+function policyOptions(dir = server.modelDir): TinkerPolicyOptions {
+  return {
+    url: server.url,
+    baseModel: server.baseModel,
+    loraRank: 4,
+    loraSeed: 0,
+    tokenizerDir: dir,
+    reduction: 'sequenceMean',
+    adam: () => ({ learning_rate: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8 }),
+  };
+}
+
+test('TinkerPolicy: generate keeps the sampled ids, update moves them, save and load resume the weights', async () => {
+  const policy = await createTinkerPolicy(policyOptions());
+  const prompt = 'def f(x):\n    return';
+  const [out] = await policy.generate([
+    { prompt, n: 2, temperature: 1, topP: 1, maxTokens: 8, seed: 3, stop: ['\n\n'] },
+  ]);
+  assert.equal(out?.length, 2);
+  const [a, b] = out as [NonNullable<typeof out>[0], NonNullable<typeof out>[0]];
+  for (const c of [a, b]) {
+    assert.ok(c.tokenIds && c.logprobs && c.tokenIds.length === c.logprobs.length && c.tokenIds.length > 0);
+    // The text is the ids' decoding, cut at a stop string: training sees the ids as sampled.
+    assert.ok(tok.decode(c.tokenIds).startsWith(c.text));
+    assert.ok(!c.text.includes('\n\n'));
+  }
+  const promptIds = tok.encode(prompt);
+  const samplerBefore = policy.trainer.samplerPath;
+  const before0 = await logprobsOf(samplerBefore, promptIds, a.tokenIds as number[]);
+  assert.ok(maxAbsDiff(before0, a.logprobs as number[]) < 1e-3, 'the sampler scored its own tokens');
+
+  const stats = await policy.update([
+    { prompt, completion: a, advantage: 1, group: 'deduction.solver' },
+    { prompt, completion: b, advantage: 0, group: 'deduction.solver' }, // no signal: left out
+  ]);
+  assert.equal(stats.tokens, a.tokenIds?.length);
+  notes.push(
+    `TinkerPolicy.update of one sequence (forward_backward + optim_step + save_weights_for_sampler, shapes compiling): ${(stats.timeMs / 1000).toFixed(1)} s`,
+  );
+  assert.ok(stats.gradNorm > 0, `grad norm ${stats.gradNorm}`);
+  assert.equal(policy.trainer.step, 1);
+  assert.notEqual(policy.trainer.samplerPath, samplerBefore, 'the new weights are published');
+  const after1 = await logprobsOf(policy.trainer.samplerPath, promptIds, a.tokenIds as number[]);
+  assert.ok(sum(after1) - sum(before0) > 0.01, `rewarded sequence rose by ${sum(after1) - sum(before0)}`);
+
+  // An update with no signal takes no step.
+  const none = await policy.update([{ prompt, completion: b, advantage: 0, group: 'deduction.solver' }]);
+  assert.equal(none.tokens, 0);
+  assert.equal(policy.trainer.step, 1);
+
+  const dir = join(root, 'policy-checkpoint');
+  await policy.save(dir);
+  const pointer = readTinkerPointer(dir);
+  assert.match(pointer.statePath, /^tinker:\/\/.+\/weights\/policy-checkpoint$/);
+  assert.equal(pointer.step, 1);
+  assert.equal(pointer.modelId, policy.trainer.model.modelId);
+  await policy.close();
+
+  const resumed = await loadTinkerPolicy(dir, policyOptions());
+  assert.notEqual(resumed.trainer.model.modelId, pointer.modelId, 'a new model loaded the saved state');
+  assert.equal(resumed.trainer.step, 1);
+  const lpR = await logprobsOf(resumed.trainer.samplerPath, promptIds, a.tokenIds as number[]);
+  assert.ok(maxAbsDiff(lpR, after1) < 1e-5, `resumed vs saved differ by ${maxAbsDiff(lpR, after1)}`);
+  await resumed.close();
+  trainedCheckpoint = {
+    statePath: pointer.statePath,
+    step: pointer.step,
+    prompt: promptIds,
+    completion: a.tokenIds as number[],
+    logprobs: after1,
+  };
+  await assert.rejects(
+    loadTinkerPolicy(dir, { ...policyOptions(), loraRank: 8 }),
+    /saved from .* at LoRA rank 4, but the run asks for .* at rank 8/,
+  );
+});
+
+function azr(args: string[]): {
+  child: ChildProcess;
+  done: Promise<{ code: number | null; out: string; err: string }>;
+} {
+  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d) => {
+    out += d;
+  });
+  child.stderr?.on('data', (d) => {
+    err += d;
+  });
+  const done = new Promise<{ code: number | null; out: string; err: string }>((resolve) =>
+    child.on('exit', (code) => resolve({ code, out, err })),
+  );
+  return { child, done };
+}
+
+/** Tinker calls in the server's access log, by route. */
+function callCounts(log: string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const m of log.matchAll(/"(?:POST|GET) \/api\/v1\/([a-z_]+)/g))
+    counts[m[1] as string] = (counts[m[1] as string] ?? 0) + 1;
+  return counts;
+}
+
+test('azr train --backend tinker: three iterations, killed after the second and resumed from the remote weights', async () => {
+  assert.ok(trainedCheckpoint, 'the first test saved a trained checkpoint');
+  const init = trainedCheckpoint;
+  const config = join(root, 'small.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      selfplay: { proposerBatch: 2, solverBatch: 4, learnabilityRollouts: 2 },
+      sampling: { proposerMaxTokens: 32, solverMaxTokens: 16 },
+      optimizer: { learningRate: 1e-2, warmupSteps: 0, clipEpsilon: null },
+      evalEvery: null,
+    }),
+  );
+  const dir = join(root, 'run');
+  const run = new RunDir(dir);
+  const logAtStart = server.log().length;
+  const first = azr([
+    ...['train', '--preset', 'tiny', '--iterations', '3', '--seed', '5', '--config', config, '--out', dir],
+    ...['--backend', 'tinker', '--tinker-url', server.url, '--base-model', server.baseModel],
+    ...['--tokenizer', server.modelDir, '--lora-rank', '4', '--reduction', 'sequenceMean'],
+    ...['--tinker-init', init.statePath],
+  ]);
+  for (let i = 0; i < 6000 && (run.readState()?.iteration ?? 0) < 2; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  first.child.kill('SIGKILL');
+  const k = await first.done;
+  assert.equal(k.code, null, `killed, not finished: ${k.out}\n${k.err}`);
+  assert.match(k.out, /tinker: new LoRA model \S+ \(rank 4\) on .* from the weights of tinker:\/\//);
+  const at = run.readState()?.iteration ?? 0;
+  assert.equal(at, 2, `killed after iteration ${at}`);
+  const saved = readTinkerPointer(run.checkpointPath(run.readState()?.checkpoint as string));
+
+  const logAtResume = server.log().length;
+  const resumed = await azr(['train', '--resume', dir]).done;
+  const resumedCalls = callCounts(server.log().slice(logAtResume));
+  assert.equal(resumed.code, 0, resumed.err);
+  assert.match(resumed.out, /resuming at iteration 2/);
+  assert.ok(
+    resumed.out.includes(`tinker: resumed ${saved.statePath} (step ${saved.step})`),
+    `the resumed run loaded the saved remote state:\n${resumed.out}`,
+  );
+  const state = run.readState();
+  assert.equal(state?.iteration, 3);
+  const metrics = readMetricsFile(run.metricsPath).records;
+  assert.deepEqual(
+    metrics.map((m) => m.iteration),
+    [1, 2, 3],
+  );
+  const final = readTinkerPointer(run.checkpointPath(state?.checkpoint as string));
+  assert.ok(existsSync(join(run.checkpointPath(state?.checkpoint as string), POINTER_FILE)));
+  assert.notEqual(final.modelId, saved.modelId, 'the resumed run trains a new model loaded from the save');
+  const updates = metrics.filter((m) => m.gradNorm > 0).length;
+  assert.equal(final.step, updates, 'one optimizer step per iteration with a gradient');
+
+  // The weights came through --tinker-init, the save, the SIGKILL and the resume: the fixed sequence
+  // scores as under the starting weights unless the run took a step.
+  const end = await logprobsOf(final.samplerPath, init.prompt, init.completion);
+  const moved = maxAbsDiff(end, init.logprobs);
+  if (updates === 0) assert.ok(moved < 1e-5, `no step taken, yet the log-probabilities moved by ${moved}`);
+  else assert.ok(moved > 1e-4, `${updates} steps taken, yet the log-probabilities moved by only ${moved}`);
+
+  // What one iteration costs against the CPU server, and which Tinker calls it makes.
+  const log = server.log();
+  notes.push(
+    `iterations (s): ${metrics.map((m) => `${m.iteration}: ${m.iterationS.toFixed(1)} (sample ${m.phases.sample.toFixed(1)}, execute ${m.phases.execute.toFixed(1)}, update ${m.phases.update.toFixed(1)}; loss ${m.loss.toFixed(4)}, grad norm ${m.gradNorm.toFixed(4)})`).join('; ')}`,
+    `Tinker calls of the resumed run, which ran one iteration (server access log): ${JSON.stringify(resumedCalls)}`,
+    `Tinker calls of the whole test run: ${JSON.stringify(callCounts(log.slice(logAtStart)))}`,
+    `iterations with a gradient: ${updates}; fixed sequence's log-probability ${sum(init.logprobs).toFixed(4)} -> ${sum(end).toFixed(4)}`,
+  );
+});

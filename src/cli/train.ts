@@ -21,7 +21,7 @@ export const trainUsage = `usage: azr train [options]
                      none: random weights (the default); the run records the file's SHA-256
 
   --backend KIND     builtin (the model in this process; the default) | tinker (a LoRA model on a
-                     server speaking the Tinker API: hosted Tinker or SkyRL's server; docs/tinker.md)
+                     server speaking the Tinker API: hosted Tinker or SkyRL's server; docs/distributed.md)
   --tinker-url URL   the Tinker server (tinker backend; required)
   --base-model NAME  the base model as the server names it (required)
   --tokenizer DIR    a local folder with the base model's tokenizer.json (required)

@@ -116,7 +116,7 @@ export const SelfPlayConfigSchema = z
       .strict(),
     /**
      * Where the policy lives and learns: the built-in model in this process, or a LoRA model on a server
-     * speaking the Tinker API (hosted Tinker, or SkyRL's open server; docs/tinker.md). With 'tinker', the
+     * speaking the Tinker API (hosted Tinker, or SkyRL's open server; docs/distributed.md). With 'tinker', the
      * `model` block's preset and threads are unused, `optimizer` gives the Adam settings (trainUnderMask and
      * clipEpsilon do not apply: the loss is Tinker's unclipped importance sampling), and the answer grammar
      * is not applied (the server samples freely; the environment parses the text either way).

@@ -8,7 +8,7 @@
 // A random model never writes `</answer>`, so every reward is the format penalty and TRR++ gives every
 // sample advantage 0: the loop then takes no optimizer step (as the built-in policy does), and no
 // supervised warm-up can teach the tiny random model the format (its lm_head rows have norm 0.16, so a
-// LoRA on the blocks moves no logit by more than about 1.3; docs/tinker.md). So the
+// LoRA on the blocks moves no logit by more than about 1.3; docs/distributed.md). So the
 // run's learning is checked as a bookkeeping identity: the saved step count equals the iterations that
 // had a gradient, and the fixed prompt's log-probabilities under the run's final weights equal those of
 // the weights it started from (--tinker-init: the first test's trained checkpoint) exactly when no step

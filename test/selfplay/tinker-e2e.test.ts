@@ -187,7 +187,7 @@ test('azr train --backend tinker: three iterations, killed after the second and 
     JSON.stringify({
       selfplay: { proposerBatch: 2, solverBatch: 4, learnabilityRollouts: 2 },
       sampling: { proposerMaxTokens: 32, solverMaxTokens: 16 },
-      optimizer: { learningRate: 1e-2, warmupSteps: 0, clipEpsilon: null },
+      optimizer: { learningRate: 1e-3, warmupSteps: 0, clipEpsilon: null },
       evalEvery: null,
     }),
   );

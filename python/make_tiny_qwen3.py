@@ -4,7 +4,20 @@ The folder is what SkyRL's Tinker server takes as --base-model: config.json, mod
 tokenizer committed beside this script (tokenizer.json, tokenizer_config.json with a chat template).
 Same seed, same weights.
 
-    python python/make_tiny_qwen3.py OUT_DIR [--seed 0] [--layers 2] [--hidden 64]
+    python python/make_tiny_qwen3.py OUT_DIR [--seed 0] [--layers 2] [--hidden 64] [--answer-weight 2.0]
+
+Shaped for the tests in one way. A random model with this 1025-token vocabulary would write the
+answer's closing tag `</answer>` (one added token of the tokenizer) with probability about 1/1025 per
+step, so self-play would see only format errors (reward -1 everywhere, TRR++ advantages 0, no training
+step). So every token's embedding holds the same value (0.1, five times HF's init range) in dimension 0,
+a constant feature that survives the random blocks (after the final RMSNorm it is about 2 of the hidden
+state's norm 8), and the `</answer>` row of the output layer reads it with weight --answer-weight: a
+logit offset of about 4 in every context. Measured (this script's defaults, a deduction prompt ending in
+`<answer>`, temperature 1) with HF's PyTorch forward: P(`</answer>`) 7 % per position on average
+(1.5-15 %); of 200 samples of 16 tokens, 74 % contain `</answer>` and 46 % have a non-empty one-line
+body before it (a well-formed solver answer). SkyRL's JAX sampler gives the token more (log-probability
+-1.4 right after `<answer>`; 31 of 32 samples contain it); docs/distributed.md has what the e2e test sees.
+Everything else is HF's random init (the other output rows stay small: range 0.02).
 """
 
 import argparse
@@ -24,6 +37,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--answer-weight", type=float, default=2.0)
     args = parser.parse_args()
 
     tokenizer = Tokenizer.from_file(str(TOKENIZER_DIR / "tokenizer.json"))
@@ -45,6 +59,13 @@ def main() -> None:
     )
     torch.manual_seed(args.seed)
     model = Qwen3ForCausalLM(config)
+    answer = tokenizer.token_to_id("</answer>")
+    assert answer is not None, "the tokenizer has no </answer> token"
+    with torch.no_grad():
+        embed = model.model.embed_tokens.weight
+        # The constant feature (see the docstring) and the `</answer>` row reading it.
+        embed[:, 0] = 5 * config.initializer_range
+        model.lm_head.weight[answer, 0] = args.answer_weight
     args.out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.out_dir, safe_serialization=True)
     for name in ("tokenizer.json", "tokenizer_config.json"):

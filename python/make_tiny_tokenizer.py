@@ -8,6 +8,9 @@ real structure, and tokenizer_config.json carries a ChatML chat template like Qw
 The result is committed (python/tiny-qwen3-tokenizer/); run this only to change it:
 
     python python/make_tiny_tokenizer.py python/tiny-qwen3-tokenizer [--vocab-size 1024]
+
+The trained vocabulary (--vocab-size, the three special tokens included) is followed by one added
+ordinary token, `</answer>`, the answer format's closing tag (ids 0-1023 trained, 1024 added).
 """
 
 import argparse
@@ -15,13 +18,14 @@ import json
 import sysconfig
 from pathlib import Path
 
-from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 # Qwen2/Qwen3's pre-tokenizer split.
 SPLIT_PATTERN = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+"
     r"|\s+(?!\S)|\s+"
 )
+ANSWER_CLOSE = "</answer>"
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 CHAT_TEMPLATE = (
     "{%- for message in messages %}"
@@ -60,6 +64,9 @@ def main() -> None:
     )
     files = corpus_files()
     tok.train([str(f) for f in files], trainer)
+    # The answer's closing tag as one ordinary (non-special) token after the trained vocabulary, so that
+    # the tiny random test model can write it in one step (python/make_tiny_qwen3.py biases it).
+    tok.add_tokens([AddedToken(ANSWER_CLOSE, special=False, normalized=False)])
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
     tok.save(str(args.out_dir / "tokenizer.json"), pretty=True)

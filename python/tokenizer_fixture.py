@@ -25,6 +25,7 @@ STRINGS = [
     "naïve café — 東京 🚀 ünïcödé",
     "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n",
     "\n\n\r\n  \n",
+    "<answer> [1, 2]</answer>\n</answer >",
     "",
 ]
 MESSAGES = [

@@ -5,14 +5,14 @@
 // real CLI: three iterations, killed with SIGKILL after the second commits and resumed from the saved
 // remote weights. Without the Python side installed these tests fail, naming the setup command.
 //
-// A random model never writes `</answer>`, so every reward is the format penalty and TRR++ gives every
-// sample advantage 0: the loop then takes no optimizer step (as the built-in policy does), and no
-// supervised warm-up can teach the tiny random model the format (its lm_head rows have norm 0.16, so a
-// LoRA on the blocks moves no logit by more than about 1.3; docs/distributed.md). So the
-// run's learning is checked as a bookkeeping identity: the saved step count equals the iterations that
-// had a gradient, and the fixed prompt's log-probabilities under the run's final weights equal those of
-// the weights it started from (--tinker-init: the first test's trained checkpoint) exactly when no step
-// was taken, and differ otherwise. That the update moves the weights the right way is the first test.
+// The tiny model is shaped for this (python/make_tiny_qwen3.py): `</answer>` is one token of its
+// tokenizer and its random weights give that token a logit offset in every context, so some solver
+// answers are well formed (reward -0.5, wrong) and others are not (-1). Rewards then differ within a
+// (type, role) group, TRR++ gives non-zero advantages, and the loop takes real optimizer steps. The run's
+// learning is checked on the saved step count (at least one, one per iteration with a gradient) and on
+// the fixed prompt's log-probabilities under the run's final weights, which must differ from those of
+// the weights it started from (--tinker-init: the first test's trained checkpoint). That an update moves
+// the weights the right way is the first test.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -187,7 +187,7 @@ test('azr train --backend tinker: three iterations, killed after the second and 
     JSON.stringify({
       selfplay: { proposerBatch: 2, solverBatch: 4, learnabilityRollouts: 2 },
       sampling: { proposerMaxTokens: 32, solverMaxTokens: 16 },
-      optimizer: { learningRate: 1e-2, warmupSteps: 0, clipEpsilon: null },
+      optimizer: { learningRate: 1e-3, warmupSteps: 0, clipEpsilon: null },
       evalEvery: null,
     }),
   );
@@ -231,14 +231,14 @@ test('azr train --backend tinker: three iterations, killed after the second and 
   assert.ok(existsSync(join(run.checkpointPath(state?.checkpoint as string), POINTER_FILE)));
   assert.notEqual(final.modelId, saved.modelId, 'the resumed run trains a new model loaded from the save');
   const updates = metrics.filter((m) => m.gradNorm > 0).length;
+  assert.ok(updates > 0, 'the loop took at least one optimizer step');
   assert.equal(final.step, updates, 'one optimizer step per iteration with a gradient');
 
-  // The weights came through --tinker-init, the save, the SIGKILL and the resume: the fixed sequence
-  // scores as under the starting weights unless the run took a step.
+  // The weights came through --tinker-init, the steps, the save, the SIGKILL and the resume: the fixed
+  // sequence no longer scores as under the starting weights.
   const end = await logprobsOf(final.samplerPath, init.prompt, init.completion);
   const moved = maxAbsDiff(end, init.logprobs);
-  if (updates === 0) assert.ok(moved < 1e-5, `no step taken, yet the log-probabilities moved by ${moved}`);
-  else assert.ok(moved > 1e-4, `${updates} steps taken, yet the log-probabilities moved by only ${moved}`);
+  assert.ok(moved > 1e-4, `${updates} steps taken, yet the log-probabilities moved by only ${moved}`);
 
   // What one iteration costs against the CPU server, and which Tinker calls it makes.
   const log = server.log();
@@ -246,6 +246,7 @@ test('azr train --backend tinker: three iterations, killed after the second and 
     `iterations (s): ${metrics.map((m) => `${m.iteration}: ${m.iterationS.toFixed(1)} (sample ${m.phases.sample.toFixed(1)}, execute ${m.phases.execute.toFixed(1)}, update ${m.phases.update.toFixed(1)}; loss ${m.loss.toFixed(4)}, grad norm ${m.gradNorm.toFixed(4)})`).join('; ')}`,
     `Tinker calls of the resumed run, which ran one iteration (server access log): ${JSON.stringify(resumedCalls)}`,
     `Tinker calls of the whole test run: ${JSON.stringify(callCounts(log.slice(logAtStart)))}`,
+    `solver mean reward and share of format errors (deduction / abduction): ${metrics.map((m) => `${m.iteration}: ${(['deduction', 'abduction'] as const).map((t) => `reward ${(m.types[t]?.solverReward ?? 0).toFixed(2)}, format errors ${(m.types[t]?.solverFormatErrors ?? 0).toFixed(2)}`).join(' / ')}`).join('; ')}`,
     `iterations with a gradient: ${updates}; fixed sequence's log-probability ${sum(init.logprobs).toFixed(4)} -> ${sum(end).toFixed(4)}`,
   );
 });

@@ -113,6 +113,11 @@ export interface AttentionShape {
   time: number;
   heads: number;
   width: number;
+  /**
+   * int64 [2] tensor holding [batch, time] when they are symbolic (a graph that serves every batch shape);
+   * `batch` and `time` are then ignored.
+   */
+  bt?: T;
 }
 
 export interface AttentionState {
@@ -123,13 +128,19 @@ export interface AttentionState {
   shape: AttentionShape;
 }
 
+/** Reshape to [B, T, ...rest]: constant dimensions, or the runtime [B, T] of a symbolic graph. */
+export function reshapeBT(g: Graph, a: T, s: { batch: number; time: number; bt?: T }, rest: number[]): T {
+  if (!s.bt) return g.reshape(a, [s.batch, s.time, ...rest]);
+  return g.op('Reshape', [a, g.op('Concat', [s.bt, g.ints(rest)], { axis: 0 })]);
+}
+
 function splitHeads(g: Graph, a: T, s: AttentionShape): T {
   const hd = s.width / s.heads;
-  return g.transpose(g.reshape(a, [s.batch, s.time, s.heads, hd]), [0, 2, 1, 3]); // [B, H, T, hd]
+  return g.transpose(reshapeBT(g, a, s, [s.heads, hd]), [0, 2, 1, 3]); // [B, H, T, hd]
 }
 
 function mergeHeads(g: Graph, a: T, s: AttentionShape): T {
-  return g.reshape(g.transpose(a, [0, 2, 1, 3]), [s.batch * s.time, s.width]); // [N, D]
+  return g.reshape(g.transpose(a, [0, 2, 1, 3]), [-1, s.width]); // [N, D]
 }
 
 /** `mask` is additive, broadcastable to [B, H, T, T] (0 where a query may attend, a large negative elsewhere). */
@@ -173,17 +184,20 @@ export interface EmbeddingState {
   vocab: number;
   width: number;
   context: number;
+  /** Symbolic batch and time: `tokens` is [B, T] and this int64 [2] tensor holds [B, T] (see AttentionShape). */
+  bt?: T;
 }
 
-/** tokens: int64 [N] -> x [N, D]. */
+/** tokens: int64 [N] (or [B, T] with `bt`) -> x [N, D]. */
 export function embedding(
   g: Graph,
   tokens: T,
   s: Omit<EmbeddingState, 'tokens'>,
 ): { y: T; state: EmbeddingState } {
-  const pos = g.op('Slice', ['wpe', g.ints([0]), g.ints([s.time]), g.ints([0])]); // [T, D]
-  const tok = g.op('Gather', ['wte', g.reshape(tokens, [s.batch, s.time])]); // [B, T, D]
-  return { y: g.reshape(g.add(tok, pos), [s.batch * s.time, s.width]), state: { ...s, tokens } };
+  const time = s.bt ? g.op('Slice', [s.bt, g.ints([1]), g.ints([2])]) : g.ints([s.time]);
+  const pos = g.op('Slice', ['wpe', g.ints([0]), time, g.ints([0])]); // [T, D]
+  const tok = g.op('Gather', ['wte', s.bt ? tokens : g.reshape(tokens, [s.batch, s.time])]); // [B, T, D]
+  return { y: g.reshape(g.add(tok, pos), [-1, s.width]), state: { ...s, tokens } };
 }
 
 /**
@@ -192,13 +206,21 @@ export function embedding(
  * Returns the input-side wte gradient; the caller adds the tied head's part.
  */
 export function embeddingBackward(g: Graph, dx: T, s: EmbeddingState, grads: Grads): T {
-  const dpos = g.sum0(g.reshape(dx, [s.batch, s.time, s.width])); // [T, D]
-  setGrad(
-    grads,
-    'wpe',
-    s.context > s.time ? g.op('Pad', [dpos, g.ints([0, 0, s.context - s.time, 0])]) : dpos,
-  );
-  return g.matmul(g.t2(oneHot(g, s.tokens, s.vocab)), dx);
+  const dpos = g.sum0(reshapeBT(g, dx, s, [s.width])); // [T, D]
+  if (s.bt) {
+    // Rows T .. context-1 of wpe get zero gradient: pad by context - T at the end of axis 0.
+    const time = g.op('Slice', [s.bt, g.ints([1]), g.ints([2])]);
+    const pads = g.op('Concat', [g.ints([0, 0]), g.sub(g.ints([s.context]), time), g.ints([0])], { axis: 0 });
+    setGrad(grads, 'wpe', g.op('Pad', [dpos, pads]));
+  } else {
+    setGrad(
+      grads,
+      'wpe',
+      s.context > s.time ? g.op('Pad', [dpos, g.ints([0, 0, s.context - s.time, 0])]) : dpos,
+    );
+  }
+  const ids = s.bt ? g.reshape(s.tokens, [-1]) : s.tokens;
+  return g.matmul(g.t2(oneHot(g, ids, s.vocab)), dx);
 }
 
 export function oneHot(g: Graph, ids: T, vocab: number): T {
@@ -225,13 +247,7 @@ export function head(g: Graph, h: T, bias?: T): { lsm: T; state: HeadState } {
  * Given d loss / d logp(target) = -coef per row (so loss = -sum coef * logp for fixed coef), the logits'
  * gradient is coef * (softmax - onehot(target)); under a mask the softmax is the masked one, 0 where masked. Returns { dh, dwte } (the head's part of wte's gradient).
  */
-export function headBackward(
-  g: Graph,
-  coef: T,
-  targetsOneHot: T,
-  s: HeadState,
-  rows: number,
-): { dh: T; dwte: T } {
-  const dlogits = g.mul(g.reshape(coef, [rows, 1]), g.sub(g.op('Exp', [s.lsm]), targetsOneHot));
+export function headBackward(g: Graph, coef: T, targetsOneHot: T, s: HeadState): { dh: T; dwte: T } {
+  const dlogits = g.mul(g.reshape(coef, [-1, 1]), g.sub(g.op('Exp', [s.lsm]), targetsOneHot));
   return { dh: g.matmul(dlogits, 'wte'), dwte: g.matmul(g.t2(dlogits), s.h) };
 }

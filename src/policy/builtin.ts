@@ -7,11 +7,10 @@
 // every completion token, weighted by the mean over each sequence's completion tokens, then the mean over
 // the sequences of a step; prompt and padding positions weigh 0, and a sequence longer than the context
 // loses tokens from the left of its prompt. Samples with zero advantage carry no gradient and are skipped
-// (the mean is over the sequences that carry signal). The engine has no gradient accumulation, so more
-// than `maxTrainBatch` sequences are split into minibatches of that many rows, one optimizer step each
-// (as PPO does), over length-sorted sequences padded to multiples of 128 tokens so a handful of graph
-// shapes serve every update (building a training graph costs seconds, and each shape's session keeps
-// its own activation memory: 0.3-2 GB for the small preset at 16 rows).
+// (the mean is over the sequences that carry signal). More than `maxTrainBatch` sequences are split into
+// minibatches of that many rows, one optimizer step each (as PPO does), over length-sorted sequences; the
+// engine runs each step in row chunks cut to their own length (engine.ts), so a minibatch is packed to
+// its longest sequence and short sequences cost only their own tokens.
 //
 // Training under the sampling mask (`trainUnderMask`, default on). Samples are drawn under a vocabulary
 // mask (grammar-constrained decoding, and always the base mask of ids a completion may contain). Scored
@@ -37,8 +36,6 @@ import { packTrainBatch, type Sequence } from '../rl/objective.js';
 import type { Completion, GenerateRequest, Policy, TrainingSample, UpdateStats } from './types.js';
 
 export const CHECKPOINT_FILE = 'model.safetensors';
-/** Training lengths are multiples of this (see update() above). */
-const TRAIN_TIME_BLOCK = 128;
 
 export interface BuiltinPolicyOptions {
   threads: number;
@@ -175,9 +172,7 @@ function wrap(engine: OrtModelEngine, opts: BuiltinPolicyOptions): BuiltinPolicy
       const lr = engine.learningRate(engine.step + 1);
       if (seqs.length === 0)
         return { loss: 0, gradNorm: 0, tokens: 0, learningRate: lr, timeMs: performance.now() - t0 };
-      // Micro-steps of a fixed number of rows over sequences sorted by length, each padded to a multiple
-      // of 128 tokens: a handful of graph shapes serve every update (building one costs seconds), and
-      // short sequences are not padded to the longest of the whole update.
+      // Micro-steps of a fixed number of rows over sequences sorted by length.
       const ctx = engine.config.contextLength;
       seqs.sort((a, b) => a.prompt.length + a.completion.length - (b.prompt.length + b.completion.length));
       let loss = 0;
@@ -186,7 +181,8 @@ function wrap(engine: OrtModelEngine, opts: BuiltinPolicyOptions): BuiltinPolicy
       for (let i = 0; i < seqs.length; i += maxTrain) {
         const part = seqs.slice(i, i + maxTrain);
         const longest = Math.max(...part.map((q) => q.prompt.length + q.completion.length - 1));
-        const time = Math.min(ctx, Math.ceil(longest / TRAIN_TIME_BLOCK) * TRAIN_TIME_BLOCK);
+        const time = Math.min(ctx, longest);
+        // Weightless filler rows (the engine leaves them out) keep the weights' arithmetic below as it was.
         const filler: Sequence[] = Array.from({ length: maxTrain - part.length }, () => ({
           prompt: [PAD],
           completion: [],

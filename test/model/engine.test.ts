@@ -268,7 +268,7 @@ const logSoftmaxAt = (logits: Float32Array, V: number, b: number, id: number) =>
 };
 
 for (const sampleWeights of ['inputs', 'baked'] as const) {
-  test(`prefill + decode equal the full forward at every position, rows of different lengths, after an update (${sampleWeights} weights)`, async () => {
+  test(`prefill + decode equal the full forward at every position, rows of different lengths and a repeated prompt, after an update (${sampleWeights} weights)`, async () => {
     // Long enough that the cache grows twice while decoding (64 -> 128 slots, then to the context's 175).
     const c: ModelConfig = { ...cfg, contextLength: 160 };
     // With fed weights, every row is prefilled on its own (a score budget of one byte), so the row-chunked
@@ -277,11 +277,13 @@ for (const sampleWeights of ['inputs', 'baked'] as const) {
     const engine = await createModelEngine(c, { threads: 1, seed: 2, optimizer, sampleWeights, ...chunked });
     const rng = new Rng(13);
     perturbParameters(engine, rng, 0.05);
-    const promptLens = [20, 3, 9];
+    // Row 3 starts with row 1's prompt: the prefill computes it once and copies it; the rows part after it.
+    const promptLens = [20, 3, 9, 3];
     const steps = 120;
     const T = 20 + steps;
     const B = promptLens.length;
     const tokens = Int32Array.from({ length: B * T }, () => rng.int(c.vocabSize));
+    tokens.copyWithin(3 * T, T, T + 3);
     const targets = Int32Array.from({ length: B * T }, (_, i) =>
       (i + 1) % T === 0 ? 0 : (tokens[i + 1] as number),
     );

@@ -63,7 +63,8 @@
 // KV cache: per layer a head-major [rows, H, C, hd] buffer for keys and one for values, C a capacity
 // that grows in blocks of 64 slots up to the context (see decode-graph.ts for why not time-major). The
 // backing stores are sized for the whole context from the start and grown in place, and a freed cache's
-// stores serve the next cache of the same batch size: on this machine the first write to fresh memory
+// stores serve the next cache of at most its batch size (the largest freed cache is kept, so a run
+// holds one set for its largest batch instead of one per batch size met): on this machine the first write to fresh memory
 // costs about 16 us per 4 KiB page, and allocating a bigger cache at each growth step cost 10% of the
 // sampling benchmark's time. keepRows drops finished rows by moving the survivors down in place.
 // Prompts are left-padded to a common length so every decode step writes the same slot for all rows;
@@ -127,12 +128,10 @@ const SCORE_SESSIONS = 2;
 const CHUNK_TOKENS = 2048;
 /** Chunk lengths are multiples of this. */
 const TIME_BLOCK = 16;
-/** Decode sessions per batch size and prefill sessions per (batch size, prompt block). */
-const SAMPLE_SESSIONS = 32;
+/** Sampling sessions kept alive: the prefill and the decode graph (symbolic shapes). */
+const SAMPLE_SESSIONS = 2;
 /** The KV cache grows by this many slots at a time. */
 const CACHE_BLOCK = 64;
-/** Freed caches whose buffers are kept for reuse (each is sized for the whole context; batches are sampled one after another). */
-const SPARE_CACHES = 1;
 
 /** One gradient run of a training step: batch rows (in run order) and the length they are cut to. */
 export interface TrainChunk {
@@ -270,8 +269,12 @@ class Cache implements KvCache {
     const hd = this.headDim;
     const n = count * hd;
     const r0 = first * this.heads;
-    for (let r = 0; r < rows * this.heads; r++)
-      dst.set(src.subarray(r * n, (r + 1) * n), ((r0 + r) * this.capacity + at) * hd);
+    for (let r = 0; r < rows * this.heads; r++) {
+      const to = ((r0 + r) * this.capacity + at) * hd;
+      // A decode step writes one slot (hd floats) per row and head: a plain loop, no subarray per copy.
+      if (n <= 64) for (let i = 0; i < n; i++) dst[to + i] = src[r * n + i] as number;
+      else dst.set(src.subarray(r * n, (r + 1) * n), to);
+    }
   }
 }
 
@@ -312,8 +315,8 @@ class OrtEngine implements ModelEngine {
   private get bakedSampling(): boolean {
     return this.opts.sampleWeights !== 'inputs';
   }
-  /** Backing stores of freed caches, most recent first, for the next cache of the same size. */
-  private spareCacheBuffers: ArrayBuffer[][] = [];
+  /** Backing stores of the largest freed cache, for the next cache of at most its batch size. */
+  private spareCache: ArrayBuffer[] | null = null;
   /** Weight feeds of the sampling graphs for the current step (with wte^T), built on first use. */
   private sampleFeeds: Record<string, ort.Tensor> | null = null;
   readonly config: ModelConfig;
@@ -611,11 +614,13 @@ class OrtEngine implements ModelEngine {
     const { dModel, layers, heads, contextLength } = this.config;
     const maxCapacity = contextLength + PROMPT_BLOCK - 1;
     const bytes = Cache.bufferBytes(batch, heads, dModel / heads, maxCapacity);
-    const reuse = this.spareCacheBuffers.findIndex((set) => set[0]?.byteLength === bytes);
+    // A cache uses the front of its buffers, so the spare serves any batch up to its own size.
+    const spare = this.spareCache;
     const buffers =
-      reuse >= 0
-        ? (this.spareCacheBuffers.splice(reuse, 1)[0] as ArrayBuffer[])
+      spare && (spare[0]?.byteLength ?? 0) >= bytes
+        ? spare
         : Array.from({ length: 2 * layers }, () => new ArrayBuffer(bytes));
+    if (buffers === spare) this.spareCache = null;
     return new Cache(batch, heads, dModel / heads, layers, maxCapacity, buffers);
   }
 
@@ -623,8 +628,10 @@ class OrtEngine implements ModelEngine {
     const cache = kv as Cache;
     if (!(cache instanceof Cache) || cache.capacity < 0) return;
     cache.capacity = -1; // liveCache refuses it from now on
-    this.spareCacheBuffers.unshift(cache.buffers);
-    this.spareCacheBuffers.length = Math.min(this.spareCacheBuffers.length, SPARE_CACHES);
+    // Keep the larger of the freed cache's buffers and the spare ones.
+    const spare = this.spareCache;
+    if (!spare || (spare[0]?.byteLength ?? 0) <= (cache.buffers[0]?.byteLength ?? 0))
+      this.spareCache = cache.buffers;
   }
 
   keepRows(kv: KvCache, keep: readonly number[]): void {

@@ -22,7 +22,9 @@
 // their gradients into running sums, then one run of the optimizer graph (clipping, AdamW) over the sums.
 // The gradient graph takes any batch shape, so one session per (loss variant, masked or not) serves every
 // chunk, and its arena holds the memory of the largest chunk once. A chunk holds at most 2,048 rows x
-// time (`chunkTokens`), and each row is cut after its last weighted position (trainChunks). Before this,
+// time (`chunkTokens`), and each row is cut after its last weighted position (trainChunks). Rows may
+// carry positions and attention segments (TrainBatch), so that sequences sharing a prompt ride in one
+// row. Before this,
 // one session per (batch, time) shape ran the whole step, and each shape's arena kept the peak of its
 // largest run: measured on a self-play update of the small preset (16 rows of up to 512 tokens), 3.9-4.7
 // GB resident for the four training lengths against 0.5 GB chunked, and 12-13 s of CPU time per update
@@ -387,7 +389,9 @@ class OrtEngine implements ModelEngine {
     for (const s of this.specs) out[`${prefix}${s.name}`] = f32(w.get(s.name) as Float32Array, s.shape);
   }
 
-  private checkBatch(b: Pick<TrainBatch, 'batch' | 'time' | 'tokens' | 'targets' | 'allowed'>): void {
+  private checkBatch(
+    b: Pick<TrainBatch, 'batch' | 'time' | 'tokens' | 'targets' | 'allowed' | 'positions' | 'segments'>,
+  ): void {
     const n = b.batch * b.time;
     if (!Number.isInteger(b.batch) || !Number.isInteger(b.time) || b.batch < 1 || b.time < 1)
       throw new RangeError(`batch and time must be positive integers, got ${b.batch} x ${b.time}`);
@@ -400,6 +404,19 @@ class OrtEngine implements ModelEngine {
       const t = b.tokens[i] as number;
       const y = b.targets[i] as number;
       if (t < 0 || t >= V || y < 0 || y >= V) throw new RangeError(`token id out of range at ${i}`);
+    }
+    const ctx = this.config.contextLength;
+    if (b.positions) {
+      if (b.positions.length !== n) throw new RangeError('positions must hold batch * time values');
+      for (const p of b.positions)
+        if (!Number.isInteger(p) || p < 0 || p >= ctx)
+          throw new RangeError(`position ${p} is outside the context (0..${ctx - 1})`);
+    }
+    if (b.segments) {
+      if (b.segments.length !== n) throw new RangeError('segments must hold batch * time values');
+      for (const x of b.segments)
+        if (!Number.isInteger(x) || x < 0)
+          throw new RangeError(`segment ${x} must be a non-negative integer`);
     }
     if (b.allowed) {
       if (b.allowed.length !== n * V)
@@ -449,6 +466,8 @@ class OrtEngine implements ModelEngine {
       const n = rows.length * Tc;
       const tokens = new BigInt64Array(n);
       const targets = new BigInt64Array(n);
+      const positions = new BigInt64Array(n);
+      const segments = new BigInt64Array(n);
       const pick = (src: Float32Array) => {
         const out = new Float32Array(n);
         rows.forEach((b, r) => {
@@ -460,10 +479,14 @@ class OrtEngine implements ModelEngine {
         for (let t = 0; t < Tc; t++) {
           tokens[r * Tc + t] = BigInt(batch.tokens[b * T + t] as number);
           targets[r * Tc + t] = BigInt(batch.targets[b * T + t] as number);
+          positions[r * Tc + t] = BigInt(batch.positions ? (batch.positions[b * T + t] as number) : t);
+          if (batch.segments) segments[r * Tc + t] = BigInt(batch.segments[b * T + t] as number);
         }
       });
       const feeds: Record<string, ort.Tensor> = {
         tokens: new ort.Tensor('int64', tokens, [rows.length, Tc]),
+        positions: new ort.Tensor('int64', positions, [rows.length, Tc]),
+        segments: new ort.Tensor('int64', segments, [rows.length, Tc]),
         targets: new ort.Tensor('int64', targets, [n]),
       };
       if (batch.allowed) {
@@ -545,12 +568,14 @@ class OrtEngine implements ModelEngine {
   }
 
   async logprobs(
-    b: Pick<TrainBatch, 'batch' | 'time' | 'tokens' | 'targets' | 'allowed'>,
+    b: Pick<TrainBatch, 'batch' | 'time' | 'tokens' | 'targets' | 'allowed' | 'positions' | 'segments'>,
   ): Promise<Float32Array> {
     this.checkBatch(b);
     const N = b.batch * b.time;
     const feeds: Record<string, ort.Tensor> = {
       tokens: i64(b.tokens, [b.batch, b.time]),
+      positions: i64(b.positions ?? Int32Array.from({ length: N }, (_, i) => i % b.time), [b.batch, b.time]),
+      segments: i64(b.segments ?? new Int32Array(N), [b.batch, b.time]),
       targets: i64(b.targets, [N]),
     };
     this.maskFeed(feeds, b);

@@ -184,20 +184,17 @@ export interface EmbeddingState {
   vocab: number;
   width: number;
   context: number;
-  /** Symbolic batch and time: `tokens` is [B, T] and this int64 [2] tensor holds [B, T] (see AttentionShape). */
-  bt?: T;
 }
 
-/** tokens: int64 [N] (or [B, T] with `bt`) -> x [N, D]. */
+/** tokens: int64 [N] -> x [N, D]. */
 export function embedding(
   g: Graph,
   tokens: T,
   s: Omit<EmbeddingState, 'tokens'>,
 ): { y: T; state: EmbeddingState } {
-  const time = s.bt ? g.op('Slice', [s.bt, g.ints([1]), g.ints([2])]) : g.ints([s.time]);
-  const pos = g.op('Slice', ['wpe', g.ints([0]), time, g.ints([0])]); // [T, D]
-  const tok = g.op('Gather', ['wte', s.bt ? tokens : g.reshape(tokens, [s.batch, s.time])]); // [B, T, D]
-  return { y: g.reshape(g.add(tok, pos), [-1, s.width]), state: { ...s, tokens } };
+  const pos = g.op('Slice', ['wpe', g.ints([0]), g.ints([s.time]), g.ints([0])]); // [T, D]
+  const tok = g.op('Gather', ['wte', g.reshape(tokens, [s.batch, s.time])]); // [B, T, D]
+  return { y: g.reshape(g.add(tok, pos), [s.batch * s.time, s.width]), state: { ...s, tokens } };
 }
 
 /**
@@ -206,21 +203,38 @@ export function embedding(
  * Returns the input-side wte gradient; the caller adds the tied head's part.
  */
 export function embeddingBackward(g: Graph, dx: T, s: EmbeddingState, grads: Grads): T {
-  const dpos = g.sum0(reshapeBT(g, dx, s, [s.width])); // [T, D]
-  if (s.bt) {
-    // Rows T .. context-1 of wpe get zero gradient: pad by context - T at the end of axis 0.
-    const time = g.op('Slice', [s.bt, g.ints([1]), g.ints([2])]);
-    const pads = g.op('Concat', [g.ints([0, 0]), g.sub(g.ints([s.context]), time), g.ints([0])], { axis: 0 });
-    setGrad(grads, 'wpe', g.op('Pad', [dpos, pads]));
-  } else {
-    setGrad(
-      grads,
-      'wpe',
-      s.context > s.time ? g.op('Pad', [dpos, g.ints([0, 0, s.context - s.time, 0])]) : dpos,
-    );
-  }
-  const ids = s.bt ? g.reshape(s.tokens, [-1]) : s.tokens;
-  return g.matmul(g.t2(oneHot(g, ids, s.vocab)), dx);
+  const dpos = g.sum0(g.reshape(dx, [s.batch, s.time, s.width])); // [T, D]
+  setGrad(
+    grads,
+    'wpe',
+    s.context > s.time ? g.op('Pad', [dpos, g.ints([0, 0, s.context - s.time, 0])]) : dpos,
+  );
+  return g.matmul(g.t2(oneHot(g, s.tokens, s.vocab)), dx);
+}
+
+export interface PositionedEmbeddingState {
+  /** int64 [B, T] token ids and position ids, any B and T. */
+  tokens: T;
+  positions: T;
+  vocab: number;
+  width: number;
+  context: number;
+}
+
+/** x[b, t] = wte[tokens[b, t]] + wpe[positions[b, t]], as [N, D]. */
+export function positionedEmbedding(g: Graph, s: PositionedEmbeddingState): T {
+  const x = g.add(g.op('Gather', ['wte', s.tokens]), g.op('Gather', ['wpe', s.positions])); // [B, T, D]
+  return g.reshape(x, [-1, s.width]);
+}
+
+/**
+ * dwpe = onehot(positions)^T dx ([context, N] x [N, D]; positions may repeat within a row) and the input
+ * side of dwte = onehot(tokens)^T dx, returned for the caller to add the tied head's part.
+ */
+export function positionedEmbeddingBackward(g: Graph, dx: T, s: PositionedEmbeddingState, grads: Grads): T {
+  const flat = (ids: T, depth: number) => g.t2(oneHot(g, g.reshape(ids, [-1]), depth));
+  setGrad(grads, 'wpe', g.matmul(flat(s.positions, s.context), dx));
+  return g.matmul(flat(s.tokens, s.vocab), dx);
 }
 
 export function oneHot(g: Graph, ids: T, vocab: number): T {

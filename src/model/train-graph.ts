@@ -30,9 +30,6 @@ import {
   type AttentionState,
   attention,
   attentionBackward,
-  type EmbeddingState,
-  embedding,
-  embeddingBackward,
   type Grads,
   gelu,
   geluBackward,
@@ -46,6 +43,9 @@ import {
   linear,
   linearBackward,
   oneHot,
+  type PositionedEmbeddingState,
+  positionedEmbedding,
+  positionedEmbeddingBackward,
 } from './layers.js';
 import { Graph, type T } from './onnx/graph.js';
 import { DataType } from './onnx/proto.js';
@@ -73,7 +73,7 @@ interface BlockState {
 }
 
 interface Forward {
-  emb: EmbeddingState;
+  emb: PositionedEmbeddingState;
   blocks: BlockState[];
   lnf: LayerNormState;
   head: HeadState;
@@ -92,32 +92,48 @@ function allowedBias(g: Graph, V: number): T {
 }
 
 /**
- * The causal forward over a [B, T] batch of token ids, B and T symbolic (one session serves every batch
- * shape); `masked` adds the `allowed` input.
+ * The forward over a [B, T] batch of token ids, B and T symbolic (one session serves every batch shape);
+ * `masked` adds the `allowed` input. Positions (for wpe) and attention segments are inputs: a token sees
+ * the earlier tokens of its row that are in segment 0 or in its own segment (all 0: plain causal rows).
  */
 function forward(g: Graph, c: ModelConfig, masked = false): Forward {
   const D = c.dModel;
-  const ctx = c.contextLength;
   const tokens = g.input('tokens', ['B', 'T'], DataType.INT64);
+  const positions = g.input('positions', ['B', 'T'], DataType.INT64);
+  const segments = g.input('segments', ['B', 'T'], DataType.INT64);
   const bt = g.op('Shape', [tokens]); // int64 [2]: [B, T]
-  // The causal mask: the top-left [T, T] of a [context, context] table.
-  const mask = new Float32Array(ctx * ctx);
-  for (let i = 0; i < ctx; i++) for (let j = i + 1; j < ctx; j++) mask[i * ctx + j] = NEG_INF;
-  const time = g.op('Slice', [bt, g.ints([1]), g.ints([2])]);
-  const causal = g.op('Slice', [
-    g.floats('causal_mask', [ctx, ctx], mask),
-    g.ints([0, 0]),
-    g.op('Concat', [time, time], { axis: 0 }),
-    g.ints([0, 1]),
-  ]);
-  const emb = embedding(g, tokens, { batch: 0, time: 0, vocab: c.vocabSize, width: D, context: ctx, bt });
-  let x = emb.y;
+  // Additive attention mask [B, 1, T, T]: 0 where key j <= query i and segment[j] is 0 or segment[i].
+  const scalar = (v: T) => g.op('Squeeze', [v]);
+  const rangeT = g.op('Range', [
+    scalar(g.ints([0])),
+    scalar(g.op('Slice', [bt, g.ints([1]), g.ints([2])])),
+    scalar(g.ints([1])),
+  ]); // [T]: 0 .. T-1
+  const causal = g.op('LessOrEqual', [
+    g.op('Unsqueeze', [rangeT, g.ints([0])]), // key j, [1, T]
+    g.op('Unsqueeze', [rangeT, g.ints([1])]), // query i, [T, 1]
+  ]); // [T, T]
+  const segQuery = g.op('Unsqueeze', [segments, g.ints([2])]); // [B, T, 1]
+  const segKey = g.op('Unsqueeze', [segments, g.ints([1])]); // [B, 1, T]
+  const visible = g.op('And', [
+    causal,
+    g.op('Or', [g.op('Equal', [segQuery, segKey]), g.op('Equal', [segKey, g.ints([0])])]),
+  ]); // [B, T, T]
+  const mask = g.op('Unsqueeze', [g.op('Where', [visible, g.scalar(0), g.scalar(NEG_INF)]), g.ints([1])]); // [B, 1, T, T]
+  const emb: PositionedEmbeddingState = {
+    tokens,
+    positions,
+    vocab: c.vocabSize,
+    width: D,
+    context: c.contextLength,
+  };
+  let x = positionedEmbedding(g, emb);
   const blocks: BlockState[] = [];
   for (let l = 0; l < c.layers; l++) {
     const p = `h.${l}`;
     const ln1 = layerNorm(g, x, `${p}.ln1.weight`, `${p}.ln1.bias`, D);
     const qkv = linear(g, ln1.y, `${p}.attn.qkv.weight`, `${p}.attn.qkv.bias`);
-    const attn = attention(g, qkv.y, causal, { batch: 0, time: 0, heads: c.heads, width: D, bt });
+    const attn = attention(g, qkv.y, mask, { batch: 0, time: 0, heads: c.heads, width: D, bt });
     const proj = linear(g, attn.y, `${p}.attn.proj.weight`, `${p}.attn.proj.bias`);
     x = g.add(x, proj.y);
     const ln2 = layerNorm(g, x, `${p}.ln2.weight`, `${p}.ln2.bias`, D);
@@ -138,7 +154,7 @@ function forward(g: Graph, c: ModelConfig, masked = false): Forward {
   }
   const lnf = layerNorm(g, x, 'lnf.weight', 'lnf.bias', D);
   const h = head(g, lnf.y, masked ? allowedBias(g, c.vocabSize) : undefined);
-  return { emb: emb.state, blocks, lnf: lnf.state, head: h.state, lsm: h.lsm };
+  return { emb, blocks, lnf: lnf.state, head: h.state, lsm: h.lsm };
 }
 
 /** Gradients of every parameter, given d loss / d logp(target) = -coef per row. */
@@ -158,7 +174,7 @@ function backward(g: Graph, f: Forward, coef: T, targetsOneHot: T): Grads {
     dx = g.add(dx, layerNormBackward(g, linearBackward(g, dQkv, s.qkv, grads), s.ln1, grads));
   }
   // wte is tied: the head's gradient plus the embedding rows'.
-  grads.set('wte', g.add(dwteHead, embeddingBackward(g, dx, f.emb, grads)));
+  grads.set('wte', g.add(dwteHead, positionedEmbeddingBackward(g, dx, f.emb, grads)));
   return grads;
 }
 

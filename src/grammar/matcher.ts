@@ -99,12 +99,18 @@ interface Frame {
   id: number;
   /** Fewest tokens that complete the sentence from this stack. */
   min: number;
+  /** The expandAll call that last reached this frame (a visited mark without a set per call). */
+  seen: number;
 }
+
+/** Numbers expandAll calls, for Frame.seen (expansion is synchronous, so one counter serves all matchers). */
+let expansion = 0;
 
 export class GrammarMatcher implements ConstraintMatcher {
   private readonly c: Compiled;
   private readonly grammar: Grammar;
-  private readonly interned: Map<string, Frame> = new Map();
+  /** Frames by (position, rest of the stack): key pos + positions * (next.id + 1), or pos for an empty rest. */
+  private readonly interned: Map<number, Frame> = new Map();
   /** Stacks whose top is a terminal. */
   private tops: Frame[] = [];
   private complete = false;
@@ -131,10 +137,16 @@ export class GrammarMatcher implements ConstraintMatcher {
   /** The stack for position `pos` over `next`; an ended alternative returns to its caller (a tail call). */
   private frame(pos: number, next: Frame | null): Frame | null {
     if (this.c.kind[pos] === END) return next;
-    const key = next ? `${pos},${next.id}` : `${pos}`;
+    const key = next ? pos + this.c.kind.length * (next.id + 1) : pos;
     let f = this.interned.get(key);
     if (!f) {
-      f = { pos, next, id: this.interned.size, min: (this.c.rest[pos] as number) + (next ? next.min : 0) };
+      f = {
+        pos,
+        next,
+        id: this.interned.size,
+        min: (this.c.rest[pos] as number) + (next ? next.min : 0),
+        seen: 0,
+      };
       this.interned.set(key, f);
     }
     return f;
@@ -143,7 +155,7 @@ export class GrammarMatcher implements ConstraintMatcher {
   /** Expand stacks until each top is a terminal; an empty stack means the text so far is complete. */
   private expandAll(start: (Frame | null)[]): Frame[] {
     const out: Frame[] = [];
-    const seen = new Set<Frame>();
+    const mark = ++expansion;
     this.complete = false;
     const todo = start.slice();
     while (todo.length > 0) {
@@ -152,8 +164,8 @@ export class GrammarMatcher implements ConstraintMatcher {
         this.complete = true;
         continue;
       }
-      if (seen.has(s)) continue;
-      seen.add(s);
+      if (s.seen === mark) continue;
+      s.seen = mark;
       if (this.c.kind[s.pos] !== REF) {
         out.push(s);
         continue;

@@ -33,6 +33,17 @@ export interface TrainBatch {
    */
   oldLogprobs?: Float32Array;
   clipEpsilon?: number;
+  /**
+   * Position of each input token, [batch, time] (default: t, its index in the row). With `segments`,
+   * several sequences that share a prompt can ride in one row: the prompt once, then each continuation
+   * numbered from where the prompt ends.
+   */
+  positions?: Int32Array;
+  /**
+   * Attention segments, [batch, time] (default: all 0, plain causal rows). A token sees the earlier tokens
+   * of its row that are in segment 0 (a shared prefix) or in its own segment.
+   */
+  segments?: Int32Array;
 }
 
 export interface TrainStepStats {
@@ -75,7 +86,7 @@ export interface ModelEngine {
   trainStep(batch: TrainBatch): Promise<TrainStepStats>;
   /** Log-probability of each target under the current weights (and mask, if given), [batch, time]. */
   logprobs(
-    batch: Pick<TrainBatch, 'batch' | 'time' | 'tokens' | 'targets' | 'allowed'>,
+    batch: Pick<TrainBatch, 'batch' | 'time' | 'tokens' | 'targets' | 'allowed' | 'positions' | 'segments'>,
   ): Promise<Float32Array>;
 
   newCache(batch: number): KvCache;

@@ -13,20 +13,31 @@
 // Tensor layouts: every parameter is row-major with the shape of config.ts parameterSpecs (linear weights
 // [in, out]); batches are [batch, time] row-major; logits [rows, vocab].
 //
-// Sessions: one per graph shape, in least-recently-used caches of bounded size (session-cache.ts):
-// without a bound, the dozens of sampling shapes a self-play run meets and the training lengths grew one
-// process past 23 GB. Sampling sessions run without ONNX Runtime's CPU memory arena (measured with the
-// small preset over 13 batch sizes: 0.64 GB instead of 1.9 GB, and 1.5x faster); training sessions keep it
-// (without it a step is 2.3-2.7x slower) and are few.
+// Sessions: in least-recently-used caches of bounded size (session-cache.ts). Sampling sessions run without
+// ONNX Runtime's CPU memory arena (measured with the small preset over 13 batch sizes: 0.64 GB instead of
+// 1.9 GB, and 1.5x faster); training sessions keep it (without it, chunked updates were no smaller and no
+// faster: 11.4-13.7 s of CPU time per self-play update against 10.2-13.6 s, on a busy machine).
 //
-// Training: one session per (batch, time, loss variant, masked or not). A batch with `allowed` is scored
-// under the sampler's vocabulary masks (train-graph.ts), so its loss and gradient are those of the
+// Training: a step is one or more runs of the gradient graph over row chunks of the batch, which add
+// their gradients into running sums, then one run of the optimizer graph (clipping, AdamW) over the sums.
+// The gradient graph takes any batch shape, so one session per (loss variant, masked or not) serves every
+// chunk, and its arena holds the memory of the largest chunk once. A chunk holds at most 2,048 rows x
+// time (`chunkTokens`), and each row is cut after its last weighted position (trainChunks). Rows may
+// carry positions and attention segments (TrainBatch), so that sequences sharing a prompt ride in one
+// row. Before this,
+// one session per (batch, time) shape ran the whole step, and each shape's arena kept the peak of its
+// largest run: measured on a self-play update of the small preset (16 rows of up to 512 tokens), 3.9-4.7
+// GB resident for the four training lengths against 0.5 GB chunked, and 12-13 s of CPU time per update
+// against 8.4-9 s (rows are no longer padded to a multiple of 128, nor filler rows computed). The sums
+// over chunks change the floating-point order of the gradient's sum, so a step's numbers match the
+// single-run step to rounding (loss to about 1e-5 relative), not bit for bit. A batch with `allowed` is
+// scored under the sampler's vocabulary masks (train-graph.ts), so its loss and gradient are those of the
 // distribution the tokens were drawn from. Learning rate: linear warmup over
 // `optimizer.warmupSteps`, then constant, or cosine decay to `minRatio * lr` at `totalSteps` when
 // `schedule` says so. AdamW with bias correction; weight decay (decoupled) on the matrices and both
 // embeddings, not on biases or LayerNorm parameters. Gradients are clipped to a global L2 norm.
-// The step writes its outputs into preallocated buffers (two sets of weights and moments, swapped each
-// step), so a step allocates nothing in JavaScript.
+// The optimizer writes its outputs into preallocated buffers (two sets of weights and moments, swapped
+// each step), and the gradient runs into two preallocated sets of sums.
 //
 // Sampling: one prefill and one decode session, their batch, prompt length and cache capacity symbolic
 // (measured: no slower per step than graphs built for one batch size, and a batch that shrinks as rows
@@ -43,12 +54,19 @@
 // fresh memory from the system, paid page by page. Rows go through in chunks whose scores stay under
 // 4 MiB, small enough for the allocator to reuse its memory. Measured, small preset, B 64, P 256, quiet
 // machine: 1.1-1.9 s per prefill for the whole batch at once (peak 1.0 GB), 0.32-0.50 s in chunks
-// (peak 0.45 GB); the arena on top of chunks gained nothing more (0.33-0.40 s).
+// (peak 0.45 GB); the arena on top of chunks gained nothing more (0.33-0.40 s). Rows with the same
+// prompt (a request's n samples: the loop's learnability rollouts) are computed once and copied, and each
+// chunk, longest rows first, is padded only to its own longest row and written at the end of the batch's
+// slots: the self-play proposer batch mixes prompts of 90 to 340 tokens. Replaying a self-play
+// iteration's sampling (seed 3, iteration 4; 26k prompt tokens of which 7k repeated): prefill 1.5 s
+// instead of 4.0-4.5 s on a busy machine; the same tokens are sampled, and log-probabilities differ in
+// the last bits (the attention sums run over fewer padding slots).
 //
 // KV cache: per layer a head-major [rows, H, C, hd] buffer for keys and one for values, C a capacity
 // that grows in blocks of 64 slots up to the context (see decode-graph.ts for why not time-major). The
 // backing stores are sized for the whole context from the start and grown in place, and a freed cache's
-// stores serve the next cache of the same batch size: on this machine the first write to fresh memory
+// stores serve the next cache of at most its batch size (the largest freed cache is kept, so a run
+// holds one set for its largest batch instead of one per batch size met): on this machine the first write to fresh memory
 // costs about 16 us per 4 KiB page, and allocating a bigger cache at each growth step cost 10% of the
 // sampling benchmark's time. keepRows drops finished rows by moving the survivors down in place.
 // Prompts are left-padded to a common length so every decode step writes the same slot for all rows;
@@ -61,7 +79,13 @@ import { buildDecodeGraph, buildPrefillGraph, transposeEmbedding } from './decod
 import type { KvCache, ModelEngine, OptimizerSettings, TrainBatch, TrainStepStats } from './engine-types.js';
 import { initWeights, type Weights, zerosLike } from './params.js';
 import { SessionCache } from './session-cache.js';
-import { buildScoreGraph, buildTrainGraph, type LossVariant, NEG_INF } from './train-graph.js';
+import {
+  buildGradGraph,
+  buildOptimizerGraph,
+  buildScoreGraph,
+  type LossVariant,
+  NEG_INF,
+} from './train-graph.js';
 
 export interface LrSchedule {
   kind: 'constant' | 'cosine';
@@ -84,6 +108,8 @@ export interface EngineOptions {
    * prefilled in row chunks (default 4 MiB; see the top of this file).
    */
   prefillScoreBytes?: number;
+  /** Most rows x time of one gradient run (default 2048; see the top of this file). */
+  chunkTokens?: number;
 }
 
 const ADAM_EPS = 1e-8;
@@ -91,18 +117,53 @@ const ADAM_EPS = 1e-8;
 const PROMPT_BLOCK = 16;
 /** Largest attention-score tensor one prefill run may build; a larger batch is prefilled in row chunks. */
 const PREFILL_SCORE_BYTES = 4 * 2 ** 20;
-/**
- * Sessions kept alive per kind. Training lengths are multiples of 128 in the built-in policy (four at a
- * context of 512), plus the scoring and gradient-check variants tests use.
- */
-const TRAIN_SESSIONS = 6;
-const SCORE_SESSIONS = 4;
-/** Decode sessions per batch size and prefill sessions per (batch size, prompt block). */
-const SAMPLE_SESSIONS = 32;
+/** Gradient sessions kept alive (one per loss variant and masking; a run uses one). */
+const GRAD_SESSIONS = 2;
+/** Scoring sessions kept alive (masked and full). */
+const SCORE_SESSIONS = 2;
+/** Most rows x time of one gradient run; a batch is split into row chunks (see the top of this file). */
+const CHUNK_TOKENS = 2048;
+/** Chunk lengths are multiples of this. */
+const TIME_BLOCK = 16;
+/** Sampling sessions kept alive: the prefill and the decode graph (symbolic shapes). */
+const SAMPLE_SESSIONS = 2;
 /** The KV cache grows by this many slots at a time. */
 const CACHE_BLOCK = 64;
-/** Freed caches whose buffers are kept for reuse (each is sized for the whole context; batches are sampled one after another). */
-const SPARE_CACHES = 1;
+
+/** One gradient run of a training step: batch rows (in run order) and the length they are cut to. */
+export interface TrainChunk {
+  rows: number[];
+  time: number;
+}
+
+/**
+ * How a training step splits its batch. A row's length is its last position with a nonzero weight and
+ * advantage, plus one: later positions add nothing to the loss, and under the causal mask nothing to the
+ * earlier ones, so they are cut; a row without such a position is left out. Rows go longest first, each
+ * chunk as long as its longest row (rounded up to TIME_BLOCK, at most the batch's time) and holding as many
+ * rows as fit in `budget` rows x time (at least one).
+ */
+export function trainChunks(
+  b: Pick<TrainBatch, 'batch' | 'time' | 'weights' | 'advantages'>,
+  budget: number,
+): TrainChunk[] {
+  const lengths: { row: number; length: number }[] = [];
+  for (let r = 0; r < b.batch; r++) {
+    let length = 0;
+    for (let t = b.time - 1; t >= 0 && length === 0; t--)
+      if (b.weights[r * b.time + t] !== 0 && b.advantages[r * b.time + t] !== 0) length = t + 1;
+    if (length > 0) lengths.push({ row: r, length });
+  }
+  lengths.sort((x, y) => y.length - x.length || x.row - y.row);
+  const chunks: TrainChunk[] = [];
+  for (let i = 0; i < lengths.length; ) {
+    const time = Math.min(b.time, Math.ceil((lengths[i]?.length as number) / TIME_BLOCK) * TIME_BLOCK);
+    const take = Math.max(1, Math.floor(budget / time));
+    chunks.push({ rows: lengths.slice(i, i + take).map((x) => x.row), time });
+    i += take;
+  }
+  return chunks;
+}
 
 class Cache implements KvCache {
   lengths: Int32Array;
@@ -177,6 +238,26 @@ class Cache implements KvCache {
     this.batch = keep.length;
   }
 
+  /** Write row `r` of `src` [rows, H, count, hd] into cache row `b` of `dst` (a layer's keys or values) at slot `at`. */
+  writeRow(dst: Float32Array, src: Float32Array, r: number, count: number, b: number, at: number): void {
+    const n = count * this.headDim;
+    for (let h = 0; h < this.heads; h++) {
+      const from = (r * this.heads + h) * n;
+      dst.set(src.subarray(from, from + n), ((b * this.heads + h) * this.capacity + at) * this.headDim);
+    }
+  }
+
+  /** Copy the first `slots` slots of cache row `from` to row `to`, every layer's keys and values. */
+  copyRow(from: number, to: number, slots: number): void {
+    const block = this.capacity * this.headDim;
+    const n = slots * this.headDim;
+    for (const a of [...this.keys, ...this.values])
+      for (let h = 0; h < this.heads; h++) {
+        const src = (from * this.heads + h) * block;
+        a.copyWithin((to * this.heads + h) * block, src, src + n);
+      }
+  }
+
   /**
    * Write `count` slots from `src` [rows, H, count, hd] at slot `at` of layer l's keys or values, for
    * cache rows `first` .. `first + rows - 1` (default: all of them).
@@ -185,8 +266,12 @@ class Cache implements KvCache {
     const hd = this.headDim;
     const n = count * hd;
     const r0 = first * this.heads;
-    for (let r = 0; r < rows * this.heads; r++)
-      dst.set(src.subarray(r * n, (r + 1) * n), ((r0 + r) * this.capacity + at) * hd);
+    for (let r = 0; r < rows * this.heads; r++) {
+      const to = ((r0 + r) * this.capacity + at) * hd;
+      // A decode step writes one slot (hd floats) per row and head: a plain loop, no subarray per copy.
+      if (n <= 64) for (let i = 0; i < n; i++) dst[to + i] = src[r * n + i] as number;
+      else dst.set(src.subarray(r * n, (r + 1) * n), to);
+    }
   }
 }
 
@@ -216,15 +301,19 @@ class OrtEngine implements ModelEngine {
   private spare: State | null = null;
   private steps: number;
   private readonly specs: ParamSpec[];
-  private readonly trainSessions = new SessionCache(TRAIN_SESSIONS);
+  /** Gradient graphs by loss variant and masking (symbolic shapes: one session serves every chunk). */
+  private readonly gradSessions = new SessionCache(GRAD_SESSIONS);
+  private readonly optimizerSessions = new SessionCache(1);
   private readonly scoreSessions = new SessionCache(SCORE_SESSIONS);
+  /** Two sets of gradient sums, written alternately by a step's chunks; null until the first step. */
+  private gradSums: [Weights, Weights] | null = null;
   private readonly sampleSessions = new SessionCache(SAMPLE_SESSIONS);
   /** Sampling graphs carry the weights as initializers (rebuilt after an update) unless told 'inputs'. */
   private get bakedSampling(): boolean {
     return this.opts.sampleWeights !== 'inputs';
   }
-  /** Backing stores of freed caches, most recent first, for the next cache of the same size. */
-  private spareCacheBuffers: ArrayBuffer[][] = [];
+  /** Backing stores of the largest freed cache, for the next cache of at most its batch size. */
+  private spareCache: ArrayBuffer[] | null = null;
   /** Weight feeds of the sampling graphs for the current step (with wte^T), built on first use. */
   private sampleFeeds: Record<string, ort.Tensor> | null = null;
   readonly config: ModelConfig;
@@ -271,9 +360,10 @@ class OrtEngine implements ModelEngine {
     return min + 0.5 * (lr - min) * (1 + Math.cos(Math.PI * progress));
   }
 
-  private sessionOptions(arena = true): ort.InferenceSession.SessionOptions {
+  private sessionOptions(arena = true, memPattern = true): ort.InferenceSession.SessionOptions {
     return {
       enableCpuMemArena: arena,
+      enableMemPattern: memPattern,
       intraOpNumThreads: this.threads,
       interOpNumThreads: 1,
       executionMode: 'sequential',
@@ -281,16 +371,21 @@ class OrtEngine implements ModelEngine {
     };
   }
 
-  /** Creates a training or scoring session (graph built only when the cache has none for the shape). */
-  private create(build: () => Uint8Array): () => Promise<ort.InferenceSession> {
-    return () => ort.InferenceSession.create(build(), this.sessionOptions());
+  /**
+   * Creates a training, optimizer or scoring session (the graph is built only when the cache has none);
+   * `fixedShapes` false for graphs with symbolic dimensions, which run without a memory pattern.
+   */
+  private create(build: () => Uint8Array, fixedShapes = true): () => Promise<ort.InferenceSession> {
+    return () => ort.InferenceSession.create(build(), this.sessionOptions(true, fixedShapes));
   }
 
   private paramTensors(out: Record<string, ort.Tensor>, prefix: string, w: Weights): void {
     for (const s of this.specs) out[`${prefix}${s.name}`] = f32(w.get(s.name) as Float32Array, s.shape);
   }
 
-  private checkBatch(b: Pick<TrainBatch, 'batch' | 'time' | 'tokens' | 'targets' | 'allowed'>): void {
+  private checkBatch(
+    b: Pick<TrainBatch, 'batch' | 'time' | 'tokens' | 'targets' | 'allowed' | 'positions' | 'segments'>,
+  ): void {
     const n = b.batch * b.time;
     if (!Number.isInteger(b.batch) || !Number.isInteger(b.time) || b.batch < 1 || b.time < 1)
       throw new RangeError(`batch and time must be positive integers, got ${b.batch} x ${b.time}`);
@@ -303,6 +398,19 @@ class OrtEngine implements ModelEngine {
       const t = b.tokens[i] as number;
       const y = b.targets[i] as number;
       if (t < 0 || t >= V || y < 0 || y >= V) throw new RangeError(`token id out of range at ${i}`);
+    }
+    const ctx = this.config.contextLength;
+    if (b.positions) {
+      if (b.positions.length !== n) throw new RangeError('positions must hold batch * time values');
+      for (const p of b.positions)
+        if (!Number.isInteger(p) || p < 0 || p >= ctx)
+          throw new RangeError(`position ${p} is outside the context (0..${ctx - 1})`);
+    }
+    if (b.segments) {
+      if (b.segments.length !== n) throw new RangeError('segments must hold batch * time values');
+      for (const x of b.segments)
+        if (!Number.isInteger(x) || x < 0)
+          throw new RangeError(`segment ${x} must be a non-negative integer`);
     }
     if (b.allowed) {
       if (b.allowed.length !== n * V)
@@ -330,60 +438,111 @@ class OrtEngine implements ModelEngine {
     const t0 = performance.now();
     const { batch: B, time: T } = batch;
     const N = B * T;
+    const V = this.config.vocabSize;
     if (batch.advantages.length !== N || batch.weights.length !== N)
       throw new RangeError('advantages/weights must hold batch * time values');
     const variant: LossVariant = batch.oldLogprobs && batch.clipEpsilon !== undefined ? 'ppo' : 'pg';
+    if (variant === 'ppo' && (batch.oldLogprobs as Float32Array).length !== N)
+      throw new RangeError('oldLogprobs must hold batch * time values');
     const o = this.opts.optimizer;
     const masked = batch.allowed !== undefined;
-    const trainKey = `${B}x${T}:${variant}:${masked ? 'masked' : 'full'}:${withGrads}`;
-    const createTrain = this.create(() =>
-      buildTrainGraph(this.config, B, T, {
-        variant,
-        beta1: o.beta1,
-        beta2: o.beta2,
-        gradClip: o.gradClip,
-        masked,
-        withGrads,
-      }),
-    );
+    const cur = this.state;
+
+    // Gradient sums over row chunks (see the top of this file), ping-ponging between two buffers.
+    this.gradSums ??= [zerosLike(cur.w), zerosLike(cur.w)];
+    const sums = this.gradSums;
+    for (const a of sums[0].values()) a.fill(0);
+    let acc = 0;
+    let loss = 0;
+    const createGrad = this.create(() => buildGradGraph(this.config, { variant, masked }), false);
+    for (const chunk of trainChunks(batch, this.opts.chunkTokens ?? CHUNK_TOKENS)) {
+      const { rows, time: Tc } = chunk;
+      const n = rows.length * Tc;
+      const tokens = new BigInt64Array(n);
+      const targets = new BigInt64Array(n);
+      const positions = new BigInt64Array(n);
+      const segments = new BigInt64Array(n);
+      const pick = (src: Float32Array) => {
+        const out = new Float32Array(n);
+        rows.forEach((b, r) => {
+          out.set(src.subarray(b * T, b * T + Tc), r * Tc);
+        });
+        return out;
+      };
+      rows.forEach((b, r) => {
+        for (let t = 0; t < Tc; t++) {
+          tokens[r * Tc + t] = BigInt(batch.tokens[b * T + t] as number);
+          targets[r * Tc + t] = BigInt(batch.targets[b * T + t] as number);
+          positions[r * Tc + t] = BigInt(batch.positions ? (batch.positions[b * T + t] as number) : t);
+          if (batch.segments) segments[r * Tc + t] = BigInt(batch.segments[b * T + t] as number);
+        }
+      });
+      const feeds: Record<string, ort.Tensor> = {
+        tokens: new ort.Tensor('int64', tokens, [rows.length, Tc]),
+        positions: new ort.Tensor('int64', positions, [rows.length, Tc]),
+        segments: new ort.Tensor('int64', segments, [rows.length, Tc]),
+        targets: new ort.Tensor('int64', targets, [n]),
+      };
+      if (batch.allowed) {
+        const allowed = new Uint8Array(n * V);
+        const all = batch.allowed;
+        rows.forEach((b, r) => {
+          allowed.set(all.subarray(b * T * V, (b * T + Tc) * V), r * Tc * V);
+        });
+        feeds.allowed = new ort.Tensor('uint8', allowed, [n, V]);
+      }
+      if (variant === 'pg') {
+        const coef = new Float32Array(n);
+        rows.forEach((b, r) => {
+          for (let t = 0; t < Tc; t++)
+            coef[r * Tc + t] = (batch.weights[b * T + t] as number) * (batch.advantages[b * T + t] as number);
+        });
+        feeds.coef = f32(coef, [n]);
+      } else {
+        feeds.weight = f32(pick(batch.weights), [n]);
+        feeds.advantage = f32(pick(batch.advantages), [n]);
+        feeds.old_logprobs = f32(pick(batch.oldLogprobs as Float32Array), [n]);
+        feeds.clip_eps = f32(Float32Array.of(batch.clipEpsilon as number), []);
+      }
+      this.paramTensors(feeds, '', cur.w);
+      this.paramTensors(feeds, 'acc.', sums[acc] as Weights);
+      const fetches: Record<string, ort.Tensor | null> = { loss: null };
+      this.paramTensors(fetches as Record<string, ort.Tensor>, 'sum.', sums[1 - acc] as Weights);
+      const out = await this.gradSessions.run(
+        `${variant}:${masked ? 'masked' : 'full'}`,
+        createGrad,
+        feeds,
+        fetches as ort.InferenceSession.FetchesType,
+      );
+      loss += ((out.loss as ort.Tensor).data as Float32Array)[0] as number;
+      acc = 1 - acc;
+    }
+    const grads = sums[acc] as Weights;
+
     const step = this.steps + 1;
     const lr = this.learningRate(step);
     const bc1 = 1 - o.beta1 ** step;
     const bc2 = 1 - o.beta2 ** step;
     const feeds: Record<string, ort.Tensor> = {
-      tokens: i64(batch.tokens, [N]),
-      targets: i64(batch.targets, [N]),
       lr_t: f32(Float32Array.of((lr * Math.sqrt(bc2)) / bc1), []),
       eps_t: f32(Float32Array.of(ADAM_EPS * Math.sqrt(bc2)), []),
       wd_lr: f32(Float32Array.of(lr * o.weightDecay), []),
     };
-    this.maskFeed(feeds, batch);
-    if (variant === 'pg') {
-      const coef = new Float32Array(N);
-      for (let i = 0; i < N; i++) coef[i] = (batch.weights[i] as number) * (batch.advantages[i] as number);
-      feeds.coef = f32(coef, [N]);
-    } else {
-      if ((batch.oldLogprobs as Float32Array).length !== N)
-        throw new RangeError('oldLogprobs must hold batch * time values');
-      feeds.weight = f32(batch.weights, [N]);
-      feeds.advantage = f32(batch.advantages, [N]);
-      feeds.old_logprobs = f32(batch.oldLogprobs as Float32Array, [N]);
-      feeds.clip_eps = f32(Float32Array.of(batch.clipEpsilon as number), []);
-    }
-    const cur = this.state;
     this.paramTensors(feeds, '', cur.w);
     this.paramTensors(feeds, 'm.', cur.m);
     this.paramTensors(feeds, 'v.', cur.v);
+    this.paramTensors(feeds, 'grad.', grads);
     // Preallocated outputs: ONNX Runtime writes the new state straight into the spare buffers.
     const next = this.spare ?? { w: zerosLike(cur.w), m: zerosLike(cur.w), v: zerosLike(cur.w) };
-    const fetches: Record<string, ort.Tensor | null> = { loss: null, grad_norm: null };
+    const fetches: Record<string, ort.Tensor | null> = { grad_norm: null };
     this.paramTensors(fetches as Record<string, ort.Tensor>, 'new.', next.w);
     this.paramTensors(fetches as Record<string, ort.Tensor>, 'new.m.', next.m);
     this.paramTensors(fetches as Record<string, ort.Tensor>, 'new.v.', next.v);
-    if (withGrads) for (const s of this.specs) fetches[`grad.${s.name}`] = null;
-    const out = await this.trainSessions.run(
-      trainKey,
-      createTrain,
+    const out = await this.optimizerSessions.run(
+      'adamw',
+      this.create(() =>
+        buildOptimizerGraph(this.config, { beta1: o.beta1, beta2: o.beta2, gradClip: o.gradClip }),
+      ),
       feeds,
       fetches as ort.InferenceSession.FetchesType,
     );
@@ -392,32 +551,33 @@ class OrtEngine implements ModelEngine {
     this.steps = step;
     this.weightsChanged();
     const stats: TrainStepStats & { grads?: Weights } = {
-      loss: ((out.loss as ort.Tensor).data as Float32Array)[0] as number,
+      loss,
       gradNorm: ((out.grad_norm as ort.Tensor).data as Float32Array)[0] as number,
       learningRate: lr,
       step,
       timeMs: performance.now() - t0,
     };
-    if (withGrads) {
-      stats.grads = new Map(
-        this.specs.map((s) => [s.name, (out[`grad.${s.name}`] as ort.Tensor).data as Float32Array]),
-      );
-    }
+    if (withGrads) stats.grads = new Map([...grads].map(([k, a]) => [k, Float32Array.from(a)]));
     return stats;
   }
 
   async logprobs(
-    b: Pick<TrainBatch, 'batch' | 'time' | 'tokens' | 'targets' | 'allowed'>,
+    b: Pick<TrainBatch, 'batch' | 'time' | 'tokens' | 'targets' | 'allowed' | 'positions' | 'segments'>,
   ): Promise<Float32Array> {
     this.checkBatch(b);
     const N = b.batch * b.time;
-    const feeds: Record<string, ort.Tensor> = { tokens: i64(b.tokens, [N]), targets: i64(b.targets, [N]) };
+    const feeds: Record<string, ort.Tensor> = {
+      tokens: i64(b.tokens, [b.batch, b.time]),
+      positions: i64(b.positions ?? Int32Array.from({ length: N }, (_, i) => i % b.time), [b.batch, b.time]),
+      segments: i64(b.segments ?? new Int32Array(N), [b.batch, b.time]),
+      targets: i64(b.targets, [N]),
+    };
     this.maskFeed(feeds, b);
     this.paramTensors(feeds, '', this.state.w);
     const masked = b.allowed !== undefined;
     const out = await this.scoreSessions.run(
-      `${b.batch}x${b.time}:${masked ? 'masked' : 'full'}`,
-      this.create(() => buildScoreGraph(this.config, b.batch, b.time, masked)),
+      masked ? 'masked' : 'full',
+      this.create(() => buildScoreGraph(this.config, masked), false),
       feeds,
     );
     return Float32Array.from((out.logprobs as ort.Tensor).data as Float32Array);
@@ -473,11 +633,13 @@ class OrtEngine implements ModelEngine {
     const { dModel, layers, heads, contextLength } = this.config;
     const maxCapacity = contextLength + PROMPT_BLOCK - 1;
     const bytes = Cache.bufferBytes(batch, heads, dModel / heads, maxCapacity);
-    const reuse = this.spareCacheBuffers.findIndex((set) => set[0]?.byteLength === bytes);
+    // A cache uses the front of its buffers, so the spare serves any batch up to its own size.
+    const spare = this.spareCache;
     const buffers =
-      reuse >= 0
-        ? (this.spareCacheBuffers.splice(reuse, 1)[0] as ArrayBuffer[])
+      spare && (spare[0]?.byteLength ?? 0) >= bytes
+        ? spare
         : Array.from({ length: 2 * layers }, () => new ArrayBuffer(bytes));
+    if (buffers === spare) this.spareCache = null;
     return new Cache(batch, heads, dModel / heads, layers, maxCapacity, buffers);
   }
 
@@ -485,8 +647,10 @@ class OrtEngine implements ModelEngine {
     const cache = kv as Cache;
     if (!(cache instanceof Cache) || cache.capacity < 0) return;
     cache.capacity = -1; // liveCache refuses it from now on
-    this.spareCacheBuffers.unshift(cache.buffers);
-    this.spareCacheBuffers.length = Math.min(this.spareCacheBuffers.length, SPARE_CACHES);
+    // Keep the larger of the freed cache's buffers and the spare ones.
+    const spare = this.spareCache;
+    if (!spare || (spare[0]?.byteLength ?? 0) <= (cache.buffers[0]?.byteLength ?? 0))
+      this.spareCache = cache.buffers;
   }
 
   keepRows(kv: KvCache, keep: readonly number[]): void {
@@ -523,43 +687,71 @@ class OrtEngine implements ModelEngine {
     cache.filled = 0;
     cache.reserve(P + 1);
     const logits = new Float32Array(B * V);
-    // Rows in chunks whose attention scores [rows, H, P, P] stay under PREFILL_SCORE_BYTES: see the top
-    // of this file.
+    // Rows with the same prompt (a request's n samples) are computed once and copied.
+    const firstOf = new Map<string, number>();
+    const copies: [number, number][] = [];
+    const unique: number[] = [];
+    for (let b = 0; b < B; b++) {
+      const n = lengths[b] as number;
+      cache.pad[b] = P - n;
+      cache.lengths[b] = n;
+      const key = tokens.subarray(b * time, b * time + n).join();
+      const seen = firstOf.get(key);
+      if (seen === undefined) {
+        firstOf.set(key, b);
+        unique.push(b);
+      } else copies.push([seen, b]);
+    }
+    // Longest first, in chunks of rows of similar length, each padded (on the left) to its own longest row
+    // and written at the end of the batch's P slots; each chunk's attention scores [rows, H, Pc, Pc] stay
+    // under the budget (see the top of this file).
+    unique.sort((a, b) => (lengths[b] as number) - (lengths[a] as number) || a - b);
     const budget = this.opts.prefillScoreBytes ?? PREFILL_SCORE_BYTES;
-    const chunk = Math.max(1, Math.floor(budget / (this.config.heads * P * P * 4)));
-    for (let first = 0; first < B; first += chunk) {
-      const rows = Math.min(chunk, B - first);
-      const tok = new Array<number>(rows * P).fill(0);
-      const pos = new Array<number>(rows * P).fill(0);
-      const mask = new Float32Array(rows * P * P);
-      for (let r = 0; r < rows; r++) {
-        const b = first + r;
+    for (let first = 0; first < unique.length; ) {
+      const Pc = Math.ceil((lengths[unique[first] as number] as number) / PROMPT_BLOCK) * PROMPT_BLOCK;
+      const rows = Math.min(
+        unique.length - first,
+        Math.max(1, Math.floor(budget / (this.config.heads * Pc * Pc * 4))),
+      );
+      const chunk = unique.slice(first, first + rows);
+      first += rows;
+      const tok = new Array<number>(rows * Pc).fill(0);
+      const pos = new Array<number>(rows * Pc).fill(0);
+      const mask = new Float32Array(rows * Pc * Pc);
+      chunk.forEach((b, r) => {
         const n = lengths[b] as number;
-        const pad = P - n;
-        cache.pad[b] = pad;
-        cache.lengths[b] = n;
+        const pad = Pc - n;
         for (let t = 0; t < n; t++) {
-          tok[r * P + pad + t] = tokens[b * time + t] as number;
-          pos[r * P + pad + t] = t;
+          tok[r * Pc + pad + t] = tokens[b * time + t] as number;
+          pos[r * Pc + pad + t] = t;
         }
         // Causal, and padding is never a key. A padding query (row i < pad) attends to nothing real; its
         // output is never used.
-        for (let i = 0; i < P; i++)
-          for (let j = 0; j < P; j++) if (j > i || j < pad) mask[(r * P + i) * P + j] = NEG_INF;
-      }
+        for (let i = 0; i < Pc; i++)
+          for (let j = 0; j < Pc; j++) if (j > i || j < pad) mask[(r * Pc + i) * Pc + j] = NEG_INF;
+      });
       const out = await this.runSample('prefill', (w) => buildPrefillGraph(this.config, w), {
         ...this.weightFeeds(),
-        tokens: i64(tok, [rows, P]),
-        positions: i64(pos, [rows, P]),
-        mask: f32(mask, [rows, 1, P, P]),
+        tokens: i64(tok, [rows, Pc]),
+        positions: i64(pos, [rows, Pc]),
+        mask: f32(mask, [rows, 1, Pc, Pc]),
       });
+      const out0 = (out.logits as ort.Tensor).data as Float32Array;
       for (let l = 0; l < this.config.layers; l++) {
         const k = (out[`k${l}`] as ort.Tensor).data as Float32Array;
         const v = (out[`v${l}`] as ort.Tensor).data as Float32Array;
-        cache.write(cache.keys[l] as Float32Array, k, 0, P, first, rows);
-        cache.write(cache.values[l] as Float32Array, v, 0, P, first, rows);
+        chunk.forEach((b, r) => {
+          cache.writeRow(cache.keys[l] as Float32Array, k, r, Pc, b, P - Pc);
+          cache.writeRow(cache.values[l] as Float32Array, v, r, Pc, b, P - Pc);
+        });
       }
-      logits.set((out.logits as ort.Tensor).data as Float32Array, first * V);
+      chunk.forEach((b, r) => {
+        logits.set(out0.subarray(r * V, (r + 1) * V), b * V);
+      });
+    }
+    for (const [from, to] of copies) {
+      cache.copyRow(from, to, P);
+      logits.copyWithin(to * V, from * V, (from + 1) * V);
     }
     cache.filled = P;
     return logits;
@@ -629,7 +821,12 @@ class OrtEngine implements ModelEngine {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.sampleSessions.clear(), this.trainSessions.clear(), this.scoreSessions.clear()]);
+    await Promise.all([
+      this.sampleSessions.clear(),
+      this.gradSessions.clear(),
+      this.optimizerSessions.clear(),
+      this.scoreSessions.clear(),
+    ]);
   }
 }
 

@@ -113,6 +113,11 @@ export interface AttentionShape {
   time: number;
   heads: number;
   width: number;
+  /**
+   * int64 [2] tensor holding [batch, time] when they are symbolic (a graph that serves every batch shape);
+   * `batch` and `time` are then ignored.
+   */
+  bt?: T;
 }
 
 export interface AttentionState {
@@ -123,13 +128,19 @@ export interface AttentionState {
   shape: AttentionShape;
 }
 
+/** Reshape to [B, T, ...rest]: constant dimensions, or the runtime [B, T] of a symbolic graph. */
+export function reshapeBT(g: Graph, a: T, s: { batch: number; time: number; bt?: T }, rest: number[]): T {
+  if (!s.bt) return g.reshape(a, [s.batch, s.time, ...rest]);
+  return g.op('Reshape', [a, g.op('Concat', [s.bt, g.ints(rest)], { axis: 0 })]);
+}
+
 function splitHeads(g: Graph, a: T, s: AttentionShape): T {
   const hd = s.width / s.heads;
-  return g.transpose(g.reshape(a, [s.batch, s.time, s.heads, hd]), [0, 2, 1, 3]); // [B, H, T, hd]
+  return g.transpose(reshapeBT(g, a, s, [s.heads, hd]), [0, 2, 1, 3]); // [B, H, T, hd]
 }
 
 function mergeHeads(g: Graph, a: T, s: AttentionShape): T {
-  return g.reshape(g.transpose(a, [0, 2, 1, 3]), [s.batch * s.time, s.width]); // [N, D]
+  return g.reshape(g.transpose(a, [0, 2, 1, 3]), [-1, s.width]); // [N, D]
 }
 
 /** `mask` is additive, broadcastable to [B, H, T, T] (0 where a query may attend, a large negative elsewhere). */
@@ -201,6 +212,31 @@ export function embeddingBackward(g: Graph, dx: T, s: EmbeddingState, grads: Gra
   return g.matmul(g.t2(oneHot(g, s.tokens, s.vocab)), dx);
 }
 
+export interface PositionedEmbeddingState {
+  /** int64 [B, T] token ids and position ids, any B and T. */
+  tokens: T;
+  positions: T;
+  vocab: number;
+  width: number;
+  context: number;
+}
+
+/** x[b, t] = wte[tokens[b, t]] + wpe[positions[b, t]], as [N, D]. */
+export function positionedEmbedding(g: Graph, s: PositionedEmbeddingState): T {
+  const x = g.add(g.op('Gather', ['wte', s.tokens]), g.op('Gather', ['wpe', s.positions])); // [B, T, D]
+  return g.reshape(x, [-1, s.width]);
+}
+
+/**
+ * dwpe = onehot(positions)^T dx ([context, N] x [N, D]; positions may repeat within a row) and the input
+ * side of dwte = onehot(tokens)^T dx, returned for the caller to add the tied head's part.
+ */
+export function positionedEmbeddingBackward(g: Graph, dx: T, s: PositionedEmbeddingState, grads: Grads): T {
+  const flat = (ids: T, depth: number) => g.t2(oneHot(g, g.reshape(ids, [-1]), depth));
+  setGrad(grads, 'wpe', g.matmul(flat(s.positions, s.context), dx));
+  return g.matmul(flat(s.tokens, s.vocab), dx);
+}
+
 export function oneHot(g: Graph, ids: T, vocab: number): T {
   return g.op('OneHot', [ids, g.ints([vocab]), g.floatVector([0, 1])], { axis: -1 });
 }
@@ -225,13 +261,7 @@ export function head(g: Graph, h: T, bias?: T): { lsm: T; state: HeadState } {
  * Given d loss / d logp(target) = -coef per row (so loss = -sum coef * logp for fixed coef), the logits'
  * gradient is coef * (softmax - onehot(target)); under a mask the softmax is the masked one, 0 where masked. Returns { dh, dwte } (the head's part of wte's gradient).
  */
-export function headBackward(
-  g: Graph,
-  coef: T,
-  targetsOneHot: T,
-  s: HeadState,
-  rows: number,
-): { dh: T; dwte: T } {
-  const dlogits = g.mul(g.reshape(coef, [rows, 1]), g.sub(g.op('Exp', [s.lsm]), targetsOneHot));
+export function headBackward(g: Graph, coef: T, targetsOneHot: T, s: HeadState): { dh: T; dwte: T } {
+  const dlogits = g.mul(g.reshape(coef, [-1, 1]), g.sub(g.op('Exp', [s.lsm]), targetsOneHot));
   return { dh: g.matmul(dlogits, 'wte'), dwte: g.matmul(g.t2(dlogits), s.h) };
 }

@@ -1,7 +1,7 @@
-// ONNX Runtime sessions by graph shape, at most `capacity` of them alive. Every distinct shape (a
-// sampling batch size, a prompt block, a training length) is its own session, and each session keeps its
-// own memory: with the CPU arena on, as much as its largest run ever needed. A self-play run meets dozens
-// of sampling batch sizes, and an unbounded cache grew one training process past 23 GB in 20 minutes.
+// ONNX Runtime sessions by key (a graph and, for graphs built for one shape, the shape), at most
+// `capacity` of them alive. Each session keeps its own memory: with the CPU arena on, as much as its
+// largest run ever needed. When every sampling batch size and training length had its own session, an
+// unbounded cache grew one training process past 23 GB in 20 minutes.
 // Least recently used sessions are released first; a session still running is released when its last
 // run ends.
 import type * as ort from 'onnxruntime-node';

@@ -1,29 +1,35 @@
-// The training step as one ONNX graph: forward, the per-layer backward of layers.ts in reverse order,
-// global-norm gradient clipping and AdamW. Parameters and moments go in, updated ones come out, so the
-// weights live on the TypeScript side. Also the forward-only scoring graph (log-probabilities of targets).
+// The training step as two ONNX graphs. The gradient graph runs forward and the per-layer backward of
+// layers.ts in reverse order over one chunk of rows and adds the chunk's gradients to running sums; the
+// optimizer graph clips the summed gradients to a global norm and applies AdamW. A step is one or more
+// gradient runs (the engine splits a batch into row chunks, engine.ts) and one optimizer run. Parameters
+// and moments go in, updated ones come out, so the weights live on the TypeScript side. Also the
+// forward-only scoring graph (log-probabilities of targets).
 //
-// Graph inputs (N = batch * time):
-//   <param>, m.<param>, v.<param>         every parameter of config.ts parameterSpecs, and its moments
-//   tokens, targets                        int64 [N]
+// The gradient and scoring graphs take any batch shape (B and T symbolic): one session, and so one memory
+// arena, serves every chunk, whatever its rows and length.
+//
+// Gradient graph inputs (N = B * T):
+//   <param>                                every parameter of config.ts parameterSpecs
+//   acc.<param>                            the gradient sums so far (zeros for a step's first chunk)
+//   tokens                                 int64 [B, T]
+//   targets                                int64 [N]
 //   allowed (masked variants)              uint8 [N, V], 1 where the sampler could draw the token at that
 //                                          position (its grammar mask); log-softmax runs over those only
 //   pg:  coef [N] = weight * advantage     loss = -sum coef * logp(target)
 //   ppo: weight, advantage, old_logprobs [N], clip_eps []
 //                                          loss = -sum weight * min(r A, clip(r, 1-eps, 1+eps) A), r = exp(logp - old)
+// Gradient graph outputs: loss [] (of the chunk), sum.<param> = acc.<param> + the chunk's gradient.
+// Optimizer graph inputs: <param>, m.<param>, v.<param>, grad.<param> (the summed gradients) and
 //   lr_t []   lr * sqrt(1 - beta2^t) / (1 - beta1^t)   (bias correction folded in on the TypeScript side)
 //   eps_t []  1e-8 * sqrt(1 - beta2^t)                  (so the update equals lr * mhat / (sqrt(vhat) + 1e-8))
 //   wd_lr []  lr * weight decay                          (decoupled: w -= wd_lr * w for decayed parameters)
-// Graph outputs: new.<param>, new.m.<param>, new.v.<param>, loss [], grad_norm [] (before clipping),
-// and with `withGrads` the raw gradients grad.<param> (tests).
+// Optimizer graph outputs: new.<param>, new.m.<param>, new.v.<param>, grad_norm [] (before clipping).
 import type { ModelConfig } from './config.js';
 import { parameterSpecs } from './config.js';
 import {
   type AttentionState,
   attention,
   attentionBackward,
-  type EmbeddingState,
-  embedding,
-  embeddingBackward,
   type Grads,
   gelu,
   geluBackward,
@@ -37,6 +43,9 @@ import {
   linear,
   linearBackward,
   oneHot,
+  type PositionedEmbeddingState,
+  positionedEmbedding,
+  positionedEmbeddingBackward,
 } from './layers.js';
 import { Graph, type T } from './onnx/graph.js';
 import { DataType } from './onnx/proto.js';
@@ -64,7 +73,7 @@ interface BlockState {
 }
 
 interface Forward {
-  emb: EmbeddingState;
+  emb: PositionedEmbeddingState;
   blocks: BlockState[];
   lnf: LayerNormState;
   head: HeadState;
@@ -76,33 +85,55 @@ interface Forward {
  * The additive logit bias of the `allowed` input: 0 where allowed, NEG_INF elsewhere. Fed as bytes (a
  * quarter of the float tensor) and widened in the graph.
  */
-function allowedBias(g: Graph, N: number, V: number): T {
-  const allowed = g.input('allowed', [N, V], DataType.UINT8);
+function allowedBias(g: Graph, V: number): T {
+  const allowed = g.input('allowed', ['N', V], DataType.UINT8);
   const one = g.scalar(1);
   return g.mul(g.sub(g.op('Cast', [allowed], { to: DataType.FLOAT }), one), g.scalar(-NEG_INF));
 }
 
-/** The causal forward over a [B, T] batch of token ids; `masked` adds the `allowed` input. */
-function forward(g: Graph, c: ModelConfig, B: number, Tn: number, masked = false): Forward {
+/**
+ * The forward over a [B, T] batch of token ids, B and T symbolic (one session serves every batch shape);
+ * `masked` adds the `allowed` input. Positions (for wpe) and attention segments are inputs: a token sees
+ * the earlier tokens of its row that are in segment 0 or in its own segment (all 0: plain causal rows).
+ */
+function forward(g: Graph, c: ModelConfig, masked = false): Forward {
   const D = c.dModel;
-  const tokens = g.input('tokens', [B * Tn], DataType.INT64);
-  const mask = new Float32Array(Tn * Tn);
-  for (let i = 0; i < Tn; i++) for (let j = i + 1; j < Tn; j++) mask[i * Tn + j] = NEG_INF;
-  const causal = g.floats('causal_mask', [Tn, Tn], mask);
-  const emb = embedding(g, tokens, {
-    batch: B,
-    time: Tn,
+  const tokens = g.input('tokens', ['B', 'T'], DataType.INT64);
+  const positions = g.input('positions', ['B', 'T'], DataType.INT64);
+  const segments = g.input('segments', ['B', 'T'], DataType.INT64);
+  const bt = g.op('Shape', [tokens]); // int64 [2]: [B, T]
+  // Additive attention mask [B, 1, T, T]: 0 where key j <= query i and segment[j] is 0 or segment[i].
+  const scalar = (v: T) => g.op('Squeeze', [v]);
+  const rangeT = g.op('Range', [
+    scalar(g.ints([0])),
+    scalar(g.op('Slice', [bt, g.ints([1]), g.ints([2])])),
+    scalar(g.ints([1])),
+  ]); // [T]: 0 .. T-1
+  const causal = g.op('LessOrEqual', [
+    g.op('Unsqueeze', [rangeT, g.ints([0])]), // key j, [1, T]
+    g.op('Unsqueeze', [rangeT, g.ints([1])]), // query i, [T, 1]
+  ]); // [T, T]
+  const segQuery = g.op('Unsqueeze', [segments, g.ints([2])]); // [B, T, 1]
+  const segKey = g.op('Unsqueeze', [segments, g.ints([1])]); // [B, 1, T]
+  const visible = g.op('And', [
+    causal,
+    g.op('Or', [g.op('Equal', [segQuery, segKey]), g.op('Equal', [segKey, g.ints([0])])]),
+  ]); // [B, T, T]
+  const mask = g.op('Unsqueeze', [g.op('Where', [visible, g.scalar(0), g.scalar(NEG_INF)]), g.ints([1])]); // [B, 1, T, T]
+  const emb: PositionedEmbeddingState = {
+    tokens,
+    positions,
     vocab: c.vocabSize,
     width: D,
     context: c.contextLength,
-  });
-  let x = emb.y;
+  };
+  let x = positionedEmbedding(g, emb);
   const blocks: BlockState[] = [];
   for (let l = 0; l < c.layers; l++) {
     const p = `h.${l}`;
     const ln1 = layerNorm(g, x, `${p}.ln1.weight`, `${p}.ln1.bias`, D);
     const qkv = linear(g, ln1.y, `${p}.attn.qkv.weight`, `${p}.attn.qkv.bias`);
-    const attn = attention(g, qkv.y, causal, { batch: B, time: Tn, heads: c.heads, width: D });
+    const attn = attention(g, qkv.y, mask, { batch: 0, time: 0, heads: c.heads, width: D, bt });
     const proj = linear(g, attn.y, `${p}.attn.proj.weight`, `${p}.attn.proj.bias`);
     x = g.add(x, proj.y);
     const ln2 = layerNorm(g, x, `${p}.ln2.weight`, `${p}.ln2.bias`, D);
@@ -122,14 +153,14 @@ function forward(g: Graph, c: ModelConfig, B: number, Tn: number, masked = false
     });
   }
   const lnf = layerNorm(g, x, 'lnf.weight', 'lnf.bias', D);
-  const h = head(g, lnf.y, masked ? allowedBias(g, B * Tn, c.vocabSize) : undefined);
-  return { emb: emb.state, blocks, lnf: lnf.state, head: h.state, lsm: h.lsm };
+  const h = head(g, lnf.y, masked ? allowedBias(g, c.vocabSize) : undefined);
+  return { emb, blocks, lnf: lnf.state, head: h.state, lsm: h.lsm };
 }
 
 /** Gradients of every parameter, given d loss / d logp(target) = -coef per row. */
-function backward(g: Graph, f: Forward, coef: T, targetsOneHot: T, N: number): Grads {
+function backward(g: Graph, f: Forward, coef: T, targetsOneHot: T): Grads {
   const grads: Grads = new Map();
-  const { dh, dwte: dwteHead } = headBackward(g, coef, targetsOneHot, f.head, N);
+  const { dh, dwte: dwteHead } = headBackward(g, coef, targetsOneHot, f.head);
   let dx = layerNormBackward(g, dh, f.lnf, grads);
   for (let l = f.blocks.length - 1; l >= 0; l--) {
     const s = f.blocks[l] as BlockState;
@@ -143,7 +174,7 @@ function backward(g: Graph, f: Forward, coef: T, targetsOneHot: T, N: number): G
     dx = g.add(dx, layerNormBackward(g, linearBackward(g, dQkv, s.qkv, grads), s.ln1, grads));
   }
   // wte is tied: the head's gradient plus the embedding rows'.
-  grads.set('wte', g.add(dwteHead, embeddingBackward(g, dx, f.emb, grads)));
+  grads.set('wte', g.add(dwteHead, positionedEmbeddingBackward(g, dx, f.emb, grads)));
   return grads;
 }
 
@@ -158,38 +189,33 @@ function targetLogprobs(g: Graph, lsm: T, targetsOneHot: T): T {
   return g.op('ReduceSum', [g.mul(lsm, targetsOneHot), g.ints([-1])], { keepdims: 0 });
 }
 
-/** Forward-only scoring graph: `logprobs` [N] of `targets` given `tokens` (and `allowed` when masked). */
-export function buildScoreGraph(c: ModelConfig, B: number, Tn: number, masked = false): Uint8Array {
+/** Forward-only scoring graph: `logprobs` [N] of `targets` given `tokens` [B, T] (and `allowed` when masked). */
+export function buildScoreGraph(c: ModelConfig, masked = false): Uint8Array {
   const g = new Graph('score');
   declareParams(g, c);
-  const f = forward(g, c, B, Tn, masked);
-  const targets = g.input('targets', [B * Tn], DataType.INT64);
-  g.output(targetLogprobs(g, f.lsm, oneHot(g, targets, c.vocabSize)), 'logprobs', [B * Tn]);
+  const f = forward(g, c, masked);
+  const targets = g.input('targets', ['N'], DataType.INT64);
+  g.output(targetLogprobs(g, f.lsm, oneHot(g, targets, c.vocabSize)), 'logprobs', ['N']);
   return g.encode();
 }
 
 export type LossVariant = 'pg' | 'ppo';
 
-export interface TrainGraphOptions {
+export interface GradGraphOptions {
   variant: LossVariant;
-  beta1: number;
-  beta2: number;
-  gradClip: number;
   /** Take the `allowed` input: the loss is over the masked distribution the sampler drew from. */
   masked?: boolean;
-  /** Also output every raw gradient as `grad.<name>` (tests). */
-  withGrads?: boolean;
 }
 
 /** The loss and its slope: d loss / d logp(target) = -coef per row. */
-function objective(g: Graph, variant: LossVariant, lp: T, N: number): { loss: T; coef: T } {
+function objective(g: Graph, variant: LossVariant, lp: T): { loss: T; coef: T } {
   if (variant === 'pg') {
-    const coef = g.input('coef', [N]);
+    const coef = g.input('coef', ['N']);
     return { loss: g.op('Neg', [g.sumAll(g.mul(coef, lp))]), coef };
   }
-  const weight = g.input('weight', [N]);
-  const adv = g.input('advantage', [N]);
-  const old = g.input('old_logprobs', [N]);
+  const weight = g.input('weight', ['N']);
+  const adv = g.input('advantage', ['N']);
+  const old = g.input('old_logprobs', ['N']);
   const eps = g.input('clip_eps', []);
   const one = g.scalar(1);
   const ratio = g.op('Exp', [g.sub(lp, old)]);
@@ -202,17 +228,43 @@ function objective(g: Graph, variant: LossVariant, lp: T, N: number): { loss: T;
   return { loss, coef: g.mul(g.mul(weight, active), unclippedObj) };
 }
 
-export function buildTrainGraph(c: ModelConfig, B: number, Tn: number, opts: TrainGraphOptions): Uint8Array {
-  const g = new Graph('train');
-  const N = B * Tn;
+/**
+ * Forward and backward over one chunk of rows, B and T symbolic, adding the chunk's gradients to running
+ * sums: inputs `acc.<param>`, outputs `sum.<param>` = acc + gradient, and `loss` (of this chunk). The loss
+ * is a sum over positions, so the gradient of a batch is the sum over any split of its rows.
+ */
+export function buildGradGraph(c: ModelConfig, opts: GradGraphOptions): Uint8Array {
+  const g = new Graph('grad');
   const specs = declareParams(g, c);
-  const f = forward(g, c, B, Tn, opts.masked);
-  const targets = g.input('targets', [N], DataType.INT64);
+  const f = forward(g, c, opts.masked);
+  const targets = g.input('targets', ['N'], DataType.INT64);
   const yoh = oneHot(g, targets, c.vocabSize);
-  const { loss, coef } = objective(g, opts.variant, targetLogprobs(g, f.lsm, yoh), N);
+  const { loss, coef } = objective(g, opts.variant, targetLogprobs(g, f.lsm, yoh));
   g.output(loss, 'loss', []);
-  const grads = backward(g, f, coef, yoh, N);
+  const grads = backward(g, f, coef, yoh);
+  for (const s of specs) {
+    const raw = grads.get(s.name);
+    if (!raw) throw new Error(`no gradient for ${s.name}`);
+    g.output(g.add(g.input(`acc.${s.name}`, s.shape), raw), `sum.${s.name}`, s.shape);
+  }
+  return g.encode();
+}
 
+export interface OptimizerGraphOptions {
+  beta1: number;
+  beta2: number;
+  gradClip: number;
+}
+
+/**
+ * Global-norm clipping and AdamW over a batch's summed gradients `grad.<param>`. Inputs: every parameter,
+ * its moments, its gradient, lr_t, eps_t, wd_lr (see the top of this file); outputs new.<param>,
+ * new.m.<param>, new.v.<param> and grad_norm (before clipping).
+ */
+export function buildOptimizerGraph(c: ModelConfig, opts: OptimizerGraphOptions): Uint8Array {
+  const g = new Graph('adamw');
+  const specs = declareParams(g, c);
+  const grads = new Map(specs.map((s) => [s.name, g.input(`grad.${s.name}`, s.shape)]));
   // Global-norm clipping: every gradient is scaled by min(1, clip / norm).
   const sq = specs.map((s) => g.op('ReduceSumSquare', [grads.get(s.name) as T], { keepdims: 0 }));
   const norm = g.op('Sqrt', [sq.reduce((a, b) => g.add(a, b))]);
@@ -232,9 +284,7 @@ export function buildTrainGraph(c: ModelConfig, B: number, Tn: number, opts: Tra
   const vCoef = g.mul(g.scalar(1 - opts.beta2), g.mul(factor, factor));
   const keep = g.sub(g.scalar(1), wdLr); // decoupled decay: w' = w (1 - lr wd) - lr_t m' / (sqrt(v') + eps_t)
   for (const s of specs) {
-    const raw = grads.get(s.name);
-    if (!raw) throw new Error(`no gradient for ${s.name}`);
-    if (opts.withGrads) g.output(raw, `grad.${s.name}`, s.shape);
+    const raw = grads.get(s.name) as T;
     const m = g.input(`m.${s.name}`, s.shape);
     const v = g.input(`v.${s.name}`, s.shape);
     const m2 = g.add(g.mul(b1, m), g.mul(mCoef, raw));

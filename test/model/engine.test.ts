@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { readSafetensors } from '../../src/model/checkpoint.js';
 import type { ModelConfig } from '../../src/model/config.js';
-import { createModelEngine, type EngineOptions, loadModelEngine } from '../../src/model/engine.js';
+import {
+  createModelEngine,
+  type EngineOptions,
+  loadModelEngine,
+  trainChunks,
+} from '../../src/model/engine.js';
 import type { TrainBatch } from '../../src/model/engine-types.js';
 import { packTrainBatch } from '../../src/rl/objective.js';
 import { Rng } from '../../src/util/rng.js';
@@ -66,6 +71,81 @@ for (const variant of ['pg', 'ppo'] as const) {
     const bad = await gradientMismatches(engine, batch, opts, rng);
     assert.deepEqual(bad, [], `${bad.length} gradient entries disagree`);
     await engine.close();
+  });
+}
+
+test('trainChunks: rows cut after their last weighted position, longest first, within the budget', () => {
+  const time = 40;
+  // Row r's last weighted position is ends[r] - 1 (0: no weighted position; row 4 has weight but no advantage).
+  const ends = [10, 0, 37, 17, 25, 33, 3];
+  const weights = new Float32Array(ends.length * time);
+  const advantages = new Float32Array(ends.length * time);
+  ends.forEach((e, r) => {
+    for (let t = 0; t < e; t++) {
+      weights[r * time + t] = t < 2 ? 0 : 0.1;
+      advantages[r * time + t] = r === 4 ? 0 : 1;
+    }
+  });
+  const chunks = trainChunks({ batch: ends.length, time, weights, advantages }, 64);
+  // Lengths 37 (-> 40, cut at the batch's time), 33 (48 > 40: 40), 17 (32), 10 (16), 3 (16); 64 / 40 = 1 row.
+  assert.deepEqual(chunks, [
+    { rows: [2], time: 40 },
+    { rows: [5], time: 40 },
+    { rows: [3, 0], time: 32 },
+    { rows: [6], time: 16 },
+  ]);
+  // A batch without any weighted position (all-zero advantages) needs no gradient run at all.
+  const none = new Float32Array(ends.length * time);
+  assert.deepEqual(trainChunks({ batch: ends.length, time, weights, advantages: none }, 64), []);
+});
+
+for (const variant of ['pg', 'ppo'] as const) {
+  test(`a step split into row chunks matches the step in one run (${variant} loss, masked)`, async () => {
+    const big: ModelConfig = { ...cfg, contextLength: 32 };
+    const rng = new Rng(31);
+    const V = big.vocabSize;
+    const seqs = [3, 9, 5, 12, 1, 7].map((n, i) => {
+      const completion = Array.from({ length: n }, () => rng.int(V));
+      const allowed = new Uint8Array(n * V);
+      completion.forEach((id, k) => {
+        for (let j = 0; j < V; j++) allowed[k * V + j] = j === id || rng.next() < 0.5 ? 1 : 0;
+      });
+      return {
+        prompt: Array.from({ length: 2 + ((i * 5) % 11) }, () => rng.int(V)),
+        completion,
+        advantage: i === 4 ? 0 : i % 2 ? 0.8 : -1.3,
+        oldLogprobs: completion.map(() => -2 - rng.next()),
+        allowed,
+      };
+    });
+    const batch = packTrainBatch(seqs, 24, 258, V);
+    if (variant === 'ppo') batch.clipEpsilon = 0.2;
+    else delete batch.oldLogprobs;
+    const whole = await createModelEngine(big, { threads: 1, seed: 4, optimizer });
+    const split = await createModelEngine(big, { threads: 1, seed: 4, optimizer, chunkTokens: 20 });
+    for (const e of [whole, split]) perturbParameters(e, new Rng(2), 0.1);
+    // Two steps: the second from the weights the first wrote (parameters whose gradient is rounding noise,
+    // like the key bias under softmax's shift invariance, may differ by up to 2 lr after it; they change
+    // nothing downstream).
+    for (let step = 0; step < 2; step++) {
+      const a = await whole.trainStep(batch, true);
+      const b = await split.trainStep(batch, true);
+      assert.ok(Math.abs(a.loss - b.loss) <= 1e-5 * Math.abs(a.loss) + 1e-7, `loss ${a.loss} vs ${b.loss}`);
+      assert.ok(
+        Math.abs(a.gradNorm - b.gradNorm) <= 1e-5 * a.gradNorm,
+        `norm ${a.gradNorm} vs ${b.gradNorm}`,
+      );
+      for (const [name, g] of a.grads as Map<string, Float32Array>) {
+        const h = (b.grads as Map<string, Float32Array>).get(name) as Float32Array;
+        for (let i = 0; i < g.length; i++)
+          assert.ok(
+            Math.abs((g[i] as number) - (h[i] as number)) <= 1e-5,
+            `${name}[${i}]: ${g[i]} vs ${h[i]}`,
+          );
+      }
+    }
+    await whole.close();
+    await split.close();
   });
 }
 
@@ -188,7 +268,7 @@ const logSoftmaxAt = (logits: Float32Array, V: number, b: number, id: number) =>
 };
 
 for (const sampleWeights of ['inputs', 'baked'] as const) {
-  test(`prefill + decode equal the full forward at every position, rows of different lengths, after an update (${sampleWeights} weights)`, async () => {
+  test(`prefill + decode equal the full forward at every position, rows of different lengths and a repeated prompt, after an update (${sampleWeights} weights)`, async () => {
     // Long enough that the cache grows twice while decoding (64 -> 128 slots, then to the context's 175).
     const c: ModelConfig = { ...cfg, contextLength: 160 };
     // With fed weights, every row is prefilled on its own (a score budget of one byte), so the row-chunked
@@ -197,11 +277,13 @@ for (const sampleWeights of ['inputs', 'baked'] as const) {
     const engine = await createModelEngine(c, { threads: 1, seed: 2, optimizer, sampleWeights, ...chunked });
     const rng = new Rng(13);
     perturbParameters(engine, rng, 0.05);
-    const promptLens = [20, 3, 9];
+    // Row 3 starts with row 1's prompt: the prefill computes it once and copies it; the rows part after it.
+    const promptLens = [20, 3, 9, 3];
     const steps = 120;
     const T = 20 + steps;
     const B = promptLens.length;
     const tokens = Int32Array.from({ length: B * T }, () => rng.int(c.vocabSize));
+    tokens.copyWithin(3 * T, T, T + 3);
     const targets = Int32Array.from({ length: B * T }, (_, i) =>
       (i + 1) % T === 0 ? 0 : (tokens[i + 1] as number),
     );

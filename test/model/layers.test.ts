@@ -223,7 +223,7 @@ test('tied head + log-softmax: dh and dwte of -sum coef * logp(target) match', a
         const f = head(g, 'h');
         const yoh = oneHot(g, 'targets', V);
         const lp = g.op('ReduceSum', [g.mul(f.lsm, yoh), g.ints([-1])], { keepdims: 0 });
-        const { dh, dwte } = headBackward(g, dy, yoh, f.state, N);
+        const { dh, dwte } = headBackward(g, dy, yoh, f.state);
         return {
           y: g.op('Neg', [lp]),
           shape: [N],

@@ -14,6 +14,7 @@ import {
   loadBuiltinPolicy,
   modelConfigFor,
   promptTokens,
+  sharePrompts,
 } from '../../src/policy/builtin.js';
 import type { GenerateRequest, TrainingSample } from '../../src/policy/types.js';
 import { packTrainBatch } from '../../src/rl/objective.js';
@@ -329,3 +330,105 @@ test('PPO clipping uses the sampler log-probabilities, and refuses completions w
   }
   await assert.rejects(tinyPolicy(1, undefined, { clipEpsilon: 1.5 }), /clipEpsilon must be in \(0, 1\)/);
 });
+
+test('sharePrompts: sequences with one prompt share a row, each segment seeing the prompt and itself', () => {
+  const V = 272;
+  const mask = (n: number, id: number) => {
+    const m = new Uint8Array(n * V).fill(1);
+    m[id] = 0; // one masked-out token per sequence, so the masks are told apart
+    return m;
+  };
+  const p = [1, 2, 3];
+  const seqs = [
+    { prompt: p, completion: [10, 11], advantage: 1, oldLogprobs: [-1, -2], allowed: mask(2, 200) },
+    { prompt: [4, 5], completion: [12], advantage: -1, oldLogprobs: [-3], allowed: mask(1, 201) },
+    { prompt: p, completion: [13, 14, 15], advantage: 0.5, oldLogprobs: [-4, -5, -6], allowed: mask(3, 202) },
+    { prompt: p, completion: [16], advantage: 2, oldLogprobs: [-7], allowed: mask(1, 203) },
+  ];
+  const batch = packTrainBatch(seqs, 6, 258, V);
+  // A context of 7: the prompt's first two tokens, then segments of 2 and 3 tokens; the fourth sequence's
+  // segment starts a second row of the prompt; the second sequence keeps its own row.
+  const out = sharePrompts(batch, seqs, 7);
+  assert.equal(out.batch, 3);
+  assert.equal(out.time, 7);
+  const row = (b: number, a: ArrayLike<number> | undefined) => Array.from(a ?? []).slice(b * 7, b * 7 + 7);
+  assert.deepEqual(row(0, out.tokens), [1, 2, 3, 10, 3, 13, 14]);
+  assert.deepEqual(row(0, out.targets), [2, 3, 10, 11, 13, 14, 15]);
+  assert.deepEqual(row(0, out.positions), [0, 1, 2, 3, 2, 3, 4]);
+  assert.deepEqual(row(0, out.segments), [0, 0, 1, 1, 2, 2, 2]);
+  assert.deepEqual(row(0, out.oldLogprobs), [0, 0, -1, -2, -4, -5, -6]);
+  assert.deepEqual(row(0, out.advantages), [0, 0, 1, 1, 0.5, 0.5, 0.5]);
+  assert.deepEqual(row(1, out.tokens).slice(0, 3), [1, 2, 3]);
+  assert.deepEqual(row(1, out.targets).slice(0, 3), [2, 3, 16]);
+  assert.deepEqual(row(1, out.segments).slice(0, 3), [0, 0, 1]);
+  assert.deepEqual(row(2, out.tokens).slice(0, 2), [4, 5]);
+  assert.deepEqual(row(2, out.segments), [0, 0, 0, 0, 0, 0, 0]);
+  assert.deepEqual(row(2, out.positions).slice(0, 3), [0, 1, 2]);
+  // The masks travel with their tokens: row 0 position 4 is the third sequence's first completion token.
+  assert.equal(out.allowed?.[(0 * 7 + 4) * V + 202], 0);
+  assert.equal(out.allowed?.[(0 * 7 + 4) * V + 200], 1);
+  assert.equal(out.allowed?.[(0 * 7 + 2) * V + 200], 0);
+  // Weights are packTrainBatch's, moved along.
+  let before = 0;
+  let after = 0;
+  for (const w of batch.weights) before += w;
+  for (const w of out.weights) after += w;
+  assert.ok(Math.abs(before - after) < 1e-7);
+});
+
+for (const variant of ['pg', 'ppo'] as const) {
+  test(`sharePrompts: a step on the shared rows matches the step on one row per sequence (${variant}, masked)`, async () => {
+    const config = { ...modelConfigFor('tiny', 40), layers: 2, dModel: 32, heads: 2 };
+    const rng = (s: number) => () => {
+      s = (s * 1103515245 + 12345) % 2 ** 31;
+      return s / 2 ** 31;
+    };
+    const r = rng(7);
+    const V = config.vocabSize;
+    const prompts = [
+      Array.from({ length: 12 }, () => Math.floor(r() * 256)),
+      Array.from({ length: 7 }, () => Math.floor(r() * 256)),
+    ];
+    const seqs = [0, 1, 0, 0, 1, 0, 0].map((k, i) => {
+      const completion = Array.from({ length: 3 + ((i * 5) % 9) }, () => Math.floor(r() * 256));
+      const allowed = new Uint8Array(completion.length * V);
+      completion.forEach((id, j) => {
+        for (let v = 0; v < V; v++) allowed[j * V + v] = v === id || r() < 0.6 ? 1 : 0;
+      });
+      return {
+        prompt: prompts[k] as number[],
+        completion,
+        advantage: i % 3 === 0 ? -0.9 : 0.6 + i / 10,
+        oldLogprobs: completion.map(() => -3 - r()),
+        allowed,
+      };
+    });
+    const batch = packTrainBatch(seqs, 24, 258, V);
+    if (variant === 'ppo') batch.clipEpsilon = 0.2;
+    else delete batch.oldLogprobs;
+    const shared = sharePrompts(batch, seqs, 40);
+    assert.ok(shared.batch < batch.batch, `${shared.batch} rows`);
+    const opts = { threads: 1, trainUnderMask: true };
+    const a = await createBuiltinPolicy(config, { seed: 3, optimizer }, opts);
+    const b = await createBuiltinPolicy(config, { seed: 3, optimizer }, opts);
+    for (let step = 0; step < 2; step++) {
+      const x = await a.engine.trainStep(batch, true);
+      const y = await b.engine.trainStep(shared, true);
+      assert.ok(Math.abs(x.loss - y.loss) <= 1e-5 * Math.abs(x.loss) + 1e-7, `loss ${x.loss} vs ${y.loss}`);
+      assert.ok(
+        Math.abs(x.gradNorm - y.gradNorm) <= 1e-5 * x.gradNorm,
+        `norm ${x.gradNorm} vs ${y.gradNorm}`,
+      );
+      for (const [name, g] of x.grads as Map<string, Float32Array>) {
+        const h = (y.grads as Map<string, Float32Array>).get(name) as Float32Array;
+        for (let i = 0; i < g.length; i++)
+          assert.ok(
+            Math.abs((g[i] as number) - (h[i] as number)) <= 1e-5,
+            `${name}[${i}]: ${g[i]} vs ${h[i]}`,
+          );
+      }
+    }
+    await a.close?.();
+    await b.close?.();
+  });
+}

@@ -20,6 +20,8 @@
 //   rss_mb_peak                  the process's peak resident memory during the run (VmHWM)
 //   rss_mb_last                  resident memory after the last iteration (metrics.jsonl)
 //   updates_per_30_min           1800 / iteration_s_median (one update per iteration)
+//   load_average_loop / _engine  the machine's mean 1-minute load average during each part (2 cores): the
+//                                loop and engine rates are comparable only when these are close
 // The positions, rows and prompts come from hooks on the engine's prefill and trainStep (src/model is the
 // engine this benchmark measures); the loop itself is only driven through runTraining and read back from
 // its run directory, so it survives changes to the loop's internals.
@@ -114,6 +116,11 @@ let rssPeak = 0;
 const poll = setInterval(() => {
   rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
 }, 25);
+// The machine's load while each part runs: on a shared machine the two rates are only comparable when
+// they saw about the same load.
+const loads: { loop: number[]; engine: number[] } = { loop: [], engine: [] };
+let loadPart: keyof typeof loads = 'loop';
+const loadPoll = setInterval(() => loads[loadPart].push(loadavg()[0] as number), 5000);
 const t0 = performance.now();
 const code = await runTraining(inv, (line) => {
   process.stdout.write(`${line}\n`);
@@ -177,6 +184,8 @@ const anyByte: DecodeConstraint = {
   }),
 };
 const batches = steadyBuckets.flatMap((b) => b.batches);
+loadPart = 'engine';
+loads.engine.push(loadavg()[0] as number);
 let engineRate = 0;
 for (let rep = 0; rep < 2; rep++) {
   let tokens = 0;
@@ -196,6 +205,8 @@ for (let rep = 0; rep < 2; rep++) {
   engineRate = Math.max(engineRate, tokens / ((performance.now() - e0) / 1000));
 }
 await engine.close();
+clearInterval(loadPoll);
+const meanLoad = (xs: number[]) => (xs.length ? sum(xs) / xs.length : (loadavg()[0] as number));
 
 // ---- Matmul peak (for MFU), at the end: the same process and moment as the rest ----
 async function matmulPeak(): Promise<number> {
@@ -241,7 +252,8 @@ const result = {
   engine_new_tokens_per_row: meanNew,
   engine_batches: batches.length,
   peak_gflops_2t: r(peak),
-  load_average_end: r(loadavg()[0] as number, 2),
+  load_average_loop: r(meanLoad(loads.loop), 2),
+  load_average_engine: r(meanLoad(loads.engine), 2),
 };
 if (!keep) rmSync(out, { recursive: true, force: true });
 
@@ -254,7 +266,7 @@ process.stdout.write(
     `  sampling: loop ${result.sample_tokens_per_s_loop} tokens/s, engine ${result.sample_tokens_per_s_engine} tokens/s on the same prompts and batches (${meanNew} new tokens a row): ${result.loop_vs_engine}x`,
     `  update: ${result.update_tokens_per_s} positions/s, MFU ${(100 * result.update_mfu).toFixed(1)}% of ${result.peak_gflops_2t} GFLOP/s`,
     `  memory: peak ${result.rss_mb_peak} MB, last ${result.rss_mb_last} MB; by iteration ${result.rss_mb_by_iteration.join(' ')}`,
-    `  load average at the end ${result.load_average_end}`,
+    `  load average (1 min, mean) during the loop ${result.load_average_loop}, during the engine run ${result.load_average_engine}`,
     JSON.stringify(result),
     '',
   ].join('\n'),

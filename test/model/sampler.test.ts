@@ -362,6 +362,14 @@ test('rows are batched up to maxBatch, and only rows whose prompt + budget fit t
     { maxBatch: 4 },
   );
   assert.deepEqual(many.batchSizes, [4, 4, 2]);
+  // maxBatchTokens bounds rows x (longest prompt + largest budget): (1 + 3) x 3 rows = 12 of 13.
+  const bounded = new FakeEngine(() => new Float32Array(V));
+  await sampleRows(
+    bounded,
+    Array.from({ length: 10 }, (_, seed) => row([BOS], { seed, maxTokens: 3 })),
+    { maxBatch: 4, maxBatchTokens: 13 },
+  );
+  assert.deepEqual(bounded.batchSizes, [3, 3, 3, 1]);
 });
 
 test('every cache a batch takes is freed, also when decoding fails', async () => {

@@ -3,6 +3,7 @@
 // same process, the engine samples on the run's final checkpoint with the loop's own prompts.
 //
 //   npm run bench:loop -- [--iterations N] [--seed N] [--steady-from N] [--minutes M] [--keep DIR]
+//                         [--init CHECKPOINT] [--config FILE]   (passed to azr train as they are)
 //
 // What it reports (iterations before --steady-from are warm-up and left out of medians and rates):
 //   iteration_s_median, sample/execute/update_s_median   from the run's metrics.jsonl
@@ -19,6 +20,7 @@
 //                                second, against this process's best 2-thread 1024^3 matmul rate
 //   rss_mb_peak                  the process's peak resident memory during the run (VmHWM)
 //   rss_mb_last                  resident memory after the last iteration (metrics.jsonl)
+//   rss_mb_growth_after_20       rss_mb_last minus the resident memory after iteration 20 (null if fewer)
 //   updates_per_30_min           1800 / iteration_s_median (one update per iteration)
 //   load_average_loop / _engine  the machine's mean 1-minute load average during each part (2 cores): the
 //                                loop and engine rates are comparable only when these are close
@@ -111,6 +113,10 @@ const argv = [
   String(iterations),
 ];
 if (minutes) argv.push('--minutes', minutes);
+for (const name of ['init', 'config']) {
+  const value = flag(name);
+  if (value) argv.push(`--${name}`, value);
+}
 const inv = parseTrainArgs(argv);
 let rssPeak = 0;
 const poll = setInterval(() => {
@@ -245,6 +251,11 @@ const result = {
   execute_s_median: r(median(steady.map((m) => m.phases.execute)), 2),
   update_s_median: r(median(steady.map((m) => m.phases.update)), 2),
   rss_mb_by_iteration: metrics.map((m) => m.rssMb),
+  // The flatness target: growth from iteration 20 to the end (null for shorter runs).
+  rss_mb_growth_after_20:
+    metrics.length >= 20
+      ? (metrics[metrics.length - 1] as Metrics).rssMb - (metrics[19] as Metrics).rssMb
+      : null,
   iterations: metrics.length,
   steady_from: steadyFrom,
   seed,
@@ -261,11 +272,11 @@ const it = (x: number) => x.toFixed(2);
 process.stdout.write(
   [
     '',
-    `bench:loop: default preset, seed ${seed}, ${metrics.length} iterations in ${r(runS)} s; iterations ${steadyFrom}+ are steady state`,
+    `bench:loop: default preset${flag('init') ? ` from ${flag('init')}` : ''}, seed ${seed}, ${metrics.length} iterations in ${r(runS)} s; iterations ${steadyFrom}+ are steady state`,
     `  iteration ${it(iterationMedian)} s median (sample ${it(result.sample_s_median)}, execute ${it(result.execute_s_median)}, update ${it(result.update_s_median)}); ${result.updates_per_30_min} updates per 30 minutes`,
     `  sampling: loop ${result.sample_tokens_per_s_loop} tokens/s, engine ${result.sample_tokens_per_s_engine} tokens/s on the same prompts and batches (${meanNew} new tokens a row): ${result.loop_vs_engine}x`,
     `  update: ${result.update_tokens_per_s} positions/s, MFU ${(100 * result.update_mfu).toFixed(1)}% of ${result.peak_gflops_2t} GFLOP/s`,
-    `  memory: peak ${result.rss_mb_peak} MB, last ${result.rss_mb_last} MB; by iteration ${result.rss_mb_by_iteration.join(' ')}`,
+    `  memory: peak ${result.rss_mb_peak} MB, last ${result.rss_mb_last} MB; growth after iteration 20 ${result.rss_mb_growth_after_20 ?? 'n/a'} MB; by iteration ${result.rss_mb_by_iteration.join(' ')}`,
     `  load average (1 min, mean) during the loop ${result.load_average_loop}, during the engine run ${result.load_average_engine}`,
     JSON.stringify(result),
     '',

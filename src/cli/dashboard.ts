@@ -16,6 +16,10 @@ export const dashboardUsage = `usage: azr dashboard RUN_DIR [--port N] [--host A
 `;
 
 export async function dashboardCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(dashboardUsage);
+    return 0;
+  }
   let dir: string;
   let port: number;
   let host: string;

@@ -9,6 +9,10 @@ export const plotUsage = `usage: azr plot RUN_DIR --out FILE.png [--window N]
 `;
 
 export async function plotCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(plotUsage);
+    return 0;
+  }
   let dir: string;
   let out: string;
   let window: number;

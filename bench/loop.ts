@@ -8,8 +8,10 @@
 // What it reports (iterations before --steady-from are warm-up and left out of medians and rates):
 //   iteration_s_median, sample/execute/update_s_median   from the run's metrics.jsonl
 //   sample_tokens_per_s_loop     tokens the loop sampled / seconds of its sample phase (steady iterations)
-//   sample_tokens_per_s_engine   the engine alone on the final checkpoint: the steady iterations' sampling
-//                                batches again (same prompts, batch sizes, repeated prompts), each row
+//   sample_tokens_per_s_engine   the engine alone on the final checkpoint: the sampling batches of up to
+//                                8 steady iterations again (a uniform sample of them, fixed seed, so a
+//                                30-minute run replays in a minute; same prompts, batch sizes, repeated
+//                                prompts), each row
 //                                drawing the loop's mean number of new tokens under a constraint that
 //                                allows any byte and never ends (as bench:model), so no row stops early;
 //                                best of 2
@@ -54,7 +56,7 @@ const CHUNK_TOKENS = 2048; // the engine's default gradient-run budget, for coun
 
 // ---- Hooks on the engine: what the loop asks of it, per iteration ----
 interface Batch {
-  prompts: number[][];
+  prompts: Int32Array[];
 }
 interface Bucket {
   batches: Batch[];
@@ -84,7 +86,7 @@ const proto = Object.getPrototypeOf(probe) as {
 await probe.close();
 const prefill = proto.prefill;
 proto.prefill = function (cache, tokens, time, lengths) {
-  const prompts = Array.from(lengths, (n, b) => Array.from(tokens.subarray(b * time, b * time + n)));
+  const prompts = Array.from(lengths, (n, b) => tokens.slice(b * time, b * time + n));
   bucket.batches.push({ prompts });
   bucket.rows += prompts.length;
   return prefill.call(this, cache, tokens, time, lengths);
@@ -98,6 +100,32 @@ proto.trainStep = function (batch, withGrads) {
   }
   return trainStep.call(this, batch, withGrads);
 };
+
+// Only a few iterations' prompts are kept for the engine's replay (reservoir sampling over the steady
+// iterations): holding every prompt of a long run would cost the process the memory this bench measures.
+const REPLAY_ITERATIONS = 8;
+const replay: number[] = [];
+let replayRandom = 0x9e3779b9;
+function keepForReplay(iteration: number): void {
+  const b = buckets[iteration - 1] as Bucket;
+  const seen = iteration - steadyFrom + 1;
+  if (seen <= 0) {
+    b.batches = [];
+    return;
+  }
+  let slot = seen - 1;
+  if (seen > REPLAY_ITERATIONS) {
+    replayRandom = (Math.imul(replayRandom, 1664525) + 1013904223) >>> 0;
+    slot = replayRandom % seen;
+  }
+  if (slot >= REPLAY_ITERATIONS) {
+    b.batches = [];
+    return;
+  }
+  const dropped = replay[slot];
+  if (dropped !== undefined) (buckets[dropped - 1] as Bucket).batches = [];
+  replay[slot] = iteration;
+}
 
 // ---- The run ----
 const out = keep ?? mkdtempSync(join(tmpdir(), 'azr-bench-loop-'));
@@ -134,6 +162,7 @@ const code = await runTraining(inv, (line) => {
   if (line.startsWith('eval before')) bucket = fresh();
   else if (/^it\s+\d+/.test(line)) {
     buckets.push(bucket);
+    keepForReplay(buckets.length);
     bucket = fresh();
   }
 });
@@ -190,6 +219,7 @@ const anyByte: DecodeConstraint = {
   }),
 };
 const batches = steadyBuckets.flatMap((b) => b.batches);
+const replayedRows = sum(batches.map((b) => b.prompts.length));
 loadPart = 'engine';
 loads.engine.push(loadavg()[0] as number);
 let engineRate = 0;
@@ -198,7 +228,7 @@ for (let rep = 0; rep < 2; rep++) {
   const e0 = performance.now();
   for (const [k, batch] of batches.entries()) {
     const rows = batch.prompts.map((prompt, i) => ({
-      prompt,
+      prompt: Array.from(prompt),
       maxTokens: meanNew,
       temperature: 1,
       topP: 1,
@@ -262,6 +292,8 @@ const result = {
   run_s: r(runS),
   engine_new_tokens_per_row: meanNew,
   engine_batches: batches.length,
+  engine_iterations: replay.length,
+  engine_rows: replayedRows,
   peak_gflops_2t: r(peak),
   load_average_loop: r(meanLoad(loads.loop), 2),
   load_average_engine: r(meanLoad(loads.engine), 2),

@@ -32,15 +32,13 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { parseTrainArgs } from '../src/cli/train.js';
 import type { ModelConfig } from '../src/model/config.js';
-import type { DecodeConstraint } from '../src/model/constraint.js';
 import { createModelEngine, loadModelEngine, trainChunks } from '../src/model/engine.js';
 import type { KvCache, TrainBatch } from '../src/model/engine-types.js';
-import { Graph } from '../src/model/onnx/graph.js';
 import { sampleRows } from '../src/model/sampler.js';
 import { runTraining } from '../src/selfplay/train.js';
+import { bytesOnly, flopsPerToken, matmulPeak } from './measure.js';
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -67,11 +65,6 @@ interface Bucket {
 const fresh = (): Bucket => ({ batches: [], rows: 0, trainPositions: 0, trainFlops: 0 });
 let bucket = fresh();
 const buckets: Bucket[] = [];
-
-function flopsPerToken(c: ModelConfig, t: number): number {
-  const D = c.dModel;
-  return 6 * (c.layers * 12 * D * D + c.vocabSize * D) + 12 * c.layers * t * D;
-}
 
 const probeConfig: ModelConfig = { vocabSize: 272, contextLength: 16, layers: 1, dModel: 8, heads: 1 };
 const probe = await createModelEngine(probeConfig, {
@@ -207,17 +200,6 @@ const state = JSON.parse(readFileSync(join(out, 'state.json'), 'utf8')) as { che
 const engine = await loadModelEngine(join(out, 'checkpoints', state.checkpoint, 'model.safetensors'), {
   threads: THREADS,
 });
-const anyByte: DecodeConstraint = {
-  name: 'bytes',
-  start: () => ({
-    allowedTokens(mask: Uint8Array) {
-      mask.fill(0, 256);
-      mask.fill(1, 0, 256);
-    },
-    accept: (id: number) => id < 256,
-    isComplete: () => false,
-  }),
-};
 const batches = steadyBuckets.flatMap((b) => b.batches);
 const replayedRows = sum(batches.map((b) => b.prompts.length));
 loadPart = 'engine';
@@ -233,7 +215,7 @@ for (let rep = 0; rep < 2; rep++) {
       temperature: 1,
       topP: 1,
       seed: k * 1000 + i,
-      constraint: anyByte,
+      constraint: bytesOnly,
     }));
     const res = await sampleRows(engine, rows, rows.length);
     tokens += sum(res.map((r) => r.tokens.length));
@@ -245,25 +227,7 @@ clearInterval(loadPoll);
 const meanLoad = (xs: number[]) => (xs.length ? sum(xs) / xs.length : (loadavg()[0] as number));
 
 // ---- Matmul peak (for MFU), at the end: the same process and moment as the rest ----
-async function matmulPeak(): Promise<number> {
-  const n = 1024;
-  const g = new Graph('mm');
-  g.output(g.matmul(g.input('a', [n, n]), g.input('b', [n, n])), 'c', [n, n]);
-  const s = await ort.InferenceSession.create(g.encode(), {
-    intraOpNumThreads: THREADS,
-    interOpNumThreads: 1,
-  });
-  const a = new ort.Tensor('float32', Float32Array.from({ length: n * n }, Math.random), [n, n]);
-  let best = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < 12; i++) {
-    const q0 = performance.now();
-    await s.run({ a, b: a });
-    best = Math.min(best, performance.now() - q0);
-  }
-  await s.release();
-  return (2 * n ** 3) / (best / 1000) / 1e9;
-}
-const peak = await matmulPeak();
+const peak = await matmulPeak(THREADS);
 
 const r = (x: number, d = 0) => Number(x.toFixed(d));
 const iterationMedian = median(steady.map((m) => m.iterationS));

@@ -14,13 +14,11 @@ import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as ort from 'onnxruntime-node';
 import { MODEL_PRESETS, type ModelConfig, parameterCount } from '../src/model/config.js';
-import type { DecodeConstraint } from '../src/model/constraint.js';
 import { createModelEngine } from '../src/model/engine.js';
-import { Graph } from '../src/model/onnx/graph.js';
 import { sampleRows } from '../src/model/sampler.js';
 import { packTrainBatch } from '../src/rl/objective.js';
+import { bytesOnly, flopsPerToken, matmulPeak } from './measure.js';
 
 const THREADS = 2;
 const B = 16;
@@ -38,35 +36,6 @@ const optimizer = {
 };
 const here = dirname(fileURLToPath(import.meta.url));
 
-async function matmulPeak(threads: number): Promise<number> {
-  const n = 1024;
-  const g = new Graph('mm');
-  g.output(g.matmul(g.input('a', [n, n]), g.input('b', [n, n])), 'c', [n, n]);
-  const s = await ort.InferenceSession.create(g.encode(), {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-  });
-  const a = new ort.Tensor(
-    'float32',
-    Float32Array.from({ length: n * n }, () => Math.random()),
-    [n, n],
-  );
-  let best = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < 12; i++) {
-    const t0 = performance.now();
-    await s.run({ a, b: a });
-    best = Math.min(best, performance.now() - t0);
-  }
-  await s.release();
-  return (2 * n ** 3) / (best / 1000) / 1e9;
-}
-
-function flopsPerToken(c: ModelConfig, t: number): number {
-  const D = c.dModel;
-  const matmulParams = c.layers * 12 * D * D + c.vocabSize * D;
-  return 6 * matmulParams + 12 * c.layers * t * D;
-}
-
 async function trainRate(c: ModelConfig): Promise<number> {
   const engine = await createModelEngine(c, { threads: THREADS, seed: 1, optimizer });
   const seqs = Array.from({ length: B }, (_, b) => ({
@@ -81,19 +50,6 @@ async function trainRate(c: ModelConfig): Promise<number> {
   await engine.close();
   return (B * T) / (Math.min(...times) / 1000);
 }
-
-/** Any byte, never complete: every row generates its whole budget, as the PyTorch loop does. */
-const bytesOnly: DecodeConstraint = {
-  name: 'bytes',
-  start: () => ({
-    allowedTokens(mask: Uint8Array) {
-      mask.fill(0, 256);
-      mask.fill(1, 0, 256);
-    },
-    accept: (id: number) => id < 256,
-    isComplete: () => false,
-  }),
-};
 
 async function sampleRate(c: ModelConfig, rows: number): Promise<number> {
   const engine = await createModelEngine(c, { threads: THREADS, seed: 1, optimizer });

@@ -16,6 +16,7 @@ import { packTrainBatch } from '../../src/rl/objective.js';
 import { Rng } from '../../src/util/rng.js';
 import { gradientMismatches, perturbParameters } from './finite-differences.js';
 import { referenceLogprobs } from './reference-gpt.js';
+import { assertSameTrainStep } from './same-step.js';
 
 const cfg: ModelConfig = { vocabSize: 272, contextLength: 16, layers: 2, dModel: 16, heads: 2 };
 const optimizer = {
@@ -130,19 +131,7 @@ for (const variant of ['pg', 'ppo'] as const) {
     for (let step = 0; step < 2; step++) {
       const a = await whole.trainStep(batch, true);
       const b = await split.trainStep(batch, true);
-      assert.ok(Math.abs(a.loss - b.loss) <= 1e-5 * Math.abs(a.loss) + 1e-7, `loss ${a.loss} vs ${b.loss}`);
-      assert.ok(
-        Math.abs(a.gradNorm - b.gradNorm) <= 1e-5 * a.gradNorm,
-        `norm ${a.gradNorm} vs ${b.gradNorm}`,
-      );
-      for (const [name, g] of a.grads as Map<string, Float32Array>) {
-        const h = (b.grads as Map<string, Float32Array>).get(name) as Float32Array;
-        for (let i = 0; i < g.length; i++)
-          assert.ok(
-            Math.abs((g[i] as number) - (h[i] as number)) <= 1e-5,
-            `${name}[${i}]: ${g[i]} vs ${h[i]}`,
-          );
-      }
+      assertSameTrainStep(a, b);
     }
     await whole.close();
     await split.close();

@@ -19,6 +19,7 @@ import {
 import type { GenerateRequest, TrainingSample } from '../../src/policy/types.js';
 import { packTrainBatch } from '../../src/rl/objective.js';
 import type { AnswerConstraint } from '../../src/tasks/answer-format.js';
+import { assertSameTrainStep } from '../model/same-step.js';
 
 const optimizer = {
   learningRate: 3e-3,
@@ -414,19 +415,7 @@ for (const variant of ['pg', 'ppo'] as const) {
     for (let step = 0; step < 2; step++) {
       const x = await a.engine.trainStep(batch, true);
       const y = await b.engine.trainStep(shared, true);
-      assert.ok(Math.abs(x.loss - y.loss) <= 1e-5 * Math.abs(x.loss) + 1e-7, `loss ${x.loss} vs ${y.loss}`);
-      assert.ok(
-        Math.abs(x.gradNorm - y.gradNorm) <= 1e-5 * x.gradNorm,
-        `norm ${x.gradNorm} vs ${y.gradNorm}`,
-      );
-      for (const [name, g] of x.grads as Map<string, Float32Array>) {
-        const h = (y.grads as Map<string, Float32Array>).get(name) as Float32Array;
-        for (let i = 0; i < g.length; i++)
-          assert.ok(
-            Math.abs((g[i] as number) - (h[i] as number)) <= 1e-5,
-            `${name}[${i}]: ${g[i]} vs ${h[i]}`,
-          );
-      }
+      assertSameTrainStep(x, y);
     }
     await a.close?.();
     await b.close?.();

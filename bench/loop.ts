@@ -38,6 +38,7 @@ import { createModelEngine, loadModelEngine, trainChunks } from '../src/model/en
 import type { KvCache, TrainBatch } from '../src/model/engine-types.js';
 import { sampleRows } from '../src/model/sampler.js';
 import { runTraining } from '../src/selfplay/train.js';
+import { Rng } from '../src/util/rng.js';
 import { bytesOnly, flopsPerToken, matmulPeak } from './measure.js';
 
 function flag(name: string): string | undefined {
@@ -98,7 +99,7 @@ proto.trainStep = function (batch, withGrads) {
 // iterations): holding every prompt of a long run would cost the process the memory this bench measures.
 const REPLAY_ITERATIONS = 8;
 const replay: number[] = [];
-let replayRandom = 0x9e3779b9;
+const replayRng = new Rng(1);
 function keepForReplay(iteration: number): void {
   const b = buckets[iteration - 1] as Bucket;
   const seen = iteration - steadyFrom + 1;
@@ -107,10 +108,7 @@ function keepForReplay(iteration: number): void {
     return;
   }
   let slot = seen - 1;
-  if (seen > REPLAY_ITERATIONS) {
-    replayRandom = (Math.imul(replayRandom, 1664525) + 1013904223) >>> 0;
-    slot = replayRandom % seen;
-  }
+  if (seen > REPLAY_ITERATIONS) slot = replayRng.int(seen);
   if (slot >= REPLAY_ITERATIONS) {
     b.batches = [];
     return;

@@ -89,19 +89,20 @@ export function gelu(g: Graph, u: T): { y: T; state: { u: T } } {
   return { y: g.op('Gelu', [u], { approximate: 'tanh' }), state: { u } };
 }
 
-/** du = dy * (0.5 (1 + th) + 0.5 u (1 - th^2) c (1 + 3k u^2)), th = tanh(c u (1 + k u^2)). */
+/**
+ * The tanh form is u * sigmoid(2z), z = c (u + k u^3), so with s = sigmoid(2z):
+ * du = dy * (s + u s (1 - s) 2c (1 + 3k u^2)). Written this way it takes 13 elementwise passes over the
+ * [N, 4D] activations instead of the 17 of the tanh form's derivative.
+ */
 export function geluBackward(g: Graph, dy: T, s: { u: T }): T {
   const u = s.u;
   const u2 = g.mul(u, u);
-  const th = g.op('Tanh', [
-    g.mul(g.mul(g.scalar(GELU_C), u), g.add(g.scalar(1), g.mul(g.scalar(GELU_K), u2))),
+  const sig = g.op('Sigmoid', [
+    g.mul(u, g.add(g.scalar(2 * GELU_C), g.mul(g.scalar(2 * GELU_C * GELU_K), u2))),
   ]);
-  const left = g.mul(g.scalar(0.5), g.add(g.scalar(1), th));
-  const right = g.mul(
-    g.mul(g.mul(g.scalar(0.5 * GELU_C), u), g.sub(g.scalar(1), g.mul(th, th))),
-    g.add(g.scalar(1), g.mul(g.scalar(3 * GELU_K), u2)),
-  );
-  return g.mul(dy, g.add(left, right));
+  const slope = g.mul(u, g.add(g.scalar(2 * GELU_C), g.mul(g.scalar(6 * GELU_C * GELU_K), u2))); // u 2c (1 + 3k u^2)
+  const t = g.mul(slope, sig);
+  return g.mul(dy, g.add(sig, g.mul(t, g.sub(g.scalar(1), sig))));
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -125,6 +126,8 @@ export interface AttentionState {
   k: T;
   v: T;
   att: T;
+  /** The heads' outputs att v, [B, H, T, hd], before the merge. */
+  o: T;
   shape: AttentionShape;
 }
 
@@ -152,7 +155,8 @@ export function attention(g: Graph, qkv: T, mask: T, shape: AttentionShape): { y
   const k = splitHeads(g, k0, shape);
   const v = splitHeads(g, v0, shape);
   const att = g.op('Softmax', [g.add(g.matmul(q, g.t4(k)), mask)], { axis: -1 });
-  return { y: mergeHeads(g, g.matmul(att, v), shape), state: { q, k, v, att, shape } };
+  const o = g.matmul(att, v);
+  return { y: mergeHeads(g, o, shape), state: { q, k, v, att, o, shape } };
 }
 
 /** Backward of the attention core: d qkv [N, 3D] from dy [N, D]. */
@@ -161,8 +165,10 @@ export function attentionBackward(g: Graph, dy: T, s: AttentionState): T {
   const dO = splitHeads(g, dy, s.shape);
   const datt = g.matmul(dO, g.t4(s.v));
   const dv = g.matmul(g.t4(s.att), dO);
-  // Softmax backward: ds = att * (datt - sum_j datt * att). Masked entries have att = 0, so ds = 0 there.
-  const ds = g.mul(s.att, g.sub(datt, g.sumLast(g.mul(datt, s.att))));
+  // Softmax backward: ds = att * (datt - sum_j datt * att). The row sum equals dO . o per query (sum_j
+  // (dO . v_j) att_j = dO . sum_j att_j v_j, as FlashAttention computes it): a pass over [B, H, T, hd]
+  // instead of a product and a sum over the [B, H, T, T] scores. Masked entries have att = 0, so ds = 0 there.
+  const ds = g.mul(s.att, g.sub(datt, g.sumLast(g.mul(dO, s.o))));
   const dq = g.mul(g.matmul(ds, s.k), scale); // q was scaled before the product
   const dk = g.matmul(g.t4(ds), s.q);
   return g.op(

@@ -23,6 +23,10 @@
 //   rss_mb_peak                  the process's peak resident memory during the run (VmHWM)
 //   rss_mb_last                  resident memory after the last iteration (metrics.jsonl)
 //   rss_mb_growth_after_20       rss_mb_last minus the resident memory after iteration 20 (null if fewer)
+//   js_heap_mb_last, array_buffers_mb_last, and their _growth_after_20: V8's used heap and the memory of
+//                                ArrayBuffers (typed arrays: weights, batches, masks) after each iteration,
+//                                so that growth in resident memory can be told apart from JavaScript
+//                                objects, typed arrays and native memory (ONNX Runtime, the allocator)
 //   updates_per_30_min           1800 / iteration_s_median (one update per iteration)
 //   load_average_loop / _engine  the machine's mean 1-minute load average during each part (2 cores): the
 //                                loop and engine rates are comparable only when these are close
@@ -146,6 +150,8 @@ const poll = setInterval(() => {
 const loads: { loop: number[]; engine: number[] } = { loop: [], engine: [] };
 let loadPart: keyof typeof loads = 'loop';
 const loadPoll = setInterval(() => loads[loadPart].push(loadavg()[0] as number), 5000);
+// V8 heap and ArrayBuffer memory after each iteration (MB).
+const jsMemory: { heap: number; arrayBuffers: number }[] = [];
 const t0 = performance.now();
 const code = await runTraining(inv, (line) => {
   process.stdout.write(`${line}\n`);
@@ -154,6 +160,8 @@ const code = await runTraining(inv, (line) => {
   else if (/^it\s+\d+/.test(line)) {
     buckets.push(bucket);
     keepForReplay(buckets.length);
+    const m = process.memoryUsage();
+    jsMemory.push({ heap: m.heapUsed / 2 ** 20, arrayBuffers: m.arrayBuffers / 2 ** 20 });
     bucket = fresh();
   }
 });
@@ -228,6 +236,11 @@ const meanLoad = (xs: number[]) => (xs.length ? sum(xs) / xs.length : (loadavg()
 const peak = await matmulPeak(THREADS);
 
 const r = (x: number, d = 0) => Number(x.toFixed(d));
+const afterTwenty = (pick: (m: { heap: number; arrayBuffers: number }) => number): number | null => {
+  const at20 = jsMemory[19];
+  const last = jsMemory[jsMemory.length - 1];
+  return at20 && last ? r(pick(last) - pick(at20)) : null;
+};
 const iterationMedian = median(steady.map((m) => m.iterationS));
 const result = {
   iteration_s_median: r(iterationMedian, 2),
@@ -248,6 +261,10 @@ const result = {
     metrics.length >= 20
       ? (metrics[metrics.length - 1] as Metrics).rssMb - (metrics[19] as Metrics).rssMb
       : null,
+  js_heap_mb_last: r(jsMemory[jsMemory.length - 1]?.heap ?? 0),
+  js_heap_mb_growth_after_20: afterTwenty((m) => m.heap),
+  array_buffers_mb_last: r(jsMemory[jsMemory.length - 1]?.arrayBuffers ?? 0),
+  array_buffers_mb_growth_after_20: afterTwenty((m) => m.arrayBuffers),
   iterations: metrics.length,
   steady_from: steadyFrom,
   seed,
@@ -270,7 +287,7 @@ process.stdout.write(
     `  iteration ${it(iterationMedian)} s median (sample ${it(result.sample_s_median)}, execute ${it(result.execute_s_median)}, update ${it(result.update_s_median)}); ${result.updates_per_30_min} updates per 30 minutes`,
     `  sampling: loop ${result.sample_tokens_per_s_loop} tokens/s, engine ${result.sample_tokens_per_s_engine} tokens/s on the same prompts and batches (${meanNew} new tokens a row): ${result.loop_vs_engine}x`,
     `  update: ${result.update_tokens_per_s} positions/s, MFU ${(100 * result.update_mfu).toFixed(1)}% of ${result.peak_gflops_2t} GFLOP/s`,
-    `  memory: peak ${result.rss_mb_peak} MB, last ${result.rss_mb_last} MB; growth after iteration 20 ${result.rss_mb_growth_after_20 ?? 'n/a'} MB; by iteration ${result.rss_mb_by_iteration.join(' ')}`,
+    `  memory: peak ${result.rss_mb_peak} MB, last ${result.rss_mb_last} MB; growth after iteration 20 ${result.rss_mb_growth_after_20 ?? 'n/a'} MB (JavaScript heap ${result.js_heap_mb_growth_after_20 ?? 'n/a'} MB, ArrayBuffers ${result.array_buffers_mb_growth_after_20 ?? 'n/a'} MB); by iteration ${result.rss_mb_by_iteration.join(' ')}`,
     `  load average (1 min, mean) during the loop ${result.load_average_loop}, during the engine run ${result.load_average_engine}`,
     JSON.stringify(result),
     '',

@@ -20,7 +20,9 @@
 //                                cutting each row at its last weighted position) / seconds of update phase
 //   update_mfu                   those positions' model FLOPs (bench:model's formula, per chunk length) per
 //                                second, against this process's best 2-thread 1024^3 matmul rate
-//   rss_mb_peak                  the process's peak resident memory during the run (VmHWM)
+//   rss_mb_peak                  the process's peak resident memory during the run (VmHWM); all memory
+//                                figures are in MB of 10^6 bytes, as metrics.jsonl's rssMb (until 2026-12-04
+//                                the peak, heap and ArrayBuffer figures were in MiB: 1 MiB = 1.049 MB)
 //   rss_mb_last                  resident memory after the last iteration (metrics.jsonl)
 //   rss_mb_growth_after_20       rss_mb_last minus the resident memory after iteration 20 (null if fewer)
 //   js_heap_mb_last, array_buffers_mb_last, and their _growth_after_20: V8's used heap and the memory of
@@ -56,6 +58,8 @@ const steadyFrom = Number(flag('steady-from') ?? 6);
 const keep = flag('keep');
 const THREADS = 2;
 const CHUNK_TOKENS = 2048; // the engine's default gradient-run budget, for counting positions
+/** Memory figures are in MB of 10^6 bytes, the unit of metrics.jsonl's rssMb. */
+const MB = 1e6;
 
 // ---- Hooks on the engine: what the loop asks of it, per iteration ----
 interface Batch {
@@ -161,14 +165,14 @@ const code = await runTraining(inv, (line) => {
     buckets.push(bucket);
     keepForReplay(buckets.length);
     const m = process.memoryUsage();
-    jsMemory.push({ heap: m.heapUsed / 2 ** 20, arrayBuffers: m.arrayBuffers / 2 ** 20 });
+    jsMemory.push({ heap: m.heapUsed / MB, arrayBuffers: m.arrayBuffers / MB });
     bucket = fresh();
   }
 });
 clearInterval(poll);
 const runS = (performance.now() - t0) / 1000;
-const hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) / 1024;
-rssPeak = Math.max(rssPeak / 2 ** 20, hwm);
+const hwm = (Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) * 1024) / MB;
+rssPeak = Math.max(rssPeak / MB, hwm);
 if (code !== 0) throw new Error(`azr train exited with ${code}`);
 
 interface Metrics {

@@ -155,7 +155,8 @@ const loads: { loop: number[]; engine: number[] } = { loop: [], engine: [] };
 let loadPart: keyof typeof loads = 'loop';
 const loadPoll = setInterval(() => loads[loadPart].push(loadavg()[0] as number), 5000);
 // V8 heap and ArrayBuffer memory after each iteration (MB).
-const jsMemory: { heap: number; arrayBuffers: number }[] = [];
+const heapMb: number[] = [];
+const arrayBufferMb: number[] = [];
 const t0 = performance.now();
 const code = await runTraining(inv, (line) => {
   process.stdout.write(`${line}\n`);
@@ -165,7 +166,8 @@ const code = await runTraining(inv, (line) => {
     buckets.push(bucket);
     keepForReplay(buckets.length);
     const m = process.memoryUsage();
-    jsMemory.push({ heap: m.heapUsed / MB, arrayBuffers: m.arrayBuffers / MB });
+    heapMb.push(m.heapUsed / MB);
+    arrayBufferMb.push(m.arrayBuffers / MB);
     bucket = fresh();
   }
 });
@@ -240,11 +242,9 @@ const meanLoad = (xs: number[]) => (xs.length ? sum(xs) / xs.length : (loadavg()
 const peak = await matmulPeak(THREADS);
 
 const r = (x: number, d = 0) => Number(x.toFixed(d));
-const afterTwenty = (pick: (m: { heap: number; arrayBuffers: number }) => number): number | null => {
-  const at20 = jsMemory[19];
-  const last = jsMemory[jsMemory.length - 1];
-  return at20 && last ? r(pick(last) - pick(at20)) : null;
-};
+/** A per-iteration series' last value minus its value after iteration 20 (null for shorter runs). */
+const growthAfter20 = (xs: readonly number[]): number | null =>
+  xs.length >= 20 ? r((xs[xs.length - 1] as number) - (xs[19] as number)) : null;
 const iterationMedian = median(steady.map((m) => m.iterationS));
 const result = {
   iteration_s_median: r(iterationMedian, 2),
@@ -261,14 +261,11 @@ const result = {
   update_s_median: r(median(steady.map((m) => m.phases.update)), 2),
   rss_mb_by_iteration: metrics.map((m) => m.rssMb),
   // The flatness target: growth from iteration 20 to the end (null for shorter runs).
-  rss_mb_growth_after_20:
-    metrics.length >= 20
-      ? (metrics[metrics.length - 1] as Metrics).rssMb - (metrics[19] as Metrics).rssMb
-      : null,
-  js_heap_mb_last: r(jsMemory[jsMemory.length - 1]?.heap ?? 0),
-  js_heap_mb_growth_after_20: afterTwenty((m) => m.heap),
-  array_buffers_mb_last: r(jsMemory[jsMemory.length - 1]?.arrayBuffers ?? 0),
-  array_buffers_mb_growth_after_20: afterTwenty((m) => m.arrayBuffers),
+  rss_mb_growth_after_20: growthAfter20(metrics.map((m) => m.rssMb)),
+  js_heap_mb_last: r(heapMb[heapMb.length - 1] ?? 0),
+  js_heap_mb_growth_after_20: growthAfter20(heapMb),
+  array_buffers_mb_last: r(arrayBufferMb[arrayBufferMb.length - 1] ?? 0),
+  array_buffers_mb_growth_after_20: growthAfter20(arrayBufferMb),
   iterations: metrics.length,
   steady_from: steadyFrom,
   seed,

@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { MODEL_PRESETS, type ModelConfig, type ModelPreset, parameterSpecs } from '../src/model/config.js';
+import { sessionOptions } from '../src/model/engine.js';
 import { initWeights } from '../src/model/params.js';
 import { buildGradGraph } from '../src/model/train-graph.js';
 import { Rng } from '../src/util/rng.js';
@@ -50,12 +51,9 @@ const V = c.vocabSize;
 const feeds: Record<string, ort.Tensor> = {};
 const weights = initWeights(c, 1);
 for (const s of parameterSpecs(c)) {
-  feeds[s.name] = new ort.Tensor('float32', weights.get(s.name) as Float32Array, s.shape);
-  feeds[`acc.${s.name}`] = new ort.Tensor(
-    'float32',
-    new Float32Array(weights.get(s.name)?.length ?? 0),
-    s.shape,
-  );
+  const w = weights.get(s.name) as Float32Array;
+  feeds[s.name] = new ort.Tensor('float32', w, s.shape);
+  feeds[`acc.${s.name}`] = new ort.Tensor('float32', new Float32Array(w.length), s.shape);
 }
 const tokens = BigInt64Array.from({ length: n }, () => BigInt(rng.int(256)));
 const ids = (f: (i: number) => number) => BigInt64Array.from({ length: n }, (_, i) => BigInt(f(i)));
@@ -83,15 +81,8 @@ feeds.clip_eps = new ort.Tensor('float32', Float32Array.of(0.2), []);
 
 // ---- Runs: first without the profiler (the rate), then with it (the breakdown) ----
 const graph = buildGradGraph(c, { variant: 'ppo', masked: true });
-const options: ort.InferenceSession.SessionOptions = {
-  // The engine's training-session settings (engine.ts sessionOptions, symbolic shapes).
-  enableCpuMemArena: true,
-  enableMemPattern: false,
-  intraOpNumThreads: THREADS,
-  interOpNumThreads: 1,
-  executionMode: 'sequential',
-  graphOptimizationLevel: 'all',
-};
+// The engine's settings for a training session over symbolic shapes: the arena on, no memory pattern.
+const options = sessionOptions(THREADS, true, false);
 async function timed(session: ort.InferenceSession): Promise<number> {
   let best = Number.POSITIVE_INFINITY;
   await session.run(feeds); // warm-up: the arena's first allocations
@@ -132,7 +123,6 @@ const modelRuns = events.filter((e) => e.name === 'model_run').sort((a, b) => a.
 const warm = modelRuns[0];
 if (!warm || modelRuns.length !== runs + 1)
   throw new Error(`expected ${runs + 1} runs in the profile, found ${modelRuns.length}`);
-const profiledRuns = runs;
 const byType = new Map<string, number>();
 const byNode = new Map<string, { type: string; us: number }>();
 for (const e of events) {
@@ -146,7 +136,7 @@ for (const e of events) {
 const kernelUs = [...byType.values()].reduce((a, b) => a + b, 0);
 const isMatmul = (t: string) => /MatMul|Gemm/.test(t);
 const matmulUs = [...byType].filter(([t]) => isMatmul(t)).reduce((a, [, us]) => a + us, 0);
-const msPerRun = (us: number) => Number((us / profiledRuns / 1000).toFixed(2));
+const msPerRun = (us: number) => Number((us / runs / 1000).toFixed(2));
 
 const peak = await matmulPeak(THREADS);
 const flops = n * flopsPerToken(c, time);

@@ -130,6 +130,26 @@ const SAMPLE_SESSIONS = 2;
 /** The KV cache grows by this many slots at a time. */
 const CACHE_BLOCK = 64;
 
+/**
+ * The engine's ONNX Runtime session settings (exported so that bench:profile runs a graph the way the
+ * engine does). `arena`: the CPU memory arena (training sessions keep it, sampling ones do not; see the
+ * top of this file); `memPattern`: off for graphs with symbolic dimensions.
+ */
+export function sessionOptions(
+  threads: number,
+  arena = true,
+  memPattern = true,
+): ort.InferenceSession.SessionOptions {
+  return {
+    enableCpuMemArena: arena,
+    enableMemPattern: memPattern,
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  };
+}
+
 /** One gradient run of a training step: batch rows (in run order) and the length they are cut to. */
 export interface TrainChunk {
   rows: number[];
@@ -361,14 +381,7 @@ class OrtEngine implements ModelEngine {
   }
 
   private sessionOptions(arena = true, memPattern = true): ort.InferenceSession.SessionOptions {
-    return {
-      enableCpuMemArena: arena,
-      enableMemPattern: memPattern,
-      intraOpNumThreads: this.threads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-    };
+    return sessionOptions(this.threads, arena, memPattern);
   }
 
   /**

@@ -74,7 +74,16 @@
 import * as ort from 'onnxruntime-node';
 import { Rng, type RngState } from '../util/rng.js';
 import { readSafetensors, writeSafetensors } from './checkpoint.js';
-import { type ModelConfig, type ParamSpec, parameterSpecs, validateModelConfig } from './config.js';
+import {
+  type GptConfig,
+  headDimOf,
+  isLlama,
+  kvHeadsOf,
+  type ModelConfig,
+  type ParamSpec,
+  parameterSpecs,
+  validateModelConfig,
+} from './config.js';
 import { buildDecodeGraph, buildPrefillGraph, transposeEmbedding } from './decode-graph.js';
 import type { KvCache, ModelEngine, OptimizerSettings, TrainBatch, TrainStepStats } from './engine-types.js';
 import { initWeights, type Weights, zerosLike } from './params.js';
@@ -330,7 +339,7 @@ class OrtEngine implements ModelEngine {
   private readonly sampleSessions = new SessionCache(SAMPLE_SESSIONS);
   /** Sampling graphs carry the weights as initializers (rebuilt after an update) unless told 'inputs'. */
   private get bakedSampling(): boolean {
-    return this.opts.sampleWeights !== 'inputs';
+    return !isLlama(this.config) && this.opts.sampleWeights !== 'inputs';
   }
   /** Backing stores of the largest freed cache, for the next cache of at most its batch size. */
   private spareCache: ArrayBuffer[] | null = null;
@@ -353,7 +362,14 @@ class OrtEngine implements ModelEngine {
     this.config = config;
     this.threads = opts.threads;
     this.specs = parameterSpecs(config);
-    this.state = { w: weights, m: restored?.m ?? zerosLike(weights), v: restored?.v ?? zerosLike(weights) };
+    // A real checkpoint's weights are frozen here (no optimizer state: moments would double its memory).
+    const frozen = isLlama(config);
+    const none: Weights = new Map();
+    this.state = {
+      w: weights,
+      m: restored?.m ?? (frozen ? none : zerosLike(weights)),
+      v: restored?.v ?? (frozen ? none : zerosLike(weights)),
+    };
     this.steps = restored?.step ?? 0;
     this.rng = new Rng(restored?.rng ?? opts.seed);
   }
@@ -446,7 +462,18 @@ class OrtEngine implements ModelEngine {
       feeds.allowed = new ort.Tensor('uint8', b.allowed, [b.batch * b.time, this.config.vocabSize]);
   }
 
+  /** The GPT's config; training and scoring graphs exist for it alone so far. */
+  private trainable(what: string): GptConfig {
+    const c = this.config;
+    if (isLlama(c))
+      throw new Error(
+        `${what}: this engine samples ${c.family} models but does not train them yet (LoRA training is the next step)`,
+      );
+    return c;
+  }
+
   async trainStep(batch: TrainBatch, withGrads = false): Promise<TrainStepStats & { grads?: Weights }> {
+    const config = this.trainable('trainStep');
     this.checkBatch(batch);
     const t0 = performance.now();
     const { batch: B, time: T } = batch;
@@ -467,7 +494,7 @@ class OrtEngine implements ModelEngine {
     for (const a of sums[0].values()) a.fill(0);
     let acc = 0;
     let loss = 0;
-    const createGrad = this.create(() => buildGradGraph(this.config, { variant, masked }), false);
+    const createGrad = this.create(() => buildGradGraph(config, { variant, masked }), false);
     for (const chunk of trainChunks(batch, this.opts.chunkTokens ?? CHUNK_TOKENS)) {
       const { rows, time: Tc } = chunk;
       const n = rows.length * Tc;
@@ -554,7 +581,7 @@ class OrtEngine implements ModelEngine {
     const out = await this.optimizerSessions.run(
       'adamw',
       this.create(() =>
-        buildOptimizerGraph(this.config, { beta1: o.beta1, beta2: o.beta2, gradClip: o.gradClip }),
+        buildOptimizerGraph(config, { beta1: o.beta1, beta2: o.beta2, gradClip: o.gradClip }),
       ),
       feeds,
       fetches as ort.InferenceSession.FetchesType,
@@ -577,6 +604,7 @@ class OrtEngine implements ModelEngine {
   async logprobs(
     b: Pick<TrainBatch, 'batch' | 'time' | 'tokens' | 'targets' | 'allowed' | 'positions' | 'segments'>,
   ): Promise<Float32Array> {
+    const config = this.trainable('logprobs');
     this.checkBatch(b);
     const N = b.batch * b.time;
     const feeds: Record<string, ort.Tensor> = {
@@ -590,7 +618,7 @@ class OrtEngine implements ModelEngine {
     const masked = b.allowed !== undefined;
     const out = await this.scoreSessions.run(
       masked ? 'masked' : 'full',
-      this.create(() => buildScoreGraph(this.config, masked), false),
+      this.create(() => buildScoreGraph(config, masked), false),
       feeds,
     );
     return Float32Array.from((out.logprobs as ort.Tensor).data as Float32Array);
@@ -605,7 +633,8 @@ class OrtEngine implements ModelEngine {
 
   private samplingWeights(): Map<string, Float32Array> {
     const w = new Map(this.state.w);
-    w.set('wteT', transposeEmbedding(this.config, this.state.w.get('wte') as Float32Array));
+    if (!isLlama(this.config))
+      w.set('wteT', transposeEmbedding(this.config, this.state.w.get('wte') as Float32Array));
     return w;
   }
 
@@ -616,7 +645,8 @@ class OrtEngine implements ModelEngine {
       const w = this.samplingWeights();
       const feeds: Record<string, ort.Tensor> = {};
       for (const s of this.specs) feeds[s.name] = f32(w.get(s.name) as Float32Array, s.shape);
-      feeds.wteT = f32(w.get('wteT') as Float32Array, [this.config.dModel, this.config.vocabSize]);
+      if (!isLlama(this.config))
+        feeds.wteT = f32(w.get('wteT') as Float32Array, [this.config.dModel, this.config.vocabSize]);
       this.sampleFeeds = feeds;
     }
     return { ...this.sampleFeeds };
@@ -643,9 +673,11 @@ class OrtEngine implements ModelEngine {
   newCache(batch: number): KvCache {
     if (!Number.isInteger(batch) || batch < 1)
       throw new RangeError(`cache batch must be positive, got ${batch}`);
-    const { dModel, layers, heads, contextLength } = this.config;
+    const { layers, contextLength } = this.config;
+    const heads = kvHeadsOf(this.config);
+    const headDim = headDimOf(this.config);
     const maxCapacity = contextLength + PROMPT_BLOCK - 1;
-    const bytes = Cache.bufferBytes(batch, heads, dModel / heads, maxCapacity);
+    const bytes = Cache.bufferBytes(batch, heads, headDim, maxCapacity);
     // A cache uses the front of its buffers, so the spare serves any batch up to its own size.
     const spare = this.spareCache;
     const buffers =
@@ -653,7 +685,7 @@ class OrtEngine implements ModelEngine {
         ? spare
         : Array.from({ length: 2 * layers }, () => new ArrayBuffer(bytes));
     if (buffers === spare) this.spareCache = null;
-    return new Cache(batch, heads, dModel / heads, layers, maxCapacity, buffers);
+    return new Cache(batch, heads, headDim, layers, maxCapacity, buffers);
   }
 
   freeCache(kv: KvCache): void {
@@ -781,8 +813,9 @@ class OrtEngine implements ModelEngine {
       if (id < 0 || id >= V) throw new RangeError(`decode: token id ${id} out of range`);
     cache.reserve(S + 1);
     const C = cache.capacity;
-    const { layers, heads, dModel } = this.config;
-    const hd = dModel / heads;
+    const { layers } = this.config;
+    const heads = kvHeadsOf(this.config);
+    const hd = headDimOf(this.config);
     // Keys: slots [pad, S) are real, [S, C) unfilled; the extra last column is the new token itself.
     const mask = new Float32Array(B * (C + 1));
     const pos = new Array<number>(B);
@@ -859,8 +892,29 @@ export type OrtModelEngine = ModelEngine & {
   trainStep(batch: TrainBatch, withGrads?: boolean): Promise<TrainStepStats & { grads?: Weights }>;
 };
 
-export async function createModelEngine(config: ModelConfig, opts: EngineOptions): Promise<OrtModelEngine> {
+/** A GPT from fresh weights (the seed decides them). */
+export async function createModelEngine(config: GptConfig, opts: EngineOptions): Promise<OrtModelEngine> {
   return new OrtEngine(config, opts, initWeights(config, opts.seed));
+}
+
+/**
+ * An engine over weights that already exist, named and shaped as parameterSpecs(config) says (a real
+ * checkpoint's, converted by its loader). They are used as given, not copied.
+ */
+export async function engineFromWeights(
+  config: ModelConfig,
+  weights: Weights,
+  opts: EngineOptions,
+): Promise<OrtModelEngine> {
+  validateModelConfig(config);
+  for (const s of parameterSpecs(config)) {
+    const w = weights.get(s.name);
+    const size = s.shape.reduce((a, b) => a * b, 1);
+    if (!w) throw new Error(`missing weight ${s.name}`);
+    if (w.length !== size)
+      throw new Error(`${s.name} holds ${w.length} values, expected [${s.shape}] = ${size}`);
+  }
+  return new OrtEngine(config, opts, weights);
 }
 
 function parseJson<X>(file: string, key: string, text: string | undefined): X | undefined {

@@ -8,6 +8,7 @@
 //   are folded by the optimiser into FusedMatMul's transA/transB, so they cost nothing.
 // - Attention keeps [B, H, T, hd]; only the head split/merge are real transposes.
 import type { Graph, T } from './onnx/graph.js';
+import { DataType } from './onnx/proto.js';
 
 export type Grads = Map<string, T>;
 
@@ -270,4 +271,69 @@ export function head(g: Graph, h: T, bias?: T): { lsm: T; state: HeadState } {
 export function headBackward(g: Graph, coef: T, targetsOneHot: T, s: HeadState): { dh: T; dwte: T } {
   const dlogits = g.mul(g.reshape(coef, [-1, 1]), g.sub(g.op('Exp', [s.lsm]), targetsOneHot));
   return { dh: g.matmul(dlogits, 'wte'), dwte: g.matmul(g.t2(dlogits), s.h) };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The Llama family's layers (config.ts): RMSNorm, rotary position embeddings and the SwiGLU MLP. The
+// forwards keep what a backward needs (the training step with LoRA builds on them).
+
+export interface RmsNormState {
+  /** x / rms(x), before the weight. */
+  xhat: T;
+  /** 1 / rms(x), [N, 1]. */
+  irms: T;
+  weight: string;
+  width: number;
+}
+
+/** y = x / sqrt(mean(x^2) + eps) * weight, over the last axis. */
+export function rmsNorm(
+  g: Graph,
+  x: T,
+  weight: string,
+  eps: number,
+  width: number,
+): { y: T; state: RmsNormState } {
+  const ms = g.op('ReduceMean', [g.mul(x, x), g.ints([-1])], { keepdims: 1 });
+  const irms = g.op('Reciprocal', [g.op('Sqrt', [g.add(ms, g.scalar(eps))])]);
+  const xhat = g.mul(x, irms);
+  return { y: g.mul(xhat, weight), state: { xhat, irms, weight, width } };
+}
+
+/** RMSNorm without the backward's state (sampling graphs): ONNX Runtime's one-node kernel. */
+export function rmsNormInference(g: Graph, x: T, weight: string, eps: number): T {
+  return g.op('SimplifiedLayerNormalization', [x, weight], {
+    axis: -1,
+    epsilon: { float: eps },
+    stash_type: 1,
+  });
+}
+
+/**
+ * Rotary position embedding in the "rotate half" layout Hugging Face uses (the loaders bring every
+ * checkpoint to it): the head's first and second halves x1, x2 pair up, and with angles a = position *
+ * inverse frequency, y = [x1 cos a - x2 sin a, x2 cos a + x1 sin a]. `cos` and `sin` broadcast against
+ * x's leading axes and have hd/2 entries on the last.
+ */
+export function rotary(g: Graph, x: T, cos: T, sin: T): T {
+  const [x1, x2] = g.opN('Split', [x], 2, { axis: -1, num_outputs: 2 }) as [T, T];
+  return g.op('Concat', [g.sub(g.mul(x1, cos), g.mul(x2, sin)), g.add(g.mul(x2, cos), g.mul(x1, sin))], {
+    axis: -1,
+  });
+}
+
+/**
+ * cos and sin of position * inverse frequency, [...positions shape, hd/2]: `positions` int64, `invFreq`
+ * the per-pair frequencies (with any context scaling already applied, ropeFrequencies).
+ */
+export function rotaryAngles(g: Graph, positions: T, invFreq: readonly number[]): { cos: T; sin: T } {
+  const p = g.op('Unsqueeze', [g.op('Cast', [positions], { to: DataType.FLOAT }), g.ints([-1])]);
+  const a = g.mul(p, g.floatVector(invFreq));
+  return { cos: g.op('Cos', [a]), sin: g.op('Sin', [a]) };
+}
+
+/** SwiGLU: silu(gate) * up, silu(u) = u sigmoid(u). */
+export function swiglu(g: Graph, gate: T, up: T): { y: T; state: { gate: T; up: T; sig: T } } {
+  const sig = g.op('Sigmoid', [gate]);
+  return { y: g.mul(g.mul(gate, sig), up), state: { gate, up, sig } };
 }

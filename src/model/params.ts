@@ -2,11 +2,11 @@
 // 1/sqrt(2 * layers) for the two residual projections (GPT-2), ones and zeros for norms and biases.
 
 import { Rng } from '../util/rng.js';
-import { type ModelConfig, parameterSpecs } from './config.js';
+import { type GptConfig, parameterSpecs } from './config.js';
 
 export type Weights = Map<string, Float32Array>;
 
-export function initWeights(c: ModelConfig, seed: number): Weights {
+export function initWeights(c: GptConfig, seed: number): Weights {
   const rng = new Rng(seed);
   const out: Weights = new Map();
   for (const s of parameterSpecs(c)) {

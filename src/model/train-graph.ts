@@ -24,7 +24,7 @@
 //   eps_t []  1e-8 * sqrt(1 - beta2^t)                  (so the update equals lr * mhat / (sqrt(vhat) + 1e-8))
 //   wd_lr []  lr * weight decay                          (decoupled: w -= wd_lr * w for decayed parameters)
 // Optimizer graph outputs: new.<param>, new.m.<param>, new.v.<param>, grad_norm [] (before clipping).
-import type { ModelConfig } from './config.js';
+import type { GptConfig } from './config.js';
 import { parameterSpecs } from './config.js';
 import {
   type AttentionState,
@@ -96,7 +96,7 @@ function allowedBias(g: Graph, V: number): T {
  * `masked` adds the `allowed` input. Positions (for wpe) and attention segments are inputs: a token sees
  * the earlier tokens of its row that are in segment 0 or in its own segment (all 0: plain causal rows).
  */
-function forward(g: Graph, c: ModelConfig, masked = false): Forward {
+function forward(g: Graph, c: GptConfig, masked = false): Forward {
   const D = c.dModel;
   const tokens = g.input('tokens', ['B', 'T'], DataType.INT64);
   const positions = g.input('positions', ['B', 'T'], DataType.INT64);
@@ -178,7 +178,7 @@ function backward(g: Graph, f: Forward, coef: T, targetsOneHot: T): Grads {
   return grads;
 }
 
-function declareParams(g: Graph, c: ModelConfig): { name: string; shape: number[] }[] {
+function declareParams(g: Graph, c: GptConfig): { name: string; shape: number[] }[] {
   const specs = parameterSpecs(c);
   for (const s of specs) g.input(s.name, s.shape);
   return specs;
@@ -190,7 +190,7 @@ function targetLogprobs(g: Graph, lsm: T, targetsOneHot: T): T {
 }
 
 /** Forward-only scoring graph: `logprobs` [N] of `targets` given `tokens` [B, T] (and `allowed` when masked). */
-export function buildScoreGraph(c: ModelConfig, masked = false): Uint8Array {
+export function buildScoreGraph(c: GptConfig, masked = false): Uint8Array {
   const g = new Graph('score');
   declareParams(g, c);
   const f = forward(g, c, masked);
@@ -233,7 +233,7 @@ function objective(g: Graph, variant: LossVariant, lp: T): { loss: T; coef: T } 
  * sums: inputs `acc.<param>`, outputs `sum.<param>` = acc + gradient, and `loss` (of this chunk). The loss
  * is a sum over positions, so the gradient of a batch is the sum over any split of its rows.
  */
-export function buildGradGraph(c: ModelConfig, opts: GradGraphOptions): Uint8Array {
+export function buildGradGraph(c: GptConfig, opts: GradGraphOptions): Uint8Array {
   const g = new Graph('grad');
   const specs = declareParams(g, c);
   const f = forward(g, c, opts.masked);
@@ -261,7 +261,7 @@ export interface OptimizerGraphOptions {
  * its moments, its gradient, lr_t, eps_t, wd_lr (see the top of this file); outputs new.<param>,
  * new.m.<param>, new.v.<param> and grad_norm (before clipping).
  */
-export function buildOptimizerGraph(c: ModelConfig, opts: OptimizerGraphOptions): Uint8Array {
+export function buildOptimizerGraph(c: GptConfig, opts: OptimizerGraphOptions): Uint8Array {
   const g = new Graph('adamw');
   const specs = declareParams(g, c);
   const grads = new Map(specs.map((s) => [s.name, g.input(`grad.${s.name}`, s.shape)]));

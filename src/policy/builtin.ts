@@ -29,7 +29,7 @@
 // which is the policy's own (masked) log-probability when sampling at temperature 1 and top-p 1.
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MODEL_PRESETS, type ModelConfig, type ModelPreset } from '../model/config.js';
+import { type GptConfig, MODEL_PRESETS, type ModelPreset } from '../model/config.js';
 import type { DecodeConstraint } from '../model/constraint.js';
 import { createModelEngine, loadModelEngine, type OrtModelEngine } from '../model/engine.js';
 import type { OptimizerSettings, TrainBatch } from '../model/engine-types.js';
@@ -67,7 +67,7 @@ export interface BuiltinPolicy extends Policy {
   save(dir: string): Promise<void>;
 }
 
-export function modelConfigFor(preset: ModelPreset, contextLength: number, vocabSize = 272): ModelConfig {
+export function modelConfigFor(preset: ModelPreset, contextLength: number, vocabSize = 272): GptConfig {
   return { ...MODEL_PRESETS[preset], vocabSize, contextLength };
 }
 
@@ -304,7 +304,7 @@ function wrap(engine: OrtModelEngine, opts: BuiltinPolicyOptions): BuiltinPolicy
 }
 
 export async function createBuiltinPolicy(
-  config: ModelConfig,
+  config: GptConfig,
   engineOpts: { seed: number; optimizer: OptimizerSettings },
   opts: BuiltinPolicyOptions,
 ): Promise<BuiltinPolicy> {
@@ -338,7 +338,7 @@ export const checkpointFile = (path: string): string =>
  */
 export async function initBuiltinPolicy(
   path: string,
-  expected: ModelConfig,
+  expected: GptConfig,
   init: { seed: number; optimizer: OptimizerSettings },
   opts: BuiltinPolicyOptions,
 ): Promise<BuiltinPolicy> {
@@ -348,7 +348,7 @@ export async function initBuiltinPolicy(
     weightsOnly: true,
   });
   const got = engine.config;
-  const canonical = (c: ModelConfig) => JSON.stringify(Object.entries(c).sort());
+  const canonical = (c: object) => JSON.stringify(Object.entries(c).sort());
   if (canonical(got) !== canonical(expected)) {
     await engine.close();
     throw new Error(

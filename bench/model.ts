@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MODEL_PRESETS, type GptConfig, parameterCount } from '../src/model/config.js';
+import { type GptConfig, MODEL_PRESETS, parameterCount } from '../src/model/config.js';
 import { createModelEngine } from '../src/model/engine.js';
 import { sampleRows } from '../src/model/sampler.js';
 import { packTrainBatch } from '../src/rl/objective.js';

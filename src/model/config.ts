@@ -65,6 +65,60 @@ export interface LlamaConfig {
 
 export type ModelConfig = GptConfig | LlamaConfig;
 
+/** The linear layers of a Llama-family block that can carry a LoRA adapter (PEFT's target_modules, short). */
+export const LORA_TARGETS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
+export type LoraTarget = (typeof LORA_TARGETS)[number];
+
+/** Low-rank adapters on a frozen Llama-family model: W x + (alpha / rank) B A x, as PEFT's LoRA (dropout 0). */
+export interface LoraSettings {
+  rank: number;
+  alpha: number;
+  targets: readonly LoraTarget[];
+}
+
+/** The Hugging Face module a LoRA target names, within a block. */
+export const LORA_MODULE: Readonly<Record<LoraTarget, string>> = {
+  q: 'self_attn.q_proj',
+  k: 'self_attn.k_proj',
+  v: 'self_attn.v_proj',
+  o: 'self_attn.o_proj',
+  gate: 'mlp.gate_proj',
+  up: 'mlp.up_proj',
+  down: 'mlp.down_proj',
+};
+
+export function validateLora(l: LoraSettings): void {
+  if (!Number.isInteger(l.rank) || l.rank < 1)
+    throw new Error(`lora.rank must be a positive integer, got ${l.rank}`);
+  if (!(l.alpha > 0)) throw new Error(`lora.alpha must be > 0, got ${l.alpha}`);
+  if (l.targets.length === 0) throw new Error('lora.targets must name at least one module');
+  for (const t of l.targets)
+    if (!LORA_TARGETS.includes(t))
+      throw new Error(`lora.targets: ${t} is not one of ${LORA_TARGETS.join(', ')}`);
+}
+
+/**
+ * A LoRA adapter's two matrices for every targeted module of every block, named after the module
+ * (`model.layers.0.self_attn.q_proj.lora_A`), stored like the engine's linear weights: A [in, r],
+ * B [r, out] (PEFT keeps lora_A [r, in] and lora_B [out, r]; exports transpose). A starts as PEFT's
+ * (Kaiming-uniform), B at zero, so a fresh adapter changes nothing.
+ */
+export function loraParameterSpecs(c: LlamaConfig, lora: LoraSettings): ParamSpec[] {
+  const specs: ParamSpec[] = [];
+  const shapes = new Map(parameterSpecs(c).map((s) => [s.name, s.shape]));
+  for (let l = 0; l < c.layers; l++)
+    for (const t of LORA_TARGETS) {
+      if (!lora.targets.includes(t)) continue;
+      const module = `model.layers.${l}.${LORA_MODULE[t]}`;
+      const [inDim, outDim] = shapes.get(`${module}.weight`) as [number, number];
+      specs.push(
+        { name: `${module}.lora_A`, shape: [inDim, lora.rank], init: 'lora_a' },
+        { name: `${module}.lora_B`, shape: [lora.rank, outDim], init: 'zeros' },
+      );
+    }
+  return specs;
+}
+
 export const isLlama = (c: ModelConfig): c is LlamaConfig => c.arch === 'llama';
 
 /** Query heads' width: dModel / heads for the GPT, the checkpoint's own head dimension for the Llama family. */
@@ -76,8 +130,11 @@ export const kvHeadsOf = (c: ModelConfig): number => (isLlama(c) ? c.kvHeads : c
 export interface ParamSpec {
   name: string;
   shape: number[];
-  /** How a fresh model initialises it. `normal` uses std 0.02, scaled down for residual projections. */
-  init: 'normal' | 'residual' | 'zeros' | 'ones';
+  /**
+   * How a fresh model initialises it. `normal` uses std 0.02, scaled down for residual projections;
+   * `lora_a` is uniform in +-1/sqrt(fan in) (PEFT's Kaiming-uniform with a = sqrt 5).
+   */
+  init: 'normal' | 'residual' | 'zeros' | 'ones' | 'lora_a';
 }
 
 /** Named sizes; parameter counts are for the default vocabulary and context. */

@@ -79,19 +79,29 @@ import {
   headDimOf,
   isLlama,
   kvHeadsOf,
+  type LlamaConfig,
+  LORA_MODULE,
+  type LoraSettings,
+  loraParameterSpecs,
   type ModelConfig,
   type ParamSpec,
   parameterSpecs,
+  validateLora,
   validateModelConfig,
 } from './config.js';
 import { buildDecodeGraph, buildPrefillGraph, transposeEmbedding } from './decode-graph.js';
 import type { KvCache, ModelEngine, OptimizerSettings, TrainBatch, TrainStepStats } from './engine-types.js';
-import { initWeights, type Weights, zerosLike } from './params.js';
+import { initParameters, initWeights, type Weights, zerosLike } from './params.js';
 import { SessionCache } from './session-cache.js';
 import {
+  buildAdamwGraph,
   buildGradGraph,
-  buildOptimizerGraph,
+  buildLlamaGradGraph,
+  buildLlamaScoreGraph,
+  buildMergeGraph,
   buildScoreGraph,
+  isDecayed,
+  isDecayedAdapter,
   type LossVariant,
   NEG_INF,
 } from './train-graph.js';
@@ -119,6 +129,8 @@ export interface EngineOptions {
   prefillScoreBytes?: number;
   /** Most rows x time of one gradient run (default 2048; see the top of this file). */
   chunkTokens?: number;
+  /** Llama family: train these low-rank adapters on the frozen model (without, the engine only samples). */
+  lora?: LoraSettings;
 }
 
 const ADAM_EPS = 1e-8;
@@ -329,10 +341,22 @@ class OrtEngine implements ModelEngine {
   /** Buffers the next step writes into (then the two sets swap); null until the first step. */
   private spare: State | null = null;
   private steps: number;
+  /** The parameters a step trains: all of the GPT's, or a Llama-family model's LoRA adapters. */
   private readonly specs: ParamSpec[];
+  /** A Llama-family model's frozen weights (empty for the GPT, whose weights all train). */
+  private readonly base: Weights;
+  private readonly lora: LoraSettings | undefined;
+  /**
+   * Sampling's copies of the adapted modules' weights with their adapters merged in (W + scale A B), in
+   * buffers reused across steps; null while the adapters are unchanged since the base (B = 0), stale after
+   * a step until sampling next needs them.
+   */
+  private merged: Weights | null = null;
+  private mergedStale = false;
   /** Gradient graphs by loss variant and masking (symbolic shapes: one session serves every chunk). */
   private readonly gradSessions = new SessionCache(GRAD_SESSIONS);
-  private readonly optimizerSessions = new SessionCache(1);
+  /** The optimizer graph, and for LoRA the adapter-merging graph. */
+  private readonly optimizerSessions = new SessionCache(2);
   private readonly scoreSessions = new SessionCache(SCORE_SESSIONS);
   /** Two sets of gradient sums, written alternately by a step's chunks; null until the first step. */
   private gradSums: [Weights, Weights] | null = null;
@@ -350,25 +374,39 @@ class OrtEngine implements ModelEngine {
   /** The engine's random stream (for callers that sample); saved in checkpoints. */
   readonly rng: Rng;
 
+  /**
+   * `weights`: the GPT's (all trained), or a Llama-family model's frozen base, whose trained parameters are
+   * the adapters `opts.lora` describes: `adapters` when resumed, fresh ones (seeded) otherwise.
+   */
   constructor(
     config: ModelConfig,
     private readonly opts: EngineOptions,
     weights: Weights,
-    restored?: { m: Weights; v: Weights; step: number; rng: RngState },
+    restored?: { w?: Weights; m: Weights; v: Weights; step: number; rng: RngState },
   ) {
     validateModelConfig(config);
     if (!Number.isInteger(opts.threads) || opts.threads < 1)
       throw new RangeError(`threads must be a positive integer, got ${opts.threads}`);
     this.config = config;
     this.threads = opts.threads;
-    this.specs = parameterSpecs(config);
-    // A real checkpoint's weights are frozen here (no optimizer state: moments would double its memory).
-    const frozen = isLlama(config);
-    const none: Weights = new Map();
+    let trained = weights;
+    if (isLlama(config)) {
+      this.base = weights;
+      this.lora = opts.lora;
+      if (this.lora) validateLora(this.lora);
+      this.specs = this.lora ? loraParameterSpecs(config, this.lora) : [];
+      trained = restored?.w ?? initParameters(this.specs, config.layers, opts.seed);
+      // Adapters that are not all zero in B change the model: sampling needs them merged.
+      this.mergedStale = [...trained].some(([n, a]) => n.endsWith('.lora_B') && a.some((x) => x !== 0));
+    } else {
+      this.base = new Map();
+      this.lora = undefined;
+      this.specs = parameterSpecs(config);
+    }
     this.state = {
-      w: weights,
-      m: restored?.m ?? (frozen ? none : zerosLike(weights)),
-      v: restored?.v ?? (frozen ? none : zerosLike(weights)),
+      w: trained,
+      m: restored?.m ?? zerosLike(trained),
+      v: restored?.v ?? zerosLike(trained),
     };
     this.steps = restored?.step ?? 0;
     this.rng = new Rng(restored?.rng ?? opts.seed);
@@ -378,9 +416,22 @@ class OrtEngine implements ModelEngine {
     return this.steps;
   }
 
-  /** Current weights. Callers may read them and, in tests, perturb them in place before a step. */
+  /**
+   * The trained parameters (the GPT's weights, or the adapters). Callers may read them and, in tests,
+   * perturb them in place before a step (then call `parametersChanged`).
+   */
   get parameters(): ReadonlyMap<string, Float32Array> {
     return this.state.w;
+  }
+
+  /** A Llama-family model's frozen weights (empty for the GPT). */
+  get baseWeights(): ReadonlyMap<string, Float32Array> {
+    return this.base;
+  }
+
+  /** Sampling must see parameters changed in place. */
+  parametersChanged(): void {
+    this.weightsChanged();
   }
 
   /** The scheduled learning rate at a (1-based) optimizer step. */
@@ -410,6 +461,12 @@ class OrtEngine implements ModelEngine {
 
   private paramTensors(out: Record<string, ort.Tensor>, prefix: string, w: Weights): void {
     for (const s of this.specs) out[`${prefix}${s.name}`] = f32(w.get(s.name) as Float32Array, s.shape);
+  }
+
+  /** The frozen base weights, as inputs of a Llama-family graph. */
+  private baseTensors(out: Record<string, ort.Tensor>): void {
+    for (const s of parameterSpecs(this.config))
+      out[s.name] = f32(this.base.get(s.name) as Float32Array, s.shape);
   }
 
   private checkBatch(
@@ -453,32 +510,112 @@ class OrtEngine implements ModelEngine {
     }
   }
 
-  /** The mask feed of a masked graph ([N, V] bytes); none for an unmasked batch. */
-  private maskFeed(
-    feeds: Record<string, ort.Tensor>,
-    b: Pick<TrainBatch, 'batch' | 'time' | 'allowed'>,
-  ): void {
-    if (b.allowed)
-      feeds.allowed = new ort.Tensor('uint8', b.allowed, [b.batch * b.time, this.config.vocabSize]);
+  /** What a training or scoring graph needs: a GPT, or a Llama-family model (with adapters, to train). */
+  private trainable(what: string, needAdapters: boolean): void {
+    const c = this.config;
+    if (isLlama(c) && needAdapters && !this.lora)
+      throw new Error(
+        `${what}: this ${c.family} model has no LoRA adapters to train (set lora in its settings)`,
+      );
   }
 
-  /** The GPT's config; training and scoring graphs exist for it alone so far. */
-  private trainable(what: string): GptConfig {
+  /** The graph a gradient or scoring run uses, and the key its session is cached under. */
+  private trainGraph(
+    kind: 'grad' | 'score',
+    variant: LossVariant,
+    masked: boolean,
+  ): [string, () => Uint8Array] {
     const c = this.config;
+    const key = `${kind}:${variant}:${masked ? 'masked' : 'full'}`;
     if (isLlama(c))
-      throw new Error(
-        `${what}: this engine samples ${c.family} models but does not train them yet (LoRA training is the next step)`,
+      return [
+        key,
+        kind === 'grad'
+          ? () => buildLlamaGradGraph(c, this.lora as LoraSettings, { variant, masked })
+          : () => buildLlamaScoreGraph(c, this.lora, masked),
+      ];
+    return [
+      key,
+      kind === 'grad' ? () => buildGradGraph(c, { variant, masked }) : () => buildScoreGraph(c, masked),
+    ];
+  }
+
+  /**
+   * The row and loss feeds of one run over `rows` of `batch`, cut to `Tc` positions. `picked` selects the
+   * positions whose loss the run computes: the GPT's graphs compute every position (weight-0 ones add
+   * nothing); a Llama-family graph takes the picked positions' flat indices (`pick`) and only those reach
+   * its head. `loss` adds the loss inputs of `variant`.
+   */
+  private rowFeeds(
+    batch: Pick<TrainBatch, 'time' | 'tokens' | 'targets' | 'allowed' | 'positions' | 'segments'> &
+      Partial<Pick<TrainBatch, 'weights' | 'advantages' | 'oldLogprobs' | 'clipEpsilon'>>,
+    rows: readonly number[],
+    Tc: number,
+    picked: ((flat: number) => boolean) | null,
+    variant?: LossVariant,
+  ): { feeds: Record<string, ort.Tensor>; picks: number[] } {
+    const T = batch.time;
+    const V = this.config.vocabSize;
+    const n = rows.length * Tc;
+    const tokens = new BigInt64Array(n);
+    const positions = new BigInt64Array(n);
+    const segments = new BigInt64Array(n);
+    // Source index (b * T + t) of every computed position, in the order the loss inputs list them.
+    const picks: number[] = [];
+    const sources: number[] = [];
+    rows.forEach((b, r) => {
+      for (let t = 0; t < Tc; t++) {
+        const src = b * T + t;
+        tokens[r * Tc + t] = BigInt(batch.tokens[src] as number);
+        positions[r * Tc + t] = BigInt(batch.positions ? (batch.positions[src] as number) : t);
+        if (batch.segments) segments[r * Tc + t] = BigInt(batch.segments[src] as number);
+        if (!picked || picked(src)) {
+          picks.push(r * Tc + t);
+          sources.push(src);
+        }
+      }
+    });
+    const m = sources.length;
+    const feeds: Record<string, ort.Tensor> = {
+      tokens: new ort.Tensor('int64', tokens, [rows.length, Tc]),
+      positions: new ort.Tensor('int64', positions, [rows.length, Tc]),
+      segments: new ort.Tensor('int64', segments, [rows.length, Tc]),
+      targets: i64(
+        sources.map((i) => batch.targets[i] as number),
+        [m],
+      ),
+    };
+    if (picked) feeds.pick = i64(picks, [m]);
+    if (batch.allowed) {
+      const allowed = new Uint8Array(m * V);
+      const all = batch.allowed;
+      sources.forEach((src, j) => {
+        allowed.set(all.subarray(src * V, (src + 1) * V), j * V);
+      });
+      feeds.allowed = new ort.Tensor('uint8', allowed, [m, V]);
+    }
+    const at = (a: Float32Array) => Float32Array.from(sources, (i) => a[i] as number);
+    if (variant === 'pg') {
+      const w = batch.weights as Float32Array;
+      const adv = batch.advantages as Float32Array;
+      feeds.coef = f32(
+        Float32Array.from(sources, (i) => (w[i] as number) * (adv[i] as number)),
+        [m],
       );
-    return c;
+    } else if (variant === 'ppo') {
+      feeds.weight = f32(at(batch.weights as Float32Array), [m]);
+      feeds.advantage = f32(at(batch.advantages as Float32Array), [m]);
+      feeds.old_logprobs = f32(at(batch.oldLogprobs as Float32Array), [m]);
+      feeds.clip_eps = f32(Float32Array.of(batch.clipEpsilon as number), []);
+    }
+    return { feeds, picks: sources };
   }
 
   async trainStep(batch: TrainBatch, withGrads = false): Promise<TrainStepStats & { grads?: Weights }> {
-    const config = this.trainable('trainStep');
+    this.trainable('trainStep', true);
     this.checkBatch(batch);
     const t0 = performance.now();
-    const { batch: B, time: T } = batch;
-    const N = B * T;
-    const V = this.config.vocabSize;
+    const N = batch.batch * batch.time;
     if (batch.advantages.length !== N || batch.weights.length !== N)
       throw new RangeError('advantages/weights must hold batch * time values');
     const variant: LossVariant = batch.oldLogprobs && batch.clipEpsilon !== undefined ? 'ppo' : 'pg';
@@ -487,6 +624,11 @@ class OrtEngine implements ModelEngine {
     const o = this.opts.optimizer;
     const masked = batch.allowed !== undefined;
     const cur = this.state;
+    const llama = isLlama(this.config);
+    // Positions the loss reads (the Llama family computes its head only there).
+    const weighted = llama
+      ? (i: number) => batch.weights[i] !== 0 && (variant === 'ppo' || batch.advantages[i] !== 0)
+      : null;
 
     // Gradient sums over row chunks (see the top of this file), ping-ponging between two buffers.
     this.gradSums ??= [zerosLike(cur.w), zerosLike(cur.w)];
@@ -494,63 +636,17 @@ class OrtEngine implements ModelEngine {
     for (const a of sums[0].values()) a.fill(0);
     let acc = 0;
     let loss = 0;
-    const createGrad = this.create(() => buildGradGraph(config, { variant, masked }), false);
+    const [key, build] = this.trainGraph('grad', variant, masked);
     for (const chunk of trainChunks(batch, this.opts.chunkTokens ?? CHUNK_TOKENS)) {
-      const { rows, time: Tc } = chunk;
-      const n = rows.length * Tc;
-      const tokens = new BigInt64Array(n);
-      const targets = new BigInt64Array(n);
-      const positions = new BigInt64Array(n);
-      const segments = new BigInt64Array(n);
-      const pick = (src: Float32Array) => {
-        const out = new Float32Array(n);
-        rows.forEach((b, r) => {
-          out.set(src.subarray(b * T, b * T + Tc), r * Tc);
-        });
-        return out;
-      };
-      rows.forEach((b, r) => {
-        for (let t = 0; t < Tc; t++) {
-          tokens[r * Tc + t] = BigInt(batch.tokens[b * T + t] as number);
-          targets[r * Tc + t] = BigInt(batch.targets[b * T + t] as number);
-          positions[r * Tc + t] = BigInt(batch.positions ? (batch.positions[b * T + t] as number) : t);
-          if (batch.segments) segments[r * Tc + t] = BigInt(batch.segments[b * T + t] as number);
-        }
-      });
-      const feeds: Record<string, ort.Tensor> = {
-        tokens: new ort.Tensor('int64', tokens, [rows.length, Tc]),
-        positions: new ort.Tensor('int64', positions, [rows.length, Tc]),
-        segments: new ort.Tensor('int64', segments, [rows.length, Tc]),
-        targets: new ort.Tensor('int64', targets, [n]),
-      };
-      if (batch.allowed) {
-        const allowed = new Uint8Array(n * V);
-        const all = batch.allowed;
-        rows.forEach((b, r) => {
-          allowed.set(all.subarray(b * T * V, (b * T + Tc) * V), r * Tc * V);
-        });
-        feeds.allowed = new ort.Tensor('uint8', allowed, [n, V]);
-      }
-      if (variant === 'pg') {
-        const coef = new Float32Array(n);
-        rows.forEach((b, r) => {
-          for (let t = 0; t < Tc; t++)
-            coef[r * Tc + t] = (batch.weights[b * T + t] as number) * (batch.advantages[b * T + t] as number);
-        });
-        feeds.coef = f32(coef, [n]);
-      } else {
-        feeds.weight = f32(pick(batch.weights), [n]);
-        feeds.advantage = f32(pick(batch.advantages), [n]);
-        feeds.old_logprobs = f32(pick(batch.oldLogprobs as Float32Array), [n]);
-        feeds.clip_eps = f32(Float32Array.of(batch.clipEpsilon as number), []);
-      }
+      const { feeds } = this.rowFeeds(batch, chunk.rows, chunk.time, weighted, variant);
+      if (llama) this.baseTensors(feeds);
       this.paramTensors(feeds, '', cur.w);
       this.paramTensors(feeds, 'acc.', sums[acc] as Weights);
       const fetches: Record<string, ort.Tensor | null> = { loss: null };
       this.paramTensors(fetches as Record<string, ort.Tensor>, 'sum.', sums[1 - acc] as Weights);
       const out = await this.gradSessions.run(
-        `${variant}:${masked ? 'masked' : 'full'}`,
-        createGrad,
+        key,
+        this.create(build, false),
         feeds,
         fetches as ort.InferenceSession.FetchesType,
       );
@@ -581,7 +677,11 @@ class OrtEngine implements ModelEngine {
     const out = await this.optimizerSessions.run(
       'adamw',
       this.create(() =>
-        buildOptimizerGraph(config, { beta1: o.beta1, beta2: o.beta2, gradClip: o.gradClip }),
+        buildAdamwGraph(this.specs, llama ? isDecayedAdapter : isDecayed, {
+          beta1: o.beta1,
+          beta2: o.beta2,
+          gradClip: o.gradClip,
+        }),
       ),
       feeds,
       fetches as ort.InferenceSession.FetchesType,
@@ -604,47 +704,103 @@ class OrtEngine implements ModelEngine {
   async logprobs(
     b: Pick<TrainBatch, 'batch' | 'time' | 'tokens' | 'targets' | 'allowed' | 'positions' | 'segments'>,
   ): Promise<Float32Array> {
-    const config = this.trainable('logprobs');
+    this.trainable('logprobs', false);
     this.checkBatch(b);
-    const N = b.batch * b.time;
-    const feeds: Record<string, ort.Tensor> = {
-      tokens: i64(b.tokens, [b.batch, b.time]),
-      positions: i64(b.positions ?? Int32Array.from({ length: N }, (_, i) => i % b.time), [b.batch, b.time]),
-      segments: i64(b.segments ?? new Int32Array(N), [b.batch, b.time]),
-      targets: i64(b.targets, [N]),
-    };
-    this.maskFeed(feeds, b);
-    this.paramTensors(feeds, '', this.state.w);
-    const masked = b.allowed !== undefined;
-    const out = await this.scoreSessions.run(
-      masked ? 'masked' : 'full',
-      this.create(() => buildScoreGraph(config, masked), false),
-      feeds,
-    );
-    return Float32Array.from((out.logprobs as ort.Tensor).data as Float32Array);
+    const llama = isLlama(this.config);
+    const out = new Float32Array(b.batch * b.time);
+    const [key, build] = this.trainGraph('score', 'pg', b.allowed !== undefined);
+    // The Llama family computes the head at every position here: rows go in chunks that bound its
+    // [positions, vocab] tensors.
+    const rowsPerRun = llama
+      ? Math.max(1, Math.floor((this.opts.chunkTokens ?? CHUNK_TOKENS) / 4 / b.time))
+      : b.batch;
+    for (let first = 0; first < b.batch; first += rowsPerRun) {
+      const rows = Array.from({ length: Math.min(rowsPerRun, b.batch - first) }, (_, i) => first + i);
+      const { feeds, picks } = this.rowFeeds(b, rows, b.time, llama ? () => true : null);
+      if (llama) this.baseTensors(feeds);
+      this.paramTensors(feeds, '', this.state.w);
+      const res = await this.scoreSessions.run(key, this.create(build, false), feeds);
+      const lp = (res.logprobs as ort.Tensor).data as Float32Array;
+      picks.forEach((src, j) => {
+        out[src] = lp[j] as number;
+      });
+    }
+    return out;
   }
 
-  /** Sampling must see new weights: drop baked sessions and the cached weight feeds. */
+  /** Sampling must see new weights: drop baked sessions, the cached weight feeds and merged adapters. */
   private weightsChanged(): void {
     this.sampleFeeds = null;
+    if (isLlama(this.config)) this.mergedStale = this.lora !== undefined;
     if (!this.bakedSampling) return;
     void this.sampleSessions.clear();
   }
 
+  /**
+   * The adapted modules' weights with the adapters merged in, W + (alpha / r) A B, computed by one ONNX
+   * Runtime run straight into buffers kept from the previous step (merging costs one pass over the
+   * adapted weights per step; decoding then runs at the base model's speed, with no adapter products).
+   */
+  private async mergeAdapters(): Promise<void> {
+    const c = this.config as LlamaConfig;
+    const lora = this.lora as LoraSettings;
+    const modules = this.specs
+      .filter((s) => s.name.endsWith('.lora_A'))
+      .map((s) => s.name.slice(0, -'.lora_A'.length));
+    const shapes = new Map(parameterSpecs(c).map((s) => [s.name, s.shape]));
+    this.merged ??= new Map(
+      modules.map((m) => [
+        `${m}.weight`,
+        new Float32Array((this.base.get(`${m}.weight`) as Float32Array).length),
+      ]),
+    );
+    const feeds: Record<string, ort.Tensor> = {};
+    const fetches: Record<string, ort.Tensor> = {};
+    for (const m of modules) {
+      const w = `${m}.weight`;
+      feeds[w] = f32(this.base.get(w) as Float32Array, shapes.get(w) as number[]);
+      feeds[`${m}.lora_A`] = f32(
+        this.state.w.get(`${m}.lora_A`) as Float32Array,
+        shapes.get(w)?.slice(0, 1).concat(lora.rank) as number[],
+      );
+      feeds[`${m}.lora_B`] = f32(this.state.w.get(`${m}.lora_B`) as Float32Array, [
+        lora.rank,
+        shapes.get(w)?.[1] as number,
+      ]);
+      fetches[`merged.${w}`] = f32(this.merged.get(w) as Float32Array, shapes.get(w) as number[]);
+    }
+    await this.optimizerSessions.run(
+      'merge',
+      this.create(() => buildMergeGraph(c, lora)),
+      feeds,
+      fetches as ort.InferenceSession.FetchesType,
+    );
+    this.mergedStale = false;
+  }
+
   private samplingWeights(): Map<string, Float32Array> {
+    if (isLlama(this.config)) {
+      const w = new Map(this.base);
+      if (this.merged && this.lora) for (const [k, a] of this.merged) w.set(k, a);
+      return w;
+    }
     const w = new Map(this.state.w);
-    if (!isLlama(this.config))
-      w.set('wteT', transposeEmbedding(this.config, this.state.w.get('wte') as Float32Array));
+    w.set('wteT', transposeEmbedding(this.config, this.state.w.get('wte') as Float32Array));
     return w;
   }
 
   /** The weight inputs of a sampling graph (empty when the weights are baked in). */
-  private weightFeeds(): Record<string, ort.Tensor> {
+  private async weightFeeds(): Promise<Record<string, ort.Tensor>> {
     if (this.bakedSampling) return {};
+    if (this.mergedStale) {
+      await this.mergeAdapters();
+      this.sampleFeeds = null;
+    }
     if (!this.sampleFeeds) {
       const w = this.samplingWeights();
       const feeds: Record<string, ort.Tensor> = {};
-      for (const s of this.specs) feeds[s.name] = f32(w.get(s.name) as Float32Array, s.shape);
+      for (const s of parameterSpecs(this.config))
+        feeds[s.name] = f32(w.get(s.name) as Float32Array, s.shape);
       if (!isLlama(this.config))
         feeds.wteT = f32(w.get('wteT') as Float32Array, [this.config.dModel, this.config.vocabSize]);
       this.sampleFeeds = feeds;
@@ -776,7 +932,7 @@ class OrtEngine implements ModelEngine {
           for (let j = 0; j < Pc; j++) if (j > i || j < pad) mask[(r * Pc + i) * Pc + j] = NEG_INF;
       });
       const out = await this.runSample('prefill', (w) => buildPrefillGraph(this.config, w), {
-        ...this.weightFeeds(),
+        ...(await this.weightFeeds()),
         tokens: i64(tok, [rows, Pc]),
         positions: i64(pos, [rows, Pc]),
         mask: f32(mask, [rows, 1, Pc, Pc]),
@@ -826,7 +982,7 @@ class OrtEngine implements ModelEngine {
       row.fill(NEG_INF, S, C);
     }
     const feeds: Record<string, ort.Tensor> = {
-      ...this.weightFeeds(),
+      ...(await this.weightFeeds()),
       token: i64(tokens, [B]),
       position: i64(pos, [B]),
       mask: f32(mask, [B, C + 1]),
@@ -884,7 +1040,12 @@ class OrtEngine implements ModelEngine {
 export const CHECKPOINT_FORMAT = 'absolute-zero/1';
 
 export type OrtModelEngine = ModelEngine & {
+  /** The trained parameters: the GPT's weights, or a Llama-family model's LoRA adapters. */
   readonly parameters: ReadonlyMap<string, Float32Array>;
+  /** A Llama-family model's frozen weights (empty for the GPT). */
+  readonly baseWeights: ReadonlyMap<string, Float32Array>;
+  /** Tell the engine that `parameters` were changed in place (sampling must see them). */
+  parametersChanged(): void;
   readonly rng: Rng;
   /** The scheduled learning rate at a (1-based) optimizer step. */
   learningRate(step: number): number;

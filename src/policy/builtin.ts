@@ -117,7 +117,12 @@ export const TOKENIZER_DESCRIPTION = {
  * predicts each completion's first token), and the prompt is computed once instead of once per sequence.
  * A row holds at most `context` tokens; a sequence its own row cut (longer than the batch's time) stays alone.
  */
-export function sharePrompts(batch: TrainBatch, seqs: readonly Sequence[], context: number): TrainBatch {
+export function sharePrompts(
+  batch: TrainBatch,
+  seqs: readonly Sequence[],
+  context: number,
+  padId: number = PAD,
+): TrainBatch {
   const T = batch.time;
   const V = batch.allowed ? batch.allowed.length / (batch.batch * T) : 0;
   // Rows of the result: runs of (source row, first position, count, segment).
@@ -155,8 +160,8 @@ export function sharePrompts(batch: TrainBatch, seqs: readonly Sequence[], conte
   const out: TrainBatch = {
     batch: B,
     time,
-    tokens: new Int32Array(B * time).fill(PAD),
-    targets: new Int32Array(B * time).fill(PAD),
+    tokens: new Int32Array(B * time).fill(padId),
+    targets: new Int32Array(B * time).fill(padId),
     advantages: new Float32Array(B * time),
     weights: new Float32Array(B * time),
     positions: new Int32Array(B * time),

@@ -3,61 +3,9 @@
 // Every position is checked through prefill alone, through prefill then one decode step per token, and in a
 // batch whose rows have different prompt lengths (left padding, masked keys).
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { readSafetensors } from '../../src/model/checkpoint.js';
-import type { LlamaConfig } from '../../src/model/config.js';
-import { engineFromWeights, type OrtModelEngine } from '../../src/model/engine.js';
-import { llamaWeights } from '../../src/model/llama-weights.js';
 import { BYTE_VOCABULARY, sampleRows } from '../../src/model/sampler.js';
-
-const fixtures = join(fileURLToPath(new URL('.', import.meta.url)), '../../../test/fixtures/llama-family');
-
-interface Reference {
-  sequences: number[][];
-  logits: number[][][];
-  greedy: number[][];
-}
-
-/** The fields of a Hugging Face config.json the fixtures use. */
-function configOf(dir: string): LlamaConfig {
-  const j = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-  return {
-    arch: 'llama',
-    family: j.model_type,
-    vocabSize: j.vocab_size,
-    contextLength: j.max_position_embeddings,
-    layers: j.num_hidden_layers,
-    dModel: j.hidden_size,
-    heads: j.num_attention_heads,
-    kvHeads: j.num_key_value_heads,
-    headDim: j.head_dim ?? j.hidden_size / j.num_attention_heads,
-    ffn: j.intermediate_size,
-    ropeTheta: j.rope_parameters.rope_theta,
-    rmsEps: j.rms_norm_eps,
-    tiedEmbeddings: j.tie_word_embeddings,
-    attentionBias: j.model_type === 'qwen2',
-    qkNorm: j.model_type === 'qwen3',
-  };
-}
-
-async function load(name: string): Promise<{ engine: OrtModelEngine; ref: Reference; config: LlamaConfig }> {
-  const dir = join(fixtures, name);
-  const config = configOf(dir);
-  const { tensors } = readSafetensors(join(dir, 'model.safetensors'));
-  const engine = await engineFromWeights(
-    config,
-    llamaWeights(config, (n) => tensors.get(n)),
-    {
-      threads: 1,
-      seed: 0,
-      optimizer: { learningRate: 0, warmupSteps: 0, weightDecay: 0, gradClip: 1, beta1: 0.9, beta2: 0.95 },
-    },
-  );
-  return { engine, ref: JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')), config };
-}
+import { LLAMA_FIXTURES, loadLlamaFixture as load } from './llama-fixtures.js';
 
 /** Largest |a - b| over the largest |b|: the issue's "relative" for a logit vector. */
 function relativeError(got: Float32Array, want: readonly number[]): number {
@@ -72,7 +20,7 @@ function relativeError(got: Float32Array, want: readonly number[]): number {
 
 const TOLERANCE = 1e-4;
 
-for (const name of ['llama', 'qwen2', 'qwen3']) {
+for (const name of LLAMA_FIXTURES) {
   test(`${name}: prefill and decode logits match transformers at every position`, async () => {
     const { engine, ref, config } = await load(name);
     const V = config.vocabSize;
@@ -152,7 +100,7 @@ for (const name of ['llama', 'qwen2', 'qwen3']) {
   });
 }
 
-test('a Llama-family engine refuses to train, naming the model', async () => {
+test('a Llama-family engine without adapters refuses to train, naming the model', async () => {
   const { engine } = await load('llama');
   try {
     await assert.rejects(
@@ -164,7 +112,7 @@ test('a Llama-family engine refuses to train, naming the model', async () => {
         advantages: Float32Array.of(1, 1),
         weights: Float32Array.of(0.5, 0.5),
       }),
-      /samples llama models but does not train them yet/,
+      /this llama model has no LoRA adapters to train/,
     );
   } finally {
     await engine.close();

@@ -1002,6 +1002,10 @@ class OrtEngine implements ModelEngine {
   }
 
   async save(file: string, metadata: Readonly<Record<string, string>> = {}): Promise<void> {
+    if (isLlama(this.config) && !this.lora)
+      throw new Error(
+        `this ${this.config.family} model has no adapters: nothing of it is trained or saved here`,
+      );
     const tensors = [];
     const { w, m, v } = this.state;
     for (const s of this.specs)
@@ -1012,7 +1016,8 @@ class OrtEngine implements ModelEngine {
     }
     writeSafetensors(file, tensors, {
       ...metadata,
-      format: CHECKPOINT_FORMAT,
+      format: this.lora ? ADAPTER_CHECKPOINT_FORMAT : CHECKPOINT_FORMAT,
+      ...(this.lora ? { lora: JSON.stringify(this.lora) } : {}),
       config: JSON.stringify(this.config),
       optimizer: JSON.stringify(this.opts.optimizer),
       schedule: JSON.stringify(this.opts.schedule ?? { kind: 'constant' }),
@@ -1038,6 +1043,13 @@ class OrtEngine implements ModelEngine {
  * schedule (JSON), step, seed, rng (the engine's xoshiro128** state as JSON).
  */
 export const CHECKPOINT_FORMAT = 'absolute-zero/1';
+
+/**
+ * A Llama-family model's training state: the same layout over the LoRA adapters (`<module>.lora_A`
+ * [in, r], `<module>.lora_B` [r, out], their moments), with `lora` (JSON) in the metadata and the model's
+ * config; the frozen base is not in the file (the run records where it came from).
+ */
+export const ADAPTER_CHECKPOINT_FORMAT = 'absolute-zero/lora-1';
 
 export type OrtModelEngine = ModelEngine & {
   /** The trained parameters: the GPT's weights, or a Llama-family model's LoRA adapters. */
@@ -1106,6 +1118,8 @@ export async function loadModelEngine(
   const config = parseJson<ModelConfig>(file, 'config', metadata.config);
   if (!config) throw new Error(`${file}: not an absolute-zero checkpoint (no config in the metadata)`);
   validateModelConfig(config);
+  if (isLlama(config))
+    throw new Error(`${file}: holds LoRA adapters of a ${config.family} model; load it with its base model`);
   const fresh = opts.weightsOnly === true;
   if (fresh && (opts.optimizer === undefined || opts.seed === undefined))
     throw new Error("loading weights only needs the new run's optimizer settings and seed");
@@ -1139,4 +1153,55 @@ export async function loadModelEngine(
   const engineOpts: EngineOptions = { ...engineBase, seed, optimizer };
   if (schedule) engineOpts.schedule = schedule;
   return new OrtEngine(config, engineOpts, w, { m, v, step, rng: rngState ?? new Rng(seed).state() });
+}
+
+/**
+ * Resume a LoRA engine: the adapters, their moments, the step and RNG state from `file` (written by
+ * save), over the frozen `base` weights of the model the file was trained on (same config). Options given
+ * here override the stored ones, as in loadModelEngine.
+ */
+export async function loadAdapterEngine(
+  file: string,
+  base: { config: LlamaConfig; weights: Weights },
+  opts: Omit<EngineOptions, 'seed' | 'optimizer' | 'lora'> &
+    Partial<Pick<EngineOptions, 'optimizer' | 'seed'>>,
+): Promise<OrtModelEngine> {
+  const { tensors, metadata } = readSafetensors(file);
+  if (metadata.format !== ADAPTER_CHECKPOINT_FORMAT)
+    throw new Error(`${file}: not a LoRA checkpoint of this engine (format ${metadata.format ?? 'missing'})`);
+  const config = parseJson<LlamaConfig>(file, 'config', metadata.config);
+  const lora = parseJson<LoraSettings>(file, 'lora', metadata.lora);
+  if (!config || !lora)
+    throw new Error(`${file}: the metadata lacks the model's config or the LoRA settings`);
+  const same = (c: object) => JSON.stringify(Object.entries(c).sort());
+  // The context may differ (a run may use less of it than the checkpoint allows); the shape may not.
+  if (same({ ...config, contextLength: 0 }) !== same({ ...base.config, contextLength: 0 }))
+    throw new Error(
+      `${file}: its adapters were trained on ${JSON.stringify(config)}, not on ${JSON.stringify(base.config)}`,
+    );
+  const optimizer = opts.optimizer ?? parseJson<OptimizerSettings>(file, 'optimizer', metadata.optimizer);
+  if (!optimizer) throw new Error(`${file}: no optimizer settings in the checkpoint`);
+  const schedule = opts.schedule ?? parseJson<LrSchedule>(file, 'schedule', metadata.schedule);
+  const seed = opts.seed ?? Number(metadata.seed ?? 0);
+  const w: Weights = new Map();
+  const m: Weights = new Map();
+  const v: Weights = new Map();
+  for (const s of loraParameterSpecs(base.config, lora)) {
+    const get = (name: string) => {
+      const t = tensors.get(name);
+      if (!t) throw new Error(`${file}: missing tensor ${name}`);
+      if (t.shape.join() !== s.shape.join())
+        throw new Error(`${file}: ${name} has shape [${t.shape}], expected [${s.shape}]`);
+      return t.data;
+    };
+    w.set(s.name, get(s.name));
+    m.set(s.name, get(`adam.m.${s.name}`));
+    v.set(s.name, get(`adam.v.${s.name}`));
+  }
+  const step = Number(metadata.step ?? 0);
+  if (!Number.isInteger(step) || step < 0) throw new Error(`${file}: bad step ${metadata.step}`);
+  const rng = parseJson<RngState>(file, 'rng', metadata.rng) ?? new Rng(seed).state();
+  const engineOpts: EngineOptions = { ...opts, seed, optimizer, lora };
+  if (schedule) engineOpts.schedule = schedule;
+  return new OrtEngine(base.config, engineOpts, base.weights, { w, m, v, step, rng });
 }

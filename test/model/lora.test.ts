@@ -158,3 +158,37 @@ test('a step toward a rewarded sequence raises its log-probability and lowers a 
     await engine.close();
   }
 });
+
+test('a LoRA checkpoint resumes exactly: the next step from a reloaded engine equals the uninterrupted one', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { loadAdapterEngine } = await import('../../src/model/engine.js');
+  const dir = mkdtempSync(join(tmpdir(), 'azr-lora-'));
+  const { engine, config } = await loadLlamaFixture('qwen3', { lora: LORA, seed: 7 });
+  try {
+    const rng = new Rng(3);
+    const V = config.vocabSize;
+    const batch = () => packTrainBatch(sequences(rng, V, false), 12, 0, V);
+    await engine.trainStep(batch());
+    const file = join(dir, 'state.safetensors');
+    await engine.save(file);
+    const second = batch();
+    await engine.trainStep(second);
+    const again = await loadAdapterEngine(
+      file,
+      { config, weights: engine.baseWeights as Map<string, Float32Array> },
+      { threads: 1 },
+    );
+    try {
+      assert.equal(again.step, 1);
+      await again.trainStep(second);
+      for (const [k, a] of engine.parameters) assert.deepEqual(again.parameters.get(k), a, k);
+    } finally {
+      await again.close();
+    }
+  } finally {
+    await engine.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

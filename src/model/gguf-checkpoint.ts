@@ -12,7 +12,6 @@ import {
   type GgufValue,
   metaString,
   readGguf,
-  readTensorBytes,
 } from './gguf.js';
 import {
   checkSpec,
@@ -24,7 +23,7 @@ import {
   type PretrainedTensor,
   type RopeScaling,
 } from './pretrained.js';
-import { dequantize } from './quants.js';
+import { readTensorFloats } from './tensor-reader.js';
 
 /** llama.cpp's per-block tensor names and their Hugging Face counterparts (after `model.layers.N.`). */
 const BLOCK_TENSORS: Record<string, string> = {
@@ -143,10 +142,14 @@ function specOf(file: GgufFile): PretrainedSpec {
  * Undoes llama.cpp's rotary permutation of a Q or K projection (weight [heads * headDim, in] or bias
  * [heads * headDim]): within each head, stored row 2j + i is row i * headDim / 2 + j of the original.
  */
-function unpermuteRotary(data: Float32Array, heads: number, rowLength: number): Float32Array {
+function unpermuteRotary(
+  data: Float32Array,
+  heads: number,
+  rowLength: number,
+  out: Float32Array,
+): Float32Array {
   const rows = data.length / rowLength;
   const half = rows / heads / 2;
-  const out = new Float32Array(data.length);
   for (let h = 0; h < heads; h++)
     for (let i = 0; i < 2; i++)
       for (let j = 0; j < half; j++) {
@@ -180,16 +183,17 @@ export function openGgufCheckpoint(path: string): PretrainedCheckpoint {
     spec,
     tensors,
     tokenizer: { kind: 'gguf', file },
-    read(name: string): Float32Array {
+    read(name: string, into?: Float32Array): Float32Array {
       const t = stored.get(name);
       if (!t) throw new Error(`${path}: no tensor ${name}`);
       const count = t.shape.reduce((a, b) => a * b, 1);
-      const data = dequantize(t.type, readTensorBytes(file, t.name), count, t.name);
+      const source = { path, offset: t.offset, type: t.type, count, name: t.name };
       if (permuted && /\.self_attn\.[qk]_proj\./.test(name)) {
         const heads = name.includes('.q_proj.') ? spec.heads : spec.kvHeads;
-        return unpermuteRotary(data, heads, t.shape.length === 2 ? t.shape[1]! : 1);
+        const rowLength = t.shape.length === 2 ? t.shape[1]! : 1;
+        return unpermuteRotary(readTensorFloats(source), heads, rowLength, into ?? new Float32Array(count));
       }
-      return data;
+      return readTensorFloats(source, into);
     },
   };
 }

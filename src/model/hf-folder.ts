@@ -4,7 +4,6 @@
 // and 5 (rope_parameters) are both read.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readFileRange } from '../util/file-range.js';
 import type { GgmlTypeName } from './gguf.js';
 import {
   checkSpec,
@@ -16,8 +15,8 @@ import {
   type PretrainedTensor,
   type RopeScaling,
 } from './pretrained.js';
-import { dequantize } from './quants.js';
 import { readSafetensorsHeader, type SafetensorsEntry } from './safetensors-header.js';
+import { readTensorFloats } from './tensor-reader.js';
 
 const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16']);
 
@@ -134,12 +133,15 @@ export function openHfFolder(dir: string): PretrainedCheckpoint {
     spec,
     tensors,
     tokenizer: { kind: 'hf-folder', dir },
-    read(name: string): Float32Array {
+    read(name: string, into?: Float32Array): Float32Array {
       const e = entries.get(name);
       if (!e) throw new Error(`${dir}: no tensor ${name}`);
       const count = e.shape.reduce((a, b) => a * b, 1);
-      const bytes = readFileRange(e.file, e.offset, e.bytes, `tensor ${name}`);
-      return dequantize(e.dtype as GgmlTypeName, bytes, count, name);
+      // The three float dtypes have ggml's names.
+      return readTensorFloats(
+        { path: e.file, offset: e.offset, type: e.dtype as GgmlTypeName, count, name },
+        into,
+      );
     },
   };
 }

@@ -64,8 +64,11 @@ export interface PretrainedCheckpoint {
   spec: PretrainedSpec;
   /** Every tensor the engine needs, by Hugging Face name, in file order. */
   tensors: ReadonlyMap<string, PretrainedTensor>;
-  /** One tensor as float32 in Hugging Face layout, read from disk now (nothing is cached). */
-  read(name: string): Float32Array;
+  /**
+   * One tensor as float32 in Hugging Face layout, read from disk now (nothing is cached): into `into`
+   * when given (an engine's own buffer; it must hold the tensor), else into a new array.
+   */
+  read(name: string, into?: Float32Array): Float32Array;
   tokenizer: TokenizerSource;
 }
 

@@ -2,7 +2,8 @@
 // buffer a few megabytes at a time and are decoded into the output, so loading a model touches no
 // memory beyond the float32 tensors themselves (a fresh byte copy of each tensor would double the
 // memory the kernel must fault in, which on this kind of machine costs as much as the decoding).
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
+import { readFully } from '../util/file-range.js';
 import { GGML_TYPES, type GgmlTypeName } from './gguf.js';
 import { dequantize } from './quants.js';
 
@@ -21,15 +22,6 @@ export interface StoredTensor {
   name: string;
 }
 
-function readFully(fd: number, into: Uint8Array, position: number, t: StoredTensor): void {
-  let done = 0;
-  while (done < into.length) {
-    const n = readSync(fd, into, done, into.length - done, position + done);
-    if (n === 0) throw new Error(`${t.path}: short read of tensor ${t.name}`);
-    done += n;
-  }
-}
-
 /** The tensor as float32, into `out` when given (it must hold `count` values), else into a new array. */
 export function readTensorFloats(
   t: StoredTensor,
@@ -43,7 +35,13 @@ export function readTensorFloats(
   const fd = openSync(t.path, 'r');
   try {
     if (t.type === 'F32') {
-      readFully(fd, new Uint8Array(out.buffer, out.byteOffset, t.count * 4), t.offset, t);
+      readFully(
+        fd,
+        new Uint8Array(out.buffer, out.byteOffset, t.count * 4),
+        t.offset,
+        t.path,
+        `tensor ${t.name}`,
+      );
       return out;
     }
     // Whole blocks per chunk, so each chunk decodes on its own.
@@ -53,7 +51,7 @@ export function readTensorFloats(
     for (let b = 0; b < totalBlocks; b += blocksPerChunk) {
       const n = Math.min(blocksPerChunk, totalBlocks - b);
       const bytes = scratch.subarray(0, n * blockBytes);
-      readFully(fd, bytes, t.offset + b * blockBytes, t);
+      readFully(fd, bytes, t.offset + b * blockBytes, t.path, `tensor ${t.name}`);
       dequantize(t.type, bytes, n * block, t.name, out.subarray(b * block, (b + n) * block));
     }
     return out;

@@ -177,8 +177,8 @@ function realModelTests(name: RealModelName, eot: { eos: string; stops: string[]
   let built: Promise<BpeTokenizer> | undefined;
   const tokenizer = () => {
     // The fixture was recorded from one file; another one under the same name would fail obscurely.
-    assert.equal(statSync(model.path).size, fixture.gguf.bytes, `${model.path} is not the recorded ${name}`);
-    built ??= BpeTokenizer.open(model.path);
+    assert.equal(statSync(model.path()).size, fixture.gguf.bytes, `${model.path()} is not the recorded ${name}`);
+    built ??= BpeTokenizer.open(model.path());
     return built;
   };
   // Qwen2 normalizes to NFC before splitting, so its ids decode to the NFC form of the text.

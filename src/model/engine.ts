@@ -244,7 +244,7 @@ class Cache implements KvCache {
    */
   reserve(slots: number): void {
     if (slots <= this.capacity) return;
-    if (slots > this.maxCapacity) throw new RangeError(`the context (${this.maxCapacity} slots) is full`);
+    if (slots > this.maxCapacity) throw new RangeError(`the cache (${this.maxCapacity} slots) is full`);
     const cap = Math.min(this.maxCapacity, Math.ceil(slots / CACHE_BLOCK) * CACHE_BLOCK);
     const rows = this.batch * this.heads;
     const hd = this.headDim;
@@ -345,7 +345,8 @@ class OrtEngine implements ModelEngine {
   private readonly specs: ParamSpec[];
   /** A Llama-family model's frozen weights (empty for the GPT, whose weights all train). */
   private readonly base: Weights;
-  private readonly lora: LoraSettings | undefined;
+  /** The adapters a Llama-family model trains (undefined: the GPT, or a model that only samples). */
+  readonly lora: LoraSettings | undefined;
   /**
    * Sampling's copies of the adapted modules' weights with their adapters merged in (W + scale A B), in
    * buffers reused across steps; null while the adapters are unchanged since the base (B = 0), stale after
@@ -826,13 +827,15 @@ class OrtEngine implements ModelEngine {
     );
   }
 
-  newCache(batch: number): KvCache {
+  newCache(batch: number, positions?: number): KvCache {
     if (!Number.isInteger(batch) || batch < 1)
       throw new RangeError(`cache batch must be positive, got ${batch}`);
     const { layers, contextLength } = this.config;
+    if (positions !== undefined && !(Number.isInteger(positions) && positions >= 1))
+      throw new RangeError(`cache positions must be a positive integer, got ${positions}`);
     const heads = kvHeadsOf(this.config);
     const headDim = headDimOf(this.config);
-    const maxCapacity = contextLength + PROMPT_BLOCK - 1;
+    const maxCapacity = Math.min(contextLength, positions ?? contextLength) + PROMPT_BLOCK - 1;
     const bytes = Cache.bufferBytes(batch, heads, headDim, maxCapacity);
     // A cache uses the front of its buffers, so the spare serves any batch up to its own size.
     const spare = this.spareCache;
@@ -1058,6 +1061,8 @@ export type OrtModelEngine = ModelEngine & {
   readonly baseWeights: ReadonlyMap<string, Float32Array>;
   /** Tell the engine that `parameters` were changed in place (sampling must see them). */
   parametersChanged(): void;
+  /** The adapters a Llama-family model trains (undefined: the GPT, or a model that only samples). */
+  readonly lora: LoraSettings | undefined;
   readonly rng: Rng;
   /** The scheduled learning rate at a (1-based) optimizer step. */
   learningRate(step: number): number;

@@ -6,13 +6,7 @@
 // interleaves the two rotary halves); reading undoes that exactly as transformers' GGUF loader does, so
 // the tensors equal those of the Hugging Face model transformers builds from the same file. Qwen2 and
 // Qwen3 files are stored unpermuted.
-import {
-  type GgufFile,
-  type GgufTensorInfo,
-  type GgufValue,
-  metaString,
-  readGguf,
-} from './gguf.js';
+import { type GgufFile, type GgufTensorInfo, type GgufValue, metaString, readGguf } from './gguf.js';
 import {
   checkSpec,
   checkTensors,

@@ -28,6 +28,7 @@
 import { Rng } from '../util/rng.js';
 import type { ConstraintMatcher, DecodeConstraint } from './constraint.js';
 import type { ModelEngine } from './engine-types.js';
+import type { TextTokenizer } from './text-tokenizer.js';
 import { StreamDecoder } from './tokenizer.js';
 import { MIN_VOCAB, SPECIAL_ID } from './vocab.js';
 
@@ -198,6 +199,29 @@ export function sampleToken(
 }
 
 let scratch = { ids: new Int32Array(0), probs: new Float64Array(0) };
+
+/**
+ * A real model's vocabulary as the sampler sees it: its tokenizer's stop ids end a completion, and a
+ * completion may hold any ordinary token and the stop ids, never another special token (a chat model's
+ * `<|im_start|>`) nor the model's spare rows past the tokenizer's last id.
+ */
+export function tokenizerVocabulary(tokenizer: TextTokenizer): SamplerVocabulary {
+  const ends = tokenizer.stopIds;
+  if (ends.length === 0) throw new Error('the tokenizer names no id that ends a completion');
+  return {
+    endIds: ends,
+    emptyPrompt: [ends[0] as number],
+    padId: ends[0] as number,
+    completionMask(vocab: number): Uint8Array {
+      const m = new Uint8Array(vocab);
+      m.fill(1, 0, Math.min(vocab, tokenizer.vocabSize));
+      for (const id of tokenizer.specialTokens.keys()) if (id < vocab) m[id] = 0;
+      for (const id of ends) if (id < vocab) m[id] = 1;
+      return m;
+    },
+    decoder: () => tokenizer.streamDecoder(),
+  };
+}
 
 /** The built-in model's byte vocabulary (tokenizer.ts, vocab.ts). */
 export const BYTE_VOCABULARY: SamplerVocabulary = {
@@ -376,7 +400,7 @@ async function sampleBatch(
     tokens.set(l.prompt, b * time);
     lengths[b] = l.prompt.length;
   });
-  const cache = engine.newCache(B);
+  const cache = engine.newCache(B, time + Math.max(...live.map((l) => l.budget)));
   try {
     let logits = await engine.prefill(cache, tokens, time, lengths);
     const base = vocabulary.completionMask(V);

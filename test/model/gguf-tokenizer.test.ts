@@ -177,7 +177,11 @@ function realModelTests(name: RealModelName, eot: { eos: string; stops: string[]
   let built: Promise<BpeTokenizer> | undefined;
   const tokenizer = () => {
     // The fixture was recorded from one file; another one under the same name would fail obscurely.
-    assert.equal(statSync(model.path()).size, fixture.gguf.bytes, `${model.path()} is not the recorded ${name}`);
+    assert.equal(
+      statSync(model.path()).size,
+      fixture.gguf.bytes,
+      `${model.path()} is not the recorded ${name}`,
+    );
     built ??= BpeTokenizer.open(model.path());
     return built;
   };

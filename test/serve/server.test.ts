@@ -67,6 +67,18 @@ test('invalid requests get 400 with an OpenAI-style error naming the field', asy
     [{ model: 'tiny', prompt: 'a', top_k: 5 }, /^Unrecognized request argument supplied: top_k$/, 'top_k'],
     [{ model: 'tiny', prompt: 'a', logit_bias: { '5': 100 } }, /logit_bias/, 'logit_bias'],
     [{ model: 'tiny', prompt: 'a', suffix: 'x' }, /suffix/, 'suffix'],
+    [
+      { model: 'tiny', prompt: [] },
+      /^prompt: must be a string, a list of strings, a list of token ids/,
+      'prompt',
+    ],
+    [{ model: 'tiny', prompt: ['a', 1] }, /^prompt: must be/, 'prompt'],
+    [{ model: 'tiny', prompt: [[1, 2], []] }, /^prompt\.1: /, 'prompt.1'],
+    [
+      { model: 'tiny', prompt: [1, model.vocabSize] },
+      new RegExp(`^prompt\\.1: token id ${model.vocabSize} is not in the model's vocabulary`),
+      'prompt.1',
+    ],
   ];
   for (const [body, message, param] of cases) {
     const r = await post('/completions', body);
@@ -290,6 +302,40 @@ test('logprobs name each token by its own bytes and offset it in characters of t
       ],
     );
     assert.equal(Buffer.from(entries.flatMap((e) => e.bytes)).toString('utf8'), text);
+  } finally {
+    await s.handle.close();
+  }
+});
+
+test('a policy that takes only text refuses token-id prompts with a 400, and still answers text', async () => {
+  const textOnly: Policy = {
+    generate: async (rs) => rs.map((r) => [{ text: `echo ${r.prompt}`, finishReason: 'stop' as const }]),
+    close: async () => {},
+  };
+  const s = await serve(textOnly, 'text-only');
+  try {
+    const ask = (prompt: unknown) =>
+      fetch(`${s.url}/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'text-only', prompt }),
+      }).then(async (r) => ({ status: r.status, json: (await r.json()) as Record<string, unknown> }));
+    for (const prompt of [
+      [1, 2],
+      [[1], [2]],
+    ]) {
+      const r = await ask(prompt);
+      assert.equal(r.status, 400);
+      assert.deepEqual(r.json.error, {
+        message: "This server's model takes text prompts only, not token ids",
+        type: 'invalid_request_error',
+        param: 'prompt',
+        code: null,
+      });
+    }
+    const text = await ask('hi');
+    assert.equal(text.status, 200);
+    assert.equal((text.json.choices as Choice[])[0]?.text, 'echo hi');
   } finally {
     await s.handle.close();
   }

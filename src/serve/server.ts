@@ -25,6 +25,9 @@
 // nothing added, as vLLM does; it needs a policy that takes ids (Policy.vocabSize), and each id must lie
 // in [0, vocabSize) or the request is refused with 400 (code invalid_token_id) naming the first bad one.
 //
+// A request body over maxBodyBytes gets 413; the rest of the body is read and dropped, so the client
+// receives the answer and the connection stays usable.
+//
 // Requests that arrive while the policy is generating are gathered into its next generate call (one
 // batch for the model, however many clients). Streaming sends the completion in pieces once it is
 // generated: the Policy interface returns whole completions.
@@ -127,20 +130,42 @@ class Batcher {
   }
 }
 
+/**
+ * The request body as text, refused with 413 once it is over `max` bytes: at once when its
+ * Content-Length says so, else when the count passes it. The rest is read and dropped, not cut off:
+ * closing a socket with unread data resets it, and the client would lose the 413.
+ */
 function readBody(req: IncomingMessage, max: number): Promise<string> {
+  const tooLarge = () =>
+    new HttpError(
+      413,
+      `The request body is over this server's limit of ${max} bytes`,
+      'invalid_request_error',
+      null,
+      'request_too_large',
+    );
+  if (Number(req.headers['content-length']) > max) {
+    req.resume();
+    return Promise.reject(tooLarge());
+  }
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let size = 0;
+    let over = false;
     req.on('data', (c: Buffer) => {
+      if (over) return;
       size += c.length;
       if (size > max) {
-        reject(new HttpError(413, `request body over ${max} bytes`));
-        req.destroy();
+        over = true;
+        chunks = [];
+        reject(tooLarge());
         return;
       }
       chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => {
+      if (!over) resolve(Buffer.concat(chunks).toString('utf8'));
+    });
     req.on('error', reject);
   });
 }

@@ -1,9 +1,10 @@
 // The official `openai` client against a real `azr serve` process on loopback: prompts as token ids (one
-// list, and a list of lists) sample what the same ids give the policy in process, and bad ids are refused
-// with a typed 400 naming the id.
+// list, and a list of lists) sample what the same ids give the policy in process, bad ids are refused with
+// a typed 400 naming the id, and a body over the server's limit gets a 413 while the server keeps serving.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -16,6 +17,8 @@ import { tinyBuiltinPolicy } from './tiny-model.js';
 
 const AZR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
 const dir = mkdtempSync(join(tmpdir(), 'azr-serve-openai-'));
+/** `azr serve`'s default body limit (4 MiB); the oversized bodies below are 5 MB. */
+const BODY_LIMIT = 4 * 1024 * 1024;
 
 let child: ChildProcess;
 let url: string;
@@ -166,4 +169,64 @@ test('an id outside the vocabulary is a 400 naming the id and where it is; the s
   }
   const ok = await client.completions.create({ model: 'mine', prompt: [1, 2, V - 1], max_tokens: 2 });
   assert.equal(ok.choices.length, 1);
+});
+
+test('a 5 MB body gets 413 with an OpenAI-style error, and the server keeps serving', async () => {
+  const err = await client.completions
+    .create({ model: 'mine', prompt: 'x'.repeat(5_000_000), max_tokens: 1 })
+    .then(
+      () => assert.fail('a 5 MB body was accepted'),
+      (e: unknown) => e,
+    );
+  assert.ok(err instanceof OpenAI.APIError && !(err instanceof OpenAI.APIConnectionError), String(err));
+  assert.equal(err.status, 413);
+  assert.deepEqual(err.error, {
+    message: `The request body is over this server's limit of ${BODY_LIMIT} bytes`,
+    type: 'invalid_request_error',
+    param: null,
+    code: 'request_too_large',
+  });
+  const ok = await client.completions.create({ model: 'mine', prompt: 'ok', max_tokens: 2, seed: 1 });
+  assert.equal(ok.choices.length, 1);
+});
+
+test('a 5 MB chunked body (no Content-Length) gets 413, and its connection serves the next request', async () => {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const post = (chunks: Buffer[]) =>
+    new Promise<{ status: number; body: string; reusedSocket: boolean }>((resolve, reject) => {
+      const req = request(
+        `${url}/completions`,
+        { method: 'POST', agent, headers: { 'content-type': 'application/json' } },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            body += c;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body, reusedSocket: req.reusedSocket }));
+        },
+      );
+      req.on('error', reject);
+      for (const c of chunks) req.write(c);
+      req.end();
+    });
+  try {
+    // 5 MB in 50 chunks of 100 kB, sent with chunked transfer encoding: the server counts as it reads.
+    const big = Buffer.from(`{"model":"mine","prompt":"${'y'.repeat(100_000 - 26)}`);
+    const over = await post(Array.from({ length: 50 }, () => big));
+    assert.equal(over.status, 413);
+    assert.deepEqual(JSON.parse(over.body), {
+      error: {
+        message: `The request body is over this server's limit of ${BODY_LIMIT} bytes`,
+        type: 'invalid_request_error',
+        param: null,
+        code: 'request_too_large',
+      },
+    });
+    const next = await post([Buffer.from(JSON.stringify({ model: 'mine', prompt: 'ok', max_tokens: 2 }))]);
+    assert.equal(next.status, 200, next.body);
+    assert.equal(next.reusedSocket, true, 'the 413 left its connection open for the next request');
+  } finally {
+    agent.destroy();
+  }
 });

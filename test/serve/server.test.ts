@@ -307,6 +307,37 @@ test('logprobs name each token by its own bytes and offset it in characters of t
   }
 });
 
+test('token-id prompts meet the context as text does: refused when too long, or cut to the last k ids', async () => {
+  const context = model.engine.config.contextLength;
+  const ids = Array.from({ length: context - 4 }, (_, i) => 32 + (i % 90));
+  const over = await post('/completions', { model: 'tiny', prompt: ids, max_tokens: 5 });
+  assert.equal(over.status, 400);
+  assert.equal((over.json.error as { code: string }).code, 'context_length_exceeded');
+  assert.match(
+    (over.json.error as { message: string }).message,
+    new RegExp(`you requested ${context + 1} tokens \\(${context - 4} in the prompt, 5 in the completion\\)`),
+  );
+  const cut = await post('/completions', {
+    model: 'tiny',
+    prompt: ids,
+    max_tokens: 5,
+    truncate_prompt_tokens: 6,
+    seed: 9,
+    logprobs: 0,
+  });
+  assert.equal(cut.status, 200, JSON.stringify(cut.json));
+  assert.equal((cut.json.usage as { prompt_tokens: number }).prompt_tokens, 6);
+  const want = (
+    await model.generate([
+      { prompt: '', promptTokenIds: ids.slice(-6), n: 1, temperature: 1, topP: 1, maxTokens: 5, seed: 9 },
+    ])
+  )[0]?.[0];
+  const [c] = cut.json.choices as Choice[];
+  assert.ok(c?.logprobs && want);
+  assert.equal(c.text, want.text);
+  assert.deepEqual(c.logprobs.token_logprobs, want.logprobs);
+});
+
 test('a policy that takes only text refuses token-id prompts with a 400, and still answers text', async () => {
   const textOnly: Policy = {
     generate: async (rs) => rs.map((r) => [{ text: `echo ${r.prompt}`, finishReason: 'stop' as const }]),

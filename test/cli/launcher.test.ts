@@ -1,5 +1,6 @@
 // bin/azr.js, the `azr` command: it runs the compiled CLI with its arguments and exit code, and compiles
-// dist/ first when it is missing (a fresh install builds nothing: .npmrc sets ignore-scripts).
+// dist/ first when it is missing (a fresh install builds nothing: .npmrc sets ignore-scripts) or older
+// than a source file.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import {
@@ -11,6 +12,7 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -74,6 +76,15 @@ test('without dist/ the launcher compiles once, then runs; a failed compile stop
   const second = run();
   assert.equal(second.stderr, '', 'a second run does not compile again');
   assert.equal(second.stdout, 'ran ["a","b"]');
+
+  // A source newer than dist/ (a pull, an edit) is compiled before the run.
+  writeFileSync(main, "process.stdout.write('changed');\n");
+  const later = new Date(Date.now() + 2000);
+  utimesSync(main, later, later);
+  const changed = run();
+  assert.equal(changed.status, 0, changed.stderr);
+  assert.match(changed.stderr, /sources changed since the last build/);
+  assert.equal(changed.stdout, 'changed');
 
   rmSync(join(pkg, 'dist'), { recursive: true });
   writeFileSync(main, 'const n: number = "not a number";\n');

@@ -14,6 +14,7 @@ commands:
   dashboard   serve a live web page of a run's metrics and recent tasks
   serve       serve a checkpoint over an OpenAI-compatible HTTP API
   generate    propose and verify a task dataset with a model behind an OpenAI-compatible server
+  pull        fetch a pretrained model (SmolLM2, Qwen2.5-Coder) into the models folder
   (azr <command> --help for options)
 `;
 
@@ -41,6 +42,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./serve.js')).serveCommand(rest);
     case 'generate':
       return (await import('./generate.js')).generateCommand(rest);
+    case 'pull':
+      return (await import('./pull.js')).pullCommand(rest);
     case undefined:
     case '-h':
     case '--help':

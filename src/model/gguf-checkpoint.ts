@@ -41,7 +41,7 @@ const TOP_TENSORS: Record<string, string> = {
 };
 
 /** The Hugging Face name of a GGUF tensor, or undefined for a name this loader does not know. */
-export function huggingFaceName(ggufName: string): string | undefined {
+function huggingFaceName(ggufName: string): string | undefined {
   const top = TOP_TENSORS[ggufName];
   if (top) return top;
   const m = /^blk\.(\d+)\.(\w+)\.(weight|bias)$/.exec(ggufName);
@@ -110,8 +110,9 @@ function specOf(file: GgufFile): PretrainedSpec {
   const notes: string[] = [];
   if (!tiedEmbeddings && arch === 'qwen2')
     notes.push(
-      'output.weight is stored apart from token_embd.weight (a tied matrix quantized on its own, ' +
-        `${file.tensors.get('output.weight')!.type} against ${embed.type}); it is read as lm_head.weight, as transformers does`,
+      `output.weight (${file.tensors.get('output.weight')!.type}) is stored apart from token_embd.weight ` +
+        `(${embed.type}) and read as lm_head.weight, as transformers does: the head is untied even where the ` +
+        'upstream model ties the two (Qwen2.5 models up to 3B do; llama.cpp then writes the matrix twice)',
     );
   return {
     architecture: arch as PretrainedArchitecture,

@@ -72,6 +72,8 @@ export interface BuiltinPolicyOptions {
 
 export interface BuiltinPolicy extends Policy {
   readonly engine: OrtModelEngine;
+  /** The engine's vocabulary size: the built-in policy takes token-id prompts. */
+  readonly vocabSize: number;
   update(samples: readonly TrainingSample[]): Promise<UpdateStats>;
   save(dir: string): Promise<void>;
 }
@@ -101,9 +103,12 @@ export function promptTokens(prompt: string): number[] {
   return [BOS, ...encode(prompt)];
 }
 
-/** The request's prompt tokens, only the last `truncatePromptTokens` of them when it asks for that. */
+/**
+ * The request's prompt tokens (its own ids as given, or its text tokenized), only the last
+ * `truncatePromptTokens` of them when it asks for that.
+ */
 function truncatedPrompt(r: GenerateRequest, codec: PolicyCodec): number[] {
-  const all = codec.promptTokens(r.prompt);
+  const all = r.promptTokenIds ? [...r.promptTokenIds] : codec.promptTokens(r.prompt);
   const k = r.truncatePromptTokens;
   if (k === undefined) return all;
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`truncatePromptTokens must be >= 1, got ${k}`);
@@ -263,6 +268,7 @@ export function enginePolicy(
     throw new RangeError(`clipEpsilon must be in (0, 1), got ${clip}`);
   return {
     engine,
+    vocabSize: engine.config.vocabSize,
     async generate(requests: readonly GenerateRequest[]): Promise<Completion[][]> {
       const rows: SampleRow[] = [];
       for (const r of requests) {

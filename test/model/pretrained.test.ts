@@ -113,7 +113,10 @@ for (const name of ['smollm2-135m', 'qwen2.5-coder-0.5b'] as RealModelName[]) {
     if (name === 'qwen2.5-coder-0.5b') {
       assert.equal(ckpt.spec.qkvBias, true);
       assert.equal(ckpt.spec.tiedEmbeddings, false);
-      assert.match(ckpt.spec.notes.join(), /output\.weight is stored apart from token_embd\.weight/);
+      assert.match(
+        ckpt.spec.notes.join(),
+        /output\.weight \(Q8_0\) is stored apart from token_embd\.weight \(Q5_0\)/,
+      );
       assert.equal(ckpt.tensors.get('lm_head.weight')!.stored, 'Q8_0');
     }
   });

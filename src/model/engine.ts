@@ -80,7 +80,6 @@ import {
   isLlama,
   kvHeadsOf,
   type LlamaConfig,
-  LORA_MODULE,
   type LoraSettings,
   loraParameterSpecs,
   type ModelConfig,

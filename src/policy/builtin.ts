@@ -43,7 +43,7 @@ import {
   tokenizerVocabulary,
 } from '../model/sampler.js';
 import type { TextTokenizer } from '../model/text-tokenizer.js';
-import { encode } from '../model/tokenizer.js';
+import { byteTokenizer, encode } from '../model/tokenizer.js';
 import { BYTE_TOKENS, SPECIAL_ID } from '../model/vocab.js';
 import { packTrainBatch, type Sequence } from '../rl/objective.js';
 import type { AnswerConstraint } from '../tasks/answer-format.js';
@@ -72,6 +72,8 @@ export interface BuiltinPolicyOptions {
 
 export interface BuiltinPolicy extends Policy {
   readonly engine: OrtModelEngine;
+  /** How its text meets its model's ids (tokenizer, prompt encoding). */
+  readonly codec: PolicyCodec;
   /** The engine's vocabulary size: the built-in policy takes token-id prompts. */
   readonly vocabSize: number;
   update(samples: readonly TrainingSample[]): Promise<UpdateStats>;
@@ -124,6 +126,7 @@ export const TOKENIZER_DESCRIPTION = {
 
 /** How the policy's text meets its model's token ids. */
 export interface PolicyCodec {
+  readonly tokenizer: TextTokenizer;
   /** A prompt's ids as the model reads them. */
   promptTokens(prompt: string): number[];
   readonly vocabulary: SamplerVocabulary;
@@ -135,6 +138,7 @@ export interface PolicyCodec {
 
 /** The built-in GPT's: BOS, then the byte-level encoding with the format specials. */
 export const BYTE_CODEC: PolicyCodec = {
+  tokenizer: byteTokenizer,
   promptTokens,
   vocabulary: BYTE_VOCABULARY,
   padId: PAD,
@@ -152,6 +156,7 @@ export function tokenizerCodec(
 ): PolicyCodec {
   const vocabulary = tokenizerVocabulary(tokenizer);
   return {
+    tokenizer,
     promptTokens: (prompt) =>
       tokenizer.encode(opts.chat ? tokenizer.applyChatTemplate([{ role: 'user', content: prompt }]) : prompt),
     vocabulary,
@@ -268,6 +273,7 @@ export function enginePolicy(
     throw new RangeError(`clipEpsilon must be in (0, 1), got ${clip}`);
   return {
     engine,
+    codec,
     vocabSize: engine.config.vocabSize,
     async generate(requests: readonly GenerateRequest[]): Promise<Completion[][]> {
       const rows: SampleRow[] = [];

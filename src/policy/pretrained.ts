@@ -31,7 +31,8 @@ export interface PretrainedPolicyOptions extends BuiltinPolicyOptions {
   optimizer: OptimizerSettings;
 }
 
-async function tokenizerOf(checkpoint: PretrainedCheckpoint): Promise<BpeTokenizer> {
+/** The tokenizer a pretrained checkpoint carries (its GGUF metadata, or its folder's tokenizer files). */
+export async function tokenizerOf(checkpoint: PretrainedCheckpoint): Promise<BpeTokenizer> {
   const t = checkpoint.tokenizer;
   return t.kind === 'gguf' ? BpeTokenizer.fromGguf(t.file) : BpeTokenizer.load(t.dir);
 }

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { LORA_TARGETS } from '../model/config.js';
 import type { RolloutSettings } from '../rollout/pipeline.js';
 import type { AnswerFormat } from '../tasks/answer-format.js';
 import { TASK_TYPES } from '../tasks/types.js';
@@ -29,8 +30,10 @@ export const SelfPlayConfigSchema = z
         contextLength: positiveInt,
         threads: positiveInt,
         /**
-         * Start from this checkpoint's weights (a pretrained base, `azr pretrain`) with a fresh optimizer;
-         * null: random weights. Its model must be the preset at this context length.
+         * Start from this checkpoint: a base of the built-in model (`azr pretrain`; its weights, with a fresh
+         * optimizer; its model must be the preset at this context length), or a pretrained model (a GGUF file,
+         * a Hugging Face folder, or a name `azr pull` fetched), whose weights stay frozen while `lora`
+         * adapters train. null: the built-in model from random weights.
          */
         init: z.string().min(1).nullable(),
         /** The SHA-256 of the base's weights file, recorded when the run starts (null without a base). */
@@ -38,6 +41,17 @@ export const SelfPlayConfigSchema = z
           .string()
           .regex(/^[0-9a-f]{64}$/)
           .nullable(),
+        /** The adapters a pretrained model trains (src/model/config.ts LoraSettings); null otherwise. */
+        lora: z
+          .object({
+            rank: positiveInt,
+            alpha: z.number().positive(),
+            targets: z.array(z.enum(LORA_TARGETS)).min(1),
+          })
+          .strict()
+          .nullable(),
+        /** A pretrained model reads each prompt as the user turn of its chat template (false: plain text). */
+        chat: z.boolean(),
       })
       .strict(),
     optimizer: z
@@ -194,7 +208,15 @@ const base: SelfPlayConfig = {
   lang: 'python',
   iterations: null,
   minutes: 30,
-  model: { preset: 'small', contextLength: 512, threads: 2, init: null, initSha256: null },
+  model: {
+    preset: 'small',
+    contextLength: 512,
+    threads: 2,
+    init: null,
+    initSha256: null,
+    lora: null,
+    chat: false,
+  },
   optimizer: {
     // An update takes several micro-steps (16 sequences each); at 1e-3 the policy lost its entropy within
     // ten iterations and proposed the same few programs (docs/results.md).
@@ -411,9 +433,15 @@ const V1_FIELDS: Record<string, { to: string; absent: unknown }> = {
  */
 export function migrateConfig(value: unknown): unknown {
   if (!isPlainObject(value)) return value;
-  // Runs written before the backend block existed ran on the built-in model.
-  if (value.version === CONFIG_VERSION && !('backend' in value))
-    return { ...value, backend: { kind: 'builtin' } };
+  if (value.version === CONFIG_VERSION) {
+    const out = { ...value };
+    // Runs written before the backend block existed ran on the built-in model.
+    if (!('backend' in out)) out.backend = { kind: 'builtin' };
+    // ... and before pretrained models, without adapters or chat templates.
+    if (isPlainObject(out.model) && !('lora' in out.model))
+      out.model = { lora: null, chat: false, ...out.model };
+    return out;
+  }
   if (value.version !== undefined) return value;
   // Version 1 had no version field.
   const out = structuredClone(value) as Record<string, Record<string, unknown>>;

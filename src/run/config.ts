@@ -275,6 +275,25 @@ const base: SelfPlayConfig = {
   },
 };
 
+/** A run that trains LoRA adapters on a pulled pretrained model (the presets below). */
+function pretrainedPreset(init: string): SelfPlayConfig {
+  return merge(base, {
+    model: {
+      init,
+      contextLength: 2048,
+      lora: { rank: 16, alpha: 32, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] },
+      chat: false,
+    },
+    // Adapters start at zero change and move only a few directions: a LoRA rate is an order of magnitude
+    // above a full fine-tune's. Masks over a pretrained vocabulary would be gigabytes an iteration.
+    optimizer: { learningRate: 1e-4, warmupSteps: 5, trainUnderMask: false },
+    selfplay: { proposerBatch: 4, solverBatch: 4, references: 2, learnabilityRollouts: 4 },
+    answers: { promptStyle: 'reference', constrainedDecoding: false },
+    sampling: { proposerMaxTokens: 384, solverMaxTokens: 256 },
+    evalEvery: 10,
+  });
+}
+
 export const PRESETS = {
   /** Seconds per iteration; for tests and smoke runs. */
   tiny: merge(base, {
@@ -304,6 +323,14 @@ export const PRESETS = {
     sampling: { proposerMaxTokens: 384, solverMaxTokens: 192 },
     checkpointEvery: 5,
   }),
+  /**
+   * SmolLM2-135M-Instruct (`npx azr pull smollm2-135m`) training LoRA adapters on every linear layer,
+   * sized for 2 cores: small batches, reference prompts, free decoding (the answer grammars are over the
+   * built-in model's bytes).
+   */
+  smollm2: pretrainedPreset('smollm2-135m'),
+  /** Qwen2.5-Coder-0.5B-Instruct (`npx azr pull qwen2.5-coder-0.5b`), the paper's model family; as smollm2. */
+  'qwen-coder-0.5b': pretrainedPreset('qwen2.5-coder-0.5b'),
 } satisfies Record<string, SelfPlayConfig>;
 
 export type PresetName = keyof typeof PRESETS;

@@ -8,8 +8,9 @@
 // Replacements come from a warm spare when the pool keeps one: a Pyodide sandbox takes 1.5 s to start
 // on a quiet machine and ten times that on a loaded one, which would otherwise stall a slot after every
 // timeout.
+import { randomBytes } from 'node:crypto';
 import type { AnyExecResult, ExecFailure, ExecLimits, ExecRequest } from './types.js';
-import type { SandboxConnection, SandboxSpawner, WireMessage } from './wire.js';
+import type { SandboxConnection, SandboxSpawner, WireMessage, WireRequest } from './wire.js';
 
 export interface PoolOptions {
   size: number;
@@ -87,7 +88,7 @@ class Sandbox {
     this.ready.catch(() => {});
   }
 
-  send(requests: ExecRequest[], limits: ExecLimits): void {
+  send(requests: WireRequest[], limits: ExecLimits): void {
     this.conn.send({ limits, requests });
   }
 
@@ -142,7 +143,12 @@ class Slot {
         while (results.length < requests.length) results.push(failure('runtime', message));
         break;
       }
-      const pending = requests.slice(results.length);
+      // A fresh nonce per request and per send: an answer is accepted only with the nonce of the request
+      // in flight, so neither a line a program wrote nor an answer to an earlier send can stand for it.
+      const nonces = randomBytes(16 * (requests.length - results.length));
+      const pending: WireRequest[] = requests
+        .slice(results.length)
+        .map((req, k) => ({ ...req, nonce: nonces.toString('hex', 16 * k, 16 * k + 16) }));
       await new Promise<void>((done) => {
         let index = 0;
         let started = performance.now();
@@ -175,17 +181,24 @@ class Slot {
           done();
         };
         sandbox.onMessage = (m) => {
-          if ('result' in m) {
+          if ('fatal' in m) {
+            results.push(failure('runtime', `the sandbox stopped: ${m.fatal}`, performance.now() - started));
+            this.executions++;
+            finish(true);
+          } else if (!('result' in m) || m.nonce !== pending[index]?.nonce) {
+            // Anything else on the result channel means the sandbox is not speaking for itself.
+            results.push(
+              failure('runtime', 'the sandbox wrote outside its protocol', performance.now() - started),
+            );
+            this.executions++;
+            finish(true);
+          } else {
             results.push(m.result);
             this.executions++;
             index++;
             if (m.recycle) finish(true);
             else if (index === pending.length) finish(false);
             else arm();
-          } else if ('fatal' in m) {
-            results.push(failure('runtime', `the sandbox stopped: ${m.fatal}`, performance.now() - started));
-            this.executions++;
-            finish(true);
           }
         };
         sandbox.onExit = (reason) => {

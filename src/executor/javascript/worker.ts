@@ -152,7 +152,7 @@ async function main(): Promise<void> {
   if (!port) throw new Error('the JavaScript sandbox must run as a worker thread');
   const post = (m: WireMessage) => port.postMessage(m);
   port.on('message', (batch: WireBatch) => {
-    for (const req of batch.requests) post({ result: handle(req, batch.limits) });
+    for (const { nonce, ...req } of batch.requests) post({ nonce, result: handle(req, batch.limits) });
   });
   post({ ready: true });
 }

@@ -9,8 +9,8 @@
 // on a quiet machine and ten times that on a loaded one, which would otherwise stall a slot after every
 // timeout.
 import { randomBytes } from 'node:crypto';
-import type { AnyExecResult, ExecFailure, ExecLimits, ExecRequest } from './types.js';
-import type { SandboxConnection, SandboxSpawner, WireMessage, WireRequest } from './wire.js';
+import type { AnyExecResult, ExecFailure, ExecLimits } from './types.js';
+import type { SandboxConnection, SandboxRequest, SandboxSpawner, WireMessage, WireRequest } from './wire.js';
 
 export interface PoolOptions {
   size: number;
@@ -27,7 +27,7 @@ export interface PoolOptions {
 }
 
 interface Chunk {
-  requests: ExecRequest[];
+  requests: SandboxRequest[];
   resolve: (results: AnyExecResult[]) => void;
 }
 
@@ -36,7 +36,7 @@ function failure(kind: ExecFailure['kind'], message: string, timeMs = 0): ExecFa
 }
 
 /** Deadline of one request: each run of a check gets the full time limit, plus a margin for messaging. */
-function deadlineMs(req: ExecRequest, limits: ExecLimits): number {
+function deadlineMs(req: SandboxRequest, limits: ExecLimits): number {
   const runs =
     req.op === 'check' ? Math.max(1, req.runs ?? 2) : req.op === 'run' || req.op === 'matches' ? 1 : 0;
   return Math.max(1, runs) * limits.timeoutMs + 250;
@@ -123,7 +123,7 @@ class Slot {
   }
 
   /** Run requests in order; never rejects because of what a program does. */
-  async run(requests: ExecRequest[]): Promise<AnyExecResult[]> {
+  async run(requests: SandboxRequest[]): Promise<AnyExecResult[]> {
     const results: AnyExecResult[] = [];
     let startFailures = 0;
     while (results.length < requests.length) {
@@ -270,7 +270,7 @@ export class SandboxPool {
     return this.slots.reduce((n, s) => n + s.executions, 0);
   }
 
-  run(requests: ExecRequest[]): Promise<AnyExecResult[]> {
+  run(requests: SandboxRequest[]): Promise<AnyExecResult[]> {
     if (this.closed) return Promise.resolve(requests.map(() => failure('runtime', 'the executor is closed')));
     if (requests.length === 0) return Promise.resolve([]);
     // Chunks small enough to spread over the slots, large enough to amortise a message.

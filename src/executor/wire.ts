@@ -5,7 +5,13 @@
 // programs it runs, so a line a program manages to write is never taken for a result.
 import type { AnyExecResult, ExecLimits, ExecRequest } from './types.js';
 
-export type WireRequest = ExecRequest & { nonce: string };
+/**
+ * What a sandbox is asked: a public request, or (Python) the canonical text of a literal whose spelling
+ * the host's own reader does not take.
+ */
+export type SandboxRequest = ExecRequest | { op: 'literal'; lang: 'python'; text: string };
+
+export type WireRequest = SandboxRequest & { nonce: string };
 
 export interface WireBatch {
   limits: ExecLimits;

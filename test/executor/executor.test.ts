@@ -97,8 +97,8 @@ test('python: each failure kind is a typed value', async () => {
     ['def f(x):\n    return x', 'x + 1', 'bad_input'],
     ['def f(x):\n    return x', '1 +', 'bad_input'],
     ['def f(x):\n    return "y" * 10000', '1', 'too_large'],
-    ['def f(x):\n    return object()', '1', 'nondeterministic'],
-    ['def f(x):\n    return lambda: 0', '1', 'nondeterministic'],
+    ['def f(x):\n    return object()', '1', 'not_a_value'],
+    ['def f(x):\n    return lambda: 0', '1', 'not_a_value'],
   ];
   for (const [program, input, kind] of cases) {
     const r = await ex.check('python', program, input);

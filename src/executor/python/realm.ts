@@ -339,13 +339,31 @@ export async function startPythonRealm(opts: RealmOptions): Promise<PythonRealm>
       delete globalThis._createPyodideModule;
       if (!snapshot) py.runPython(runtime);
       let handle = null;
+      let fingerprint = null;
+      let fingerprintArgs = null;
+      let baseline = null;
+      // The integrity check: after every request, the runtime's namespaces, sys's hooks and the loaded
+      // modules must be the objects they were when the bridges were cut. The function and its arguments
+      // are held here, where Python code cannot rebind them, and the first answer is the reference.
+      const tampered = JSON.stringify({
+        ok: false,
+        kind: 'banned',
+        message: 'the program changed the sandbox runtime; the sandbox is retired',
+        recycle: true,
+      });
       return Object.freeze({
         snapshot: () => py.makeMemorySnapshot(),
         cutBridges: () => {
           py.globals.get('cut_bridges')();
           handle = py.globals.get('handle');
+          fingerprint = py.globals.get('_fingerprint');
+          fingerprintArgs = py.globals.get('_FINGERPRINT_ARGS');
+          baseline = String(fingerprint(fingerprintArgs));
         },
-        handle: (request, limits) => String(handle(request, limits)),
+        handle: (request, limits) => {
+          const result = String(handle(request, limits));
+          return String(fingerprint(fingerprintArgs)) === baseline ? result : tampered;
+        },
         heap: () => py._module.HEAP8.length,
       });
     })`,

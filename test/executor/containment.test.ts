@@ -240,7 +240,9 @@ test('without a network namespace (the `unshare -n` probe forced to fail) no pro
   assert.match(stderr, /`unshare -n` is not available/, 'the probe failed, so no namespace was used');
   const results = JSON.parse(stdout) as { ok: boolean; output?: string; message?: string }[];
   assert.equal(results.length, programs.length);
-  results.forEach((r, i) => contained(programs[i]?.[0] as string, r));
+  results.forEach((r, i) => {
+    contained(programs[i]?.[0] as string, r);
+  });
   assert.equal(net.connections(), 0, 'no connection reached the loopback listener');
   assert.equal(existsSync(sentinel), false);
 });

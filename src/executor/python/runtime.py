@@ -74,6 +74,7 @@ _decimal_default = []  # decimal's default context settings, read when decimal i
 _view_classes = {}  # module name -> the patchable classes its view exposes
 _reach = {}         # module name -> (names of views reachable from its view, their classes)
 _imported = set()   # names of the views the current program imported
+_views_sealed = False  # True once every view is made (_preload)
 
 def _allowed_module(mod):
     return str(getattr(mod, '__name__', '')).split('.')[0] in ALLOWED_MODULES
@@ -126,7 +127,10 @@ def _view(mod):
     return view
 
 def _add_submodules(name):
-    # 'import collections.abc' after 'import collections': the parent's view gains the child.
+    # 'import collections.abc' after 'import collections': the parent's view gains the child. Only
+    # while the views are made (_preload): after that they and their saved state are fixed.
+    if _views_sealed:
+        return
     parts = name.split('.')
     for i in range(1, len(parts)):
         parent, child = sys.modules.get('.'.join(parts[:i])), sys.modules.get('.'.join(parts[:i + 1]))
@@ -137,8 +141,6 @@ def _add_submodules(name):
             vars(pv)[parts[i]] = _view(child)
             _view_saved[parent.__name__] = _Saved(vars(pv))
             _reach.clear()
-
-_views_sealed = False
 
 def _guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
     parts = name.split('.')

@@ -341,10 +341,9 @@ export async function startPythonRealm(opts: RealmOptions): Promise<PythonRealm>
       let handle = null;
       let fingerprint = null;
       let fingerprintArgs = null;
-      let baseline = null;
       // The integrity check: after every request, the runtime's namespaces, sys's hooks and the loaded
       // modules must be the objects they were when the bridges were cut. The function and its arguments
-      // are held here, where Python code cannot rebind them, and the first answer is the reference.
+      // (the reference among them) are held here, where Python code cannot rebind them.
       const tampered = JSON.stringify({
         ok: false,
         kind: 'banned',
@@ -357,12 +356,14 @@ export async function startPythonRealm(opts: RealmOptions): Promise<PythonRealm>
           py.globals.get('cut_bridges')();
           handle = py.globals.get('handle');
           fingerprint = py.globals.get('_fingerprint');
-          fingerprintArgs = py.globals.get('_FINGERPRINT_ARGS');
-          baseline = String(fingerprint(fingerprintArgs));
+          const box = py.globals.get('_fingerprint_box');
+          fingerprintArgs = box.get(box.length - 1);
+          box.destroy();
+          if (fingerprint(fingerprintArgs) !== true) throw new Error('the integrity check fails at start');
         },
         handle: (request, limits) => {
           const result = String(handle(request, limits));
-          return String(fingerprint(fingerprintArgs)) === baseline ? result : tampered;
+          return fingerprint(fingerprintArgs) === true ? result : tampered;
         },
         heap: () => py._module.HEAP8.length,
       });

@@ -66,6 +66,7 @@ class Refused(Exception):
 # shared between programs and put back after any program that could have changed one.
 _ModuleType = type(ast)
 _MISSING = object()
+_is = __import__('operator').is_
 _views = {}        # module name -> its view
 _view_saved = {}   # module name -> the view's dict as built
 _class_saved = {}  # class found in an allowed module -> its attributes as first seen
@@ -459,10 +460,10 @@ def _plain(v, depth, open_ids):
     if depth > _MAX_VALUE_DEPTH:
         raise Refused('not_a_value', 'f returned a value nested deeper than ' + str(_MAX_VALUE_DEPTH))
     if t is list or t is tuple or t is dict or t is set or t is frozenset:
-        key = id(v)
-        if key in open_ids:
+        # The containers open above this one, compared by identity (a value that contains itself).
+        if any(map(_is, open_ids, _repeat(v, depth))):
             raise Refused('not_a_value', 'f returned a value that contains itself')
-        open_ids.add(key)
+        open_ids.append(v)
         if t is dict:
             for k, x in v.items():
                 _plain(k, depth + 1, open_ids)
@@ -470,19 +471,19 @@ def _plain(v, depth, open_ids):
         else:
             for x in v:
                 _plain(x, depth + 1, open_ids)
-        open_ids.discard(key)
+        open_ids.pop()
         return
     raise Refused('not_a_value', 'f returned an object of type ' + _type_name(t) + ', not a value of built-in'
                   ' types (int, float, str, bool, None, bytes, list, tuple, dict, set, frozenset)')
 
 _INF = float('inf')
 _NoneType = type(None)
-_BUILTIN_EXCEPTIONS = frozenset(id(v) for v in vars(builtins).values()
-                                if isinstance(v, type) and issubclass(v, BaseException))
+_BUILTIN_EXCEPTIONS = tuple(v for v in vars(builtins).values() if isinstance(v, type) and issubclass(v, BaseException))
+_repeat = itertools.repeat
 
 def _value_text(v, limits):
     # The canonical text of a plain value: its repr, which on exact built-in types runs no program code.
-    _plain(v, 0, set())
+    _plain(v, 0, [])
     text = repr(v)
     if len(text) > limits['maxOutputChars']:
         raise Refused('too_large', 'output is ' + str(len(text)) + ' characters, over ' + str(limits['maxOutputChars']))
@@ -503,7 +504,7 @@ def _call(f, args, limits):
 
 def _message(e):
     # str() of an exception class the program defined would run its code; only built-in ones are asked.
-    if id(type(e)) in _BUILTIN_EXCEPTIONS:
+    if any(map(_is, _BUILTIN_EXCEPTIONS, _repeat(type(e)))):
         try:
             return str(e)
         except Exception:
@@ -551,20 +552,21 @@ OPS = {'run': op_run, 'check': op_check, 'literal': op_literal, 'inspect': op_in
 # program code runs here). What a program that escaped the name checks could change beyond these is
 # caught by the integrity check below, which retires the sandbox.
 class _Saved(tuple):
-    # A namespace as first seen: (keys, values, ids of keys, ids of values). A tuple, so that nothing
-    # holding it can change it; the ids make the check an identity comparison (no __eq__ is called).
+    # A namespace as first seen: (keys, values). A tuple, so that nothing holding it can change it. The
+    # check compares identities with operator.is_ in C: no __eq__ is called, and no id(), which the
+    # audit hook would hear about once per object.
     __slots__ = ()
 
     def __new__(cls, namespace):
         items = dict(namespace)
-        keys, values = tuple(items), tuple(items.values())
-        return tuple.__new__(cls, (keys, values, tuple(map(id, keys)), tuple(map(id, values))))
+        return tuple.__new__(cls, (tuple(items), tuple(items.values())))
 
     def items(self):
         return dict(zip(self[0], self[1]))
 
     def same(self, namespace):
-        return tuple(map(id, namespace.values())) == self[3] and tuple(map(id, namespace)) == self[2]
+        return (len(namespace) == len(self[0]) and all(map(_is, namespace.values(), self[1]))
+                and all(map(_is, namespace, self[0])))
 
 def _restore_class(cls, saved):
     attrs, (name, qualname, bases) = saved
@@ -591,22 +593,27 @@ def _restore_class(cls, saved):
                 pass
 
 def _restore_state():
-    for name, view in _views.items():
-        saved = _view_saved[name]
-        now = vars(view)
-        if not saved.same(now):
-            now.clear()
-            now.update(saved.items())
-    if not _touched:
-        return  # nothing in the program's text could have changed a class or interpreter state
-    if 'classes' in _touched and _imported:
-        # Only what this program's imports reach: a program that imports nothing sees no shared
-        # class (builtin types cannot be patched).
-        classes = set()
+    # Only what this program's imports reach: a program that imports nothing sees no view and no shared
+    # class (builtin types cannot be patched). Views are checked after every program that imported one,
+    # classes after a program whose text could change one.
+    if _imported:
+        names, classes = set(), set()
         for n in _imported:
-            classes |= _reachable(n)[1]
-        for cls in classes:
-            _restore_class(cls, _class_saved[cls])
+            more_names, more_classes = _reachable(n)
+            names |= more_names
+            classes |= more_classes
+        for name in names:
+            saved = _view_saved[name]
+            now = vars(_views[name])
+            if not saved.same(now):
+                now.clear()
+                now.update(saved.items())
+        if 'classes' in _touched:
+            for cls in classes:
+                _restore_class(cls, _class_saved[cls])
+    if not _touched:
+        _imported.clear()
+        return
     if 'abc' in _touched:
         for cls, registered in _abc_saved.items():
             if frozenset(abc._get_dump(cls)[0]) != registered:
@@ -739,40 +746,47 @@ def cut_bridges():
             ns = vars(mod)
             for k in [k for k, v in list(ns.items()) if isinstance(v, proxy_types)]:
                 del ns[k]
-    global _FINGERPRINT_ARGS
-    _FINGERPRINT_ARGS = _fingerprint_args()
+    # Handed to the realm through a list, so that the runtime's namespace is the same before and after.
+    _fingerprint_box.append(_fingerprint_args())
     sys.audit(_ARM_EVENT)
 
+_fingerprint_box = []
+
 def _fingerprint_args():
-    # What the integrity check reads: every namespace the runtime's own code goes through (its globals,
-    # builtins, the modules it calls, its classes, its saved state), sys's namespace and hooks, and which
-    # module object each loaded name maps to. The runtime's mutable containers that legitimately change
-    # (the compile cache, the per-request sets) hold nothing a later request trusts.
+    # What the integrity check reads: the values of every namespace the runtime's own code goes through
+    # from a program's result to its text and from a literal to its text (its globals, builtins, json,
+    # ast, its classes, the views and their saved state), and sys's namespace and hooks. The runtime's
+    # mutable containers that legitimately change (the compile cache, the per-request lists) hold nothing
+    # a later request trusts. The last item is the reference: the objects as they are now. Values only:
+    # a key added changes the count, a value replaced its identity. About a thousand objects, compared
+    # in C after every request.
     import json.decoder, json.encoder, json.scanner
     classes = (Refused, _Saved, _FormatRewrite, json.JSONEncoder, json.JSONDecoder, ast.NodeVisitor,
                ast.NodeTransformer)
-    watched = (globals(), vars(builtins), SAFE_BUILTINS, OPS, HIDDEN, MUTATORS, _SAFE_FORMAT, _views,
-               _view_saved, _class_saved, _abc_saved, _view_classes, _reach, vars(sys), vars(json),
-               vars(json.decoder), vars(json.encoder), vars(json.scanner), vars(ast), vars(abc),
-               vars(_string), vars(itertools)) + tuple(vars(c) for c in classes)
-    modules = sys.modules
-    return (watched, sys, modules, tuple(modules), tuple(modules.values()), id, map, tuple, itertools.chain,
-            hash, str, all, __import__('operator').is_, len)
+    watched = (globals(), vars(builtins), OPS, HIDDEN, MUTATORS, _SAFE_FORMAT, _views, _view_saved,
+               _class_saved, vars(sys), vars(json), vars(json.decoder), vars(json.encoder), vars(json.scanner),
+               vars(ast)) + tuple(vars(c) for c in classes)
+    args = (watched, sys, map, tuple, itertools.chain, all, _is, len, _fingerprint_objects)
+    return args + (_fingerprint_objects(args),)
 
-def _fingerprint(args):
-    # Called by the realm after every request with the arguments it took once at start, and compared
-    # there with the first answer. Uses no global name, so rebinding one cannot change what it computes;
-    # replacing its code or defaults is refused by the audit hook.
-    watched, sysmod, modules, keys, values, id, map, tuple, chain, hash, str, all, is_, len = args
+def _fingerprint_objects(args):
+    # The objects the check compares, in a fixed order. Uses no global name (see _fingerprint).
+    watched, sysmod, tuple, chain = args[0], args[1], args[3], args[4]
     parts = []
     for d in watched:
-        parts.append(d.keys())
         parts.append(d.values())
     hooks = (sysmod.gettrace(), sysmod.getprofile(), sysmod.excepthook, sysmod.unraisablehook,
              sysmod.displayhook, sysmod.breakpointhook, *sysmod.meta_path, *sysmod.path_hooks)
-    ids = tuple(map(id, chain(chain.from_iterable(parts), hooks)))
-    same = all(map(is_, map(modules.get, keys), values))
-    return str(len(ids)) + ':' + str(hash(ids)) + ':' + str(same)
+    return tuple(chain(chain.from_iterable(parts), hooks))
+
+def _fingerprint(args):
+    # Called by the realm after every request with the arguments it took once at start: True when every
+    # object is the one first seen, compared by identity in C (no __eq__, no id()). Uses no global
+    # name, so rebinding one cannot change what it computes; replacing its code or defaults is refused
+    # by the audit hook, and the arguments are an immutable tuple only the realm holds.
+    _, _, map, _, _, all, is_, len, collect, reference = args
+    now = collect(args)
+    return len(now) == len(reference) and all(map(is_, now, reference))
 
 def handle(request_json, limits_json):
     req = json.loads(request_json)

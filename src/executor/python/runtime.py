@@ -547,10 +547,10 @@ OPS = {'run': op_run, 'check': op_check, 'literal': op_literal, 'inspect': op_in
 
 # Programs share this interpreter: one that sets math.pi = 3, patches a class in collections,
 # registers int as a Sequence or changes the decimal context must not change the next program's
-# result. After each program, put the module views back as first seen, and after a program that could
-# have changed them, the classes, ABC registries and the decimal context (identity comparisons only: no
-# program code runs here). What a program that escaped the name checks could change beyond these is
-# caught by the integrity check below, which retires the sandbox.
+# result. After each program, put the module views it imported back as first seen, and after a program
+# whose text could have changed them, the classes, ABC registries and the decimal context (identity
+# comparisons only: no program code runs here). A program that escaped the name checks and changed what
+# the runtime itself uses is caught by the integrity check below, which retires the sandbox.
 class _Saved(tuple):
     # A namespace as first seen: (keys, values). A tuple, so that nothing holding it can change it. The
     # check compares identities with operator.is_ in C: no __eq__ is called, and no id(), which the

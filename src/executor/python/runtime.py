@@ -746,26 +746,25 @@ def cut_bridges():
             ns = vars(mod)
             for k in [k for k, v in list(ns.items()) if isinstance(v, proxy_types)]:
                 del ns[k]
-    # Handed to the realm through a list, so that the runtime's namespace is the same before and after.
-    _fingerprint_box.append(_fingerprint_args())
+    # The check rides in handle's defaults: a tuple, which no one can change, on a function whose
+    # defaults cannot be replaced once the hook is armed (the next line).
+    handle.__defaults__ = ((_fingerprint, _fingerprint_args()),)
     sys.audit(_ARM_EVENT)
-
-_fingerprint_box = []
 
 def _fingerprint_args():
     # What the integrity check reads: the values of every namespace the runtime's own code goes through
-    # from a program's result to its text and from a literal to its text (its globals, builtins, json,
-    # ast, its classes, the views and their saved state), and sys's namespace and hooks. The runtime's
-    # mutable containers that legitimately change (the compile cache, the per-request lists) hold nothing
-    # a later request trusts. The last item is the reference: the objects as they are now. Values only:
-    # a key added changes the count, a value replaced its identity. About a thousand objects, compared
-    # in C after every request.
+    # from a request to its result's text (its globals and op table, builtins, json, ast, its classes),
+    # and sys's hooks. Not the module views and the state they are restored from, nor the policy's
+    # tables: a change there changes what later programs compute or may import, never how a result
+    # becomes text (docs/verifier.md). The runtime's mutable containers that legitimately change (the
+    # compile cache, the per-request lists) hold nothing a later request trusts. The last item is the
+    # reference: the objects as they are now. Values only: a key added changes the count, a value
+    # replaced its identity. About 600 objects, compared in C after every request.
     import json.decoder, json.encoder, json.scanner
     classes = (Refused, _Saved, _FormatRewrite, json.JSONEncoder, json.JSONDecoder, ast.NodeVisitor,
                ast.NodeTransformer)
-    watched = (globals(), vars(builtins), OPS, HIDDEN, MUTATORS, _SAFE_FORMAT, _views, _view_saved,
-               _class_saved, vars(sys), vars(json), vars(json.decoder), vars(json.encoder), vars(json.scanner),
-               vars(ast)) + tuple(vars(c) for c in classes)
+    watched = (globals(), vars(builtins), OPS, vars(json), vars(json.decoder), vars(json.encoder),
+               vars(json.scanner), vars(ast)) + tuple(vars(c) for c in classes)
     args = (watched, sys, map, tuple, itertools.chain, all, _is, len, _fingerprint_objects)
     return args + (_fingerprint_objects(args),)
 
@@ -780,15 +779,19 @@ def _fingerprint_objects(args):
     return tuple(chain(chain.from_iterable(parts), hooks))
 
 def _fingerprint(args):
-    # Called by the realm after every request with the arguments it took once at start: True when every
+    # Called at the end of every request with the arguments taken once at start: True when every
     # object is the one first seen, compared by identity in C (no __eq__, no id()). Uses no global
     # name, so rebinding one cannot change what it computes; replacing its code or defaults is refused
-    # by the audit hook, and the arguments are an immutable tuple only the realm holds.
+    # by the audit hook, and the arguments are an immutable tuple.
     _, _, map, _, _, all, is_, len, collect, reference = args
     now = collect(args)
     return len(now) == len(reference) and all(map(is_, now, reference))
 
-def handle(request_json, limits_json):
+def handle(request_json, limits_json, _integrity=None):
+    # _integrity: (check, its arguments), set once in cut_bridges. Checked last, after everything this
+    # request ran; if a program (this one, or a finalizer one left) changed what the runtime relies on,
+    # the result is discarded and the realm retires the sandbox. Anything the tampering makes raise
+    # instead ends the process (host.ts), which retires it too.
     req = json.loads(request_json)
     limits = json.loads(limits_json)
     sys.set_int_max_str_digits(MAX_DIGITS)
@@ -812,4 +815,8 @@ def handle(request_json, limits_json):
         r = {'ok': False, 'kind': 'banned', 'message': 'the program reached for ' + _refusals[0]}
     _compiled.clear()
     _restore_state()
-    return json.dumps(r)
+    out = json.dumps(r)
+    if _integrity is not None and not _integrity[0](_integrity[1]):
+        return ('{"ok": false, "kind": "banned", "message": "the program changed the sandbox runtime;'
+                ' the sandbox is retired", "recycle": true}')
+    return out

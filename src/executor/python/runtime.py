@@ -757,35 +757,35 @@ def _fingerprint_args():
     # and sys's hooks. Not the module views and the state they are restored from, nor the policy's
     # tables: a change there changes what later programs compute or may import, never how a result
     # becomes text (docs/verifier.md). The runtime's mutable containers that legitimately change (the
-    # compile cache, the per-request lists) hold nothing a later request trusts. The last item is the
-    # reference: the objects as they are now. Values only: a key added changes the count, a value
+    # compile cache, the per-request lists) hold nothing a later request trusts. The last two items are
+    # the reference: the objects as they are now. Values only: a key added changes the count, a value
     # replaced its identity. About 600 objects, compared in C after every request.
     import json.decoder, json.encoder, json.scanner
     classes = (Refused, _Saved, _FormatRewrite, json.JSONEncoder, json.JSONDecoder, ast.NodeVisitor,
                ast.NodeTransformer)
     watched = (globals(), vars(builtins), OPS, vars(json), vars(json.decoder), vars(json.encoder),
                vars(json.scanner), vars(ast)) + tuple(vars(c) for c in classes)
-    args = (watched, sys, map, tuple, itertools.chain, all, _is, len, _fingerprint_objects)
-    return args + (_fingerprint_objects(args),)
+    hooks = _hooks
+    args = (watched, sys, map, all, _is, len, zip, hooks)
+    reference = tuple(tuple(d.values()) for d in watched)
+    return args + (reference, hooks(sys))
 
-def _fingerprint_objects(args):
-    # The objects the check compares, in a fixed order. Uses no global name (see _fingerprint).
-    watched, sysmod, tuple, chain = args[0], args[1], args[3], args[4]
-    parts = []
-    for d in watched:
-        parts.append(d.values())
-    hooks = (sysmod.gettrace(), sysmod.getprofile(), sysmod.excepthook, sysmod.unraisablehook,
-             sysmod.displayhook, sysmod.breakpointhook, *sysmod.meta_path, *sysmod.path_hooks)
-    return tuple(chain(chain.from_iterable(parts), hooks))
+def _hooks(sysmod):
+    # sys's hooks as they are now. Uses no global name (see _fingerprint).
+    return (sysmod.gettrace(), sysmod.getprofile(), sysmod.excepthook, sysmod.unraisablehook,
+            sysmod.displayhook, sysmod.breakpointhook, *sysmod.meta_path, *sysmod.path_hooks)
 
 def _fingerprint(args):
     # Called at the end of every request with the arguments taken once at start: True when every
-    # object is the one first seen, compared by identity in C (no __eq__, no id()). Uses no global
-    # name, so rebinding one cannot change what it computes; replacing its code or defaults is refused
-    # by the audit hook, and the arguments are an immutable tuple.
-    _, _, map, _, _, all, is_, len, collect, reference = args
-    now = collect(args)
-    return len(now) == len(reference) and all(map(is_, now, reference))
+    # namespace holds the objects it held then, compared by identity in C (no __eq__, no id()), and the
+    # hooks are the same. Uses no global name, so rebinding one cannot change what it computes; replacing
+    # its code or defaults is refused by the audit hook, and the arguments are an immutable tuple.
+    watched, sysmod, map, all, is_, len, zip, hooks, reference, first_hooks = args
+    for d, ref in zip(watched, reference):
+        if len(d) != len(ref) or not all(map(is_, d.values(), ref)):
+            return False
+    now = hooks(sysmod)
+    return len(now) == len(first_hooks) and all(map(is_, now, first_hooks))
 
 def handle(request_json, limits_json, _integrity=None):
     # _integrity: (check, its arguments), set once in cut_bridges. Checked last, after everything this

@@ -1,5 +1,5 @@
 """Record how Python encodes a few strings with the committed tiny tokenizer, for the TypeScript tokenizer
-test (test/policy/tinker/tokenizer.test.ts) to agree with.
+test (test/model/bpe-tokenizer.test.ts) to agree with.
 
     python python/tokenizer_fixture.py > test/fixtures/tiny-qwen3-tokenizer-ids.json
     npx biome format --write test/fixtures/tiny-qwen3-tokenizer-ids.json

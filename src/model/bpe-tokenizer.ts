@@ -1,7 +1,7 @@
-// The served model's own tokenizer, loaded from its folder: `tokenizer.json` (the Hugging Face tokenizers
-// format) and `tokenizer_config.json` (special tokens and the chat template). The Tinker API has no
-// tokenize endpoint, so prompts are encoded here and sampled ids decoded here; training always uses the
-// sampler's token ids, never a re-encoding of the decoded text.
+// A real model's own tokenizer, loaded from its folder: `tokenizer.json` (the Hugging Face tokenizers
+// format) and `tokenizer_config.json` (special tokens and the chat template). Shared by the built-in engine
+// and the Tinker backend (the Tinker API has no tokenize endpoint, so prompts are encoded here and sampled
+// ids decoded here; training always uses the sampler's token ids, never a re-encoding of the decoded text).
 //
 // Libraries: @huggingface/tokenizers (pure TypeScript, no dependencies, no install script) and
 // @huggingface/jinja for chat templates. Nothing is fetched at run time: the files are read from disk.
@@ -36,7 +36,7 @@ function tokenText(t: z.infer<typeof SpecialToken>): string | undefined {
   return typeof t === 'string' ? t : t.content;
 }
 
-export class ModelTokenizer {
+export class BpeTokenizer {
   private readonly template: Template | undefined;
 
   private constructor(
@@ -49,7 +49,7 @@ export class ModelTokenizer {
   }
 
   /** Read `tokenizer.json`, `tokenizer_config.json` and, if present, `chat_template.jinja` from `dir`. */
-  static async load(dir: string): Promise<ModelTokenizer> {
+  static async load(dir: string): Promise<BpeTokenizer> {
     const read = async (name: string) => {
       try {
         return await readFile(join(dir, name), 'utf8');
@@ -69,7 +69,7 @@ export class ModelTokenizer {
       const t = config.chat_template;
       templateText = typeof t === 'string' ? t : t?.find((x) => x.name === 'default')?.template;
     }
-    return new ModelTokenizer(new Tokenizer(JSON.parse(tokenizerJson), config), config, templateText);
+    return new BpeTokenizer(new Tokenizer(JSON.parse(tokenizerJson), config), config, templateText);
   }
 
   /** Token ids of `text`. Special tokens written in the text (e.g. `<|im_start|>`) become their ids. */

@@ -48,7 +48,8 @@ export function specialText(id: number): string | undefined {
  * Ids past the named specials (unused vocabulary slots) render as nothing.
  */
 export class StreamDecoder {
-  private readonly bytes = new TextDecoder('utf-8', { fatal: false });
+  // ignoreBOM: a U+FEFF at the start of the text is text (the default would drop it).
+  private readonly bytes = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
   private pending = false;
 
   push(id: number): string {

@@ -88,3 +88,13 @@ test('tokenText shows bytes and specials', () => {
   assert.equal(tokenText(SPECIAL_ID['<|eos|>']), '<|eos|>');
   assert.equal(tokenText(300), '<300>');
 });
+
+test('a byte-order mark is text like any other character, at the start or after a special', () => {
+  for (const s of ['\uFEFFx', '<answer>\uFEFF1</answer>', '\uFEFF']) {
+    assert.equal(decode(encode(s)), s);
+    const d = new StreamDecoder();
+    let out = '';
+    for (const id of encode(s)) out += d.push(id);
+    assert.equal(out + d.flush(), s);
+  }
+});

@@ -24,7 +24,8 @@ test('encodes as Python tokenizers does, special tokens included', async () => {
 
 test('decoding the ids gives the text back', async () => {
   const tok = await BpeTokenizer.load(DIR);
-  for (const c of fixture.cases) assert.equal(tok.decode(c.ids), c.text);
+  // The tokenizer normalizes to NFC before it splits, so ids decode to the NFC form of the text.
+  for (const c of fixture.cases) assert.equal(tok.decode(c.ids), c.text.normalize('NFC'));
   const code = 'for i in range(10):\n\tprint(i ** 2)  # squares\n';
   assert.equal(tok.decode(tok.encode(code)), code);
 });

@@ -9,14 +9,14 @@
 // rendered by @huggingface/jinja. Decoding is done here from each token's bytes, which grammar masks and
 // log-probabilities need anyway: exact (no clean-up of spaces), incremental without splitting a character,
 // and the same as the Rust library's decode. Nothing is fetched at run time: the files are read from disk.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { z } from 'zod';
 import { writeByteLevelBytes } from './byte-level.js';
 import { faithfulPreTokenizer } from './faithful-pre-tokenizer.js';
-import type { GgufFile } from './gguf.js';
+import { type GgufFile, readGguf } from './gguf.js';
 import { ggufTokenizerSpec } from './gguf-tokenizer.js';
 import type { ChatMessage, ChatOptions, TextTokenizer, TokenStreamDecoder } from './text-tokenizer.js';
 
@@ -161,6 +161,11 @@ export class BpeTokenizer implements TextTokenizer {
     }
     this.stopIds = [...stops].sort((a, b) => a - b);
     this.template = spec.chatTemplate ? new Template(spec.chatTemplate) : undefined;
+  }
+
+  /** A GGUF file's tokenizer, or a Hugging Face folder's. */
+  static async open(path: string): Promise<BpeTokenizer> {
+    return (await stat(path)).isDirectory() ? BpeTokenizer.load(path) : BpeTokenizer.fromGguf(readGguf(path));
   }
 
   /** The tokenizer a GGUF file's metadata describes (see gguf-tokenizer.ts). */

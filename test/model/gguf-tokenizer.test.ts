@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { BpeTokenizer } from '../../src/model/bpe-tokenizer.js';
-import { type GgufFile, type GgufValue, readGguf } from '../../src/model/gguf.js';
+import type { GgufFile, GgufValue } from '../../src/model/gguf.js';
 import { ggufTokenizerSpec } from '../../src/model/gguf-tokenizer.js';
 import type { ChatMessage } from '../../src/model/text-tokenizer.js';
 import { type RealModelName, realModel } from './real-models.js';
@@ -108,7 +108,7 @@ test("a Hugging Face folder with each family's layout encodes as Rust does", asy
 
 test('from GGUF metadata, the tiny Qwen2-style tokenizer equals the one read from its folder', async () => {
   const fromGguf = BpeTokenizer.fromGguf(tinyGguf());
-  const fromFolder = await BpeTokenizer.load(join(root, 'python', 'tiny-qwen3-tokenizer'));
+  const fromFolder = await BpeTokenizer.open(join(root, 'python', 'tiny-qwen3-tokenizer'));
   for (const { text, ids } of tiny.cases) {
     assert.deepEqual(fromGguf.encode(text), ids);
     assert.deepEqual(fromFolder.encode(text), ids);
@@ -174,17 +174,11 @@ const utf8 = new TextEncoder();
 function realModelTests(name: RealModelName, eot: { eos: string; stops: string[] }): void {
   const model = realModel(name);
   const fixture = readJson(join(fixtures, `tokenizer-${name}.json`)) as ModelFixture;
-  let built: BpeTokenizer | undefined;
+  let built: Promise<BpeTokenizer> | undefined;
   const tokenizer = () => {
-    if (!built) {
-      // The fixture was recorded from one file; another one under the same name would fail obscurely.
-      assert.equal(
-        statSync(model.path()).size,
-        fixture.gguf.bytes,
-        `${model.path()} is not the recorded ${name}`,
-      );
-      built = BpeTokenizer.fromGguf(readGguf(model.path()));
-    }
+    // The fixture was recorded from one file; another one under the same name would fail obscurely.
+    assert.equal(statSync(model.path()).size, fixture.gguf.bytes, `${model.path()} is not the recorded ${name}`);
+    built ??= BpeTokenizer.open(model.path());
     return built;
   };
   // Qwen2 normalizes to NFC before splitting, so its ids decode to the NFC form of the text.
@@ -192,14 +186,14 @@ function realModelTests(name: RealModelName, eot: { eos: string; stops: string[]
 
   test(`${name}: ids as transformers gives them for code, unicode and special tokens`, {
     skip: model.skip,
-  }, () => {
-    const tok = tokenizer();
+  }, async () => {
+    const tok = await tokenizer();
     assert.equal(tok.vocabSize, fixture.gguf.vocabSize);
     for (const c of fixture.cases) assert.deepEqual(tok.encode(c.text), c.ids, JSON.stringify(c.text));
   });
 
-  test(`${name}: decoding, all at once or id by id, gives the text back`, { skip: model.skip }, () => {
-    const tok = tokenizer();
+  test(`${name}: decoding, all at once or id by id, gives the text back`, { skip: model.skip }, async () => {
+    const tok = await tokenizer();
     for (const c of fixture.cases) {
       const text = decoded(c.text);
       assert.equal(tok.decode(c.ids), text);
@@ -215,8 +209,8 @@ function realModelTests(name: RealModelName, eot: { eos: string; stops: string[]
 
   test(`${name}: chat template renders as apply_chat_template, as text and as ids`, {
     skip: model.skip,
-  }, () => {
-    const tok = tokenizer();
+  }, async () => {
+    const tok = await tokenizer();
     assert.ok(tok.hasChatTemplate);
     for (const c of fixture.chats) {
       const text = tok.applyChatTemplate(c.messages, { addGenerationPrompt: c.addGenerationPrompt });
@@ -225,8 +219,8 @@ function realModelTests(name: RealModelName, eot: { eos: string; stops: string[]
     }
   });
 
-  test(`${name}: special tokens, and the ids that end a turn`, { skip: model.skip }, () => {
-    const tok = tokenizer();
+  test(`${name}: special tokens, and the ids that end a turn`, { skip: model.skip }, async () => {
+    const tok = await tokenizer();
     assert.equal(tok.eosToken, eot.eos);
     const ids = (names: string[]) => names.map((t) => tok.tokenId(t) as number).sort((a, b) => a - b);
     assert.deepEqual(tok.stopIds, ids(eot.stops));

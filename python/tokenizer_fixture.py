@@ -25,6 +25,7 @@ are transformers' apply_chat_template (tokenize=False), encoded by the corrected
 With --gguf and --encode TEXTS_JSON (bench/tokenizer.ts): the corrected tokenizer's ids for each text of a
 JSON list, and how long the Rust library takes to encode them.
 
+Needs transformers, tokenizers and gguf (the Tinker venv of python/setup_skyrl.sh, with gguf==0.19.0).
 Encoding never adds special tokens (as the TypeScript side encodes by default). The JSON is ASCII (\\u
 escapes), so invisible characters stay visible in the file.
 """

@@ -109,8 +109,12 @@ test("a Hugging Face folder with each family's layout encodes as Rust does", asy
 });
 
 test('from GGUF metadata, the tiny Qwen2-style tokenizer equals the one read from its folder, bytes of each id included', async () => {
-  const fromGguf = BpeTokenizer.fromGguf(tinyGguf());
-  const fromFolder = await BpeTokenizer.open(join(root, 'python', 'tiny-qwen3-tokenizer'));
+  // As a pretrained checkpoint hands them over (its GGUF already read, or its folder).
+  const fromGguf = await BpeTokenizer.fromSource({ kind: 'gguf', file: tinyGguf() });
+  const fromFolder = await BpeTokenizer.fromSource({
+    kind: 'hf-folder',
+    dir: join(root, 'python', 'tiny-qwen3-tokenizer'),
+  });
   for (const { text, ids } of tiny.cases) {
     assert.deepEqual(fromGguf.encode(text), ids);
     assert.deepEqual(fromFolder.encode(text), ids);

@@ -25,6 +25,7 @@ are transformers' apply_chat_template (tokenize=False), encoded by the corrected
 With --gguf and --encode TEXTS_JSON (bench/tokenizer.ts): the corrected tokenizer's ids for each text of a
 JSON list, and how long the Rust library takes to encode them.
 
+Needs transformers, tokenizers and gguf (the Tinker venv of python/setup_skyrl.sh, with gguf==0.19.0).
 Encoding never adds special tokens (as the TypeScript side encodes by default). The JSON is ASCII (\\u
 escapes), so invisible characters stay visible in the file.
 """
@@ -177,6 +178,20 @@ def dump(obj: dict) -> None:
     sys.stdout.write("{\n" + ",\n".join(lines) + "\n}\n")
 
 
+def token_bytes(tokenizer_json: dict) -> list[str]:
+    """Each id's bytes in hex: an added token's UTF-8 text, an ordinary token's characters mapped back
+    through GPT-2's byte-level alphabet (transformers' bytes_to_unicode)."""
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    byte_of = {c: b for b, c in bytes_to_unicode().items()}
+    tokens = {i: t for t, i in tokenizer_json["model"]["vocab"].items()}
+    added = {t["id"]: t["content"] for t in tokenizer_json["added_tokens"]}
+    out = []
+    for i in range(max([*tokens, *added]) + 1):
+        out.append(added[i].encode("utf-8").hex() if i in added else bytes(byte_of[c] for c in tokens[i]).hex())
+    return out
+
+
 def tiny() -> None:
     from transformers import AutoTokenizer
 
@@ -189,6 +204,7 @@ def tiny() -> None:
             "cases": [{"text": s, "ids": ids(tok, s)} for s in STRINGS],
             "chat": {"messages": TINY_MESSAGES, "text": chat, "ids": ids(tok, chat)},
             "preTokenizations": [pre_tokenization(tiny_json, pre) for pre in PRE_TOKENIZATIONS],
+            "tokenBytes": token_bytes(tiny_json),
         }
     )
 

@@ -18,6 +18,7 @@ import { writeByteLevelBytes } from './byte-level.js';
 import { faithfulPreTokenizer } from './faithful-pre-tokenizer.js';
 import { type GgufFile, readGguf } from './gguf.js';
 import { ggufTokenizerSpec } from './gguf-tokenizer.js';
+import type { TokenizerSource } from './pretrained.js';
 import type { ChatMessage, ChatOptions, TextTokenizer, TokenStreamDecoder } from './text-tokenizer.js';
 
 export type { ChatMessage } from './text-tokenizer.js';
@@ -166,6 +167,11 @@ export class BpeTokenizer implements TextTokenizer {
   /** A GGUF file's tokenizer, or a Hugging Face folder's. */
   static async open(path: string): Promise<BpeTokenizer> {
     return (await stat(path)).isDirectory() ? BpeTokenizer.load(path) : BpeTokenizer.fromGguf(readGguf(path));
+  }
+
+  /** The tokenizer of an opened pretrained checkpoint (its GGUF already read, or its folder). */
+  static async fromSource(source: TokenizerSource): Promise<BpeTokenizer> {
+    return source.kind === 'gguf' ? BpeTokenizer.fromGguf(source.file) : BpeTokenizer.load(source.dir);
   }
 
   /** The tokenizer a GGUF file's metadata describes (see gguf-tokenizer.ts). */

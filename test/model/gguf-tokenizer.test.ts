@@ -30,6 +30,8 @@ interface TinyFixture {
     pieces: string[][];
     ids: number[][];
   }[];
+  /** Each id's bytes in hex, through transformers' byte-level alphabet. */
+  tokenBytes: string[];
 }
 const tiny = readJson(join(fixtures, 'tiny-qwen3-tokenizer-ids.json')) as TinyFixture;
 
@@ -106,16 +108,22 @@ test("a Hugging Face folder with each family's layout encodes as Rust does", asy
   }
 });
 
-test('from GGUF metadata, the tiny Qwen2-style tokenizer equals the one read from its folder', async () => {
-  const fromGguf = BpeTokenizer.fromGguf(tinyGguf());
-  const fromFolder = await BpeTokenizer.open(join(root, 'python', 'tiny-qwen3-tokenizer'));
+test('from GGUF metadata, the tiny Qwen2-style tokenizer equals the one read from its folder, bytes of each id included', async () => {
+  // As a pretrained checkpoint hands them over (its GGUF already read, or its folder).
+  const fromGguf = await BpeTokenizer.fromSource({ kind: 'gguf', file: tinyGguf() });
+  const fromFolder = await BpeTokenizer.fromSource({
+    kind: 'hf-folder',
+    dir: join(root, 'python', 'tiny-qwen3-tokenizer'),
+  });
   for (const { text, ids } of tiny.cases) {
     assert.deepEqual(fromGguf.encode(text), ids);
     assert.deepEqual(fromFolder.encode(text), ids);
   }
-  assert.equal(fromGguf.vocabSize, fromFolder.vocabSize);
-  for (let id = 0; id < fromGguf.vocabSize; id++)
-    assert.deepEqual(fromGguf.tokenBytes(id), fromFolder.tokenBytes(id));
+  const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+  for (const tok of [fromGguf, fromFolder]) {
+    const bytes = Array.from({ length: tok.vocabSize }, (_, id) => hex(tok.tokenBytes(id)));
+    assert.deepEqual(bytes, tiny.tokenBytes);
+  }
   assert.deepEqual([...fromGguf.specialTokens], [...fromFolder.specialTokens]);
   // A USER_DEFINED token is matched in text but is not special: skip-special decoding keeps it.
   assert.equal(

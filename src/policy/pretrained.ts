@@ -31,18 +31,12 @@ export interface PretrainedPolicyOptions extends BuiltinPolicyOptions {
   optimizer: OptimizerSettings;
 }
 
-/** The tokenizer a pretrained checkpoint carries (its GGUF metadata, or its folder's tokenizer files). */
-export async function tokenizerOf(checkpoint: PretrainedCheckpoint): Promise<BpeTokenizer> {
-  const t = checkpoint.tokenizer;
-  return t.kind === 'gguf' ? BpeTokenizer.fromGguf(t.file) : BpeTokenizer.load(t.dir);
-}
-
 async function wrap(
   checkpoint: PretrainedCheckpoint,
   engine: OrtModelEngine,
   opts: BuiltinPolicyOptions & Pick<PretrainedPolicyOptions, 'chat' | 'lora'>,
 ): Promise<BuiltinPolicy> {
-  const tokenizer = await tokenizerOf(checkpoint);
+  const tokenizer = await BpeTokenizer.fromSource(checkpoint.tokenizer);
   if (tokenizer.vocabSize > engine.config.vocabSize)
     throw new Error(
       `${checkpoint.path}: the tokenizer has ${tokenizer.vocabSize} tokens, the model ${engine.config.vocabSize} rows`,

@@ -16,6 +16,7 @@ commands:
   serve       serve a checkpoint over an OpenAI-compatible HTTP API
   generate    propose and verify a task dataset with a model behind an OpenAI-compatible server
   pull        fetch a pretrained model (SmolLM2, Qwen2.5-Coder) into the models folder
+  export      a run of a pretrained model as a Hugging Face folder, its LoRA adapters merged
   (azr <command> --help for options)
 `;
 
@@ -47,6 +48,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./generate.js')).generateCommand(rest);
     case 'pull':
       return (await import('./pull.js')).pullCommand(rest);
+    case 'export':
+      return (await import('./export.js')).exportCommand(rest);
     case undefined:
     case '-h':
     case '--help':

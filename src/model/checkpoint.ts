@@ -13,6 +13,7 @@ import {
   readFileSync,
   readSync,
   renameSync,
+  rmSync,
   writeSync,
 } from 'node:fs';
 
@@ -23,13 +24,19 @@ export interface SafetensorsFile {
 
 export function writeSafetensors(
   file: string,
-  tensors: ReadonlyArray<{ name: string; shape: readonly number[]; data: Float32Array }>,
+  // `data` may be a function that produces the tensor when its turn comes, so that a large model is
+  // written holding one tensor at a time.
+  tensors: ReadonlyArray<{
+    name: string;
+    shape: readonly number[];
+    data: Float32Array | (() => Float32Array);
+  }>,
   metadata: Record<string, string>,
 ): void {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const t of tensors) {
-    const bytes = t.data.length * 4;
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * 4;
     header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
@@ -43,12 +50,19 @@ export function writeSafetensors(
   try {
     writeSync(fd, prefix);
     writeSync(fd, headerBytes);
-    for (const t of tensors)
-      writeSync(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    for (const t of tensors) {
+      const data = typeof t.data === 'function' ? t.data() : t.data;
+      if (data.length !== t.shape.reduce((a, b) => a * b, 1))
+        throw new Error(`${t.name}: ${data.length} values for shape [${t.shape}]`);
+      writeSync(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    }
     fsyncSync(fd);
-  } finally {
+  } catch (e) {
     closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
   }
+  closeSync(fd);
   renameSync(tmp, file);
 }
 

@@ -1,13 +1,16 @@
 // LoRA adapters saved in PEFT's format mean the same to `peft` as to the engine: after a training step,
 // peft's PeftModel over the Hugging Face base gives the logits the engine gives with its merged adapters;
-// and the files read back into the engine unchanged.
+// and the files read back into the engine unchanged. Merged into the base as a Hugging Face folder (azr
+// export --merged), transformers gives the same logits without peft.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { LoraSettings } from '../../src/model/config.js';
+import { openHfFolder } from '../../src/model/hf-folder.js';
+import { writeMergedFolder } from '../../src/model/merged-export.js';
 import { readPeftAdapter, writePeftAdapter } from '../../src/model/peft.js';
 import { packTrainBatch } from '../../src/rl/objective.js';
 import { Rng } from '../../src/util/rng.js';
@@ -63,6 +66,29 @@ for (const name of ['llama', 'qwen2'] as const)
         base.some((b, i) => Math.abs(b - (want[i] as number)) > 1e-3),
         'the adapter changed nothing',
       );
+
+      // azr export --merged: a Hugging Face folder with the adapters merged in; transformers alone (no
+      // peft) loads it and gives the same logits.
+      const folder = join(dir, `${name}-merged`);
+      const written = writeMergedFolder(
+        openHfFolder(join(root, 'test/fixtures/llama-family', name)),
+        { lora: LORA, weights: engine.parameters },
+        folder,
+      );
+      assert.equal(written.merged, config.layers * LORA.targets.length);
+      const logitsFile = join(dir, `${name}-merged.f32`);
+      await runReferenceScript(join(root, 'python/reference_logits.py'), [
+        folder,
+        logitsFile,
+        JSON.stringify([seq]),
+      ]);
+      const all = new Float32Array(new Uint8Array(readFileSync(logitsFile)).buffer);
+      const last = all.subarray((seq.length - 1) * V, seq.length * V);
+      let mergedDiff = 0;
+      last.forEach((w, i) => {
+        mergedDiff = Math.max(mergedDiff, Math.abs((got[i] as number) - w));
+      });
+      assert.ok(mergedDiff / scale < 1e-4, `merged folder: relative difference ${mergedDiff / scale}`);
     } finally {
       await engine.close();
     }

@@ -25,7 +25,7 @@
 // nothing added, as vLLM does; it needs a policy that takes ids (Policy.vocabSize), and each id must lie
 // in [0, vocabSize) or the request is refused with 400 (code invalid_token_id) naming the first bad one.
 //
-// A request body over maxBodyBytes gets 413; the rest of the body is read and dropped, so the client
+// A request body over maxBodyBytes gets 413 once the rest of it has been read and dropped, so the client
 // receives the answer and the connection stays usable.
 //
 // Requests that arrive while the policy is generating are gathered into its next generate call (one
@@ -143,9 +143,11 @@ class Batcher {
 }
 
 /**
- * The request body as text, refused with 413 once it is over `max` bytes: at once when its
- * Content-Length says so, else when the count passes it. The rest is read and dropped, not cut off:
- * closing a socket with unread data resets it, and the client would lose the 413.
+ * The request body as text, refused with 413 once it is over `max` bytes (at once when its
+ * Content-Length says so, else when the count passes it). The refusal waits until the rest of the body
+ * has been read and dropped: answered mid-body, Node closes the connection after the response, and a
+ * client still writing would lose the 413 to a reset. A client that goes on past DRAIN_LIMIT bytes is
+ * answered then, and the connection closes after the answer.
  */
 function readBody(req: IncomingMessage, max: number): Promise<string> {
   const tooLarge = () =>
@@ -156,31 +158,38 @@ function readBody(req: IncomingMessage, max: number): Promise<string> {
       null,
       'request_too_large',
     );
-  if (Number(req.headers['content-length']) > max) {
-    req.resume();
-    return Promise.reject(tooLarge());
-  }
   return new Promise((resolve, reject) => {
     let chunks: Buffer[] = [];
     let size = 0;
-    let over = false;
+    let over = Number(req.headers['content-length']) > max;
+    let answered = false;
+    const refuse = () => {
+      if (answered) return;
+      answered = true;
+      reject(tooLarge());
+    };
     req.on('data', (c: Buffer) => {
-      if (over) return;
       size += c.length;
-      if (size > max) {
+      if (!over && size > max) {
         over = true;
         chunks = [];
-        reject(tooLarge());
+      }
+      if (over) {
+        if (size > DRAIN_LIMIT) refuse();
         return;
       }
       chunks.push(c);
     });
     req.on('end', () => {
-      if (!over) resolve(Buffer.concat(chunks).toString('utf8'));
+      if (over) refuse();
+      else resolve(Buffer.concat(chunks).toString('utf8'));
     });
     req.on('error', reject);
   });
 }
+
+/** Bytes of an over-limit body read and dropped before the 413 goes out anyway. */
+const DRAIN_LIMIT = 64 * 1024 * 1024;
 
 function sendJson(res: ServerResponse, status: number, value: unknown): void {
   const text = JSON.stringify(value);

@@ -1,15 +1,14 @@
 // The CHECKPOINT argument of `azr eval`, `azr serve` and `azr eval --bench cruxeval --policy builtin`:
 // a checkpoint directory, its model.safetensors, or a run directory, which stands for the checkpoint its
-// last committed iteration names.
+// last committed iteration names. A checkpoint of the tinker backend is a pointer to weights on a server
+// (tinker-checkpoint.ts opens it).
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { SelfPlayConfig } from '../run/config.js';
 import type { AnswerFormat } from '../tasks/answer-format.js';
 import { UsageError } from './args.js';
 
-/**
- * The built-in checkpoint `target` names; a UsageError when it does not exist, is a run with none yet, or
- * is a checkpoint of the tinker backend (a pointer to weights on a server, which these commands cannot load).
- */
+/** The checkpoint `target` names; a UsageError when it does not exist or is a run with none yet. */
 export async function resolveCheckpoint(target: string): Promise<string> {
   if (!existsSync(target)) throw new UsageError(`${target} does not exist`);
   let path = target;
@@ -20,31 +19,39 @@ export async function resolveCheckpoint(target: string): Promise<string> {
     if (!ckpt) throw new UsageError(`${target} has no checkpoint yet`);
     path = run.checkpointPath(ckpt);
   }
-  const { POINTER_FILE, readTinkerPointer } = await import('../policy/tinker/policy.js');
-  if (existsSync(join(path, POINTER_FILE))) {
-    const p = readTinkerPointer(path);
-    throw new UsageError(
-      `${path} is a checkpoint of the tinker backend (the weights are ${p.statePath} on the server, sampler ` +
-        `${p.samplerPath}); this command loads built-in checkpoints only: evaluate during training with ` +
-        '--eval-every, or sample the sampler path with a Tinker client',
-    );
-  }
   return path;
+}
+
+/** The config of the run directory holding `checkpoint` (and that config.json's path), if it is in one. */
+export async function runConfigOf(
+  checkpoint: string,
+): Promise<{ config: SelfPlayConfig; file: string } | undefined> {
+  const { readRunConfig } = await import('../run/config.js');
+  let dir = statSync(checkpoint).isDirectory() ? checkpoint : dirname(checkpoint);
+  for (let up = 0; up < 3; up++, dir = dirname(dir)) {
+    const file = join(dir, 'config.json');
+    if (existsSync(join(dir, 'state.json')) && existsSync(file)) return { config: readRunConfig(file), file };
+  }
+  return undefined;
 }
 
 /**
  * The answer format a checkpoint is scored in: its run's (the config.json of the run directory holding it),
- * so that a model is asked and decoded as it was trained; outside a run, the default preset's.
+ * so that a model is asked and decoded as it was trained; outside a run, the default preset's. A run on the
+ * tinker backend sampled without the answer grammar (the API has no constrained decoding), so it is scored
+ * without it too.
  */
 export async function checkpointFormat(
   checkpoint: string,
 ): Promise<{ format: AnswerFormat; source: string }> {
-  const { answerFormatOf, PRESETS, readRunConfig } = await import('../run/config.js');
-  let dir = statSync(checkpoint).isDirectory() ? checkpoint : dirname(checkpoint);
-  for (let up = 0; up < 3; up++, dir = dirname(dir)) {
-    const file = join(dir, 'config.json');
-    if (existsSync(join(dir, 'state.json')) && existsSync(file))
-      return { format: answerFormatOf(readRunConfig(file)), source: file };
+  const { answerFormatOf, PRESETS } = await import('../run/config.js');
+  const run = await runConfigOf(checkpoint);
+  if (run) {
+    const format = answerFormatOf(run.config);
+    return {
+      format: run.config.backend.kind === 'tinker' ? { ...format, grammar: null } : format,
+      source: run.file,
+    };
   }
   return {
     format: answerFormatOf(PRESETS.default),

@@ -20,6 +20,13 @@ import {
   openAIOptionsFromFlags,
   retryLine,
 } from './http-flags.js';
+import {
+  openTinkerCheckpoint,
+  TINKER_URL_FLAG,
+  TINKER_URL_USAGE,
+  type TinkerCheckpoint,
+  tinkerCheckpointOf,
+} from './tinker-checkpoint.js';
 
 export const cruxevalUsage = `usage: azr eval --bench cruxeval --data FILE [--policy oracle|builtin|openai] [CHECKPOINT] [options]
 
@@ -27,7 +34,8 @@ export const cruxevalUsage = `usage: azr eval --bench cruxeval --data FILE [--po
   --policy oracle       answer with the gold output/input: checks the scoring end to end (exit 1 unless
                         both metrics are 1.0 and the executor runs every problem)
   --policy builtin      the built-in model at CHECKPOINT (a checkpoint or a run directory; compact
-                        prompts, answer grammar)
+                        prompts, answer grammar), or a tinker run's saved weights through the Tinker
+                        sampling API (compact prompts, no grammar: as the run trained)
   --policy openai       an OpenAI-compatible server (reference prompts); the default when --base-url is given
   --lang L              task files: python or javascript (default: every deduction/abduction task)
   --n N                 samples per problem (default 1)
@@ -36,6 +44,7 @@ export const cruxevalUsage = `usage: azr eval --bench cruxeval --data FILE [--po
   --style S             compact or reference (default: by policy)
   --limit N             only the first N problems
   --threads N           builtin: ONNX Runtime threads (default 2)
+${TINKER_URL_USAGE}
 ${OPENAI_FLAGS_USAGE}
 CRUXEval: download data/cruxeval.jsonl from the facebookresearch/cruxeval repository.
 `;
@@ -84,6 +93,7 @@ export async function cruxevalCommand(argv: string[]): Promise<number> {
         style: { type: 'string' },
         limit: { type: 'string' },
         threads: { type: 'string' },
+        ...TINKER_URL_FLAG,
         ...OPENAI_FLAGS,
       },
       true,
@@ -127,8 +137,9 @@ export async function cruxevalCommand(argv: string[]): Promise<number> {
       throw new UsageError(`unexpected argument '${positionals[0]}'`);
     const stray = kind === 'openai' ? [] : openAIFlagsGiven(values);
     if (stray.length > 0) throw new UsageError(`${stray.join(', ')}: only with --policy openai`);
-    if (kind !== 'builtin' && values.threads !== undefined)
-      throw new UsageError('--threads: only with --policy builtin');
+    for (const flag of ['threads', 'tinker-url'])
+      if (kind !== 'builtin' && values[flag] !== undefined)
+        throw new UsageError(`--${flag}: only with --policy builtin`);
     const l = stringFlag(values, 'lang');
     if (l !== undefined && l !== 'python' && l !== 'javascript')
       throw new UsageError('--lang takes python or javascript');
@@ -158,6 +169,8 @@ export async function cruxevalCommand(argv: string[]): Promise<number> {
   let format: AnswerFormat = { style: resolvedStyle, inductionInputs: 10, grammar: null };
   let formatSource = kind === 'builtin' ? '' : '--style';
   let policy: Policy;
+  /** What the output names the policy: the kind, or 'tinker' for a tinker run's checkpoint. */
+  let policyName: string = kind;
   try {
     if (kind === 'oracle') {
       const { createOraclePolicy } = await import('../eval/oracle.js');
@@ -171,20 +184,27 @@ export async function cruxevalCommand(argv: string[]): Promise<number> {
         import('../grammar/index.js'),
       ]);
       let checkpoint: string;
+      let tinker: TinkerCheckpoint | undefined;
       try {
         checkpoint = await resolveCheckpoint(positionals[0] as string);
+        tinker = await tinkerCheckpointOf(checkpoint, values);
       } catch (e) {
         return fail((e as Error).message);
       }
       const run = await checkpointFormat(checkpoint);
       format = { ...run.format, style: resolvedStyle };
       formatSource = run.source;
-      // Inference only: no update will need the sampling masks, so none are recorded.
-      policy = await loadBuiltinPolicy(checkpoint, {
-        threads,
-        constraints: constraintFor,
-        trainUnderMask: false,
-      });
+      if (tinker) {
+        policyName = 'tinker';
+        policy = await openTinkerCheckpoint(tinker, (line) => process.stdout.write(`${line}\n`));
+      } else {
+        // Inference only: no update will need the sampling masks, so none are recorded.
+        policy = await loadBuiltinPolicy(checkpoint, {
+          threads,
+          constraints: constraintFor,
+          trainUnderMask: false,
+        });
+      }
     }
   } catch (e) {
     return fail((e as Error).message);
@@ -210,7 +230,7 @@ export async function cruxevalCommand(argv: string[]): Promise<number> {
     const line = (name: string, score: number, c: { samples: number; correct: number; unparsed: number }) =>
       `${name}  pass@1 ${(100 * score).toFixed(1).padStart(5)}%   (${c.correct}/${c.samples} samples right, ${c.unparsed} unparsed)\n`;
     process.stdout.write(
-      `${problems.length} problems (${langs.join(', ')}) from ${dataFile}, policy ${kind}, n=${n}, ${secs}s\n`,
+      `${problems.length} problems (${langs.join(', ')}) from ${dataFile}, policy ${policyName}, n=${n}, ${secs}s\n`,
     );
     process.stdout.write(`${describeFormat(format, formatSource)}\n`);
     process.stdout.write(line('CRUXEval-O', r.cruxeval_o, r.counts.output));
@@ -231,7 +251,7 @@ export async function cruxevalCommand(argv: string[]): Promise<number> {
         cruxeval_i: r.cruxeval_i,
         problems: problems.length,
         n,
-        policy: kind,
+        policy: policyName,
         unrunnable: r.counts.unrunnable.length,
         gold_mismatch: r.counts.goldMismatch.length,
       })}\n`,

@@ -2,13 +2,22 @@
 // difficulty. The last line is one JSON object with deduction, abduction, induction and mean.
 import { existsSync } from 'node:fs';
 import type { EvalOptions } from '../eval/heldout.js';
+import type { Policy } from '../policy/types.js';
 import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
 import { checkpointFormat, describeFormat, resolveCheckpoint } from './checkpoint-arg.js';
+import {
+  openTinkerCheckpoint,
+  TINKER_URL_FLAG,
+  TINKER_URL_USAGE,
+  type TinkerCheckpoint,
+  tinkerCheckpointOf,
+} from './tinker-checkpoint.js';
 
 export const evalUsage = `usage: azr eval CHECKPOINT [--data FILE] [--lang python|javascript|all] [--max-tokens N] [--threads N] [--show]
-                [--temperature T --samples N [--pass-at K[,K...]]]
+                [--temperature T --samples N [--pass-at K[,K...]]] [--tinker-url URL]
 
-  CHECKPOINT   a checkpoint directory, its model.safetensors, or a run directory (its latest checkpoint)
+  CHECKPOINT   a checkpoint directory, its model.safetensors, or a run directory (its latest checkpoint);
+               a run on the tinker backend is scored on its saved weights, through the Tinker sampling API
   --data FILE  tasks in the eval/README.md format (default: the shipped held-out set)
   --lang       languages to evaluate (default: all in the file)
   --show       print each task's answer and verdict before the summary
@@ -17,6 +26,7 @@ export const evalUsage = `usage: azr eval CHECKPOINT [--data FILE] [--lang pytho
                the default is one greedy answer
   --pass-at K,...
                also report the unbiased pass@K per task type for each K (1 <= K <= N), e.g. --pass-at 1,8
+${TINKER_URL_USAGE}
 
   azr eval --bench cruxeval --help   CRUXEval-O/-I with the built-in model, a server or the oracle
 `;
@@ -45,6 +55,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
         temperature: { type: 'string' },
         samples: { type: 'string' },
         'pass-at': { type: 'string' },
+        ...TINKER_URL_FLAG,
       },
       true,
     );
@@ -73,8 +84,10 @@ export async function evalCommand(argv: string[]): Promise<number> {
     process.stderr.write(`azr eval: ${(e as Error).message}\n${evalUsage}`);
     return 2;
   }
+  let tinker: TinkerCheckpoint | undefined;
   try {
     target = await resolveCheckpoint(target);
+    tinker = await tinkerCheckpointOf(target, values);
   } catch (e) {
     process.stderr.write(`azr eval: ${(e as Error).message}\n`);
     return 2;
@@ -102,12 +115,10 @@ export async function evalCommand(argv: string[]): Promise<number> {
   }
   const lang = stringFlag(values, 'lang');
   const langs = lang === 'python' || lang === 'javascript' ? ([lang] as const) : undefined;
-  // Inference only: no update will need the sampling masks, so none are recorded.
-  const policy = await loadBuiltinPolicy(target, {
-    threads,
-    constraints: constraintFor,
-    trainUnderMask: false,
-  });
+  const policy: Policy = tinker
+    ? await openTinkerCheckpoint(tinker, (line) => process.stdout.write(`${line}\n`))
+    : // Inference only: no update will need the sampling masks, so none are recorded.
+      await loadBuiltinPolicy(target, { threads, constraints: constraintFor, trainUnderMask: false });
   const executor = await createExecutor({ workers: 2 });
   try {
     const { format, source } = await checkpointFormat(target);

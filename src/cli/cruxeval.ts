@@ -23,9 +23,9 @@ import {
 import {
   openTinkerCheckpoint,
   TINKER_URL_FLAG,
-  TINKER_URL_USAGE,
   type TinkerCheckpoint,
   tinkerCheckpointOf,
+  tinkerUrlUsage,
 } from './tinker-checkpoint.js';
 
 export const cruxevalUsage = `usage: azr eval --bench cruxeval --data FILE [--policy oracle|builtin|openai] [CHECKPOINT] [options]
@@ -44,7 +44,7 @@ export const cruxevalUsage = `usage: azr eval --bench cruxeval --data FILE [--po
   --style S             compact or reference (default: by policy)
   --limit N             only the first N problems
   --threads N           builtin: ONNX Runtime threads (default 2)
-${TINKER_URL_USAGE}
+${tinkerUrlUsage(24)}
 ${OPENAI_FLAGS_USAGE}
 CRUXEval: download data/cruxeval.jsonl from the facebookresearch/cruxeval repository.
 `;

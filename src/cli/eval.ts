@@ -8,9 +8,9 @@ import { checkpointFormat, describeFormat, resolveCheckpoint } from './checkpoin
 import {
   openTinkerCheckpoint,
   TINKER_URL_FLAG,
-  TINKER_URL_USAGE,
   type TinkerCheckpoint,
   tinkerCheckpointOf,
+  tinkerUrlUsage,
 } from './tinker-checkpoint.js';
 
 export const evalUsage = `usage: azr eval CHECKPOINT [--data FILE] [--lang python|javascript|all] [--max-tokens N] [--threads N] [--show]
@@ -26,7 +26,7 @@ export const evalUsage = `usage: azr eval CHECKPOINT [--data FILE] [--lang pytho
                the default is one greedy answer
   --pass-at K,...
                also report the unbiased pass@K per task type for each K (1 <= K <= N), e.g. --pass-at 1,8
-${TINKER_URL_USAGE}
+${tinkerUrlUsage(15)}
 
   azr eval --bench cruxeval --help   CRUXEval-O/-I with the built-in model, a server or the oracle
 `;

@@ -8,9 +8,9 @@ import { resolveCheckpoint } from './checkpoint-arg.js';
 import {
   openTinkerCheckpoint,
   TINKER_URL_FLAG,
-  TINKER_URL_USAGE,
   type TinkerCheckpoint,
   tinkerCheckpointOf,
+  tinkerUrlUsage,
 } from './tinker-checkpoint.js';
 
 export const serveUsage = `usage: azr serve CHECKPOINT [--port N] [--host ADDR] [--model NAME] [--threads N] [--tinker-url URL]
@@ -21,7 +21,7 @@ export const serveUsage = `usage: azr serve CHECKPOINT [--port N] [--host ADDR] 
   --host       address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
   --model      the model name clients send (default azr)
   --threads    ONNX Runtime threads (default 2)
-${TINKER_URL_USAGE}
+${tinkerUrlUsage(15)}
 
 Endpoints: GET /v1/models, POST /v1/completions, POST /v1/chat/completions (streaming with stream: true).
 A request whose prompt tokens plus max_tokens exceed the model's context gets 400, as from vLLM; send

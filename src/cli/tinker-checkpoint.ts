@@ -9,10 +9,15 @@ import type { TinkerSampler } from '../policy/tinker/sampler.js';
 import { stringFlag, UsageError } from './args.js';
 import { runConfigOf } from './checkpoint-arg.js';
 
-/** `--tinker-url` in the commands that take a CHECKPOINT, and its line in their usage. */
+/** `--tinker-url` in the commands that take a CHECKPOINT. */
 export const TINKER_URL_FLAG = { 'tinker-url': { type: 'string' } } as const;
-export const TINKER_URL_USAGE =
-  '  --tinker-url URL  a tinker run: its Tinker server, if not where the run trained (its backend.url)';
+
+/** Its usage line, with the text at `column` as the command's other flags have it. */
+export function tinkerUrlUsage(column: number): string {
+  const label = '  --tinker-url URL';
+  const text = "a tinker run's Tinker server, if not where the run trained (default: its backend.url)";
+  return label.length < column ? `${label.padEnd(column)}${text}` : `${label}\n${' '.repeat(column)}${text}`;
+}
 
 /** Everything needed to sample a tinker checkpoint's weights. */
 export interface TinkerCheckpoint {

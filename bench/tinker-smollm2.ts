@@ -30,10 +30,10 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createExecutor } from '../src/executor/index.js';
+import { BpeTokenizer } from '../src/model/bpe-tokenizer.js';
 import { TinkerClient } from '../src/policy/tinker/client.js';
 import { supervisedDatum } from '../src/policy/tinker/datums.js';
 import { createTinkerPolicy, readTinkerPointer } from '../src/policy/tinker/policy.js';
-import { ModelTokenizer } from '../src/policy/tinker/tokenizer.js';
 import { readMetricsFile } from '../src/run/metrics.js';
 import { RunDir } from '../src/run/rundir.js';
 import {
@@ -246,7 +246,7 @@ const server = await startSkyrlServer({
 });
 out(`server up (healthz) in ${secs(t0).toFixed(0)} s at ${server.url}, base model ${server.modelDir}`);
 const client = new TinkerClient({ baseUrl: server.url, futureTimeoutMs: 3_600_000 });
-const tok = await ModelTokenizer.load(server.modelDir);
+const tok = await BpeTokenizer.load(server.modelDir);
 /** Log-probabilities of `completion` after `prompt` under a sampler path (prompt log-probabilities). */
 async function logprobsOf(modelPath: string, prompt: number[], completion: number[]): Promise<number[]> {
   const res = await client.sample({

@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { UsageError } from '../../src/cli/args.js';
 import { checkpointFormat, resolveCheckpoint } from '../../src/cli/checkpoint-arg.js';
-import { tinkerCheckpointOf } from '../../src/cli/tinker-checkpoint.js';
 import { answerFormatOf, resolveConfig } from '../../src/run/config.js';
 import { RunDir } from '../../src/run/rundir.js';
 
@@ -16,7 +15,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 test('a checkpoint stands for itself, a run for its committed checkpoint; missing ones are usage errors', async () => {
   const plain = join(dir, 'ckpt');
   mkdirSync(plain);
-  assert.equal(await resolveCheckpoint(plain), plain);
+  assert.deepEqual(await resolveCheckpoint(plain), { kind: 'builtin', path: plain });
   await assert.rejects(
     resolveCheckpoint(join(dir, 'nope')),
     (e) => e instanceof UsageError && /does not exist/.test(e.message),
@@ -38,7 +37,29 @@ test('a checkpoint stands for itself, a run for its committed checkpoint; missin
     (e) => e instanceof UsageError && /has no checkpoint yet/.test(e.message),
   );
   run.writeState({ ...state, iteration: 3, checkpoint: 'iter-000003' });
-  assert.equal(await resolveCheckpoint(run.root), run.checkpointPath('iter-000003'));
+  assert.deepEqual(await resolveCheckpoint(run.root), {
+    kind: 'builtin',
+    path: run.checkpointPath('iter-000003'),
+  });
+});
+
+test('a GGUF file, a Hugging Face folder or a pullable name is a pretrained model; an absent pull says how', async () => {
+  const gguf = join(dir, 'm.gguf');
+  writeFileSync(gguf, 'GGUF');
+  assert.deepEqual(await resolveCheckpoint(gguf), { kind: 'pretrained', model: gguf });
+  const hf = join(dir, 'hf');
+  mkdirSync(hf);
+  writeFileSync(join(hf, 'config.json'), JSON.stringify({ model_type: 'llama' }));
+  writeFileSync(join(hf, 'model.safetensors'), '');
+  assert.deepEqual(await resolveCheckpoint(hf), { kind: 'pretrained', model: hf });
+  // The built-in model's checkpoint folder holds a config.json and model.safetensors too, without model_type.
+  const own = join(dir, 'own');
+  mkdirSync(own);
+  writeFileSync(join(own, 'config.json'), JSON.stringify({ model: { dModel: 8 } }));
+  writeFileSync(join(own, 'model.safetensors'), '');
+  assert.deepEqual(await resolveCheckpoint(own), { kind: 'builtin', path: own });
+  // A pullable model's name resolves whether or not it was pulled: loading it says how to pull it.
+  assert.deepEqual(await resolveCheckpoint('smollm2-135m'), { kind: 'pretrained', model: 'smollm2-135m' });
 });
 
 test('a tinker checkpoint is found through its run: pointer, server, tokenizer, context; misuses are usage errors', async () => {
@@ -56,7 +77,7 @@ test('a tinker checkpoint is found through its run: pointer, server, tokenizer, 
   mkdirSync(loose);
   writeFileSync(join(loose, 'tinker.json'), JSON.stringify(pointer));
   await assert.rejects(
-    tinkerCheckpointOf(loose, {}),
+    resolveCheckpoint(loose),
     (e) => e instanceof UsageError && /outside its run directory/.test(e.message),
   );
 
@@ -87,15 +108,18 @@ test('a tinker checkpoint is found through its run: pointer, server, tokenizer, 
     bufferSizes: {},
   });
   const resolved = await resolveCheckpoint(run.root);
-  assert.equal(resolved, ckpt);
-  assert.deepEqual(await tinkerCheckpointOf(resolved, {}), {
+  assert.deepEqual(resolved, {
+    kind: 'tinker',
+    path: ckpt,
     pointer,
     url: 'http://127.0.0.1:8000',
     tokenizerDir: '/models/smollm2-135m',
-    contextLength: config.model.contextLength,
+    apiKeyEnv: 'AZR_TEST_NO_SUCH_KEY',
+    config: JSON.parse(JSON.stringify(config)),
+    configFile: run.configPath,
   });
-  const moved = await tinkerCheckpointOf(resolved, { 'tinker-url': 'http://127.0.0.1:9000' });
-  assert.equal(moved?.url, 'http://127.0.0.1:9000');
+  const moved = await resolveCheckpoint(run.root, { tinkerUrl: 'http://127.0.0.1:9000' });
+  assert.equal(moved.kind === 'tinker' && moved.url, 'http://127.0.0.1:9000');
   // The run sampled without the answer grammar; it is scored without it.
   const { format } = await checkpointFormat(resolved);
   assert.deepEqual(format, { ...answerFormatOf(config), grammar: null });
@@ -103,9 +127,9 @@ test('a tinker checkpoint is found through its run: pointer, server, tokenizer, 
   // A built-in checkpoint is not a tinker one, and --tinker-url does not belong to it.
   const plain = join(dir, 'plain-ckpt');
   mkdirSync(plain);
-  assert.equal(await tinkerCheckpointOf(plain, {}), undefined);
+  assert.equal((await resolveCheckpoint(plain)).kind, 'builtin');
   await assert.rejects(
-    tinkerCheckpointOf(plain, { 'tinker-url': 'http://127.0.0.1:9000' }),
+    resolveCheckpoint(plain, { tinkerUrl: 'http://127.0.0.1:9000' }),
     (e) => e instanceof UsageError && /not a checkpoint of the tinker backend/.test(e.message),
   );
 });

@@ -16,11 +16,11 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
+import { BpeTokenizer } from '../../model/bpe-tokenizer.js';
 import type { GenerateRequest, Policy, TrainingSample, UpdateStats } from '../types.js';
 import { TinkerClient } from './client.js';
 import type { LossReduction } from './datums.js';
 import { sampleCompletions } from './sampling.js';
-import { ModelTokenizer } from './tokenizer.js';
 import { TinkerTrainer } from './trainer.js';
 import type { AdamParams } from './wire.js';
 
@@ -65,7 +65,7 @@ export type TinkerPointer = z.infer<typeof Pointer>;
 export interface TinkerPolicy extends Policy {
   readonly trainer: TinkerTrainer;
   readonly client: TinkerClient;
-  readonly tokenizer: ModelTokenizer;
+  readonly tokenizer: BpeTokenizer;
   update(samples: readonly TrainingSample[]): Promise<UpdateStats>;
   save(dir: string): Promise<void>;
 }
@@ -86,7 +86,7 @@ export function readTinkerPointer(dir: string): TinkerPointer {
 
 function wrap(
   client: TinkerClient,
-  tokenizer: ModelTokenizer,
+  tokenizer: BpeTokenizer,
   opts: TinkerPolicyOptions,
   start: (encodePrompt: (text: string) => number[]) => Promise<TinkerTrainer>,
 ): Promise<TinkerPolicy> {
@@ -143,8 +143,8 @@ function wrap(
   }));
 }
 
-async function open(opts: TinkerPolicyOptions): Promise<{ client: TinkerClient; tokenizer: ModelTokenizer }> {
-  const tokenizer = await ModelTokenizer.load(opts.tokenizerDir);
+async function open(opts: TinkerPolicyOptions): Promise<{ client: TinkerClient; tokenizer: BpeTokenizer }> {
+  const tokenizer = await BpeTokenizer.load(opts.tokenizerDir);
   const client = new TinkerClient({
     baseUrl: opts.url,
     ...(opts.apiKey === undefined ? {} : { apiKey: opts.apiKey }),

@@ -8,11 +8,11 @@
 // training state of the same step is loaded into a new LoRA model (weights only) and published for
 // sampling, once, and the request is sent again; that model is unloaded on close, so an evaluation does
 // not keep one of the server's LoRA slots.
+import { BpeTokenizer } from '../../model/bpe-tokenizer.js';
 import type { Completion, GenerateRequest, Policy } from '../types.js';
 import { TinkerClient, TinkerError, type TrainingModel } from './client.js';
 import type { TinkerPointer } from './policy.js';
 import { DEFAULT_CONCURRENCY, mapLimited, sampleCompletions } from './sampling.js';
-import { ModelTokenizer } from './tokenizer.js';
 
 export interface TinkerSamplerOptions {
   /** Server origin, e.g. `http://127.0.0.1:8000`. */
@@ -27,7 +27,7 @@ export interface TinkerSamplerOptions {
 }
 
 export interface TinkerSampler extends Policy {
-  readonly tokenizer: ModelTokenizer;
+  readonly tokenizer: BpeTokenizer;
   /** The sampler path sampled so far: the checkpoint's, or that of the model its state was restored into. */
   readonly samplerPath: string;
 }
@@ -45,7 +45,7 @@ export async function openTinkerSampler(
   pointer: TinkerPointer,
   opts: TinkerSamplerOptions,
 ): Promise<TinkerSampler> {
-  const tokenizer = await ModelTokenizer.load(opts.tokenizerDir);
+  const tokenizer = await BpeTokenizer.load(opts.tokenizerDir);
   const client = new TinkerClient({
     baseUrl: opts.url,
     ...(opts.apiKey === undefined ? {} : { apiKey: opts.apiKey }),

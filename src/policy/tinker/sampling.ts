@@ -10,9 +10,9 @@
 // strings or all ids). The server ends a sequence after the token that completes a stop string and keeps
 // that token, so `tokenIds` may end with the stop's tokens while `text` does not: training sees the sampled
 // ids, never re-tokenized text. The answer constraint is not applied (the API has no constrained decoding).
+import type { BpeTokenizer } from '../../model/bpe-tokenizer.js';
 import type { Completion, GenerateRequest } from '../types.js';
 import type { TinkerClient } from './client.js';
-import type { ModelTokenizer } from './tokenizer.js';
 
 /** Sampling requests in flight at once, unless told otherwise. */
 export const DEFAULT_CONCURRENCY = 16;
@@ -45,7 +45,7 @@ export async function mapLimited<T, R>(
 
 export interface SampleTarget {
   client: TinkerClient;
-  tokenizer: ModelTokenizer;
+  tokenizer: BpeTokenizer;
   /** The `tinker://…` sampler weights to sample. */
   samplerPath: string;
   /** Requests in flight at once (default DEFAULT_CONCURRENCY). */

@@ -19,7 +19,7 @@
 //    iteration N-1 is committed: the state it saved, loaded into a new model as a resume loads it, must
 //    score a fixed sequence as the killed run's last sampler did; `azr train --resume` must report loading
 //    it and finish the run.
-// 3. `azr eval RUN --lang python` (the held-out set's Python tasks) and `azr eval --bench cruxeval RUN` on
+// 3. `azr eval RUN --lang python --max-tokens 96` (the held-out set's Python tasks) and `azr eval --bench cruxeval RUN` on
 //    the 16-problem fixture: the run's saved weights scored through the Tinker sampling API.
 // Figures: per iteration, the loop's phases (metrics.jsonl), the engine's seconds per kind of call and
 // its JIT compiles (the server's log), and the Tinker calls (its access log); printed, then as one JSON
@@ -476,8 +476,12 @@ try {
 
   // ---- 3. azr eval of the run ----
   t0 = performance.now();
-  const ev = await azr(['eval', runDir, '--lang', 'python']).done;
-  check(ev.code === 0, `azr eval RUN --lang python (exit ${ev.code}, ${secs(t0).toFixed(0)} s)`);
+  // The loop's answer budget (azr eval gives a pretrained model 512 tokens to reason first).
+  const ev = await azr(['eval', runDir, '--lang', 'python', '--max-tokens', '96']).done;
+  check(
+    ev.code === 0,
+    `azr eval RUN --lang python --max-tokens 96 (exit ${ev.code}, ${secs(t0).toFixed(0)} s)`,
+  );
   out(ev.out.trim().split('\n').slice(-8).join('\n'));
   figures.heldout = { seconds: secs(t0), last: ev.out.trim().split('\n').at(-1) };
   t0 = performance.now();

@@ -2,14 +2,28 @@
 //   - a checkpoint directory of the built-in GPT, its model.safetensors, or a run directory, which stands
 //     for the checkpoint its last committed iteration names (a run of a pretrained model: its LoRA
 //     adapters over the base the run names);
-//   - a pretrained model: a GGUF file, a Hugging Face folder, or a name `azr pull` fetched.
+//   - a pretrained model: a GGUF file, a Hugging Face folder, or a name `azr pull` fetched;
+//   - a checkpoint of a run on the tinker backend (or that run): a pointer to LoRA weights saved on a
+//     Tinker server, sampled through the Tinker API (the run's config names the server and tokenizer).
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { DecodeConstraint } from '../model/constraint.js';
 import type { BuiltinPolicy } from '../policy/builtin.js';
+import type { TinkerPointer } from '../policy/tinker/policy.js';
+import type { TinkerSampler } from '../policy/tinker/sampler.js';
 import type { SelfPlayConfig } from '../run/config.js';
 import type { AnswerConstraint, AnswerFormat } from '../tasks/answer-format.js';
 import { UsageError } from './args.js';
+
+/** `--tinker-url` in the commands that take a CHECKPOINT. */
+export const TINKER_URL_FLAG = { 'tinker-url': { type: 'string' } } as const;
+
+/** Its usage line, with the text at `column` as the command's other flags have it. */
+export function tinkerUrlUsage(column: number): string {
+  const label = '  --tinker-url URL';
+  const text = "a tinker run's Tinker server, if not where the run trained (default: its backend.url)";
+  return label.length < column ? `${label.padEnd(column)}${text}` : `${label}\n${' '.repeat(column)}${text}`;
+}
 
 /** What a CHECKPOINT argument names. */
 export type CheckpointTarget =
@@ -18,7 +32,21 @@ export type CheckpointTarget =
   /** A pretrained model as it is (no adapters). */
   | { kind: 'pretrained'; model: string }
   /** A LoRA run's checkpoint over the pretrained model it trained. */
-  | { kind: 'adapter'; path: string; base: string; config: SelfPlayConfig };
+  | { kind: 'adapter'; path: string; base: string; config: SelfPlayConfig }
+  /** A checkpoint of a run on the tinker backend: the weights it saved on the server, and where to sample them. */
+  | {
+      kind: 'tinker';
+      path: string;
+      pointer: TinkerPointer;
+      /** The server: --tinker-url, else the run's backend.url. */
+      url: string;
+      /** Folder of the base model's tokenizer (the run's backend.tokenizer). */
+      tokenizerDir: string;
+      /** The environment variable holding the API key (the run's backend.apiKeyEnv). */
+      apiKeyEnv: string;
+      config: SelfPlayConfig;
+      configFile: string;
+    };
 
 /** The run directory (config.json beside state.json) a checkpoint path sits in, if any. */
 async function runConfigAround(
@@ -34,10 +62,21 @@ async function runConfigAround(
 }
 
 /**
- * What `target` names; a UsageError when it does not exist, is a run with no checkpoint yet, or is a
- * checkpoint of the tinker backend (a pointer to weights on a server, which these commands cannot load).
+ * What `target` names; a UsageError when it does not exist, is a run with no checkpoint yet, is a tinker
+ * checkpoint outside its run directory (the run's config names the server and the tokenizer), or when
+ * `tinkerUrl` (--tinker-url) is given for anything but a tinker checkpoint.
  */
-export async function resolveCheckpoint(target: string): Promise<CheckpointTarget> {
+export async function resolveCheckpoint(
+  target: string,
+  opts: { tinkerUrl?: string } = {},
+): Promise<CheckpointTarget> {
+  const resolved = await resolveTarget(target, opts.tinkerUrl);
+  if (opts.tinkerUrl !== undefined && resolved.kind !== 'tinker')
+    throw new UsageError(`--tinker-url: ${target} is not a checkpoint of the tinker backend`);
+  return resolved;
+}
+
+async function resolveTarget(target: string, tinkerUrl: string | undefined): Promise<CheckpointTarget> {
   const { isPretrainedModel } = await import('../model/resolve-model.js');
   if (isPretrainedModel(target)) return { kind: 'pretrained', model: target };
   if (!existsSync(target)) throw new UsageError(`${target} does not exist`);
@@ -49,16 +88,27 @@ export async function resolveCheckpoint(target: string): Promise<CheckpointTarge
     if (!ckpt) throw new UsageError(`${target} has no checkpoint yet`);
     path = run.checkpointPath(ckpt);
   }
+  const run = await runConfigAround(path);
   const { POINTER_FILE, readTinkerPointer } = await import('../policy/tinker/policy.js');
   if (existsSync(join(path, POINTER_FILE))) {
-    const p = readTinkerPointer(path);
-    throw new UsageError(
-      `${path} is a checkpoint of the tinker backend (the weights are ${p.statePath} on the server, sampler ` +
-        `${p.samplerPath}); this command loads built-in checkpoints only: evaluate during training with ` +
-        '--eval-every, or sample the sampler path with a Tinker client',
-    );
+    const pointer = readTinkerPointer(path);
+    const backend = run?.config.backend;
+    if (!run || backend?.kind !== 'tinker')
+      throw new UsageError(
+        `${path} is a checkpoint of the tinker backend outside its run directory; give the run (its ` +
+          'config.json names the server and the tokenizer)',
+      );
+    return {
+      kind: 'tinker',
+      path,
+      pointer,
+      url: tinkerUrl ?? backend.url,
+      tokenizerDir: backend.tokenizer,
+      apiKeyEnv: backend.apiKeyEnv,
+      config: run.config,
+      configFile: run.file,
+    };
   }
-  const run = await runConfigAround(path);
   const init = run?.config.model.init;
   if (run && init !== null && init !== undefined && run.config.model.lora !== null)
     return { kind: 'adapter', path, base: init, config: run.config };
@@ -69,13 +119,16 @@ export async function resolveCheckpoint(target: string): Promise<CheckpointTarge
  * The answer format a checkpoint is scored in: its run's (the config.json of the run directory holding it),
  * so that a model is asked and decoded as it was trained; a pretrained model outside a run, the
  * reference prompts with free decoding (the answer grammars are over the built-in model's bytes); any
- * other, the default preset's.
+ * other, the default preset's. A tinker run sampled without the answer grammar (the API has no
+ * constrained decoding), so it is scored without it too.
  */
 export async function checkpointFormat(
   target: CheckpointTarget,
 ): Promise<{ format: AnswerFormat; source: string }> {
   const { answerFormatOf, PRESETS } = await import('../run/config.js');
   if (target.kind === 'adapter') return { format: answerFormatOf(target.config), source: target.path };
+  if (target.kind === 'tinker')
+    return { format: { ...answerFormatOf(target.config), grammar: null }, source: target.configFile };
   if (target.kind === 'pretrained')
     return {
       format: {
@@ -98,10 +151,15 @@ export function describeFormat(f: AnswerFormat, source: string): string {
   return `answer format: ${f.style} prompts, ${f.grammar ? 'grammar-constrained' : 'free'} decoding (from ${source})`;
 }
 
+/** What a CHECKPOINT opens to: the engine's policy, or a sampler of a tinker run's saved weights. */
+export type CheckpointPolicy = BuiltinPolicy | TinkerSampler;
+
 /**
  * Loads the policy a CHECKPOINT names, for inference (no sampling masks are recorded: nothing will be
  * trained on its samples). Its codec says how it reads text (`policy.codec`). `chat` (pretrained models
  * outside a run) wraps prompts in the model's chat template; a run's own setting wins for its checkpoints.
+ * A tinker checkpoint opens as a sampler over its saved weights on the server (`log` hears when they had to
+ * be restored into a new model; default stdout).
  */
 export async function openCheckpoint(
   target: CheckpointTarget,
@@ -110,8 +168,19 @@ export async function openCheckpoint(
     constraints?: (c: AnswerConstraint) => DecodeConstraint | undefined;
     contextLength?: number;
     chat?: boolean;
+    log?: (line: string) => void;
   },
-): Promise<BuiltinPolicy> {
+): Promise<CheckpointPolicy> {
+  if (target.kind === 'tinker') {
+    const { openTinkerSampler } = await import('../policy/tinker/sampler.js');
+    const apiKey = process.env[target.apiKeyEnv];
+    return openTinkerSampler(target.pointer, {
+      url: target.url,
+      ...(apiKey === undefined ? {} : { apiKey }),
+      tokenizerDir: target.tokenizerDir,
+      log: opts.log ?? ((line) => process.stdout.write(`${line}\n`)),
+    });
+  }
   const common = {
     threads: opts.threads,
     trainUnderMask: false,
@@ -146,5 +215,12 @@ export async function openCheckpoint(
 export function describeCheckpoint(target: CheckpointTarget): string {
   if (target.kind === 'builtin') return `built-in model from ${target.path}`;
   if (target.kind === 'pretrained') return `pretrained model ${target.model}`;
+  if (target.kind === 'tinker') {
+    const p = target.pointer;
+    return (
+      `tinker checkpoint ${target.path}: sampling ${p.samplerPath} (step ${p.step}, LoRA rank ${p.loraRank} ` +
+      `on ${p.baseModel}) through the Tinker API at ${target.url}`
+    );
+  }
   return `pretrained model ${target.base} with the LoRA adapters of ${target.path}`;
 }

@@ -18,6 +18,8 @@ import {
   describeFormat,
   openCheckpoint,
   resolveCheckpoint,
+  TINKER_URL_FLAG,
+  tinkerUrlUsage,
 } from './checkpoint-arg.js';
 import {
   OPENAI_FLAGS,
@@ -33,7 +35,8 @@ export const cruxevalUsage = `usage: azr eval --bench cruxeval --data FILE [--po
   --policy oracle       answer with the gold output/input: checks the scoring end to end (exit 1 unless
                         both metrics are 1.0 and the executor runs every problem)
   --policy builtin      the built-in model at CHECKPOINT (a checkpoint or a run directory; compact
-                        prompts, answer grammar)
+                        prompts, answer grammar), or a tinker run's saved weights through the Tinker
+                        sampling API (compact prompts, no grammar: as the run trained)
   --policy openai       an OpenAI-compatible server (reference prompts); the default when --base-url is given
   --lang L              task files: python or javascript (default: every deduction/abduction task)
   --n N                 samples per problem (default 1)
@@ -42,6 +45,7 @@ export const cruxevalUsage = `usage: azr eval --bench cruxeval --data FILE [--po
   --style S             compact or reference (default: by policy)
   --limit N             only the first N problems
   --threads N           builtin: ONNX Runtime threads (default 2)
+${tinkerUrlUsage(24)}
 ${OPENAI_FLAGS_USAGE}
 CRUXEval: download data/cruxeval.jsonl from the facebookresearch/cruxeval repository.
 `;
@@ -90,6 +94,7 @@ export async function cruxevalCommand(argv: string[]): Promise<number> {
         style: { type: 'string' },
         limit: { type: 'string' },
         threads: { type: 'string' },
+        ...TINKER_URL_FLAG,
         ...OPENAI_FLAGS,
       },
       true,
@@ -133,8 +138,9 @@ export async function cruxevalCommand(argv: string[]): Promise<number> {
       throw new UsageError(`unexpected argument '${positionals[0]}'`);
     const stray = kind === 'openai' ? [] : openAIFlagsGiven(values);
     if (stray.length > 0) throw new UsageError(`${stray.join(', ')}: only with --policy openai`);
-    if (kind !== 'builtin' && values.threads !== undefined)
-      throw new UsageError('--threads: only with --policy builtin');
+    for (const flag of ['threads', 'tinker-url'])
+      if (kind !== 'builtin' && values[flag] !== undefined)
+        throw new UsageError(`--${flag}: only with --policy builtin`);
     const l = stringFlag(values, 'lang');
     if (l !== undefined && l !== 'python' && l !== 'javascript')
       throw new UsageError('--lang takes python or javascript');
@@ -164,6 +170,8 @@ export async function cruxevalCommand(argv: string[]): Promise<number> {
   let format: AnswerFormat = { style: resolvedStyle, inductionInputs: 10, grammar: null };
   let formatSource = kind === 'builtin' ? '' : '--style';
   let policy: Policy;
+  /** What the output names the policy: the kind, or 'tinker' for a tinker run's checkpoint. */
+  let policyName: string = kind;
   try {
     if (kind === 'oracle') {
       const { createOraclePolicy } = await import('../eval/oracle.js');
@@ -175,7 +183,11 @@ export async function cruxevalCommand(argv: string[]): Promise<number> {
       const { constraintFor } = await import('../grammar/index.js');
       let checkpoint: CheckpointTarget;
       try {
-        checkpoint = await resolveCheckpoint(positionals[0] as string);
+        const tinkerUrl = stringFlag(values, 'tinker-url');
+        checkpoint = await resolveCheckpoint(
+          positionals[0] as string,
+          tinkerUrl === undefined ? {} : { tinkerUrl },
+        );
       } catch (e) {
         return fail((e as Error).message);
       }
@@ -183,6 +195,7 @@ export async function cruxevalCommand(argv: string[]): Promise<number> {
       // A pretrained model is asked in the reference style unless --style says otherwise.
       format = { ...run.format, style: style ?? run.format.style };
       formatSource = run.source;
+      if (checkpoint.kind === 'tinker') policyName = 'tinker';
       policy = await openCheckpoint(checkpoint, { threads, constraints: constraintFor });
     }
   } catch (e) {
@@ -209,7 +222,7 @@ export async function cruxevalCommand(argv: string[]): Promise<number> {
     const line = (name: string, score: number, c: { samples: number; correct: number; unparsed: number }) =>
       `${name}  pass@1 ${(100 * score).toFixed(1).padStart(5)}%   (${c.correct}/${c.samples} samples right, ${c.unparsed} unparsed)\n`;
     process.stdout.write(
-      `${problems.length} problems (${langs.join(', ')}) from ${dataFile}, policy ${kind}, n=${n}, ${secs}s\n`,
+      `${problems.length} problems (${langs.join(', ')}) from ${dataFile}, policy ${policyName}, n=${n}, ${secs}s\n`,
     );
     process.stdout.write(`${describeFormat(format, formatSource)}\n`);
     process.stdout.write(line('CRUXEval-O', r.cruxeval_o, r.counts.output));
@@ -230,7 +243,7 @@ export async function cruxevalCommand(argv: string[]): Promise<number> {
         cruxeval_i: r.cruxeval_i,
         problems: problems.length,
         n,
-        policy: kind,
+        policy: policyName,
         unrunnable: r.counts.unrunnable.length,
         gold_mismatch: r.counts.goldMismatch.length,
       })}\n`,

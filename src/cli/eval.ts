@@ -9,16 +9,19 @@ import {
   describeFormat,
   openCheckpoint,
   resolveCheckpoint,
+  TINKER_URL_FLAG,
+  tinkerUrlUsage,
 } from './checkpoint-arg.js';
 
 /** Answer budget by default: the built-in model's answers are short; a real model reasons first. */
 const MAX_TOKENS = { builtin: 96, pretrained: 512 } as const;
 
 export const evalUsage = `usage: azr eval CHECKPOINT [--data FILE] [--lang python|javascript|all] [--max-tokens N] [--threads N] [--show]
-                [--temperature T --samples N [--pass-at K[,K...]]] [--chat]
+                [--temperature T --samples N [--pass-at K[,K...]]] [--chat] [--tinker-url URL]
 
   CHECKPOINT   a checkpoint directory, its model.safetensors, or a run directory (its latest checkpoint);
-               or a pretrained model: a GGUF file, a Hugging Face folder, or a name \`azr pull\` fetched
+               or a pretrained model: a GGUF file, a Hugging Face folder, or a name \`azr pull\` fetched;
+               a run on the tinker backend is scored on its saved weights, through the Tinker sampling API
   --max-tokens answer budget (default ${MAX_TOKENS.builtin}; ${MAX_TOKENS.pretrained} for pretrained models, which reason first)
   --chat       a pretrained model outside a run reads each prompt as a user turn of its chat template
   --data FILE  tasks in the eval/README.md format (default: the shipped held-out set)
@@ -29,6 +32,7 @@ export const evalUsage = `usage: azr eval CHECKPOINT [--data FILE] [--lang pytho
                the default is one greedy answer
   --pass-at K,...
                also report the unbiased pass@K per task type for each K (1 <= K <= N), e.g. --pass-at 1,8
+${tinkerUrlUsage(15)}
 
   azr eval --bench cruxeval --help   CRUXEval-O/-I with the built-in model, a server or the oracle
 `;
@@ -59,6 +63,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
         samples: { type: 'string' },
         'pass-at': { type: 'string' },
         chat: { type: 'boolean' },
+        ...TINKER_URL_FLAG,
       },
       true,
     );
@@ -87,7 +92,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    target = await resolveCheckpoint(arg);
+    const tinkerUrl = stringFlag(values, 'tinker-url');
+    target = await resolveCheckpoint(arg, tinkerUrl === undefined ? {} : { tinkerUrl });
   } catch (e) {
     process.stderr.write(`azr eval: ${(e as Error).message}\n`);
     return 2;

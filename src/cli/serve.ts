@@ -1,22 +1,30 @@
-// `azr serve CHECKPOINT`: the built-in model, or a pretrained one, behind the OpenAI-compatible API until
-// Ctrl-C. A pretrained model's chat completions render through its own chat template.
+// `azr serve CHECKPOINT`: the built-in model, a pretrained one, or a tinker run's saved weights sampled
+// through the Tinker API, behind the OpenAI-compatible API until Ctrl-C. A pretrained model's chat
+// completions render through its own chat template.
+import type { TextTokenizer } from '../model/text-tokenizer.js';
 import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
 import {
+  type CheckpointPolicy,
   type CheckpointTarget,
   describeCheckpoint,
   openCheckpoint,
   resolveCheckpoint,
+  TINKER_URL_FLAG,
+  tinkerUrlUsage,
 } from './checkpoint-arg.js';
 
 export const serveUsage = `usage: azr serve CHECKPOINT [--port N] [--host ADDR] [--model NAME] [--threads N] [--context N]
+                   [--tinker-url URL]
 
   CHECKPOINT   a checkpoint directory, its model.safetensors, or a run directory (its latest checkpoint);
-               or a pretrained model: a GGUF file, a Hugging Face folder, or a name \`azr pull\` fetched
+               or a pretrained model: a GGUF file, a Hugging Face folder, or a name \`azr pull\` fetched;
+               a run on the tinker backend is served from its saved weights, through the Tinker sampling API
   --context    a pretrained model's context in tokens (default 2048, at most the model's)
   --port       port to listen on (default 8000; 0 picks a free one)
   --host       address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
   --model      the model name clients send (default azr)
   --threads    ONNX Runtime threads (default 2)
+${tinkerUrlUsage(15)}
 
 Endpoints: GET /v1/models, POST /v1/completions, POST /v1/chat/completions (streaming with stream: true).
 A request whose prompt tokens plus max_tokens exceed the model's context gets 400, as from vLLM; send
@@ -46,6 +54,26 @@ function templateChat(
   return text.slice(0, at) + last.content;
 }
 
+/** How the server reads the opened checkpoint's text, and the context it bounds requests by. */
+function servedText(
+  target: CheckpointTarget,
+  policy: CheckpointPolicy,
+): { tokenizer: TextTokenizer; promptTokens: (prompt: string) => number[]; contextLength: number } {
+  if ('codec' in policy)
+    return {
+      tokenizer: policy.codec.tokenizer,
+      promptTokens: (p) => policy.codec.promptTokens(p),
+      contextLength: policy.engine.config.contextLength,
+    };
+  if (target.kind !== 'tinker') throw new Error(`${target.kind} checkpoint opened as a Tinker sampler`);
+  // A tinker run's prompts are its tokenizer's plain encoding (as it sampled them), within the run's context.
+  return {
+    tokenizer: policy.tokenizer,
+    promptTokens: (p) => policy.tokenizer.encode(p),
+    contextLength: target.config.model.contextLength,
+  };
+}
+
 export async function serveCommand(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(serveUsage);
@@ -58,6 +86,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   let host: string;
   let model: string;
   let threads: number;
+  let tinkerUrl: string | undefined;
   try {
     const p = parseFlags(
       argv,
@@ -67,6 +96,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
         model: { type: 'string' },
         threads: { type: 'string' },
         context: { type: 'string' },
+        ...TINKER_URL_FLAG,
       },
       true,
     );
@@ -78,13 +108,14 @@ export async function serveCommand(argv: string[]): Promise<number> {
     model = stringFlag(p.values, 'model') ?? 'azr';
     if (model.trim() === '') throw new UsageError('--model takes a non-empty name');
     threads = intFlag(p.values, 'threads', 1, 64) ?? 2;
+    tinkerUrl = stringFlag(p.values, 'tinker-url');
   } catch (e) {
     process.stderr.write(`azr serve: ${(e as Error).message}\n${serveUsage}`);
     return 2;
   }
   let policy: Awaited<ReturnType<typeof openCheckpoint>>;
   try {
-    target = await resolveCheckpoint(arg);
+    target = await resolveCheckpoint(arg, tinkerUrl === undefined ? {} : { tinkerUrl });
     // Completions take prompts as they are; chat completions render through the template below.
     policy = await openCheckpoint(target, {
       threads,
@@ -99,15 +130,17 @@ export async function serveCommand(argv: string[]): Promise<number> {
     import('../model/tokenizer.js'),
     import('../serve/server.js'),
   ]);
-  const tok = policy.codec.tokenizer;
+  const { tokenizer: tok, promptTokens, contextLength } = servedText(target, policy);
   const builtin = target.kind === 'builtin';
+  // A tinker run trained on the loop's plain-text prompts: its chats are rendered as the built-in model's.
+  const templated = target.kind === 'pretrained' || target.kind === 'adapter';
   const handle = createServer(policy, {
     model,
     tokenText: builtin ? tokenText : (id) => tok.decode([id]),
     tokenBytes: (id) => [...tok.tokenBytes(id)],
-    countPromptTokens: (p) => policy.codec.promptTokens(p).length,
-    contextLength: policy.engine.config.contextLength,
-    ...(builtin ? {} : { renderChat: (messages) => templateChat(tok, messages) }),
+    countPromptTokens: (p) => promptTokens(p).length,
+    contextLength,
+    ...(templated ? { renderChat: (messages) => templateChat(tok, messages) } : {}),
   });
   let url: string;
   try {
@@ -118,7 +151,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     return 1;
   }
   process.stdout.write(
-    `serving ${describeCheckpoint(target)} as model '${model}' at ${url} (context ${policy.engine.config.contextLength} tokens; Ctrl-C to stop)\n`,
+    `serving ${describeCheckpoint(target)} as model '${model}' at ${url} (context ${contextLength} tokens; Ctrl-C to stop)\n`,
   );
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());

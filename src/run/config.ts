@@ -461,12 +461,14 @@ const V1_FIELDS: Record<string, { to: string; absent: unknown }> = {
 export function migrateConfig(value: unknown): unknown {
   if (!isPlainObject(value)) return value;
   if (value.version === CONFIG_VERSION) {
+    const noBackend = !('backend' in value);
+    const noLora = isPlainObject(value.model) && !('lora' in value.model);
+    if (!noBackend && !noLora) return value;
     const out = { ...value };
     // Runs written before the backend block existed ran on the built-in model.
-    if (!('backend' in out)) out.backend = { kind: 'builtin' };
+    if (noBackend) out.backend = { kind: 'builtin' };
     // ... and before pretrained models, without adapters or chat templates.
-    if (isPlainObject(out.model) && !('lora' in out.model))
-      out.model = { lora: null, chat: false, ...out.model };
+    if (noLora) out.model = { lora: null, chat: false, ...(out.model as Record<string, unknown>) };
     return out;
   }
   if (value.version !== undefined) return value;
@@ -486,7 +488,8 @@ export function migrateConfig(value: unknown): unknown {
   if (sp.proposerZeroAsPenalty === true)
     (out.experimental as Record<string, unknown>).proposerUnlearnableReward = -0.5;
   delete sp.proposerZeroAsPenalty;
-  return { version: CONFIG_VERSION, ...out, backend: { kind: 'builtin' } };
+  // Then what version 2 gained since: a version-1 run lacks those fields too.
+  return migrateConfig({ version: CONFIG_VERSION, ...out, backend: { kind: 'builtin' } });
 }
 
 /** A run directory's config.json, of any version, as the current config. */

@@ -1,11 +1,12 @@
-// The CHECKPOINT argument shared by azr eval, azr serve and azr eval --bench cruxeval.
+// The CHECKPOINT argument shared by azr eval, azr serve and azr eval --bench cruxeval, built-in or tinker.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { UsageError } from '../../src/cli/args.js';
-import { resolveCheckpoint } from '../../src/cli/checkpoint-arg.js';
+import { checkpointFormat, resolveCheckpoint } from '../../src/cli/checkpoint-arg.js';
+import { answerFormatOf, resolveConfig } from '../../src/run/config.js';
 import { RunDir } from '../../src/run/rundir.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'azr-ckpt-arg-'));
@@ -61,24 +62,74 @@ test('a GGUF file, a Hugging Face folder or a pullable name is a pretrained mode
   assert.deepEqual(await resolveCheckpoint('smollm2-135m'), { kind: 'pretrained', model: 'smollm2-135m' });
 });
 
-test('a checkpoint of the tinker backend is refused with where its weights are', async () => {
-  const ckpt = join(dir, 'tinker-ckpt');
-  mkdirSync(ckpt);
+test('a tinker checkpoint is found through its run: pointer, server, tokenizer, context; misuses are usage errors', async () => {
   const pointer = {
     kind: 'tinker',
     statePath: 'tinker://model_1/weights/iter-000002',
-    samplerPath: 'tinker://model_1/sampler-2',
+    samplerPath: 'tinker://model_1/sampler_weights/sampler-2',
     modelId: 'model_1',
-    baseModel: 'Qwen/Qwen3-4B',
+    baseModel: '/models/smollm2-135m',
     loraRank: 8,
     step: 2,
   };
-  writeFileSync(join(ckpt, 'tinker.json'), JSON.stringify(pointer));
+  // Outside a run directory its server and tokenizer are unknown.
+  const loose = join(dir, 'loose-tinker');
+  mkdirSync(loose);
+  writeFileSync(join(loose, 'tinker.json'), JSON.stringify(pointer));
   await assert.rejects(
-    resolveCheckpoint(ckpt),
-    (e) =>
-      e instanceof UsageError &&
-      e.message.includes('checkpoint of the tinker backend') &&
-      e.message.includes('tinker://model_1/weights/iter-000002'),
+    resolveCheckpoint(loose),
+    (e) => e instanceof UsageError && /outside its run directory/.test(e.message),
+  );
+
+  const config = resolveConfig({
+    preset: 'tiny',
+    overrides: {
+      backend: {
+        kind: 'tinker',
+        url: 'http://127.0.0.1:8000',
+        baseModel: pointer.baseModel,
+        tokenizer: '/models/smollm2-135m',
+        apiKeyEnv: 'AZR_TEST_NO_SUCH_KEY',
+      },
+    },
+  });
+  const run = new RunDir(join(dir, 'tinker-run'));
+  run.create();
+  writeFileSync(run.configPath, JSON.stringify(config));
+  const ckpt = run.checkpointPath('iter-000002');
+  mkdirSync(ckpt, { recursive: true });
+  writeFileSync(join(ckpt, 'tinker.json'), JSON.stringify(pointer));
+  run.writeState({
+    version: 1,
+    iteration: 2,
+    rng: [1, 2, 3, 4],
+    checkpoint: 'iter-000002',
+    elapsedS: 0,
+    bufferSizes: {},
+  });
+  const resolved = await resolveCheckpoint(run.root);
+  assert.deepEqual(resolved, {
+    kind: 'tinker',
+    path: ckpt,
+    pointer,
+    url: 'http://127.0.0.1:8000',
+    tokenizerDir: '/models/smollm2-135m',
+    apiKeyEnv: 'AZR_TEST_NO_SUCH_KEY',
+    config: JSON.parse(JSON.stringify(config)),
+    configFile: run.configPath,
+  });
+  const moved = await resolveCheckpoint(run.root, { tinkerUrl: 'http://127.0.0.1:9000' });
+  assert.equal(moved.kind === 'tinker' && moved.url, 'http://127.0.0.1:9000');
+  // The run sampled without the answer grammar; it is scored without it.
+  const { format } = await checkpointFormat(resolved);
+  assert.deepEqual(format, { ...answerFormatOf(config), grammar: null });
+
+  // A built-in checkpoint is not a tinker one, and --tinker-url does not belong to it.
+  const plain = join(dir, 'plain-ckpt');
+  mkdirSync(plain);
+  assert.equal((await resolveCheckpoint(plain)).kind, 'builtin');
+  await assert.rejects(
+    resolveCheckpoint(plain, { tinkerUrl: 'http://127.0.0.1:9000' }),
+    (e) => e instanceof UsageError && /not a checkpoint of the tinker backend/.test(e.message),
   );
 });

@@ -12,16 +12,18 @@
 // learning is checked on the saved step count (at least one, one per iteration with a gradient) and on
 // the fixed prompt's log-probabilities under the run's final weights, which must differ from those of
 // the weights it started from (--tinker-init: the first test's trained checkpoint). That an update moves
-// the weights the right way is the first test.
+// the weights the right way is the first test. The last test scores and serves the run's saved weights
+// with `azr eval`, `azr eval --bench cruxeval` and `azr serve`, first on the sampler path the run published
+// and then, once the server has unloaded the run's model, on its saved state restored into a new model.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { BpeTokenizer } from '../../src/model/bpe-tokenizer.js';
-import { TinkerClient } from '../../src/policy/tinker/client.js';
+import { TinkerClient, TrainingModel } from '../../src/policy/tinker/client.js';
 import {
   createTinkerPolicy,
   loadTinkerPolicy,
@@ -34,6 +36,7 @@ import { RunDir } from '../../src/run/rundir.js';
 import { type SkyrlServer, startSkyrlServer } from '../policy/tinker/skyrl-server.js';
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const root = mkdtempSync(join(tmpdir(), 'azr-tinker-e2e-'));
 
 let server: SkyrlServer;
@@ -170,6 +173,9 @@ function azr(args: string[]): {
   return { child, done };
 }
 
+/** The run the train test writes and the eval test scores. */
+const runDir = join(root, 'run');
+
 /** Tinker calls in the server's access log, by route. */
 function callCounts(log: string): Record<string, number> {
   const counts: Record<string, number> = {};
@@ -191,7 +197,7 @@ test('azr train --backend tinker: three iterations, killed after the second and 
       evalEvery: null,
     }),
   );
-  const dir = join(root, 'run');
+  const dir = runDir;
   const run = new RunDir(dir);
   const logAtStart = server.log().length;
   const first = azr([
@@ -249,4 +255,93 @@ test('azr train --backend tinker: three iterations, killed after the second and 
     `solver mean reward and share of format errors (deduction / abduction): ${metrics.map((m) => `${m.iteration}: ${(['deduction', 'abduction'] as const).map((t) => `reward ${(m.types[t]?.solverReward ?? 0).toFixed(2)}, format errors ${(m.types[t]?.solverFormatErrors ?? 0).toFixed(2)}`).join(' / ')}`).join('; ')}`,
     `iterations with a gradient: ${updates}; fixed sequence's log-probability ${sum(init.logprobs).toFixed(4)} -> ${sum(end).toFixed(4)}`,
   );
+});
+
+test("azr eval and azr serve sample the run's saved weights, then restore them once the server dropped the model", async () => {
+  const run = new RunDir(runDir);
+  const state = run.readState();
+  assert.equal(state?.iteration, 3, 'the train test left a finished run');
+  const pointer = readTinkerPointer(run.checkpointPath(state?.checkpoint as string));
+  const few = join(root, 'few.jsonl');
+  const heldout = readFileSync(join(repo, 'eval', 'heldout.jsonl'), 'utf8').split('\n');
+  writeFileSync(few, `${heldout.slice(0, 4).join('\n')}\n`);
+  const evalArgs = ['eval', runDir, '--data', few, '--max-tokens', '12', '--show'];
+  const scored = (out: string) => out.split('\n').filter((l) => /^(pass|fail|unparsed)/.test(l));
+
+  // The run's model is still loaded: its own sampler path is sampled.
+  const first = await azr(evalArgs).done;
+  assert.equal(first.code, 0, first.err);
+  assert.ok(first.out.includes(`sampling ${pointer.samplerPath} (step ${pointer.step}`), first.out);
+  assert.match(first.out, /answer format: compact prompts, free decoding \(from .*config\.json\)/);
+  assert.doesNotMatch(first.out, /no longer has/);
+  assert.equal(scored(first.out).length, 4, first.out);
+  const scores = JSON.parse(first.out.trim().split('\n').at(-1) as string) as { mean: number };
+  assert.equal(typeof scores.mean, 'number');
+
+  const crux = await azr([
+    ...[
+      'eval',
+      '--bench',
+      'cruxeval',
+      runDir,
+      '--data',
+      join(repo, 'test', 'fixtures', 'cruxeval-mini.jsonl'),
+    ],
+    ...['--limit', '2', '--max-tokens', '12'],
+  ]).done;
+  assert.equal(crux.code, 0, crux.err);
+  assert.match(crux.out, /^2 problems \(python\) from .*, policy tinker, n=1/m);
+  const cruxJson = JSON.parse(crux.out.trim().split('\n').at(-1) as string);
+  assert.equal(cruxJson.policy, 'tinker');
+  assert.equal(cruxJson.problems, 2);
+
+  // azr serve: a greedy completion over the OpenAI API is the sampler's own greedy continuation.
+  const served = azr(['serve', runDir, '--port', '0', '--model', 'run']);
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      served.child.stdout?.on('data', (c: Buffer) => {
+        out += c.toString();
+        const m = /at (http:\/\/127\.0\.0\.1:\d+\/v1) \(context (\d+) tokens/.exec(out);
+        if (m) resolve(m[1] as string);
+      });
+      served.child.on('exit', (code) => reject(new Error(`azr serve exited ${code}: ${out}`)));
+    });
+    const prompt = 'def f(x):\n    return';
+    const res = await fetch(`${url}/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'run', prompt, max_tokens: 8, temperature: 0, logprobs: 0 }),
+    });
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as {
+      choices: { text: string; logprobs: { tokens: string[]; token_logprobs: number[] } }[];
+      usage: { prompt_tokens: number };
+    };
+    const direct = await client.sample({
+      modelPath: pointer.samplerPath,
+      prompt: tok.encode(prompt),
+      params: { max_tokens: 8, temperature: 0, stop: [tok.eosToken as string] },
+    });
+    const tokens = direct.sequences[0]?.tokens ?? [];
+    assert.equal(body.choices[0]?.text, tok.decode(tokens).split(tok.eosToken as string)[0]);
+    assert.equal(body.choices[0]?.logprobs.token_logprobs.length, tokens.length);
+    assert.equal(body.usage.prompt_tokens, tok.encode(prompt).length);
+  } finally {
+    served.child.kill('SIGTERM');
+    await served.done;
+  }
+
+  // The server drops the run's model (as SkyRL does 5 minutes after its heartbeats stop): the saved state
+  // is restored into a new model, which samples the same weights, so greedy answers are the same.
+  await new TrainingModel(client, pointer.modelId, pointer.baseModel).unload();
+  const again = await azr(evalArgs).done;
+  assert.equal(again.code, 0, again.err);
+  assert.match(
+    again.out,
+    new RegExp(`no longer has ${pointer.samplerPath}.*restored the saved weights ${pointer.statePath}`),
+  );
+  assert.deepEqual(scored(again.out), scored(first.out));
+  assert.equal(again.out.trim().split('\n').at(-1), first.out.trim().split('\n').at(-1));
+  notes.push(`restored-model eval log: ${again.out.split('\n').find((l) => l.includes('no longer has'))}`);
 });

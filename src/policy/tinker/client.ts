@@ -17,7 +17,8 @@
 // Ordering and retries: each training model sends a strictly increasing `seq_id` with each of its calls.
 // SkyRL answers a repeated (model_id, seq_id) of forward_backward or optim_step with the original future
 // (and 409 if the body differs), so those calls, and the idempotent reads (retrieve_future, heartbeat,
-// capabilities) and sampling (stateless), are retried after a connection failure, 408, 429 or 5xx.
+// capabilities), sampling (stateless) and unload_model (a second unload changes nothing), are retried after
+// a connection failure, 408, 429 or 5xx.
 // Calls that change state without that protection (create_model, save_weights, save_weights_for_sampler,
 // load_weights) are retried only when the connection was refused, i.e. the request never reached the
 // server; any other failure of theirs is reported at once. Errors name the call, the URL and the answer.
@@ -51,6 +52,7 @@ import {
   SaveWeightsResult,
   ServerCapabilities,
   TryAgain,
+  UnloadModelResult,
 } from './wire.js';
 
 const PROTO = 'application/x-protobuf';
@@ -707,6 +709,19 @@ export class TrainingModel {
       false,
     );
     return (await this.client.resultOf('save_weights', id, SaveWeightsResult)).path;
+  }
+
+  /**
+   * Free the model's place on the server (SkyRL: its LoRA slot, one of `max_lora_adapters`). Its saved
+   * weights stay loadable; its sampler paths can no longer be sampled on SkyRL. Asking twice is harmless.
+   */
+  async unload(): Promise<void> {
+    const id = await this.client.submit(
+      'unload_model',
+      { model_id: this.modelId, type: 'unload_model' },
+      true,
+    );
+    await this.client.resultOf('unload_model', id, UnloadModelResult);
   }
 
   /** Load a saved state; must be this model's first request (the API refuses it later). */

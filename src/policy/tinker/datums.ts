@@ -73,6 +73,29 @@ export function rlDatum(seq: RlSequence, advantageScale = 1, withWeights = false
 }
 
 /**
+ * A supervised Datum for the `cross_entropy` loss (e.g. a warm-up before self-play): the prompt is context
+ * and the completion is learned. The same shift as above, with `weights` 1 on completion positions and 0
+ * on prompt positions (SkyRL's JAX backend divides each datum's sum by them: the mean log-loss of the
+ * completion's tokens; the hosted service sums). Null when there is no completion token.
+ */
+export function supervisedDatum(
+  promptTokens: readonly number[],
+  completionTokens: readonly number[],
+): Datum | null {
+  if (promptTokens.length === 0) throw new Error('a training sequence needs at least one prompt token');
+  if (completionTokens.length === 0) return null;
+  const all = [...promptTokens, ...completionTokens];
+  const weights = new Array<number>(all.length - 1).fill(0).fill(1, promptTokens.length - 1);
+  return {
+    model_input: { chunks: [{ type: 'encoded_text', tokens: all.slice(0, -1) }] },
+    loss_fn_inputs: {
+      target_tokens: { data: all.slice(1), dtype: 'int64' },
+      weights: { data: weights, dtype: 'float32' },
+    },
+  };
+}
+
+/**
  * Datums for a batch, normalised so that the server's reduction yields the built-in objective (the
  * mean over each sequence's completion tokens, then over sequences). Sequences with no completion token
  * count in B (as in the built-in trainer) but send nothing under 'sum'.

@@ -3,17 +3,10 @@
 // small pointer file into the run's checkpoint folder, and loadTinkerPolicy(dir) resumes from it. The loop
 // cannot tell this policy from the built-in one.
 //
-// Prompts. The loop's prompts are plain text (no chat roles), so they are encoded as they are with the
-// model's own tokenizer, with no chat template and no special tokens added (a base model continues the
-// text, as the built-in model does). The sampler's token ids and log-probabilities are kept exactly as
-// sampled; the text is their decoding, cut at the first stop string (the stop strings are the request's
-// plus the EOS token's text, sent as strings because the API takes all strings or all ids). The server
-// ends a sequence after the token that completes a stop string and keeps that token, so `tokenIds` may
-// end with the stop's tokens while `text` does not: training sees the sampled ids, never re-tokenized text.
-//
-// The prompt ids an update trains on are the ones that were sampled with (remembered per prompt text until
-// the next update, since a request may ask to keep only its last k prompt tokens); a prompt never sampled
-// here is encoded afresh.
+// Generation is sampling.ts (prompts as plain text, the sampler's ids and log-probabilities kept as
+// sampled). The prompt ids an update trains on are the ones that were sampled with (remembered per prompt
+// text until the next update, since a request may ask to keep only its last k prompt tokens); a prompt
+// never sampled here is encoded afresh.
 //
 // Normalisation. As in the built-in policy, samples with zero advantage or no completion tokens are left
 // out, and the objective is the mean over each sequence's completion tokens, then over the sequences left:
@@ -24,9 +17,10 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { BpeTokenizer } from '../../model/bpe-tokenizer.js';
-import type { Completion, GenerateRequest, Policy, TrainingSample, UpdateStats } from '../types.js';
+import type { GenerateRequest, Policy, TrainingSample, UpdateStats } from '../types.js';
 import { TinkerClient } from './client.js';
 import type { LossReduction } from './datums.js';
+import { sampleCompletions } from './sampling.js';
 import { TinkerTrainer } from './trainer.js';
 import type { AdamParams } from './wire.js';
 
@@ -90,28 +84,6 @@ export function readTinkerPointer(dir: string): TinkerPointer {
   return r.data;
 }
 
-/** Cut `text` at the earliest of `stops`; whether one was found. */
-function cutAtStop(text: string, stops: readonly string[]): { text: string; stopped: boolean } {
-  let at = -1;
-  for (const s of stops) {
-    if (!s) continue;
-    const i = text.indexOf(s);
-    if (i >= 0 && (at < 0 || i < at)) at = i;
-  }
-  return at < 0 ? { text, stopped: false } : { text: text.slice(0, at), stopped: true };
-}
-
-/** Run `fn` over `items` with at most `limit` in flight; results in item order. */
-async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (x: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
 function wrap(
   client: TinkerClient,
   tokenizer: BpeTokenizer,
@@ -120,45 +92,21 @@ function wrap(
 ): Promise<TinkerPolicy> {
   const sampledPrompts = new Map<string, number[]>();
   const encodePrompt = (text: string) => sampledPrompts.get(text) ?? tokenizer.encode(text);
-  const eos = tokenizer.eosToken;
   return start(encodePrompt).then((trainer) => ({
     trainer,
     client,
     tokenizer,
-    async generate(requests: readonly GenerateRequest[]): Promise<Completion[][]> {
-      const samplerPath = trainer.samplerPath;
-      return mapLimited(requests, opts.concurrency ?? 16, async (r) => {
-        let prompt = tokenizer.encode(r.prompt);
-        const k = r.truncatePromptTokens;
-        if (k !== undefined) {
-          if (!Number.isInteger(k) || k < 1)
-            throw new RangeError(`truncatePromptTokens must be >= 1, got ${k}`);
-          if (prompt.length > k) prompt = prompt.slice(prompt.length - k);
-        }
-        sampledPrompts.set(r.prompt, prompt);
-        const stop = [...(r.stop ?? []), ...(eos ? [eos] : [])];
-        const res = await client.sample({
-          modelPath: samplerPath,
-          prompt,
-          numSamples: r.n,
-          params: {
-            max_tokens: r.maxTokens,
-            temperature: r.temperature,
-            top_p: r.topP,
-            ...(r.seed === undefined ? {} : { seed: r.seed }),
-            ...(stop.length ? { stop } : {}),
-          },
-        });
-        return res.sequences.map((s): Completion => {
-          const cut = cutAtStop(tokenizer.decode(s.tokens), stop);
-          return {
-            text: cut.text,
-            finishReason: s.stopReason === 'stop' || cut.stopped ? 'stop' : 'length',
-            tokenIds: s.tokens,
-            logprobs: s.logprobs,
-          };
-        });
-      });
+    generate(requests: readonly GenerateRequest[]) {
+      return sampleCompletions(
+        {
+          client,
+          tokenizer,
+          samplerPath: trainer.samplerPath,
+          ...(opts.concurrency === undefined ? {} : { concurrency: opts.concurrency }),
+          onPrompt: (text, ids) => sampledPrompts.set(text, ids),
+        },
+        requests,
+      );
     },
     async update(samples: readonly TrainingSample[]): Promise<UpdateStats> {
       const t0 = performance.now();

@@ -92,6 +92,8 @@ export const SaveWeightsForSamplerResult = z.object({
 
 export const LoadWeightsResult = z.object({ path: z.string().nullish() }).passthrough();
 
+export const UnloadModelResult = z.object({ model_id: z.string().nullish() }).passthrough();
+
 export const TryAgain = z.object({ type: z.literal('try_again') }).passthrough();
 
 export const RequestFailed = z.object({ error: z.string(), category: z.string().optional() });

@@ -8,6 +8,7 @@ import {
   rlDatum,
   rlDatums,
   sampleToSequence,
+  supervisedDatum,
 } from '../../../src/policy/tinker/datums.js';
 import type { TrainingSample } from '../../../src/policy/types.js';
 import { packTrainBatch } from '../../../src/rl/objective.js';
@@ -32,6 +33,18 @@ test('a datum is the sequence shifted by one, with sampler logprobs and the adva
   )!;
   assert.deepEqual(w.loss_fn_inputs.advantages?.data, [0.5]);
   assert.deepEqual(w.loss_fn_inputs.weights?.data, [1]);
+});
+
+test('a supervised datum is the sequence shifted by one, weighted 1 on the completion only', () => {
+  const d = supervisedDatum([10, 11, 12], [20, 21])!;
+  assert.deepEqual(d.model_input.chunks, [{ type: 'encoded_text', tokens: [10, 11, 12, 20] }]);
+  assert.deepEqual(d.loss_fn_inputs, {
+    target_tokens: { data: [11, 12, 20, 21], dtype: 'int64' },
+    weights: { data: [0, 0, 1, 1], dtype: 'float32' },
+  });
+  assert.deepEqual(supervisedDatum([10], [20])?.loss_fn_inputs.weights?.data, [1]);
+  assert.equal(supervisedDatum([10, 11], []), null);
+  assert.throws(() => supervisedDatum([], [20]), /at least one prompt token/);
 });
 
 test('mismatched sampler logprobs and empty prompts are refused; a lone token has nothing to train', () => {

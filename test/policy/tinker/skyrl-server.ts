@@ -1,12 +1,13 @@
-// Start SkyRL's Tinker API server (JAX backend, CPU) with the tiny Qwen3 for a test, on a free loopback
-// port, and stop it (its whole process group: uv, the API server and its engine) afterwards.
+// Start SkyRL's Tinker API server (JAX backend, CPU) with the tiny Qwen3 for a test (or another model folder
+// setup_skyrl.sh built, e.g. SmolLM2 for bench/tinker-smollm2.ts), on a free loopback port, and stop it
+// (its whole process group: uv, the API server and its engine) afterwards.
 //
 // The Python side is installed by `bash python/setup_skyrl.sh` into $AZR_TINKER_HOME (default
 // ~/.cache/azr-tinker). Without it the tests fail with that command in the message, rather than pass
 // silently. AZR_TINKER_URL points the tests at a server already running instead (its base model is then
 // the one it serves, and its tokenizer is read from AZR_TINKER_MODEL_DIR or the setup folder).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -53,11 +54,18 @@ async function healthy(url: string): Promise<boolean> {
   }
 }
 
-/** Start the server, or use $AZR_TINKER_URL. Throws, naming the setup command, when nothing is installed. */
-export async function startSkyrlServer(options: { startTimeoutMs?: number } = {}): Promise<SkyrlServer> {
+/**
+ * Start the server, or use $AZR_TINKER_URL. Throws, naming the setup command, when nothing is installed.
+ * `model` is a folder under the setup folder (default tiny-qwen3); `setupCommand` is how to build it.
+ */
+export async function startSkyrlServer(
+  options: { startTimeoutMs?: number; model?: string; setupCommand?: string } = {},
+): Promise<SkyrlServer> {
   const home = skyrlHome();
-  const modelDir = process.env.AZR_TINKER_MODEL_DIR || join(home, 'tiny-qwen3');
-  const external = process.env.AZR_TINKER_URL;
+  const modelDir = options.model
+    ? join(home, options.model)
+    : process.env.AZR_TINKER_MODEL_DIR || join(home, 'tiny-qwen3');
+  const external = options.model ? undefined : process.env.AZR_TINKER_URL;
   if (external) {
     const url = external.replace(/\/+$/, '');
     const caps = (await (await fetch(`${url}/api/v1/get_server_capabilities`)).json()) as {
@@ -68,8 +76,9 @@ export async function startSkyrlServer(options: { startTimeoutMs?: number } = {}
   }
   if (!existsSync(join(home, 'venv', 'bin', 'uv')) || !existsSync(join(modelDir, 'config.json'))) {
     throw new Error(
-      `SkyRL's Tinker server is not installed in ${home}: run \`${SETUP_COMMAND}\` (about 3 minutes on empty caches, ` +
-        'several GB from PyPI), or set AZR_TINKER_URL to a running server',
+      `SkyRL's Tinker server with ${modelDir} is not installed in ${home}: run ` +
+        `\`${options.setupCommand ?? SETUP_COMMAND}\` (about 3 minutes on empty caches, several GB from PyPI), ` +
+        'or set AZR_TINKER_URL to a running server',
     );
   }
   const work = mkdtempSync(join(tmpdir(), 'azr-skyrl-'));
@@ -79,7 +88,7 @@ export async function startSkyrlServer(options: { startTimeoutMs?: number } = {}
   const out = openSync(logPath, 'a');
   const child: ChildProcess = spawn(
     'bash',
-    [join(root, 'python', 'start_skyrl_server.sh'), String(port), work, home],
+    [join(root, 'python', 'start_skyrl_server.sh'), String(port), work, home, modelDir],
     {
       detached: true, // its own process group, so stop() ends uv, the API server and the engine together
       stdio: ['ignore', out, out],
@@ -91,19 +100,18 @@ export async function startSkyrlServer(options: { startTimeoutMs?: number } = {}
   });
   const log = () => (existsSync(logPath) ? readFileSync(logPath, 'utf8') : '');
   const stop = async () => {
-    if (exited !== undefined || child.pid === undefined) return;
-    const group = -child.pid;
-    try {
-      process.kill(group, 'SIGTERM');
-    } catch {
-      return;
+    if (exited === undefined && child.pid !== undefined) {
+      const group = -child.pid;
+      try {
+        process.kill(group, 'SIGTERM');
+        for (let i = 0; i < 100 && exited === undefined; i++) await sleep(100);
+        process.kill(group, 'SIGKILL'); // whatever of the group is left
+      } catch {
+        // already gone
+      }
     }
-    for (let i = 0; i < 100 && exited === undefined; i++) await sleep(100);
-    try {
-      process.kill(group, 'SIGKILL'); // whatever of the group is left
-    } catch {
-      // already gone
-    }
+    // The database, the saved weights and the log go with the server.
+    rmSync(work, { recursive: true, force: true });
   };
   const deadline = Date.now() + (options.startTimeoutMs ?? 180_000);
   while (!(await healthy(url))) {
@@ -113,10 +121,9 @@ export async function startSkyrlServer(options: { startTimeoutMs?: number } = {}
       );
     }
     if (Date.now() > deadline) {
+      const tail = log().slice(-3000);
       await stop();
-      throw new Error(
-        `SkyRL's Tinker server did not answer at ${url} in time; its log:\n${log().slice(-3000)}`,
-      );
+      throw new Error(`SkyRL's Tinker server did not answer at ${url} in time; its log:\n${tail}`);
     }
     await sleep(500);
   }

@@ -53,6 +53,10 @@ export async function exportCommand(argv: string[]): Promise<number> {
       throw new UsageError(
         `${target.path} is a checkpoint of the built-in GPT, which no other tool runs; export takes a run of a pretrained model`,
       );
+    if (target.kind === 'tinker')
+      throw new UsageError(
+        `${target.path} is a checkpoint of the tinker backend: its weights are on the server (${target.pointer.statePath}); download them with the server's own tools`,
+      );
     const base = openPretrained(target.kind === 'adapter' ? target.base : target.model);
     const adapters =
       target.kind === 'adapter' ? readPeftAdapter(target.path, llamaConfigOf(base.spec)) : null;

@@ -15,6 +15,7 @@ import {
   type InspectResult,
   LANGS,
   type Lang,
+  type NormalizeResult,
   type VerdictResult,
 } from './types.js';
 
@@ -39,6 +40,7 @@ const FIELDS: Record<ExecRequest['op'], readonly string[]> = {
   matches: ['program', 'input', 'expected'],
   equal: ['a', 'b'],
   inspect: ['program'],
+  normalize: ['program'],
 };
 
 /** What is wrong with a request's shape (it may come from a file or a network peer), or null. */
@@ -74,6 +76,7 @@ function oversize(req: ExecRequest, limits: ExecLimits): string | null {
     case 'equal':
       return over('value', req.a, limits.maxOutputChars) ?? over('value', req.b, limits.maxOutputChars);
     case 'inspect':
+    case 'normalize':
       return over('program', req.program, limits.maxProgramChars);
   }
 }
@@ -161,6 +164,7 @@ export async function createExecutor(opts: ExecutorOptions = {}): Promise<Execut
       one({ op: 'matches', lang, program, input, expected }) as Promise<VerdictResult>,
     equal: (lang, a, b) => one({ op: 'equal', lang, a, b }) as Promise<VerdictResult>,
     inspect: (lang, program) => one({ op: 'inspect', lang, program }) as Promise<InspectResult>,
+    normalize: (lang, program) => one({ op: 'normalize', lang, program }) as Promise<NormalizeResult>,
     batch,
     get executions() {
       let n = 0;

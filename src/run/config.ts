@@ -97,6 +97,12 @@ export const SelfPlayConfigSchema = z
         mutatedProbes: z.number().int().nonnegative(),
         /** Also reject ('returns_input') a program that returns its input unchanged on every input tried. */
         rejectIdentity: z.boolean(),
+        /**
+         * A deduction/abduction proposal whose program repeats one its prompt showed or one already in the
+         * buffer (comments, layout and variable names aside): 'invalid' (rejected as `copy`), 'unlearnable'
+         * (rejected as `copy`, scored as a valid task no rollout solved) or 'allowed' (a new task).
+         */
+        copies: z.enum(['invalid', 'unlearnable', 'allowed']),
       })
       .strict(),
     sampling: z
@@ -237,6 +243,8 @@ const base: SelfPlayConfig = {
     mutatedProbes: 2,
     // With masked updates the proposer drifted to copies of the identity seed (docs/results.md).
     rejectIdentity: true,
+    // Both runs from a pretrained base collapsed onto one program shown as a reference (docs/results.md).
+    copies: 'invalid',
   },
   sampling: { temperature: 1.0, topP: 1.0, proposerMaxTokens: 160, solverMaxTokens: 96 },
   executor: { workers: 2, timeoutMs: 2000, memoryMb: 256 },
@@ -411,9 +419,7 @@ const V1_FIELDS: Record<string, { to: string; absent: unknown }> = {
  */
 export function migrateConfig(value: unknown): unknown {
   if (!isPlainObject(value)) return value;
-  // Runs written before the backend block existed ran on the built-in model.
-  if (value.version === CONFIG_VERSION && !('backend' in value))
-    return { ...value, backend: { kind: 'builtin' } };
+  if (value.version === CONFIG_VERSION) return withLaterFields(value);
   if (value.version !== undefined) return value;
   // Version 1 had no version field.
   const out = structuredClone(value) as Record<string, Record<string, unknown>>;
@@ -431,7 +437,18 @@ export function migrateConfig(value: unknown): unknown {
   if (sp.proposerZeroAsPenalty === true)
     (out.experimental as Record<string, unknown>).proposerUnlearnableReward = -0.5;
   delete sp.proposerZeroAsPenalty;
-  return { version: CONFIG_VERSION, ...out, backend: { kind: 'builtin' } };
+  return withLaterFields({ version: CONFIG_VERSION, ...out });
+}
+
+/** A version-2 config with the fields added since, at the values runs made before them ran with. */
+function withLaterFields(value: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...value };
+  // The built-in model: the only backend before the backend block existed.
+  if (!('backend' in out)) out.backend = { kind: 'builtin' };
+  // Programs were not compared before validation.copies.
+  if (isPlainObject(out.validation) && !('copies' in out.validation))
+    out.validation = { ...out.validation, copies: 'allowed' };
+  return out;
 }
 
 /** A run directory's config.json, of any version, as the current config. */

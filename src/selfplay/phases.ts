@@ -28,6 +28,7 @@ import {
 import type { SelfPlayConfig } from '../run/config.js';
 import {
   groupKey,
+  type ProgramForms,
   proposerFinalReward,
   solverFinalReward,
   type Task,
@@ -42,6 +43,8 @@ export interface IterationEnv {
   policy: Policy;
   executor: Executor;
   buffers: Record<TaskType, TaskBuffer>;
+  /** Normal forms of programs, remembered across iterations (copy check and diversity figures). */
+  forms: ProgramForms;
 }
 
 /** A solver attempt of the iteration: a learnability rollout of a new proposal, or the solver batch. */
@@ -114,7 +117,13 @@ export async function validate(
   await timed(
     clock,
     'executeMs',
-    validateProposals(env.executor, env.settings, proposals, (t) => env.buffers[t].keySet()),
+    validateProposals(
+      env.executor,
+      env.settings,
+      proposals,
+      (t) => ({ keys: env.buffers[t].keySet(), tasks: env.buffers[t].all() }),
+      env.forms,
+    ),
   );
 }
 
@@ -165,9 +174,16 @@ export function solverRewardOf(c: SelfPlayConfig, a: AttemptSlot, k: number): nu
 export function reward(c: SelfPlayConfig, proposals: ProposalSlot[], attempts: SolveAttempt[]): Rewards {
   const rollouts = new Map<ProposalSlot, SolveAttempt>();
   for (const a of attempts) if (a.proposal) rollouts.set(a.proposal, a);
+  const options = {
+    unlearnableReward: c.experimental.proposerUnlearnableReward,
+    partialCredit: c.experimental.proposerPartialCredit,
+  };
   const proposer = proposals.map((p) => {
     const v = p.verdict;
     if (!v || v.kind === 'unparsed') return proposerFinalReward({ parsed: false });
+    // A copy under 'unlearnable' scores what a valid task no rollout solved scores, without rollouts.
+    if (v.kind === 'rejected' && v.reason === 'copy' && c.validation.copies === 'unlearnable')
+      return proposerFinalReward({ parsed: true, valid: true, solveRate: 0, closeness: 0 }, options);
     if (v.kind === 'rejected') return proposerFinalReward({ parsed: true, valid: false });
     const r = rollouts.get(p) as SolveAttempt;
     // A right answer counts as fully close; an unparsed one as not at all.
@@ -176,13 +192,7 @@ export function reward(c: SelfPlayConfig, proposals: ProposalSlot[], attempts: S
         r.correct[k] ? 1 : r.answers[k] !== undefined ? (r.closeness[k] ?? 0) : 0,
       ),
     );
-    return proposerFinalReward(
-      { parsed: true, valid: true, solveRate: solveRate(r), closeness },
-      {
-        unlearnableReward: c.experimental.proposerUnlearnableReward,
-        partialCredit: c.experimental.proposerPartialCredit,
-      },
-    );
+    return proposerFinalReward({ parsed: true, valid: true, solveRate: solveRate(r), closeness }, options);
   });
   const solver = attempts.map((a) => a.completions.map((_, k) => solverRewardOf(c, a, k)));
   return { proposer, solver };

@@ -8,8 +8,9 @@
 // parse.ts      parseProposal(type, lang, text, style, maxInputs) -> { ok, proposal } | { ok: false, reason }
 //               parseSolution(type, lang, text, style) -> { ok, answer } | { ok: false, reason }
 //               The completion grammar and every FormatError are documented at the top of the file.
-// validate.ts   validateProposals(executor, items, seenKeys, { runs?, inductionInputs?, minInductionInputs?, probes? })
-//               -> per item { ok, task } | { ok: false, reason: RejectionReason, detail }; one executor batch.
+// validate.ts   validateProposals(executor, items, seenKeys, { runs?, inductionInputs?, minInductionInputs?, probes?,
+//               copies? }) -> per item { ok, task } | { ok: false, reason: RejectionReason, detail }; one
+//               executor batch (and one more for normal forms not yet known, with copies).
 //               splitPairs(pairs) -> { shown, hidden } (the deterministic induction split)
 // verify.ts     verifySolutions(executor, [{ task, answer }]) -> boolean[] (one executor batch);
 //               verificationBatch(items) -> { requests, verdicts(results) } to merge into a bigger batch;
@@ -27,6 +28,8 @@
 // dataset.ts    readTaskFile / writeTaskFile (the eval/README.md format), toTaskRecord / fromTaskRecord,
 //               parseTaskRecord, TaskRecordSchema
 // normalize.ts  normalizeProgram, normalizeInput, taskKey (deduplication keys)
+// programs.ts   ProgramForms (normal forms of programs from the executor, remembered), distinctShare,
+//               recentDistinctShare (the diversity figures)
 //
 // The RL side (TRR++ advantages, the policy-gradient objective and TrainBatch packing) is in src/rl.
 export * from './answer-format.js';
@@ -35,6 +38,7 @@ export * from './closeness.js';
 export * from './dataset.js';
 export * from './normalize.js';
 export * from './parse.js';
+export * from './programs.js';
 export * from './prompts.js';
 export * from './rewards.js';
 export * from './types.js';

@@ -12,7 +12,7 @@ import { validTask } from '../../src/rollout/pipeline.js';
 import { merge, PRESETS, rolloutSettingsOf, type SelfPlayConfig } from '../../src/run/config.js';
 import { runIteration } from '../../src/selfplay/iteration.js';
 import { iterationMetrics } from '../../src/selfplay/metrics.js';
-import { TaskBuffer, type TaskType } from '../../src/tasks/index.js';
+import { ProgramForms, TaskBuffer, type TaskType } from '../../src/tasks/index.js';
 import { Rng } from '../../src/util/rng.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'azr-iteration-'));
@@ -68,7 +68,14 @@ test('one scripted iteration: each reward and TRR++ advantage is what the method
   const buffers = {
     deduction: TaskBuffer.open(join(dir, 'deduction.jsonl'), 'deduction', 'python'),
   } as Record<TaskType, TaskBuffer>;
-  const env = { config, settings: rolloutSettingsOf(config), policy, executor, buffers };
+  const env = {
+    config,
+    settings: rolloutSettingsOf(config),
+    policy,
+    executor,
+    buffers,
+    forms: new ProgramForms(executor),
+  };
   const r = await runIteration(env, { iteration: 1, rng: new Rng(3), elapsedS: 0 });
 
   // What became of each proposal.

@@ -8,8 +8,8 @@
 // Bindings recognised: the parameters of `function` and arrow functions, `let`/`const`/`var` declarators
 // (destructuring patterns included), `catch (e)`, and the names of nested functions and classes. f itself,
 // property names (`.length`, object keys) and names the program does not bind (Math, builtins) are kept.
-// A line break is kept where it can end a statement (not after `;`, `{`, `}` or `,`, nor before `}`);
-// other spacing goes. Like the scanner this is a
+// A line break is kept where it can end a statement (not after `;`, `{`, `}` or `,`, nor before `}`, nor
+// between `)` and `{`); other spacing goes. Like the scanner this is a
 // reading, not a parser: a regular expression literal, or a shorthand property `{ a }` of a bound name,
 // is read as code, which at worst gives two equivalent programs different forms.
 import { blankStringsAndComments } from './policy.js';
@@ -206,7 +206,12 @@ export function normalFormOf(src: string): string {
     const n = tok.kind === 'word' && !isProperty(t, k) ? first.get(tok.text) : undefined;
     const word = n === undefined ? tok.text : `v${n}`;
     const prev = t[k - 1];
-    if (tok.line && prev && !SILENT_BREAK_AFTER.has(prev.text) && tok.text !== '}') out += '\n';
+    const silent =
+      !prev ||
+      SILENT_BREAK_AFTER.has(prev.text) ||
+      tok.text === '}' ||
+      (prev.text === ')' && tok.text === '{');
+    if (tok.line && !silent) out += '\n';
     else if (tok.kind === 'word' && prev?.kind === 'word') out += ' ';
     out += word;
   });

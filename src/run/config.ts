@@ -440,14 +440,17 @@ export function migrateConfig(value: unknown): unknown {
   return withLaterFields({ version: CONFIG_VERSION, ...out });
 }
 
-/** A version-2 config with the fields added since, at the values runs made before them ran with. */
+/**
+ * A version-2 config with the fields added since, at the values runs made before them ran with (the
+ * value itself when it lacks none).
+ */
 function withLaterFields(value: Record<string, unknown>): Record<string, unknown> {
-  const out = { ...value };
+  let out = value;
   // The built-in model: the only backend before the backend block existed.
-  if (!('backend' in out)) out.backend = { kind: 'builtin' };
+  if (!('backend' in out)) out = { ...out, backend: { kind: 'builtin' } };
   // Programs were not compared before validation.copies.
   if (isPlainObject(out.validation) && !('copies' in out.validation))
-    out.validation = { ...out.validation, copies: 'allowed' };
+    out = { ...out, validation: { ...out.validation, copies: 'allowed' } };
   return out;
 }
 

@@ -180,6 +180,13 @@ export const SelfPlayConfigSchema = z
         maxOutputChars: positiveInt.nullable(),
         /** With constrainedDecoding: programs are a single `return` line. */
         returnOnly: z.boolean(),
+        /**
+         * Added to the reward of a valid deduction/abduction proposal whose program's skeleton (its normal
+         * form with the constants blanked, src/tasks/programs.ts) no task of either buffer and no earlier
+         * proposal of the batch has: a price on near-copies (`a * 2` after `a * 3`), which the copy check
+         * lets through. Unlike the paper's intrinsic rewards it counts when learnability is 0 too.
+         */
+        noveltyReward: probability,
       })
       .strict(),
   })
@@ -258,6 +265,7 @@ const base: SelfPlayConfig = {
     proposerPartialCredit: 0,
     maxOutputChars: null,
     returnOnly: false,
+    noveltyReward: 0,
   },
 };
 
@@ -451,6 +459,8 @@ function withLaterFields(value: Record<string, unknown>): Record<string, unknown
   // Programs were not compared before validation.copies.
   if (isPlainObject(out.validation) && !('copies' in out.validation))
     out = { ...out, validation: { ...out.validation, copies: 'allowed' } };
+  if (isPlainObject(out.experimental) && !('noveltyReward' in out.experimental))
+    out = { ...out, experimental: { ...out.experimental, noveltyReward: 0 } };
   return out;
 }
 

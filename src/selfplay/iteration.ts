@@ -12,6 +12,7 @@ import {
   type IterationEnv,
   learn,
   newClock,
+  novelProposals,
   propose,
   reward,
   solve,
@@ -28,7 +29,9 @@ export async function runIteration(env: IterationEnv, ctx: IterationContext): Pr
   const proposals = await propose(env, rngs, clock);
   await validate(env, proposals, clock);
   const attempts = await solve(env, proposals, rngs, clock);
-  const rewards = reward(env.config, proposals, attempts);
+  const novel =
+    env.config.experimental.noveltyReward > 0 ? await novelProposals(env, proposals) : new Set<never>();
+  const rewards = reward(env.config, proposals, attempts, novel);
   const update = await learn(env.policy, trainingSamples(proposals, attempts, rewards), clock);
   const bufferSizes: Record<string, number> = {};
   const diversity: IterationResult['diversity'] = {};

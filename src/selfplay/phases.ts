@@ -30,6 +30,7 @@ import {
   groupKey,
   type ProgramForms,
   proposerFinalReward,
+  skeletonOf,
   solverFinalReward,
   type Task,
   type TaskBuffer,
@@ -170,8 +171,50 @@ export function solverRewardOf(c: SelfPlayConfig, a: AttemptSlot, k: number): nu
   );
 }
 
-/** Proposer rewards (learnability from the rollouts) and solver rewards. */
-export function reward(c: SelfPlayConfig, proposals: ProposalSlot[], attempts: SolveAttempt[]): Rewards {
+/**
+ * The valid deduction/abduction proposals whose program's skeleton (normal form up to its constants) is
+ * new to both buffers and to the proposals before it in the batch (experimental.noveltyReward). Asked
+ * before the iteration's tasks join the buffers.
+ */
+export async function novelProposals(
+  env: IterationEnv,
+  proposals: ProposalSlot[],
+): Promise<Set<ProposalSlot>> {
+  const novel = new Set<ProposalSlot>();
+  const types: readonly TaskType[] = env.config.selfplay.taskTypes.filter((t) => t !== 'induction');
+  const lang = env.settings.lang;
+  const known = new Set<string>();
+  for (const t of types) {
+    const forms = await env.forms.of(
+      lang,
+      env.buffers[t].all().map((x) => x.program),
+    );
+    for (const f of forms) if (f !== undefined) known.add(skeletonOf(f));
+  }
+  const mine = proposals.filter((p) => types.includes(p.type) && validTask(p));
+  const forms = await env.forms.of(
+    lang,
+    mine.map((p) => (validTask(p) as Task).program),
+  );
+  mine.forEach((p, i) => {
+    const f = forms[i];
+    if (f === undefined || known.has(skeletonOf(f))) return;
+    known.add(skeletonOf(f));
+    novel.add(p);
+  });
+  return novel;
+}
+
+/**
+ * Proposer rewards (learnability from the rollouts, plus experimental.noveltyReward for the `novel`
+ * proposals) and solver rewards.
+ */
+export function reward(
+  c: SelfPlayConfig,
+  proposals: ProposalSlot[],
+  attempts: SolveAttempt[],
+  novel: ReadonlySet<ProposalSlot> = new Set(),
+): Rewards {
   const rollouts = new Map<ProposalSlot, SolveAttempt>();
   for (const a of attempts) if (a.proposal) rollouts.set(a.proposal, a);
   const options = {
@@ -192,7 +235,10 @@ export function reward(c: SelfPlayConfig, proposals: ProposalSlot[], attempts: S
         r.correct[k] ? 1 : r.answers[k] !== undefined ? (r.closeness[k] ?? 0) : 0,
       ),
     );
-    return proposerFinalReward({ parsed: true, valid: true, solveRate: solveRate(r), closeness }, options);
+    const bonus = novel.has(p) ? c.experimental.noveltyReward : 0;
+    return (
+      proposerFinalReward({ parsed: true, valid: true, solveRate: solveRate(r), closeness }, options) + bonus
+    );
   });
   const solver = attempts.map((a) => a.completions.map((_, k) => solverRewardOf(c, a, k)));
   return { proposer, solver };

@@ -213,3 +213,41 @@ test('a proposer that copies its references is rejected as copy, naming the prog
     assert.match(lines.find((s) => s.reason === 'copy')?.detail ?? '', /repeats reference 1 of its prompt/);
   }
 });
+
+test('experimental.noveltyReward: a valid program with a skeleton new to the buffers earns the bonus', async () => {
+  const propose = (program: string, input: string) =>
+    `\`\`\`python\n${program}\n\`\`\`\n\`\`\`input\n${input}\n\`\`\`</answer>`;
+  for (const bonus of [0, 0.25]) {
+    const c: SelfPlayConfig = merge(config, { experimental: { noveltyReward: bonus } });
+    const policy = scriptedPolicy([
+      [
+        [propose('def f(a):\n    return a * 3', '2')], // a near-copy of the buffer's a * 2
+        [propose('def f(b):\n    return len(b)', "'abc'")], // a new skeleton
+        [propose('def f(a):\n    return a * 5', '2')], // the first one's skeleton again
+      ],
+      // Every rollout and solver answer is wrong: learnability 0 everywhere.
+      Array.from({ length: 5 }, () => ['0</answer>', '0</answer>']),
+    ]);
+    const buffers = {
+      deduction: TaskBuffer.open(join(dir, `novelty-${bonus}.jsonl`), 'deduction', 'python'),
+    } as Record<TaskType, TaskBuffer>;
+    buffers.deduction.add(
+      { type: 'deduction', lang: 'python', program: 'def f(a):\n    return a * 2', input: '1', output: '2' },
+      0,
+    );
+    const env = {
+      config: c,
+      settings: rolloutSettingsOf(c),
+      policy,
+      executor,
+      buffers,
+      forms: new ProgramForms(executor),
+    };
+    const r = await runIteration(env, { iteration: 1, rng: new Rng(9), elapsedS: 0 });
+    assert.deepEqual(
+      r.proposals.map((p) => p.verdict?.kind),
+      ['valid', 'valid', 'valid'],
+    );
+    assert.deepEqual(r.rewards.proposer, [0, bonus, 0]);
+  }
+});

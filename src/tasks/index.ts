@@ -28,8 +28,9 @@
 // dataset.ts    readTaskFile / writeTaskFile (the eval/README.md format), toTaskRecord / fromTaskRecord,
 //               parseTaskRecord, TaskRecordSchema
 // normalize.ts  normalizeProgram, normalizeInput, taskKey (deduplication keys)
-// programs.ts   ProgramForms (normal forms of programs from the executor, remembered), distinctShare,
-//               recentDistinctShare (the diversity figures)
+// programs.ts   ProgramForms (normal forms of programs from the executor, remembered), skeletonOf (a form
+//               up to its constants), distinctCount / distinctShare / recentDistinctShare / programDiversity
+//               (the diversity figures)
 //
 // The RL side (TRR++ advantages, the policy-gradient objective and TrainBatch packing) is in src/rl.
 export * from './answer-format.js';

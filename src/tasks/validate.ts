@@ -12,7 +12,8 @@
 // whose program alone repeats one (in normal form, programs.ts: the same program up to comments, layout
 // and the names of its variables) is a 'copy': of one of the references its prompt showed, of a known
 // task, or of a program accepted earlier in the batch. The proposers of both runs from a pretrained base
-// collapsed onto one program that way, a new input each time (docs/results.md). Neither is run.
+// collapsed onto one program that way, a new input each time (docs/results.md). Duplicates and copies are
+// not run.
 //
 // Optionally (`probes`), a deduction or abduction program is also run on the inputs of other proposals of
 // the batch; when every probe that runs gives the same output as the program's own input, the program
@@ -198,7 +199,7 @@ async function findCopies(
       const f = all[n];
       const refForms = all.slice(at, at + m.refs.length);
       at += m.refs.length;
-      if (f === undefined) continue; // does not parse: the executor's check says why
+      if (f === undefined) continue; // no form (it does not parse, or the request failed): not compared
       forms[m.i] = f;
       const k = refForms.indexOf(f);
       const task = knownForms.get(f);

@@ -4,8 +4,7 @@
 //
 // The default Python corpus is the standard library the Pyodide npm package ships as
 // python_stdlib.zip (about 560 .py files, 9.6 MB): already installed, so nothing is downloaded. The zip
-// is read with a small central-directory reader and Node's raw-deflate inflater (methods 0 and 8, no
-// zip64, no encryption: all a zip of source files needs), each entry's size and CRC-32 checked.
+// is read with the project's zip reader (util/zip.ts), each entry's size and CRC-32 checked.
 //
 // Token stream: every document is <|bos|>, its bytes (the byte-level tokenizer: one token per byte,
 // no special strings recognised inside source text), <|eos|>, and documents follow each other in path
@@ -14,7 +13,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, sep } from 'node:path';
-import { crc32, inflateRawSync } from 'node:zlib';
+import { readZipDirectory, readZipEntry } from '../util/zip.js';
 import { BYTE_TOKENS, SPECIAL_ID } from './vocab.js';
 
 export interface CorpusDocument {
@@ -39,59 +38,11 @@ function hasCorpusExtension(path: string, extensions: readonly string[]): boolea
   return extensions.some((e) => path.endsWith(e)) && !path.endsWith('.d.ts');
 }
 
-/**
- * Every file entry of a zip archive whose name `accept` takes, decompressed. Reads the end-of-central-
- * directory record, then each central-directory entry's local header and data.
- */
+/** Every file entry of a zip archive whose name `accept` takes, decompressed and checked. */
 export function readZipDocuments(file: string, accept: (name: string) => boolean): CorpusDocument[] {
-  const buf = readFileSync(file);
-  const fail = (why: string): never => {
-    throw new Error(`${file}: ${why}`);
-  };
-  // The end record is 22 bytes plus a comment of at most 65535.
-  let eocd = -1;
-  for (let i = buf.length - 22; i >= Math.max(0, buf.length - 22 - 0xffff); i--) {
-    if (buf.readUInt32LE(i) === 0x06054b50) {
-      eocd = i;
-      break;
-    }
-  }
-  if (eocd < 0) fail('not a zip archive (no end of central directory)');
-  const entries = buf.readUInt16LE(eocd + 10);
-  let at = buf.readUInt32LE(eocd + 16);
-  if (entries === 0xffff || at === 0xffffffff) fail('zip64 archives are not supported');
-  const docs: CorpusDocument[] = [];
-  for (let k = 0; k < entries; k++) {
-    if (at + 46 > buf.length || buf.readUInt32LE(at) !== 0x02014b50) fail('corrupt central directory');
-    const flags = buf.readUInt16LE(at + 8);
-    const method = buf.readUInt16LE(at + 10);
-    const crc = buf.readUInt32LE(at + 16);
-    const packed = buf.readUInt32LE(at + 20);
-    const size = buf.readUInt32LE(at + 24);
-    const nameLen = buf.readUInt16LE(at + 28);
-    const extraLen = buf.readUInt16LE(at + 30);
-    const commentLen = buf.readUInt16LE(at + 32);
-    const local = buf.readUInt32LE(at + 42);
-    const name = buf.subarray(at + 46, at + 46 + nameLen).toString('utf8');
-    at += 46 + nameLen + extraLen + commentLen;
-    if (name.endsWith('/') || !accept(name)) continue;
-    if (flags & 1) fail(`${name} is encrypted`);
-    if (local + 30 > buf.length || buf.readUInt32LE(local) !== 0x04034b50) fail(`${name}: bad local header`);
-    const start = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
-    const raw = buf.subarray(start, start + packed);
-    let bytes: Uint8Array;
-    if (method === 0) bytes = Uint8Array.from(raw);
-    else if (method === 8) {
-      try {
-        bytes = new Uint8Array(inflateRawSync(raw));
-      } catch (e) {
-        return fail(`${name}: ${(e as Error).message}`);
-      }
-    } else return fail(`${name}: compression method ${method} is not supported (only stored and deflate)`);
-    if (bytes.length !== size || crc32(bytes) !== crc) fail(`${name}: size or CRC-32 mismatch`);
-    docs.push({ path: name, bytes });
-  }
-  return docs;
+  return readZipDirectory(file)
+    .filter((e) => !e.name.endsWith('/') && accept(e.name))
+    .map((e) => ({ path: e.name, bytes: readZipEntry(file, e) }));
 }
 
 /** Every file under `dir` (recursively, symlinks not followed) whose relative path `accept` takes. */

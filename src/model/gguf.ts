@@ -7,6 +7,7 @@
 // A tensor's extents are ggml's: ne[0] is the fastest-varying dimension, so the row-major shape is the list
 // reversed (a [out, in] weight has ne = [in, out]).
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { readFileRange } from '../util/file-range.js';
 
 /** ggml tensor types a GGUF may hold: block size in weights and bytes per block. */
 export const GGML_TYPES = {
@@ -271,19 +272,7 @@ export function readGguf(path: string): GgufFile {
 export function readTensorBytes(file: GgufFile, name: string): Uint8Array {
   const t = file.tensors.get(name);
   if (!t) throw new Error(`${file.path}: no tensor ${name}`);
-  const out = new Uint8Array(t.bytes);
-  const fd = openSync(file.path, 'r');
-  try {
-    let done = 0;
-    while (done < t.bytes) {
-      const n = readSync(fd, out, done, t.bytes - done, t.offset + done);
-      if (n === 0) throw new Error(`${file.path}: short read of tensor ${name}`);
-      done += n;
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return out;
+  return readFileRange(file.path, t.offset, t.bytes, `tensor ${name}`);
 }
 
 /** A metadata value of the expected kind, or an error that names the key. */

@@ -15,6 +15,13 @@ export interface SamplingParams {
 export interface GenerateRequest extends SamplingParams {
   prompt: string;
   /**
+   * The prompt as the model's token ids, from a client that tokenized it itself (`azr serve` takes them
+   * as the OpenAI API allows): the policy uses them exactly as given, adding nothing (no BOS) and
+   * tokenizing nothing, and `prompt` is not read. Only policies with `vocabSize` take them, and the
+   * caller has checked every id against it.
+   */
+  promptTokenIds?: readonly number[];
+  /**
    * The answer's decoding constraint, which a policy that can constrain decoding applies (the built-in
    * one, through src/grammar/). Others ignore it; the environment parses and scores the text either way.
    */
@@ -77,6 +84,11 @@ export interface UpdateStats {
 export interface Policy {
   /** Results in request order; each holds `n` completions. */
   generate(requests: readonly GenerateRequest[]): Promise<Completion[][]>;
+  /**
+   * Present on policies that take token-id prompts (GenerateRequest.promptTokenIds): how many token ids
+   * the model has, so a prompt's ids must lie in [0, vocabSize).
+   */
+  readonly vocabSize?: number;
   /** Present only on trainable policies: one policy-gradient step over the samples. */
   update?(samples: readonly TrainingSample[]): Promise<UpdateStats>;
   /** Present only on policies with weights of their own: write a checkpoint into `dir`. */

@@ -42,10 +42,20 @@ const sampling = {
     .nullish(),
 };
 
+/**
+ * A prompt as the model's token ids. Any JSON numbers pass here: the server checks each against the
+ * served model's vocabulary, which this schema does not know, and names a bad one.
+ */
+const tokenIds = z.array(z.number()).min(1);
+
 export const CompletionRequest = z
   .object({
     ...sampling,
-    prompt: z.union([z.string(), z.array(z.string()).min(1).max(64)]),
+    /** Text, a list of texts, token ids, or a list of token-id lists (OpenAI's four forms). */
+    prompt: z.union(
+      [z.string(), z.array(z.string()).min(1).max(64), tokenIds, z.array(tokenIds).min(1).max(64)],
+      { error: 'must be a string, a list of strings, a list of token ids, or a list of such lists' },
+    ),
     /** Absent: 16 (OpenAI's and vLLM's default), or less when the prompt leaves less room in the context. */
     max_tokens: z.number().int().min(1).nullish(),
     /** The legacy API: how many top alternatives per token; we return the sampled token's log-prob only. */
@@ -81,6 +91,7 @@ export const ChatRequest = z
   .strict();
 
 export type ChatMessageBody = z.infer<typeof ChatMessageSchema>;
+export type CompletionPrompt = z.infer<typeof CompletionRequest>['prompt'];
 
 /** The first problem of a failed parse as one line, with the field it is about. */
 export function describeIssue(error: z.ZodError): { message: string; param: string | null } {

@@ -2,9 +2,9 @@
 // policy, `azr generate`, or any OpenAI SDK) talks to the built-in model and to vLLM alike.
 //
 //   GET  /v1/models             the one model served
-//   POST /v1/completions        prompt (or a list of prompts), n, temperature, top_p, max_tokens, stop,
-//                               logprobs (k: the sampled token's and the k most likely), seed,
-//                               stream, truncate_prompt_tokens
+//   POST /v1/completions        prompt (text, token ids, or a list of either), n, temperature, top_p,
+//                               max_tokens, stop, logprobs (k: the sampled token's and the k most
+//                               likely), seed, stream, truncate_prompt_tokens
 //   POST /v1/chat/completions   messages rendered with chat-template.ts, the same sampling fields,
 //                               logprobs (boolean) and top_logprobs, stream (server-sent events)
 //
@@ -21,6 +21,13 @@
 // extra parameter `truncate_prompt_tokens` (k >= 1, at most the context) is the opt-in to keeping only
 // the last k prompt tokens; `usage.prompt_tokens` counts the tokens actually used.
 //
+// A prompt of token ids (RL clients send them to skip a second tokenization) goes to the policy as it is,
+// nothing added, as vLLM does; it needs a policy that takes ids (Policy.vocabSize), and each id must lie
+// in [0, vocabSize) or the request is refused with 400 (code invalid_token_id) naming the first bad one.
+//
+// A request body over maxBodyBytes gets 413; the rest of the body is read and dropped, so the client
+// receives the answer and the connection stays usable.
+//
 // Requests that arrive while the policy is generating are gathered into its next generate call (one
 // batch for the model, however many clients). Streaming sends the completion in pieces once it is
 // generated: the Policy interface returns whole completions.
@@ -36,7 +43,13 @@ import type { z } from 'zod';
 import type { Completion, GenerateRequest, Policy } from '../policy/types.js';
 import type { AnswerConstraint } from '../tasks/answer-format.js';
 import { renderChat } from './chat-template.js';
-import { ChatRequest, CompletionRequest, describeIssue } from './schemas.js';
+import {
+  type ChatMessageBody,
+  ChatRequest,
+  type CompletionPrompt,
+  CompletionRequest,
+  describeIssue,
+} from './schemas.js';
 
 export interface ServeOptions {
   /** The name clients must send as `model` (default 'azr'). */
@@ -54,6 +67,12 @@ export interface ServeOptions {
   countPromptTokens?: (prompt: string) => number;
   /** Default max_tokens of chat requests, which may leave it out (default 256). */
   chatMaxTokens?: number;
+  /**
+   * How chat messages become the prompt text (default chat-template.ts's transcript of the reference
+   * prompts, for the built-in model; a pretrained model's own chat template for it). A conversation that
+   * ends with an assistant message is continued.
+   */
+  renderChat?: (messages: readonly ChatMessageBody[]) => string;
   /**
    * The model's context length in tokens. When given (with countPromptTokens), prompt + max_tokens must
    * fit it or the request is refused with 400, as vLLM does; see the top of the file. Without it nothing
@@ -123,20 +142,42 @@ class Batcher {
   }
 }
 
+/**
+ * The request body as text, refused with 413 once it is over `max` bytes: at once when its
+ * Content-Length says so, else when the count passes it. The rest is read and dropped, not cut off:
+ * closing a socket with unread data resets it, and the client would lose the 413.
+ */
 function readBody(req: IncomingMessage, max: number): Promise<string> {
+  const tooLarge = () =>
+    new HttpError(
+      413,
+      `The request body is over this server's limit of ${max} bytes`,
+      'invalid_request_error',
+      null,
+      'request_too_large',
+    );
+  if (Number(req.headers['content-length']) > max) {
+    req.resume();
+    return Promise.reject(tooLarge());
+  }
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let size = 0;
+    let over = false;
     req.on('data', (c: Buffer) => {
+      if (over) return;
       size += c.length;
       if (size > max) {
-        reject(new HttpError(413, `request body over ${max} bytes`));
-        req.destroy();
+        over = true;
+        chunks = [];
+        reject(tooLarge());
         return;
       }
       chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => {
+      if (!over) resolve(Buffer.concat(chunks).toString('utf8'));
+    });
     req.on('error', reject);
   });
 }
@@ -202,9 +243,12 @@ function pieces(text: string, size = 16): string[] {
 /** Completions' max_tokens when the request leaves it out (OpenAI's and vLLM's default). */
 const COMPLETIONS_MAX_TOKENS = 16;
 
+/** One prompt of a request: text, or the model's token ids (completions only). */
+type PromptInput = string | readonly number[];
+
 /** One prompt ready for the policy: its token budget and the prompt tokens it uses. */
 interface Fitted {
-  prompt: string;
+  prompt: PromptInput;
   /** Prompt tokens the model sees (after truncate_prompt_tokens). */
   promptTokens: number;
   maxTokens: number;
@@ -256,7 +300,7 @@ export function createServer(policy: Policy, opts: ServeOptions = {}): ServeHand
    * `what` names the prompt in messages ('prompt' or 'messages') and is the error's param.
    */
   function fit(
-    prompts: readonly string[],
+    prompts: readonly PromptInput[],
     requested: number | null | undefined,
     fallback: number,
     truncate: number | null | undefined,
@@ -271,7 +315,7 @@ export function createServer(policy: Policy, opts: ServeOptions = {}): ServeHand
         'truncate_prompt_tokens',
       );
     return prompts.map((prompt) => {
-      const count = countPrompt(prompt);
+      const count = typeof prompt === 'string' ? countPrompt(prompt) : prompt.length;
       const used = truncate == null ? count : Math.min(count, truncate);
       if (context === undefined) return { prompt, promptTokens: used, maxTokens: requested ?? fallback };
       const tooLong = (message: string) =>
@@ -293,6 +337,39 @@ export function createServer(policy: Policy, opts: ServeOptions = {}): ServeHand
         );
       return { prompt, promptTokens: used, maxTokens: requested };
     });
+  }
+
+  /**
+   * A completions request's prompts, one entry each. Token ids are checked against the policy's
+   * vocabulary: the first bad id is refused with 400, its position in the request as the param.
+   */
+  function promptsOf(prompt: CompletionPrompt): PromptInput[] {
+    if (typeof prompt === 'string') return [prompt];
+    const texts = prompt.filter((p) => typeof p === 'string');
+    if (texts.length === prompt.length) return texts;
+    const one = typeof prompt[0] === 'number';
+    const lists = (one ? [prompt] : prompt) as number[][];
+    const vocab = policy.vocabSize;
+    if (vocab === undefined)
+      throw new HttpError(
+        400,
+        "This server's model takes text prompts only, not token ids",
+        'invalid_request_error',
+        'prompt',
+      );
+    lists.forEach((ids, p) => {
+      const k = ids.findIndex((id) => !(Number.isInteger(id) && id >= 0 && id < vocab));
+      if (k < 0) return;
+      const at = one ? `prompt.${k}` : `prompt.${p}.${k}`;
+      throw new HttpError(
+        400,
+        `${at}: token id ${ids[k]} is not in the model's vocabulary (ids 0 to ${vocab - 1})`,
+        'invalid_request_error',
+        at,
+        'invalid_token_id',
+      );
+    });
+    return lists;
   }
 
   const usageOf = (fitted: readonly Fitted[], completions: Completion[][]) => {
@@ -318,13 +395,14 @@ export function createServer(policy: Policy, opts: ServeOptions = {}): ServeHand
     const seed = b.seed ?? randomInt(0, 2 ** 31 - 1);
     return fitted.map(({ prompt, maxTokens }) => {
       const r: GenerateRequest = {
-        prompt,
+        prompt: typeof prompt === 'string' ? prompt : '',
         n: b.n,
         temperature: b.temperature,
         topP: b.top_p,
         maxTokens,
         seed,
       };
+      if (typeof prompt !== 'string') r.promptTokenIds = prompt;
       if (b.stop.length) r.stop = b.stop;
       if (b.truncate_prompt_tokens != null) r.truncatePromptTokens = b.truncate_prompt_tokens;
       if (topLogprobs > 0) r.topLogprobs = topLogprobs;
@@ -346,7 +424,7 @@ export function createServer(policy: Policy, opts: ServeOptions = {}): ServeHand
     const b = parse(CompletionRequest, text);
     if (b.best_of != null && b.best_of !== b.n)
       throw new HttpError(400, 'best_of other than n is not supported', 'invalid_request_error', 'best_of');
-    const prompts = typeof b.prompt === 'string' ? [b.prompt] : b.prompt;
+    const prompts = promptsOf(b.prompt);
     const fitted = fit(prompts, b.max_tokens, COMPLETIONS_MAX_TOKENS, b.truncate_prompt_tokens, 'prompt');
     const out = await batcher.generate(requestsFor(fitted, b, b.logprobs ?? 0));
     const id = `cmpl-${randomUUID()}`;
@@ -404,7 +482,7 @@ export function createServer(policy: Policy, opts: ServeOptions = {}): ServeHand
         'top_logprobs',
       );
     }
-    const prompt = renderChat(b.messages);
+    const prompt = (opts.renderChat ?? renderChat)(b.messages);
     const fitted = fit(
       [prompt],
       b.max_completion_tokens ?? b.max_tokens,

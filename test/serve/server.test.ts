@@ -67,6 +67,18 @@ test('invalid requests get 400 with an OpenAI-style error naming the field', asy
     [{ model: 'tiny', prompt: 'a', top_k: 5 }, /^Unrecognized request argument supplied: top_k$/, 'top_k'],
     [{ model: 'tiny', prompt: 'a', logit_bias: { '5': 100 } }, /logit_bias/, 'logit_bias'],
     [{ model: 'tiny', prompt: 'a', suffix: 'x' }, /suffix/, 'suffix'],
+    [
+      { model: 'tiny', prompt: [] },
+      /^prompt: must be a string, a list of strings, a list of token ids/,
+      'prompt',
+    ],
+    [{ model: 'tiny', prompt: ['a', 1] }, /^prompt: must be/, 'prompt'],
+    [{ model: 'tiny', prompt: [[1, 2], []] }, /^prompt\.1: /, 'prompt.1'],
+    [
+      { model: 'tiny', prompt: [1, model.vocabSize] },
+      new RegExp(`^prompt\\.1: token id ${model.vocabSize} is not in the model's vocabulary`),
+      'prompt.1',
+    ],
   ];
   for (const [body, message, param] of cases) {
     const r = await post('/completions', body);
@@ -290,6 +302,71 @@ test('logprobs name each token by its own bytes and offset it in characters of t
       ],
     );
     assert.equal(Buffer.from(entries.flatMap((e) => e.bytes)).toString('utf8'), text);
+  } finally {
+    await s.handle.close();
+  }
+});
+
+test('token-id prompts meet the context as text does: refused when too long, or cut to the last k ids', async () => {
+  const context = model.engine.config.contextLength;
+  const ids = Array.from({ length: context - 4 }, (_, i) => 32 + (i % 90));
+  const over = await post('/completions', { model: 'tiny', prompt: ids, max_tokens: 5 });
+  assert.equal(over.status, 400);
+  assert.equal((over.json.error as { code: string }).code, 'context_length_exceeded');
+  assert.match(
+    (over.json.error as { message: string }).message,
+    new RegExp(`you requested ${context + 1} tokens \\(${context - 4} in the prompt, 5 in the completion\\)`),
+  );
+  const cut = await post('/completions', {
+    model: 'tiny',
+    prompt: ids,
+    max_tokens: 5,
+    truncate_prompt_tokens: 6,
+    seed: 9,
+    logprobs: 0,
+  });
+  assert.equal(cut.status, 200, JSON.stringify(cut.json));
+  assert.equal((cut.json.usage as { prompt_tokens: number }).prompt_tokens, 6);
+  const want = (
+    await model.generate([
+      { prompt: '', promptTokenIds: ids.slice(-6), n: 1, temperature: 1, topP: 1, maxTokens: 5, seed: 9 },
+    ])
+  )[0]?.[0];
+  const [c] = cut.json.choices as Choice[];
+  assert.ok(c?.logprobs && want);
+  assert.equal(c.text, want.text);
+  assert.deepEqual(c.logprobs.token_logprobs, want.logprobs);
+});
+
+test('a policy that takes only text refuses token-id prompts with a 400, and still answers text', async () => {
+  const textOnly: Policy = {
+    generate: async (rs) => rs.map((r) => [{ text: `echo ${r.prompt}`, finishReason: 'stop' as const }]),
+    close: async () => {},
+  };
+  const s = await serve(textOnly, 'text-only');
+  try {
+    const ask = (prompt: unknown) =>
+      fetch(`${s.url}/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'text-only', prompt }),
+      }).then(async (r) => ({ status: r.status, json: (await r.json()) as Record<string, unknown> }));
+    for (const prompt of [
+      [1, 2],
+      [[1], [2]],
+    ]) {
+      const r = await ask(prompt);
+      assert.equal(r.status, 400);
+      assert.deepEqual(r.json.error, {
+        message: "This server's model takes text prompts only, not token ids",
+        type: 'invalid_request_error',
+        param: 'prompt',
+        code: null,
+      });
+    }
+    const text = await ask('hi');
+    assert.equal(text.status, 200);
+    assert.equal((text.json.choices as Choice[])[0]?.text, 'echo hi');
   } finally {
     await s.handle.close();
   }

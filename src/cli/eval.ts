@@ -131,6 +131,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
       samples,
       passAt,
       ...(langs ? { langs } : {}),
+      onProgress: progressLine('azr eval', 'tasks answered'),
     };
     const r = await evaluateTasks(policy, executor, records, opts);
     const pct = (x: number) => `${(100 * x).toFixed(1)}%`.padStart(7);
@@ -173,4 +174,15 @@ export async function evalCommand(argv: string[]): Promise<number> {
     await executor.close();
     await policy.close();
   }
+}
+
+/** A progress reporter for stderr: one line per step, with the elapsed time (a log file keeps them all). */
+function progressLine(who: string, what: string): (done: number, total: number) => void {
+  const start = Date.now();
+  return (done, total) => {
+    const s = Math.round((Date.now() - start) / 1000);
+    process.stderr.write(
+      `${who}: ${done}/${total} ${what} (${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s)\n`,
+    );
+  };
 }

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { pullableModel } from '../model/pullable-models.js';
+import { pullableModel, pulledModelFiles } from '../model/pullable-models.js';
 import { isPretrainedModel, resolveModel } from '../model/resolve-model.js';
 import { type ConfigOverrides, readRunConfig, resolveConfig, type SelfPlayConfig } from '../run/config.js';
 import type { TrainInvocation } from '../selfplay/train.js';
@@ -217,5 +217,18 @@ export async function trainCommand(argv: string[]): Promise<number> {
     process.stderr.write(`azr train: ${(e as Error).message}\n${e instanceof UsageError ? trainUsage : ''}`);
     return 2;
   }
+  if (!invocation.resume) process.stderr.write(builtinModelHint(invocation.config));
   return runTraining(invocation);
+}
+
+/**
+ * A fresh run of the built-in model from random weights says where the real models are: docs/results.md
+ * shows that this 2M-parameter model cannot learn to reason, and a newcomer's first run is this one.
+ */
+export function builtinModelHint(config: SelfPlayConfig): string {
+  if (config.model.init !== null || config.backend.kind !== 'builtin') return '';
+  const pulled = existsSync(pulledModelFiles('smollm2-135m').gguf);
+  return pulled
+    ? 'azr train: the built-in model from random weights; smollm2-135m is pulled: npx azr train --preset smollm2 trains it\n'
+    : 'azr train: the built-in model from random weights (it cannot learn to reason: docs/results.md). A pretrained one: npx azr pull smollm2-135m, then npx azr train --preset smollm2\n';
 }

@@ -49,7 +49,15 @@ export interface EvalOptions {
   seed?: number;
   /** Report the unbiased pass@k for these k (each at most `samples`; src/eval/pass-at-k.ts). */
   passAt?: readonly number[];
+  /**
+   * Called as tasks get their answers (tasks answered, of all). With it, tasks are sampled in chunks of
+   * PROGRESS_CHUNK, so a real model's long evaluation shows progress; without it, in one call.
+   */
+  onProgress?: (answered: number, total: number) => void;
 }
+
+/** Tasks per generate call when progress is reported: a few of the engine's decode batches. */
+const PROGRESS_CHUNK = 32;
 
 /** Per task type, and the mean over the types present. */
 export type TypeScores = Record<TaskType, number> & { mean: number };
@@ -98,7 +106,11 @@ export async function evaluateTasks(
         `pass@k: k must be a whole number from 1 to the samples per task (${perTask}), got ${k}`,
       );
   const attempts = tasks.map((t, i) => planAttempt(settings, t, perTask, (opts.seed ?? 0) + i));
-  await sampleAttempts(policy, settings, attempts);
+  const chunk = opts.onProgress ? PROGRESS_CHUNK : attempts.length;
+  for (let i = 0; i < attempts.length; i += chunk) {
+    await sampleAttempts(policy, settings, attempts.slice(i, i + chunk));
+    opts.onProgress?.(Math.min(i + chunk, attempts.length), attempts.length);
+  }
   await verifyAttempts(executor, attempts);
   const correct = attempts.map(solveRate);
   const parsed = attempts.map((a) => {

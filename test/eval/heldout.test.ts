@@ -132,3 +132,41 @@ test('pass@k per task type: the unbiased estimator over each task’s samples', 
     /pass@k: k must be a whole number from 1 to the samples per task \(4\)/,
   );
 });
+
+test('with a progress callback, tasks are answered in chunks and every chunk is reported, with the same scores', async () => {
+  // The scripted answers follow the order requests arrive in, across calls.
+  let next = 0;
+  const calls: number[] = [];
+  const policy: Policy = {
+    async generate(reqs) {
+      calls.push(reqs.length);
+      return reqs.map((q) => {
+        const r = heldout[next++] as TaskRecord;
+        return Array.from(
+          { length: q.n },
+          (): Completion => ({ text: rightAnswer(r), finishReason: 'stop' }),
+        );
+      });
+    },
+    async close() {},
+  };
+  const seen: [number, number][] = [];
+  const r = await evaluateTasks(policy, executor, heldout, {
+    ...opts,
+    onProgress: (done, total) => seen.push([done, total]),
+  });
+  assert.equal(r.mean, 1);
+  assert.ok(calls.length > 1, `${calls.length} calls`);
+  assert.equal(
+    calls.reduce((a, b) => a + b, 0),
+    heldout.length,
+  );
+  assert.deepEqual(
+    seen.map(([, t]) => t),
+    calls.map(() => heldout.length),
+  );
+  assert.deepEqual(
+    seen.map(([d]) => d),
+    calls.map((_, i) => calls.slice(0, i + 1).reduce((a, b) => a + b, 0)),
+  );
+});

@@ -4,13 +4,14 @@ import type { TaskRecord } from '../tasks/dataset.js';
 import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
 
 export const tasksUsage = `usage: azr tasks RUN_DIR [--type deduction|abduction|induction] [--last N] [--export FILE]
-       azr tasks RUN_DIR --diversity [--type T] [--last N]
+       azr tasks RUN_DIR --diversity [--type T] [--last N] [--through ITERATION]
 
   Lists the verified tasks in the run's buffers (newest last); --export writes them as a JSONL dataset in
   the eval/README.md format (with the iteration that made each task).
   --diversity: over the last N tasks the run proposed of each type (default 1000; the seed not counted),
   the share of distinct programs (comments, layout and variable names aside), the share of distinct
   skeletons (constants aside too: near-copies share one), and the most repeated programs.
+  --through: only the tasks made up to that iteration (to compare runs at equal iteration counts).
 `;
 
 export async function tasksCommand(argv: string[]): Promise<number> {
@@ -21,6 +22,7 @@ export async function tasksCommand(argv: string[]): Promise<number> {
   let dir: string;
   let values: Record<string, unknown>;
   let last: number;
+  let through: number | undefined;
   try {
     const p = parseFlags(
       argv,
@@ -29,6 +31,7 @@ export async function tasksCommand(argv: string[]): Promise<number> {
         last: { type: 'string' },
         export: { type: 'string' },
         diversity: { type: 'boolean' },
+        through: { type: 'string' },
       },
       true,
     );
@@ -39,6 +42,7 @@ export async function tasksCommand(argv: string[]): Promise<number> {
     if (type !== undefined && !['deduction', 'abduction', 'induction'].includes(type))
       throw new UsageError(`unknown --type ${type}`);
     last = intFlag(values, 'last', 1) ?? (values.diversity ? 1000 : 10);
+    through = intFlag(values, 'through', 1);
     if (values.diversity && values.export !== undefined)
       throw new UsageError('--diversity and --export do not go together');
   } catch (e) {
@@ -51,9 +55,9 @@ export async function tasksCommand(argv: string[]): Promise<number> {
   const types = (
     stringFlag(values, 'type') ? [stringFlag(values, 'type')] : ['deduction', 'abduction', 'induction']
   ) as string[];
-  const records = types.flatMap((t) =>
-    existsSync(run.bufferPath(t)) ? readTaskFile(run.bufferPath(t)) : [],
-  );
+  const records = types
+    .flatMap((t) => (existsSync(run.bufferPath(t)) ? readTaskFile(run.bufferPath(t)) : []))
+    .filter((r) => through === undefined || (r.iteration ?? 0) <= through);
   if (records.length === 0) {
     process.stderr.write(`azr tasks: no task buffers in ${dir}; is it a run directory?\n`);
     return 2;

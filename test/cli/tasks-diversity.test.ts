@@ -55,7 +55,13 @@ test('azr tasks --diversity counts programs up to names and skeletons up to cons
         'distinct programs 0.667 (4), distinct skeletons 0.500 (3)\n' +
         '     3 x "def f(a):\\n    return a[::-1]"\n',
     );
-    const two = await run([dir, '--diversity', '--type', 'deduction', '--last', '2']);
+    // A later iteration's task counts unless --through leaves it out.
+    buffer.addAll([task('def f(a):\n    return a + 1', '1')], 5);
+    const all = await run([dir, '--diversity', '--type', 'deduction']);
+    assert.match(all.out, /the last 7 proposed tasks \(iterations 4-5\)/);
+    const upTo4 = await run([dir, '--diversity', '--type', 'deduction', '--through', '4']);
+    assert.equal(upTo4.out.slice(upTo4.out.indexOf('== ')), r.out);
+    const two = await run([dir, '--diversity', '--type', 'deduction', '--last', '2', '--through', '4']);
     assert.match(
       two.out,
       /the last 2 proposed tasks[\s\S]*distinct programs 1\.000 \(2\), distinct skeletons 1\.000 \(2\)/,

@@ -25,7 +25,7 @@ import {
   type ProposalToValidate,
   parseProposal,
   parseSolution,
-  proposerPrompt,
+  proposerPromptShowing,
   type Role,
   solverPrompt,
   type Task,
@@ -179,7 +179,7 @@ export function planProposals(
       const refs =
         type === 'induction' ? [rng.pick(pool)] : Array.from({ length: s.references }, () => rng.pick(pool));
       const subject = type === 'induction' ? refs[0] : undefined;
-      const prompt = proposerPrompt(type, s.lang, refs, {
+      const { prompt, shown } = proposerPromptShowing(type, s.lang, refs, {
         style: s.format.style,
         inductionInputs: s.format.inductionInputs,
         ...(maxChars !== undefined ? { maxChars } : {}),
@@ -190,7 +190,7 @@ export function planProposals(
         request: requestFor(s, type, 'proposer', s.lang, prompt, 1, rng.seed(), subject?.program),
       };
       if (subject) slot.subject = subject;
-      else slot.references = refs;
+      else slot.references = shown;
       slots.push(slot);
     }
   }

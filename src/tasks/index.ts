@@ -4,6 +4,7 @@
 // types.ts      TaskType, Role, GroupKey + groupKey(type, role), Task (program, input, output; induction:
 //               message, shown and hidden IOPairs), PromptStyle ('compact' | 'reference')
 // prompts.ts    proposerPrompt(type, lang, references, { style, maxBytes?, maxChars?, inductionInputs? })
+//               proposerPromptShowing(...) -> { prompt, shown }: also the references that fit the budget
 //               solverPrompt(task, { style }); fitReferences (greedy byte budget); fence(tag, text)
 // parse.ts      parseProposal(type, lang, text, style, maxInputs) -> { ok, proposal } | { ok: false, reason }
 //               parseSolution(type, lang, text, style) -> { ok, answer } | { ok: false, reason }

@@ -102,7 +102,7 @@ test('python: the form is the same program, parsed and never run', async () => {
   );
   assert.equal(
     await form('python', 'x = 1 / 0\ndef f(a):\n    return a'),
-    'v0 = 1 / 0\ndef f(v1):\n    return v1',
+    'v0 = 1 / 0\n\ndef f(v1):\n    return v1',
   );
   assert.match(await form('python', 'import os\ndef f(a):\n    return os.getcwd()'), /^import os\n/);
   const bad = await ex.normalize('python', 'def f(a) return a');

@@ -106,12 +106,30 @@ const PLOTS = [
   },
   { id: 'valid', title: 'valid proposals', y: [0, 1], series: () => perType('validRate') },
   { id: 'duplicate', title: 'duplicate proposals', y: [0, 1], series: () => perType('duplicateRate') },
+  {
+    id: 'copy',
+    title: 'copied proposals (a program shown or known)',
+    y: [0, 1],
+    series: () => perType('copyRate'),
+  },
   { id: 'program-length', title: 'program length (chars)', series: () => perType('programChars') },
   {
     id: 'diversity',
     title: 'diversity (distinct programs / proposals)',
     y: [0, 1],
     series: () => perType('diversity'),
+  },
+  {
+    id: 'distinct',
+    title: 'distinct programs / valid proposals',
+    y: [0, 1],
+    series: () => perType('distinctShare'),
+  },
+  {
+    id: 'buffer-distinct',
+    title: 'distinct programs in the buffer (last 500)',
+    y: [0, 1],
+    series: () => perType('bufferDistinctShare'),
   },
   { id: 'buffer', title: 'buffer size (tasks)', series: () => perType('bufferSize') },
   {
@@ -376,7 +394,10 @@ function renderTasks(samples) {
         '</td><td class="' +
         (s.ok
           ? 'ok">' + (s.role === 'solver' ? 'correct' : 'valid')
-          : 'bad">' + esc(s.reason || (s.role === 'solver' ? 'wrong' : 'invalid'))) +
+          : 'bad"' +
+            (s.detail ? ' title="' + esc(s.detail) + '"' : '') +
+            '>' +
+            esc(s.reason || (s.role === 'solver' ? 'wrong' : 'invalid'))) +
         '</td></tr>'
       );
     })

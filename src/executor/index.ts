@@ -16,6 +16,7 @@ import {
   type InspectResult,
   LANGS,
   type Lang,
+  type NormalizeResult,
   type VerdictResult,
 } from './types.js';
 
@@ -40,6 +41,7 @@ const FIELDS: Record<ExecRequest['op'], readonly string[]> = {
   matches: ['program', 'input', 'expected'],
   equal: ['a', 'b'],
   inspect: ['program'],
+  normalize: ['program'],
 };
 
 /** What is wrong with a request's shape (it may come from a file or a network peer), or null. */
@@ -75,6 +77,7 @@ function oversize(req: ExecRequest, limits: ExecLimits): string | null {
     case 'equal':
       return over('value', req.a, limits.maxOutputChars) ?? over('value', req.b, limits.maxOutputChars);
     case 'inspect':
+    case 'normalize':
       return over('program', req.program, limits.maxProgramChars);
   }
 }
@@ -175,6 +178,7 @@ export async function createExecutor(opts: ExecutorOptions = {}): Promise<Execut
       one({ op: 'matches', lang, program, input, expected }) as Promise<VerdictResult>,
     equal: (lang, a, b) => one({ op: 'equal', lang, a, b }) as Promise<VerdictResult>,
     inspect: (lang, program) => one({ op: 'inspect', lang, program }) as Promise<InspectResult>,
+    normalize: (lang, program) => one({ op: 'normalize', lang, program }) as Promise<NormalizeResult>,
     batch,
     get executions() {
       let n = 0;

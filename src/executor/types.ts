@@ -72,6 +72,12 @@ export interface ProgramInfo {
 export type InspectResult = ({ ok: true } & ProgramInfo) | ExecFailure;
 
 /**
+ * A program's normal form: equal texts are the same program up to comments, layout, docstrings and the
+ * names of its own variables (Python: its `ast`, unparsed; JavaScript: the policy's scanner).
+ */
+export type NormalizeResult = { ok: true; program: string; timeMs: number } | ExecFailure;
+
+/**
  * One unit of work. Requests are batched: the pool ships many per message, which was measured about
  * 1.7x faster than one message per call.
  */
@@ -91,12 +97,14 @@ export type ExecRequest =
    */
   | { op: 'equal'; lang: Lang; a: string; b: string }
   /** Parse and read static facts; runs nothing. */
-  | { op: 'inspect'; lang: Lang; program: string };
+  | { op: 'inspect'; lang: Lang; program: string }
+  /** The program's normal form (NormalizeResult); parses, runs nothing. */
+  | { op: 'normalize'; lang: Lang; program: string };
 
 /** What `matches` and `equal` answer: a verdict, or the reason none could be reached. */
 export type VerdictResult = { ok: true; equal: boolean; timeMs: number } | ExecFailure;
 
-export type AnyExecResult = ExecResult | VerdictResult | InspectResult;
+export type AnyExecResult = ExecResult | VerdictResult | InspectResult | NormalizeResult;
 
 export interface Executor {
   run(lang: Lang, program: string, input: string): Promise<ExecResult>;
@@ -104,6 +112,7 @@ export interface Executor {
   matches(lang: Lang, program: string, input: string, expected: string): Promise<VerdictResult>;
   equal(lang: Lang, a: string, b: string): Promise<VerdictResult>;
   inspect(lang: Lang, program: string): Promise<InspectResult>;
+  normalize(lang: Lang, program: string): Promise<NormalizeResult>;
   /** Many requests at once; results in request order. Never rejects for a program's fault. */
   batch(requests: readonly ExecRequest[]): Promise<AnyExecResult[]>;
   /** Executions finished so far (for execs/s in the metrics). */

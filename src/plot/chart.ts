@@ -190,7 +190,8 @@ export function movingAverage(points: readonly [number, number][], k: number): [
 
 /**
  * The results panels: solve rate, valid proposals and proposer reward per task type (moving average over
- * `window` iterations, the raw values faint behind), and held-out accuracy where evaluations ran.
+ * `window` iterations, the raw values faint behind), held-out accuracy where evaluations ran, and the share
+ * of distinct programs among the valid proposals and in the buffer's last 500 tasks.
  */
 export function metricsPanels(
   records: readonly IterationMetrics[],
@@ -198,13 +199,15 @@ export function metricsPanels(
   finalEval?: FinalEval,
 ): Panel[] {
   const types = TASK_TYPES.filter((t) => records.some((m) => m.types[t]));
+  // Iterations without the figure (an older run's, or a distinct share with no valid proposal) are gaps.
   const per = (
-    f: (m: NonNullable<IterationMetrics['types'][(typeof TASK_TYPES)[number]]>) => number,
+    f: (m: NonNullable<IterationMetrics['types'][(typeof TASK_TYPES)[number]]>) => number | undefined,
   ): Series[] =>
     types.map((t) => {
       const raw = records.flatMap((m) => {
         const x = m.types[t];
-        return x ? [[m.iteration, f(x)] as [number, number]] : [];
+        const y = x ? f(x) : undefined;
+        return y !== undefined ? [[m.iteration, y] as [number, number]] : [];
       });
       return window > 1 ? { label: t, points: movingAverage(raw, window), raw } : { label: t, points: raw };
     });
@@ -223,6 +226,12 @@ export function metricsPanels(
     { title: `valid proposals${avg}`, series: per((x) => x.validRate), yRange: [0, 1] },
     { title: `proposer reward${avg}`, series: per((x) => x.proposerReward) },
     { title: 'held-out accuracy', series: heldout, yRange: [0, 1], markers: true },
+    { title: `distinct programs / valid${avg}`, series: per((x) => x.distinctShare), yRange: [0, 1] },
+    {
+      title: `distinct in buffer, last 500${avg}`,
+      series: per((x) => x.bufferDistinctShare),
+      yRange: [0, 1],
+    },
   ];
 }
 

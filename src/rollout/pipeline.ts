@@ -21,10 +21,11 @@ import {
   type AnswerFormat,
   answerConstraint,
   closenessBatch,
+  type ProgramForms,
   type ProposalToValidate,
   parseProposal,
   parseSolution,
-  proposerPrompt,
+  proposerPromptShowing,
   type Role,
   solverPrompt,
   type Task,
@@ -41,6 +42,14 @@ export interface SamplingSettings {
   solverMaxTokens: number;
 }
 
+/**
+ * What becomes of a deduction/abduction proposal whose program repeats one its prompt showed or one
+ * already known (src/tasks/validate.ts): 'invalid', rejected as `copy` and scored as an invalid proposal;
+ * 'unlearnable', rejected as `copy` and scored as a valid task no rollout solved; 'allowed', a task like
+ * any other (programs are not compared; runs made before the check existed).
+ */
+export type CopyTreatment = 'invalid' | 'unlearnable' | 'allowed';
+
 /** What a proposal must pass besides running deterministically (src/tasks/validate.ts). */
 export interface ValidationSettings {
   inputProbes: number;
@@ -48,6 +57,7 @@ export interface ValidationSettings {
   rejectIdentity: boolean;
   /** Reject a deduction/abduction program whose output text is longer; null: no bound. */
   maxOutputChars: number | null;
+  copies: CopyTreatment;
 }
 
 /** Everything the pipeline needs to know about a run, built once (src/run/config.ts: rolloutSettingsOf). */
@@ -68,7 +78,7 @@ export interface RolloutSettings {
 /** What became of a proposal. */
 export type ProposalVerdict =
   | { kind: 'unparsed'; reason: string }
-  | { kind: 'rejected'; reason: string }
+  | { kind: 'rejected'; reason: string; detail: string }
   | { kind: 'valid'; task: Task };
 
 export interface ProposalSlot {
@@ -77,6 +87,8 @@ export interface ProposalSlot {
   request: GenerateRequest;
   /** Induction: the buffer task whose program the proposer writes inputs for. */
   subject?: Task;
+  /** Deduction/abduction: the reference tasks the prompt shows. */
+  references?: Task[];
   completion?: Completion;
   verdict?: ProposalVerdict;
 }
@@ -167,7 +179,7 @@ export function planProposals(
       const refs =
         type === 'induction' ? [rng.pick(pool)] : Array.from({ length: s.references }, () => rng.pick(pool));
       const subject = type === 'induction' ? refs[0] : undefined;
-      const prompt = proposerPrompt(type, s.lang, refs, {
+      const { prompt, shown } = proposerPromptShowing(type, s.lang, refs, {
         style: s.format.style,
         inductionInputs: s.format.inductionInputs,
         ...(maxChars !== undefined ? { maxChars } : {}),
@@ -178,6 +190,7 @@ export function planProposals(
         request: requestFor(s, type, 'proposer', s.lang, prompt, 1, rng.seed(), subject?.program),
       };
       if (subject) slot.subject = subject;
+      else slot.references = shown;
       slots.push(slot);
     }
   }
@@ -195,15 +208,23 @@ export async function sampleProposals(
   });
 }
 
+/** What the new proposals of a task type are compared with: its known tasks (a buffer) and their keys. */
+export interface KnownTasks {
+  /** The tasks' keys (TaskBuffer.keySet()); grows with each proposal accepted. */
+  keys: Set<string>;
+  tasks: readonly Task[];
+}
+
 /**
  * Parse every proposal, then validate the parsed ones with one executor batch per task type (in
- * parallel). `seen(type)` holds the keys of that type's known tasks and grows with each one accepted.
+ * parallel; with a copy check, one batch before it for the normal forms not yet in `forms`).
  */
 export async function validateProposals(
   executor: Executor,
   s: RolloutSettings,
   slots: ProposalSlot[],
-  seen: (type: TaskType) => Set<string>,
+  known: (type: TaskType) => KnownTasks,
+  forms: ProgramForms,
 ): Promise<void> {
   const byType = new Map<TaskType, { slot: ProposalSlot; item: ProposalToValidate }[]>();
   for (const slot of slots) {
@@ -220,6 +241,7 @@ export async function validateProposals(
     }
     const item: ProposalToValidate = { type: slot.type, lang: s.lang, proposal: p.proposal };
     if (slot.subject) item.subject = slot.subject;
+    if (slot.references) item.references = slot.references;
     const list = byType.get(slot.type) ?? [];
     list.push({ slot, item });
     byType.set(slot.type, list);
@@ -227,10 +249,11 @@ export async function validateProposals(
   const v = s.validation;
   await Promise.all(
     [...byType].map(async ([type, list]) => {
+      const { keys, tasks } = known(type);
       const results = await validateParsed(
         executor,
         list.map((x) => x.item),
-        seen(type),
+        keys,
         {
           // The induction minimum counts against the inputs asked for, not the ones written.
           inductionInputs: s.format.inductionInputs,
@@ -238,11 +261,14 @@ export async function validateProposals(
           mutatedProbes: v.mutatedProbes,
           rejectIdentity: v.rejectIdentity,
           ...(v.maxOutputChars !== null ? { maxOutputChars: v.maxOutputChars } : {}),
+          ...(v.copies !== 'allowed' ? { copies: { forms, known: tasks } } : {}),
         },
       );
       results.forEach((r, k) => {
         const slot = (list[k] as { slot: ProposalSlot }).slot;
-        slot.verdict = r.ok ? { kind: 'valid', task: r.task } : { kind: 'rejected', reason: r.reason };
+        slot.verdict = r.ok
+          ? { kind: 'valid', task: r.task }
+          : { kind: 'rejected', reason: r.reason, detail: r.detail };
       });
     }),
   );

@@ -111,6 +111,12 @@ export const SelfPlayConfigSchema = z
         mutatedProbes: z.number().int().nonnegative(),
         /** Also reject ('returns_input') a program that returns its input unchanged on every input tried. */
         rejectIdentity: z.boolean(),
+        /**
+         * A deduction/abduction proposal whose program repeats one its prompt showed or one already in the
+         * buffer (comments, layout and variable names aside): 'invalid' (rejected as `copy`), 'unlearnable'
+         * (rejected as `copy`, scored as a valid task no rollout solved) or 'allowed' (a new task).
+         */
+        copies: z.enum(['invalid', 'unlearnable', 'allowed']),
       })
       .strict(),
     sampling: z
@@ -188,6 +194,13 @@ export const SelfPlayConfigSchema = z
         maxOutputChars: positiveInt.nullable(),
         /** With constrainedDecoding: programs are a single `return` line. */
         returnOnly: z.boolean(),
+        /**
+         * Added to the reward of a valid deduction/abduction proposal whose program's skeleton (its normal
+         * form with the constants blanked, src/tasks/programs.ts) no task of either buffer and no earlier
+         * proposal of the batch has: a price on near-copies (`a * 2` after `a * 3`), which the copy check
+         * lets through. Unlike the paper's intrinsic rewards it counts when learnability is 0 too.
+         */
+        noveltyReward: probability,
       })
       .strict(),
   })
@@ -259,6 +272,8 @@ const base: SelfPlayConfig = {
     mutatedProbes: 2,
     // With masked updates the proposer drifted to copies of the identity seed (docs/results.md).
     rejectIdentity: true,
+    // Both runs from a pretrained base collapsed onto one program shown as a reference (docs/results.md).
+    copies: 'invalid',
   },
   sampling: { temperature: 1.0, topP: 1.0, proposerMaxTokens: 160, solverMaxTokens: 96 },
   executor: { workers: 2, timeoutMs: 2000, memoryMb: 256 },
@@ -272,6 +287,7 @@ const base: SelfPlayConfig = {
     proposerPartialCredit: 0,
     maxOutputChars: null,
     returnOnly: false,
+    noveltyReward: 0,
   },
 };
 
@@ -460,17 +476,7 @@ const V1_FIELDS: Record<string, { to: string; absent: unknown }> = {
  */
 export function migrateConfig(value: unknown): unknown {
   if (!isPlainObject(value)) return value;
-  if (value.version === CONFIG_VERSION) {
-    const noBackend = !('backend' in value);
-    const noLora = isPlainObject(value.model) && !('lora' in value.model);
-    if (!noBackend && !noLora) return value;
-    const out = { ...value };
-    // Runs written before the backend block existed ran on the built-in model.
-    if (noBackend) out.backend = { kind: 'builtin' };
-    // ... and before pretrained models, without adapters or chat templates.
-    if (noLora) out.model = { lora: null, chat: false, ...(out.model as Record<string, unknown>) };
-    return out;
-  }
+  if (value.version === CONFIG_VERSION) return withLaterFields(value);
   if (value.version !== undefined) return value;
   // Version 1 had no version field.
   const out = structuredClone(value) as Record<string, Record<string, unknown>>;
@@ -488,8 +494,26 @@ export function migrateConfig(value: unknown): unknown {
   if (sp.proposerZeroAsPenalty === true)
     (out.experimental as Record<string, unknown>).proposerUnlearnableReward = -0.5;
   delete sp.proposerZeroAsPenalty;
-  // Then what version 2 gained since: a version-1 run lacks those fields too.
-  return migrateConfig({ version: CONFIG_VERSION, ...out, backend: { kind: 'builtin' } });
+  return withLaterFields({ version: CONFIG_VERSION, ...out });
+}
+
+/**
+ * A version-2 config with the fields added since, at the values runs made before them ran with (the
+ * value itself when it lacks none).
+ */
+function withLaterFields(value: Record<string, unknown>): Record<string, unknown> {
+  let out = value;
+  // The built-in model: the only backend before the backend block existed.
+  if (!('backend' in out)) out = { ...out, backend: { kind: 'builtin' } };
+  // ... and before pretrained models, without adapters or chat templates.
+  if (isPlainObject(out.model) && !('lora' in out.model))
+    out = { ...out, model: { lora: null, chat: false, ...out.model } };
+  // Programs were not compared before validation.copies.
+  if (isPlainObject(out.validation) && !('copies' in out.validation))
+    out = { ...out, validation: { ...out.validation, copies: 'allowed' } };
+  if (isPlainObject(out.experimental) && !('noveltyReward' in out.experimental))
+    out = { ...out, experimental: { ...out.experimental, noveltyReward: 0 } };
+  return out;
 }
 
 /** A run directory's config.json, of any version, as the current config. */

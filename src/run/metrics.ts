@@ -34,8 +34,14 @@ export const TypeMetricsSchema = z.object({
   proposerReward: z.number(),
   /** Proposals that became tasks. */
   validRate: rate,
-  /** Proposals that were well formed and ran but repeat a known task. */
+  /** Proposals that were well formed but repeat a known task (program and input). */
   duplicateRate: rate,
+  /**
+   * Proposals whose program repeats one their prompt showed, one in the buffer or one accepted earlier
+   * in the batch, in normal form (rejection `copy`, src/tasks/validate.ts; duplicates not included).
+   * Absent in runs made before the check existed.
+   */
+  copyRate: rate.optional(),
   /**
    * Mean proposer reward over the valid proposals (0 when none): their learnability under the method's
    * rewards; below 0 only with experimental.proposerUnlearnableReward.
@@ -45,8 +51,18 @@ export const TypeMetricsSchema = z.object({
   rejections: z.record(z.string(), count),
   /** Mean length in characters of the valid programs. */
   programChars: z.number().nonnegative(),
-  /** Distinct normalised programs among the valid proposals, over all proposals. */
+  /** Distinct programs (in normal form, src/tasks/programs.ts) among the valid proposals, over all proposals. */
   diversity: rate,
+  /**
+   * Distinct programs among the valid proposals, over the valid proposals; absent when none was valid (and
+   * in runs made before it existed).
+   */
+  distinctShare: rate.optional(),
+  /**
+   * Distinct programs among the buffer's last BUFFER_DISTINCT_WINDOW tasks (all of them when it holds
+   * fewer), after the iteration; absent in runs made before it existed.
+   */
+  bufferDistinctShare: rate.optional(),
   /** Tasks in this type's buffer after the iteration. */
   bufferSize: count,
   /** Mean completion length in tokens, per role. */
@@ -101,6 +117,9 @@ export const IterationMetricsSchema = z.object({
 });
 export type IterationMetrics = z.infer<typeof IterationMetricsSchema>;
 
+/** How many of a buffer's newest tasks `bufferDistinctShare` looks at. */
+export const BUFFER_DISTINCT_WINDOW = 500;
+
 /** Prompts are stored cut to their last this-many characters (the end says what was asked). */
 export const SAMPLE_PROMPT_CHARS = 400;
 
@@ -118,6 +137,8 @@ export const SampleRecordSchema = z.object({
   ok: z.boolean(),
   /** Why not, when not ok (rejection or format reason). */
   reason: z.string().optional(),
+  /** A rejected proposal: the validator's words (a copy names the program it repeats). */
+  detail: z.string().optional(),
   /** The task: what the proposer made, or what the solver was asked. */
   program: z.string().optional(),
   input: z.string().optional(),

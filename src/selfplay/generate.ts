@@ -7,8 +7,8 @@
 //   1. propose   `batch` proposer prompts per task type, each with K references drawn from the buffers
 //                (seeded with the identity program; deduction and abduction draw from both their buffers,
 //                induction takes one program from any buffer as its subject)
-//   2. validate  parse, then the executor: runs, determinism, limits, duplicates, and the input probes and
-//                identity check that training applies (the default preset's validation settings)
+//   2. validate  parse, then the executor: runs, determinism, limits, duplicates and copies, and the input
+//                probes and identity check that training applies (the default preset's validation settings)
 //   3. solve     `rollouts` solver samples per new task from the same model, verified by the executor;
 //                solveRate = right / rollouts (learnability = 1 - solveRate when 0 < solveRate < 1)
 //   4. write     append the new tasks to the dataset (eval/README.md format plus `solveRate`) with one
@@ -35,6 +35,7 @@ import {
   identityTask,
   keyOf,
   learnabilityReward,
+  ProgramForms,
   type PromptStyle,
   readTaskFile,
   type Task,
@@ -147,6 +148,7 @@ export async function runGenerateMode(o: GenerateModeOptions): Promise<GenerateS
     stopped: 'target',
   };
   let solveRateSum = 0;
+  const forms = new ProgramForms(o.executor);
   // A resumed run continues from a different point of the stream than a fresh one.
   const rng = new Rng((o.seed ?? 0) + 1_000_003 * existing.length);
   const settings: RolloutSettings = {
@@ -184,7 +186,13 @@ export async function runGenerateMode(o: GenerateModeOptions): Promise<GenerateS
       () => rng,
     );
     await sampleProposals(o.policy, slots);
-    await validateProposals(o.executor, settings, slots, (t) => seen.get(t) as Set<string>);
+    await validateProposals(
+      o.executor,
+      settings,
+      slots,
+      (t) => ({ keys: seen.get(t) as Set<string>, tasks: buffers.get(t) ?? [] }),
+      forms,
+    );
     stats.proposed += slots.length;
     const newTasks: Task[] = [];
     for (const slot of slots) {

@@ -1,17 +1,18 @@
 // One iteration: the six phases of phases.ts in order, then its lines go to the run directory. The loop
 // (loop.ts) owns everything around it: budget, evaluation, commits.
 import { validTask } from '../rollout/pipeline.js';
-import { appendMetrics } from '../run/metrics.js';
+import { appendMetrics, BUFFER_DISTINCT_WINDOW } from '../run/metrics.js';
 import type { RunDir } from '../run/rundir.js';
-import type { Task, TaskType } from '../tasks/index.js';
+import { recentDistinctShare, type Task, type TaskType } from '../tasks/index.js';
 import { appendJsonl } from '../util/jsonl.js';
 import type { Rng } from '../util/rng.js';
 import type { IterationContext, IterationOutcome, IterationRunner } from './loop.js';
-import { type IterationResult, iterationMetrics, sampleRecords } from './metrics.js';
+import { type IterationResult, iterationMetrics, sampleRecords, type TypeDiversity } from './metrics.js';
 import {
   type IterationEnv,
   learn,
   newClock,
+  novelProposals,
   propose,
   reward,
   solve,
@@ -28,15 +29,38 @@ export async function runIteration(env: IterationEnv, ctx: IterationContext): Pr
   const proposals = await propose(env, rngs, clock);
   await validate(env, proposals, clock);
   const attempts = await solve(env, proposals, rngs, clock);
-  const rewards = reward(env.config, proposals, attempts);
+  const novel =
+    env.config.experimental.noveltyReward > 0 ? await novelProposals(env, proposals) : new Set<never>();
+  const rewards = reward(env.config, proposals, attempts, novel);
   const update = await learn(env.policy, trainingSamples(proposals, attempts, rewards), clock);
   const bufferSizes: Record<string, number> = {};
+  const diversity: IterationResult['diversity'] = {};
   for (const type of sp.taskTypes) {
     const fresh = proposals.filter((p) => p.type === type).flatMap((p) => validTask(p) ?? ([] as Task[]));
     env.buffers[type].addAll(fresh, ctx.iteration);
     bufferSizes[type] = env.buffers[type].size;
+    diversity[type] = await typeDiversity(env, fresh, type, clock);
   }
-  return { iteration: ctx.iteration, proposals, attempts, rewards, update, bufferSizes, clock };
+  return { iteration: ctx.iteration, proposals, attempts, rewards, update, bufferSizes, diversity, clock };
+}
+
+/** The normal forms of the new tasks' programs and the buffer's recent distinct share (executor time). */
+async function typeDiversity(
+  env: IterationEnv,
+  fresh: readonly Task[],
+  type: TaskType,
+  clock: IterationResult['clock'],
+): Promise<TypeDiversity> {
+  const t0 = performance.now();
+  const lang = env.settings.lang;
+  const validForms = await env.forms.of(
+    lang,
+    fresh.map((t) => t.program),
+  );
+  const buffer = env.buffers[type].all();
+  const bufferDistinctShare = await recentDistinctShare(env.forms, lang, buffer, BUFFER_DISTINCT_WINDOW);
+  clock.executeMs += performance.now() - t0;
+  return { validForms, bufferDistinctShare };
 }
 
 export function makeIterationRunner(env: IterationEnv & { dir: RunDir }): IterationRunner {

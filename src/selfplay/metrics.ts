@@ -12,7 +12,7 @@ import {
   type SampleRecord,
   type TypeMetrics,
 } from '../run/metrics.js';
-import { normalizeProgram, type Task, type TaskType } from '../tasks/index.js';
+import { distinctCount, distinctShare, type TaskType } from '../tasks/index.js';
 import {
   measuresCloseness,
   type PhaseClock,
@@ -20,6 +20,14 @@ import {
   type SolveAttempt,
   solverRewardOf,
 } from './phases.js';
+
+/** The programs of a task type's valid proposals and of its buffer, compared in normal form. */
+export interface TypeDiversity {
+  /** The normal form of each valid proposal's program, in proposal order. */
+  validForms: (string | undefined)[];
+  /** Distinct programs among the buffer's last BUFFER_DISTINCT_WINDOW tasks. */
+  bufferDistinctShare: number | undefined;
+}
 
 /** Everything an iteration produced, as the record phase receives it. */
 export interface IterationResult {
@@ -29,6 +37,7 @@ export interface IterationResult {
   rewards: Rewards;
   update: UpdateStats;
   bufferSizes: Record<string, number>;
+  diversity: Partial<Record<TaskType, TypeDiversity>>;
   clock: PhaseClock;
 }
 
@@ -47,7 +56,10 @@ export function typeMetrics(c: SelfPlayConfig, r: IterationResult, type: TaskTyp
     const why = rejectionOf(p);
     if (why) rejections[why] = (rejections[why] ?? 0) + 1;
   }
-  const programs = valid.map((x) => (validTask(x.p) as Task).program);
+  const programs = valid.map((x) => validTask(x.p)?.program ?? '');
+  const forms = r.diversity[type]?.validForms ?? [];
+  const distinct = distinctShare(forms);
+  const bufferDistinct = r.diversity[type]?.bufferDistinctShare;
   const answers = attempts.flatMap((a) => a.answers);
   const wrongCloseness = batch.flatMap((a) =>
     a.answers.flatMap((ans, k) => (ans !== undefined && !a.correct[k] ? [a.closeness[k] ?? 0] : [])),
@@ -59,10 +71,13 @@ export function typeMetrics(c: SelfPlayConfig, r: IterationResult, type: TaskTyp
     proposerReward: mean(mine.map((x) => x.reward)),
     validRate: share(valid.length, mine.length),
     duplicateRate: share(rejections.duplicate ?? 0, mine.length),
+    copyRate: share(rejections.copy ?? 0, mine.length),
     validProposerReward: mean(valid.map((x) => x.reward)),
     rejections,
     programChars: mean(programs.map((p) => p.length)),
-    diversity: share(new Set(programs.map((p) => normalizeProgram(c.lang, p))).size, mine.length),
+    diversity: share(distinctCount(forms), mine.length),
+    ...(distinct !== undefined ? { distinctShare: distinct } : {}),
+    ...(bufferDistinct !== undefined ? { bufferDistinctShare: bufferDistinct } : {}),
     bufferSize: r.bufferSizes[type] ?? 0,
     proposerTokens: mean(mine.map((x) => x.p.completion?.tokenIds?.length ?? 0)),
     solverTokens: mean(attempts.flatMap((a) => a.completions.map((x) => x.tokenIds?.length ?? 0))),
@@ -117,6 +132,7 @@ export function sampleRecords(c: SelfPlayConfig, r: IterationResult): SampleReco
     for (const { p, reward } of shown.slice(0, c.samplesPerIteration)) {
       const task = validTask(p);
       const reason = rejectionOf(p);
+      const detail = p.verdict?.kind === 'rejected' ? p.verdict.detail : undefined;
       lines.push({
         ...common(type, c.lang),
         role: 'proposer',
@@ -125,6 +141,7 @@ export function sampleRecords(c: SelfPlayConfig, r: IterationResult): SampleReco
         reward,
         ok: task !== undefined,
         ...(reason ? { reason } : {}),
+        ...(detail ? { detail } : {}),
         ...(task ? { program: task.program, input: task.input, output: task.output } : {}),
       });
     }

@@ -28,7 +28,9 @@ import {
 import type { SelfPlayConfig } from '../run/config.js';
 import {
   groupKey,
+  type ProgramForms,
   proposerFinalReward,
+  skeletonOf,
   solverFinalReward,
   type Task,
   type TaskBuffer,
@@ -42,6 +44,8 @@ export interface IterationEnv {
   policy: Policy;
   executor: Executor;
   buffers: Record<TaskType, TaskBuffer>;
+  /** Normal forms of programs, remembered across iterations (copy check and diversity figures). */
+  forms: ProgramForms;
 }
 
 /** A solver attempt of the iteration: a learnability rollout of a new proposal, or the solver batch. */
@@ -114,7 +118,13 @@ export async function validate(
   await timed(
     clock,
     'executeMs',
-    validateProposals(env.executor, env.settings, proposals, (t) => env.buffers[t].keySet()),
+    validateProposals(
+      env.executor,
+      env.settings,
+      proposals,
+      (t) => ({ keys: env.buffers[t].keySet(), tasks: env.buffers[t].all() }),
+      env.forms,
+    ),
   );
 }
 
@@ -161,13 +171,62 @@ export function solverRewardOf(c: SelfPlayConfig, a: AttemptSlot, k: number): nu
   );
 }
 
-/** Proposer rewards (learnability from the rollouts) and solver rewards. */
-export function reward(c: SelfPlayConfig, proposals: ProposalSlot[], attempts: SolveAttempt[]): Rewards {
+/**
+ * The valid deduction/abduction proposals whose program's skeleton (normal form up to its constants) is
+ * new to both buffers and to the proposals before it in the batch (experimental.noveltyReward). Asked
+ * before the iteration's tasks join the buffers.
+ */
+export async function novelProposals(
+  env: IterationEnv,
+  proposals: ProposalSlot[],
+): Promise<Set<ProposalSlot>> {
+  const novel = new Set<ProposalSlot>();
+  const types: readonly TaskType[] = env.config.selfplay.taskTypes.filter((t) => t !== 'induction');
+  const lang = env.settings.lang;
+  const known = new Set<string>();
+  for (const t of types) {
+    const forms = await env.forms.of(
+      lang,
+      env.buffers[t].all().map((x) => x.program),
+    );
+    for (const f of forms) if (f !== undefined) known.add(skeletonOf(f));
+  }
+  const mine = proposals.filter((p) => types.includes(p.type) && validTask(p));
+  const forms = await env.forms.of(
+    lang,
+    mine.map((p) => (validTask(p) as Task).program),
+  );
+  mine.forEach((p, i) => {
+    const f = forms[i];
+    if (f === undefined || known.has(skeletonOf(f))) return;
+    known.add(skeletonOf(f));
+    novel.add(p);
+  });
+  return novel;
+}
+
+/**
+ * Proposer rewards (learnability from the rollouts, plus experimental.noveltyReward for the `novel`
+ * proposals) and solver rewards.
+ */
+export function reward(
+  c: SelfPlayConfig,
+  proposals: ProposalSlot[],
+  attempts: SolveAttempt[],
+  novel: ReadonlySet<ProposalSlot> = new Set(),
+): Rewards {
   const rollouts = new Map<ProposalSlot, SolveAttempt>();
   for (const a of attempts) if (a.proposal) rollouts.set(a.proposal, a);
+  const options = {
+    unlearnableReward: c.experimental.proposerUnlearnableReward,
+    partialCredit: c.experimental.proposerPartialCredit,
+  };
   const proposer = proposals.map((p) => {
     const v = p.verdict;
     if (!v || v.kind === 'unparsed') return proposerFinalReward({ parsed: false });
+    // A copy under 'unlearnable' scores what a valid task no rollout solved scores, without rollouts.
+    if (v.kind === 'rejected' && v.reason === 'copy' && c.validation.copies === 'unlearnable')
+      return proposerFinalReward({ parsed: true, valid: true, solveRate: 0, closeness: 0 }, options);
     if (v.kind === 'rejected') return proposerFinalReward({ parsed: true, valid: false });
     const r = rollouts.get(p) as SolveAttempt;
     // A right answer counts as fully close; an unparsed one as not at all.
@@ -176,12 +235,9 @@ export function reward(c: SelfPlayConfig, proposals: ProposalSlot[], attempts: S
         r.correct[k] ? 1 : r.answers[k] !== undefined ? (r.closeness[k] ?? 0) : 0,
       ),
     );
-    return proposerFinalReward(
-      { parsed: true, valid: true, solveRate: solveRate(r), closeness },
-      {
-        unlearnableReward: c.experimental.proposerUnlearnableReward,
-        partialCredit: c.experimental.proposerPartialCredit,
-      },
+    const bonus = novel.has(p) ? c.experimental.noveltyReward : 0;
+    return (
+      proposerFinalReward({ parsed: true, valid: true, solveRate: solveRate(r), closeness }, options) + bonus
     );
   });
   const solver = attempts.map((a) => a.completions.map((_, k) => solverRewardOf(c, a, k)));

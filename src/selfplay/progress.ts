@@ -1,9 +1,12 @@
-// The one terminal line per iteration: enough to see a run move (solve rates, valid proposals,
-// learnability, buffers, throughput) without opening the dashboard.
+// The one terminal line per iteration: enough to see a run move (solve rates, valid proposals and why
+// the others were rejected, how many distinct programs they hold, learnability, buffers and their share
+// of distinct programs, throughput) without opening the dashboard.
 //
-//   it   12   4:05 | solve ded 25% abd 50% ind  6% | valid 44/38/19% dup 0/6/0% | learn .18/.33/.00
-//   | buf 12/8/9 | 437 tok/s 645 exec/s | loss 0.050 | 20.0s (sample 5.6 exec 0.1 update 14.3) | 1.8 GB
-//   | eval 12%
+//   it   12   4:05 | solve ded 25% abd 50% ind  6% | valid 44/38/19% dup 0/6/0% copy 19/6/0%
+//   | distinct 100/83/-% | learn .18/.33/.00 | buf 12/8/9 (100/88/67% distinct) | 437 tok/s 645 exec/s
+//   | loss 0.050 | 20.0s (sample 5.6 exec 0.1 update 14.3) | 1.8 GB | eval 12%
+//
+// Records of runs made before the copy check lack `copy` and the distinct shares; so does their line.
 import type { IterationMetrics, TypeMetrics } from '../run/metrics.js';
 
 export interface ProgressOptions {
@@ -48,14 +51,23 @@ export function formatProgressLine(m: IterationMetrics, opts: ProgressOptions = 
     .join(' ');
   const valid = `${types.map(([, x]) => pct(x.validRate)).join('/')}%`;
   const dup = `${types.map(([, x]) => pct(x.duplicateRate)).join('/')}%`;
+  // A figure per type, '-' where a type has none (no valid proposal), or undefined when no type has one.
+  const perType = (f: (x: TypeMetrics) => number | undefined): string | undefined =>
+    types.some(([, x]) => f(x) !== undefined)
+      ? `${types.map(([, x]) => (f(x) === undefined ? '-' : pct(f(x) as number))).join('/')}%`
+      : undefined;
+  const copy = perType((x) => x.copyRate);
+  const distinct = perType((x) => x.distinctShare);
+  const bufferDistinct = perType((x) => x.bufferDistinctShare);
   const learn = types.map(([, x]) => short2(x.validProposerReward)).join('/');
   const buffers = types.map(([, x]) => x.bufferSize).join('/');
   const parts = [
     `it ${String(m.iteration).padStart(4)} ${formatClock(m.timeS).padStart(7)}`,
     `solve ${solve}`,
-    `valid ${valid} dup ${dup}`,
+    `valid ${valid} dup ${dup}${copy ? ` copy ${copy}` : ''}`,
+    ...(distinct ? [`distinct ${distinct}`] : []),
     `learn ${learn}`,
-    `buf ${buffers}`,
+    `buf ${buffers}${bufferDistinct ? ` (${bufferDistinct} distinct)` : ''}`,
     `${Math.round(m.tokensPerS)} tok/s ${Math.round(m.execsPerS)} exec/s`,
     `loss ${m.loss.toFixed(3)}`,
   ];

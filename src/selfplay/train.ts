@@ -22,7 +22,7 @@ import type { Policy } from '../policy/types.js';
 import { rolloutSettingsOf, type SelfPlayConfig } from '../run/config.js';
 import type { EvalScores } from '../run/metrics.js';
 import { openSession, SessionError } from '../run/session.js';
-import { readTaskFile, TaskBuffer, type TaskType } from '../tasks/index.js';
+import { ProgramForms, readTaskFile, TaskBuffer, type TaskType } from '../tasks/index.js';
 import { makeIterationRunner } from './iteration.js';
 import { runSelfPlay } from './loop.js';
 
@@ -109,6 +109,7 @@ export async function runTraining(
       policy,
       executor,
       buffers,
+      forms: new ProgramForms(executor),
       dir: session.dir,
     });
     const loopDeps: Parameters<typeof runSelfPlay>[1] = { policy, iterate, log, signal: controller.signal };

@@ -216,6 +216,19 @@ export function proposerPrompt(
   references: readonly Task[],
   opts: PromptOptions,
 ): string {
+  return proposerPromptShowing(type, lang, references, opts).prompt;
+}
+
+/**
+ * The proposer prompt and the references it shows: those that fit the budget (the copy check compares a
+ * proposal with what its prompt showed, not with references left out for length).
+ */
+export function proposerPromptShowing(
+  type: TaskType,
+  lang: Lang,
+  references: readonly Task[],
+  opts: PromptOptions,
+): { prompt: string; shown: Task[] } {
   const n = opts.inductionInputs ?? 10;
   const render = (refs: readonly Task[]) =>
     opts.style === 'compact'
@@ -224,9 +237,10 @@ export function proposerPrompt(
   if (type === 'induction') {
     const subject = references[0];
     if (!subject) throw new Error('an induction proposal needs a program to write inputs for');
-    return render([subject]);
+    return { prompt: render([subject]), shown: [subject] };
   }
-  return render(fitReferences(references, render, opts));
+  const shown = fitReferences(references, render, opts);
+  return { prompt: render(shown), shown };
 }
 
 /** The prompt asking a solver to solve `task` (induction solvers see the message and shown pairs only). */

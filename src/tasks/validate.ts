@@ -6,7 +6,14 @@
 // list; `runs` runs agree; the output is within limits) and it is not a duplicate. An induction proposal
 // runs each input on the subject program; it is kept when enough inputs ran and are distinct, and its
 // pairs are split into shown and hidden halves. Rejection reasons are the executor's failure kinds plus
-// 'duplicate' and 'too_few_inputs' (format errors are found earlier, by parse.ts).
+// 'duplicate', 'copy' and 'too_few_inputs' (format errors are found earlier, by parse.ts).
+//
+// A duplicate repeats a known task: program and input. With `copies`, a deduction or abduction proposal
+// whose program alone repeats one (in normal form, programs.ts: the same program up to comments, layout
+// and the names of its variables) is a 'copy': of one of the references its prompt showed, of a known
+// task, or of a program accepted earlier in the batch. The proposers of both runs from a pretrained base
+// collapsed onto one program that way, a new input each time (docs/results.md). Duplicates and copies are
+// not run.
 //
 // Optionally (`probes`), a deduction or abduction program is also run on the inputs of other proposals of
 // the batch; when every probe that runs gives the same output as the program's own input, the program
@@ -28,11 +35,13 @@ import type {
 } from '../executor/types.js';
 import { normalizeInput, taskKey } from './normalize.js';
 import type { Proposal } from './parse.js';
+import type { ProgramForms } from './programs.js';
 import type { IOPair, Task, TaskType } from './types.js';
 
 export type RejectionReason =
   | FailureKind
   | 'duplicate'
+  | 'copy'
   | 'too_few_inputs'
   | 'ignores_input'
   | 'returns_input'
@@ -46,6 +55,15 @@ export interface ProposalToValidate {
   proposal: Proposal;
   /** Induction: the buffer task whose program the proposer wrote inputs for. */
   subject?: Task;
+  /** Deduction/abduction: the tasks its prompt showed (a program repeating one's is a copy). */
+  references?: readonly Task[];
+}
+
+/** What a proposal's program is compared with (see the file comment). */
+export interface CopyCheck {
+  forms: ProgramForms;
+  /** The known tasks of the proposals' type (a buffer). */
+  known: readonly Task[];
 }
 
 export interface ValidateOptions {
@@ -76,6 +94,8 @@ export interface ValidateOptions {
    * 30-element list is a task no cold-start rollout ever answers, so it earns the proposer nothing.
    */
   maxOutputChars?: number;
+  /** Deduction/abduction: reject copies (see the file comment); absent, only whole tasks are compared. */
+  copies?: CopyCheck;
 }
 
 /** The deduplication key a proposal would have as a task (induction: before invalid inputs are dropped). */
@@ -113,17 +133,83 @@ export async function validateProposals(
     const key = proposalKey(item);
     return key !== undefined && seen.has(key);
   });
+  const copies = opts.copies ? await findCopies(items, opts.copies) : undefined;
+  const skip = items.map((_, i) => known[i] || copies?.copyOf[i] !== undefined);
   const probes = probeInputs(items, opts.probes ?? 0, opts.mutatedProbes ?? 0);
-  const perItem = items.map((item, i) => (known[i] ? [] : requestsFor(item, runs, probes[i] as string[])));
+  const perItem = items.map((item, i) => (skip[i] ? [] : requestsFor(item, runs, probes[i] as string[])));
   const results = perItem.some((r) => r.length > 0) ? await executor.batch(perItem.flat()) : [];
+  // Normal forms of the programs accepted so far in this batch -> the proposal's number.
+  const accepted = new Map<string, number>();
   let at = 0;
   return items.map((item, i) => {
     const n = (perItem[i] as ExecRequest[]).length;
     const mine = results.slice(at, at + n);
     at += n;
     if (known[i]) return DUPLICATE;
-    return judge(item, mine, seen, opts, probes[i]);
+    const copyOf = copies?.copyOf[i];
+    if (copyOf !== undefined) return { ok: false, reason: 'copy', detail: copyOf };
+    const form = copies?.forms[i];
+    // Asked last, when the proposal would otherwise be accepted.
+    const batchCopy = (): string | undefined => {
+      if (form === undefined) return undefined;
+      const earlier = accepted.get(form);
+      if (earlier !== undefined) return `the program repeats proposal ${earlier + 1} of this batch`;
+      accepted.set(form, i);
+      return undefined;
+    };
+    return judge(item, mine, seen, opts, probes[i], batchCopy);
   });
+}
+
+/** A program in a rejection's detail: its text as a JSON string, cut to 160 characters. */
+const quoted = (program: string) =>
+  JSON.stringify(program.length > 160 ? `${program.slice(0, 160)}...` : program);
+
+/**
+ * The normal form of each program proposal (undefined for induction, and for a program that does not
+ * parse) and, for a copy, what it repeats: one executor batch for the forms not yet known.
+ */
+async function findCopies(
+  items: readonly ProposalToValidate[],
+  check: CopyCheck,
+): Promise<{ forms: (string | undefined)[]; copyOf: (string | undefined)[] }> {
+  const forms: (string | undefined)[] = items.map(() => undefined);
+  const copyOf: (string | undefined)[] = items.map(() => undefined);
+  for (const lang of new Set(items.map((it) => it.lang))) {
+    const mine = items.flatMap((it, i) =>
+      it.lang === lang && it.proposal.kind === 'program'
+        ? [{ i, program: it.proposal.program, refs: (it.references ?? []).filter((t) => t.lang === lang) }]
+        : [],
+    );
+    if (mine.length === 0) continue;
+    const known = check.known.filter((t) => t.lang === lang);
+    const refs = mine.flatMap((m) => m.refs);
+    const all = await check.forms.of(lang, [
+      ...mine.map((m) => m.program),
+      ...refs.map((t) => t.program),
+      ...known.map((t) => t.program),
+    ]);
+    const knownForms = new Map<string, Task>();
+    known.forEach((t, k) => {
+      const f = all[mine.length + refs.length + k];
+      if (f !== undefined && !knownForms.has(f)) knownForms.set(f, t);
+    });
+    let at = mine.length; // where this proposal's references' forms start
+    for (const [n, m] of mine.entries()) {
+      const f = all[n];
+      const refForms = all.slice(at, at + m.refs.length);
+      at += m.refs.length;
+      if (f === undefined) continue; // no form (it does not parse, or the request failed): not compared
+      forms[m.i] = f;
+      const k = refForms.indexOf(f);
+      const task = knownForms.get(f);
+      if (k >= 0)
+        copyOf[m.i] =
+          `the program repeats reference ${k + 1} of its prompt: ${quoted((m.refs[k] as Task).program)}`;
+      else if (task) copyOf[m.i] = `the program repeats a known ${task.type} task's: ${quoted(task.program)}`;
+    }
+  }
+  return { forms, copyOf };
 }
 
 /**
@@ -231,6 +317,8 @@ function judge(
   opts: ValidateOptions,
   /** The probe inputs, in the order of their results after results[0]. */
   probes?: readonly string[],
+  /** Why the program is a copy of one accepted earlier in the batch, if it is (asked last). */
+  batchCopy?: () => string | undefined,
 ): Validation {
   const { type, lang, proposal } = item;
   if (proposal.kind === 'program') {
@@ -272,6 +360,8 @@ function judge(
         reason: 'returns_input',
         detail: `f returns an argument unchanged on its input and on ${ran.length} other input(s)`,
       };
+    const copy = batchCopy?.();
+    if (copy !== undefined) return { ok: false, reason: 'copy', detail: copy };
     seen.add(key);
     return {
       ok: true,

@@ -60,8 +60,11 @@ test('the dashboard plots a run, lists its tasks, follows new iterations and a r
       'learnability',
       'valid',
       'duplicate',
+      'copy',
       'program-length',
       'diversity',
+      'distinct',
+      'buffer-distinct',
       'buffer',
       'proposer-tokens',
       'solver-tokens',
@@ -118,6 +121,11 @@ test('the dashboard plots a run, lists its tasks, follows new iterations and a r
     assert.ok(rows.some((r) => r.includes('return x * 8') && r.includes('valid')));
     assert.equal(await page.$('#tasks b'), null, 'model text is escaped, not HTML');
     assert.ok(rows.some((r) => r.includes('<b>bold</b> 4')));
+    // A rejection's detail is the verdict's tooltip.
+    assert.equal(
+      await page.getAttribute('tr.task td.bad[title]', 'title'),
+      '1 valid distinct inputs, need 2',
+    );
     await page.selectOption('#role', 'solver');
     assert.deepEqual(
       [...new Set(await page.$$eval('tr.task', (rs) => rs.map((r) => r.getAttribute('data-role'))))],

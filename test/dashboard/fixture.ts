@@ -25,6 +25,7 @@ export function typeMetrics(iteration: number, k: number): TypeMetrics {
     proposerReward: -0.4 + 0.05 * iteration - 0.1 * k,
     validRate: valid,
     duplicateRate: duplicate,
+    copyRate: of16(iteration / 4),
     validProposerReward: 0.1 + 0.02 * iteration,
     rejections: {
       runtime: 8 - Math.min(6, iteration),
@@ -32,6 +33,8 @@ export function typeMetrics(iteration: number, k: number): TypeMetrics {
     },
     programChars: 28 + 2 * iteration + k,
     diversity: Math.max(valid - duplicate / 2, 0),
+    distinctShare: 1 - of16(k + iteration / 4),
+    bufferDistinctShare: 1 - of16(iteration / 2),
     bufferSize: 4 + iteration * (3 + k),
     proposerTokens: 100 - 3 * iteration + 5 * k,
     solverTokens: k === 2 ? 60 : 6 + k,
@@ -107,6 +110,7 @@ export function samples(iteration: number): SampleRecord[] {
       reward: -0.5,
       ok: false,
       reason: 'too_few_inputs',
+      detail: '1 valid distinct inputs, need 2',
     },
   ];
 }

@@ -87,7 +87,7 @@ test('a plotted line passes through the pixels of its points and between them', 
   assert.deepEqual(png.at(g.left, g.top + 10).slice(0, 3), [40, 40, 40]);
 });
 
-test('renderMetricsPlots draws the four results panels and marks each evaluation', () => {
+test('renderMetricsPlots draws the six results panels and marks each evaluation', () => {
   const records = Array.from({ length: 9 }, (_, i) => metricsRecord(i + 1));
   const panels = metricsPanels(records, 3);
   assert.deepEqual(
@@ -97,10 +97,28 @@ test('renderMetricsPlots draws the four results panels and marks each evaluation
       ['valid proposals (MEAN OF 3)', 'deduction:9 abduction:9 induction:9'],
       ['proposer reward (MEAN OF 3)', 'deduction:9 abduction:9 induction:9'],
       ['held-out accuracy', 'deduction:3 abduction:3 induction:3 mean:3'],
+      ['distinct programs / valid (MEAN OF 3)', 'deduction:9 abduction:9 induction:9'],
+      ['distinct in buffer, last 500 (MEAN OF 3)', 'deduction:9 abduction:9 induction:9'],
+    ],
+  );
+  // A run made before the distinct shares existed leaves those panels empty.
+  const older = records.map((m) => ({
+    ...m,
+    types: Object.fromEntries(
+      Object.entries(m.types).map(([t, { distinctShare: _, bufferDistinctShare: __, ...x }]) => [t, x]),
+    ),
+  }));
+  assert.deepEqual(
+    metricsPanels(older, 3)
+      .slice(4)
+      .map((p) => p.series.map((s) => s.points.length)),
+    [
+      [0, 0, 0],
+      [0, 0, 0],
     ],
   );
   const png = decodePng(renderMetricsPlots(records, 3));
-  assert.deepEqual([png.width, png.height], [2 * PANEL_W, 2 * PANEL_H]);
+  assert.deepEqual([png.width, png.height], [2 * PANEL_W, 3 * PANEL_H]);
   // Held-out panel (bottom right): the mean series (drawn last, purple) is marked at iterations 1, 5, 9.
   const heldout = panels[3] as Panel;
   const g = panelGeometry(heldout, PANEL_W, PANEL_H);

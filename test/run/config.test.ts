@@ -73,7 +73,14 @@ test('a run directory written by the previous release (config version 1) resumes
   // The config.json that `azr train --preset tiny --iterations 3 --seed 7` wrote before version 2.
   copyFileSync(join(fixtures, 'config-v1-tiny-seed7.json'), join(run, 'config.json'));
   const inv = parseTrainArgs(['--resume', run]);
-  assert.deepEqual(inv.config, { ...PRESETS.tiny, seed: 7, iterations: 3, minutes: null });
+  // That release did not compare programs: its proposals' copies stay allowed.
+  assert.deepEqual(inv.config, {
+    ...PRESETS.tiny,
+    seed: 7,
+    iterations: 3,
+    minutes: null,
+    validation: { ...PRESETS.tiny.validation, copies: 'allowed' },
+  });
   assert.deepEqual(readRunConfig(join(run, 'config.json')), inv.config);
   // Fields a version-1 file from before they existed lacks take the values that run used.
   const older = JSON.parse(readFileSync(join(fixtures, 'config-v1-tiny-seed7.json'), 'utf8'));
@@ -157,6 +164,22 @@ test('PPO clipping needs sampling at temperature 1 and top-p 1', () => {
   });
   assert.equal(c.optimizer.clipEpsilon, null);
   assert.equal(PRESETS.default.optimizer.trainUnderMask, true);
+});
+
+test('validation.copies: new runs reject copies; a version-2 config.json from before the field allows them', () => {
+  assert.equal(PRESETS.default.validation.copies, 'invalid');
+  const run = join(dir, 'v2-no-copies');
+  mkdirSync(run);
+  const { copies: _, ...validation } = PRESETS.default.validation;
+  writeFileSync(join(run, 'config.json'), JSON.stringify({ ...PRESETS.default, validation }));
+  assert.deepEqual(readRunConfig(join(run, 'config.json')), {
+    ...PRESETS.default,
+    validation: { ...validation, copies: 'allowed' },
+  });
+  assert.throws(
+    () => resolveConfig({ overrides: { validation: { copies: 'sometimes' as never } } }),
+    (e: unknown) => e instanceof ConfigError && /validation\.copies/.test(e.message),
+  );
 });
 
 test('backend: a version-2 config.json from before the backend block resumes on the built-in model', () => {

@@ -23,10 +23,13 @@ function typeMetrics(over: Partial<TypeMetrics> = {}): TypeMetrics {
     proposerReward: 0.1,
     validRate: 0.5,
     duplicateRate: 0.125,
+    copyRate: 0.1875,
     validProposerReward: 0.3,
-    rejections: { runtime: 3, 'format:no_answer': 1 },
+    rejections: { runtime: 3, 'format:no_answer': 1, copy: 3 },
     programChars: 41.5,
     diversity: 0.4375,
+    distinctShare: 0.875,
+    bufferDistinctShare: 0.96,
     bufferSize: 17,
     proposerTokens: 90,
     solverTokens: 12,
@@ -173,6 +176,30 @@ test('a version-1 record (an older run) reads with learnability as validProposer
   }
 });
 
+test('a record from before the copy check (no copyRate or distinct shares) reads as it was', () => {
+  const { file, done } = tempFile('metrics.jsonl');
+  try {
+    const current = record(1);
+    const older = {
+      ...current,
+      types: Object.fromEntries(
+        Object.entries(current.types).map(([t, x]) => {
+          const { copyRate: _c, distinctShare: _d, bufferDistinctShare: _b, ...rest } = x as TypeMetrics;
+          return [t, rest];
+        }),
+      ),
+    };
+    writeFileSync(file, `${JSON.stringify(older)}\n`);
+    assert.deepEqual(readMetrics(file), [older]);
+    assert.throws(
+      () => appendMetrics(file, { ...current, types: { deduction: typeMetrics({ distinctShare: 1.5 }) } }),
+      /types\.deduction\.distinctShare: /,
+    );
+  } finally {
+    done();
+  }
+});
+
 test('appendMetrics refuses a bad record before it reaches the file', () => {
   const { file, done } = tempFile('metrics.jsonl');
   try {
@@ -187,8 +214,15 @@ test('sample records round-trip; a bad role is named', () => {
   const { file, done } = tempFile('samples.jsonl');
   try {
     const solver: SampleRecord = { ...sample, role: 'solver', ok: false, reward: -0.5, reason: 'wrong' };
-    appendSamples(file, [sample, solver]);
-    assert.deepEqual(readSamples(file), [sample, solver]);
+    const copy: SampleRecord = {
+      ...sample,
+      ok: false,
+      reward: -0.5,
+      reason: 'copy',
+      detail: 'the program repeats reference 2 of its prompt: "def f(a):\\n    return a"',
+    };
+    appendSamples(file, [sample, solver, copy]);
+    assert.deepEqual(readSamples(file), [sample, solver, copy]);
     writeFileSync(file, `${JSON.stringify({ ...sample, role: 'critic' })}\n`);
     assert.throws(() => readSamples(file), /samples\.jsonl:1: role: /);
   } finally {

@@ -1,6 +1,6 @@
-// Generate mode validates exactly as training does: a proposal the training loop rejects (the identity,
-// a program that ignores its input, a nondeterministic one) is rejected by `azr generate` too, for the same
-// reason, and only the task training accepts is written.
+// Generate mode validates exactly as training does: a proposal the training loop rejects (a copy of the
+// identity it was shown, a dressed-up identity, a program that ignores its input, a nondeterministic one) is
+// rejected by `azr generate` too, for the same reason, and only the task training accepts is written.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,7 @@ import {
 } from '../../src/rollout/pipeline.js';
 import { PRESETS, rolloutSettingsOf } from '../../src/run/config.js';
 import { runGenerateMode } from '../../src/selfplay/generate.js';
-import { identityTask, keyOf, readTaskFile } from '../../src/tasks/index.js';
+import { identityTask, keyOf, ProgramForms, readTaskFile } from '../../src/tasks/index.js';
 import { Rng } from '../../src/util/rng.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'azr-generate-validation-'));
@@ -29,7 +29,8 @@ after(async () => {
 const program = (body: string, input: string) =>
   `\`\`\`python\ndef f(a):\n    return ${body}\n\`\`\`\n\`\`\`input\n${input}\n\`\`\`</answer>`;
 const PROPOSALS = [
-  program('a', '7'), // the identity
+  program('a', '7'), // the identity: a copy of the reference
+  program('a * 1', '7'), // returns its input unchanged
   program('5', '1'), // ignores its input
   program('hash(object()) % 1000', '1'), // a new object's address each run (an object itself is not a value)
   program('a * 3', '4'), // a real task
@@ -56,7 +57,7 @@ function scripted(): Policy {
 }
 
 test('generate mode rejects what training rejects, for the same reasons', async () => {
-  const why = ['returns_input', 'ignores_input', 'nondeterministic', undefined];
+  const why = ['copy', 'returns_input', 'ignores_input', 'nondeterministic', undefined];
 
   // Training's validation (the default preset's settings), through the pipeline the loop calls.
   const settings = {
@@ -67,15 +68,17 @@ test('generate mode rejects what training rejects, for the same reasons', async 
     settings,
     () => [identityTask('deduction', 'python')],
     ['deduction'],
-    4,
+    5,
     () => new Rng(1),
   );
   await sampleProposals(scripted(), slots);
+  const seed = identityTask('deduction', 'python');
   await validateProposals(
     executor,
     settings,
     slots,
-    () => new Set([keyOf(identityTask('deduction', 'python'))]),
+    () => ({ keys: new Set([keyOf(seed)]), tasks: [seed] }),
+    new ProgramForms(executor),
   );
   assert.deepEqual(slots.map(rejectionOf), why);
 
@@ -88,12 +91,12 @@ test('generate mode rejects what training rejects, for the same reasons', async 
     out,
     tasks: 1,
     types: ['deduction'],
-    batch: 4,
+    batch: 5,
     rollouts: 2,
     style: 'compact',
     maxRounds: 1,
   });
-  assert.deepEqual(stats.rejected, { returns_input: 1, ignores_input: 1, nondeterministic: 1 });
+  assert.deepEqual(stats.rejected, { copy: 1, returns_input: 1, ignores_input: 1, nondeterministic: 1 });
   assert.equal(stats.valid, 1);
   const [written, ...rest] = readTaskFile(out);
   assert.equal(rest.length, 0);

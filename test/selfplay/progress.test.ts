@@ -55,6 +55,31 @@ test('the progress line shows time, solve rates, valid proposals, learnability, 
   assert.ok(formatProgressLine({ ...record, rssMb: 1840 }).endsWith('update 14.3) | 1.8 GB'));
 });
 
+test('copies and the share of distinct programs, new and in the buffer, where the record has them', () => {
+  const line = formatProgressLine({
+    ...record,
+    types: {
+      deduction: {
+        ...tm(0.25, 0.4375, 0.18, 12),
+        copyRate: 0.1875,
+        distinctShare: 1,
+        bufferDistinctShare: 1,
+      },
+      abduction: {
+        ...tm(0.5, 0.375, 0.333, 8),
+        copyRate: 0.0625,
+        distinctShare: 5 / 6,
+        bufferDistinctShare: 7 / 8,
+      },
+      induction: { ...tm(0.0625, 0, 0, 9), copyRate: 0, bufferDistinctShare: 2 / 3 },
+    },
+  });
+  assert.match(
+    line,
+    / \| valid 44\/38\/0% dup 6\/6\/6% copy 19\/6\/0% \| distinct 100\/83\/-% \| learn .18\/.33\/.00 \| buf 12\/8\/9 \(100\/88\/67% distinct\) \| /,
+  );
+});
+
 test('compact drops the timings; an evaluation adds its mean; colour wraps only the solve rates', () => {
   const compact = formatProgressLine(
     { ...record, eval: { deduction: 0.2, abduction: 0.1, induction: 0, mean: 0.1 } },

@@ -110,25 +110,27 @@ test('azr generate against azr serve with the built-in tiny model: every proposa
 const PROPOSE = '## Task: write a new';
 
 /**
- * A scripted model: proposes `f(x) = len(str(x)) % 2` on a new input each time (every fifth proposal
- * raises, and every fifth repeats the previous input), and as a solver gives sample i the answer `i % 2`
- * (deduction: the output 0 or 1) or `1`/`10` (abduction: inputs with outputs 1 and 0). So each task is
- * solved by exactly one of two rollouts: solve rate 0.5.
+ * A scripted model: proposes `f(x) = len(str(x)) % 2` on a new input each time, written with another even
+ * constant each time (`(len(str(x)) + 2k) % 2`: one program with many inputs would be rejected as a copy;
+ * every fifth proposal raises, and every fifth repeats the previous program and input), and as a solver
+ * gives sample i the answer `i % 2` (deduction: the output 0 or 1) or `1`/`10` (abduction: inputs with
+ * outputs 1 and 0). So each task is solved by exactly one of two rollouts: solve rate 0.5.
  */
 function scriptedModel(): Policy {
   let k = 0;
-  let last = '0';
+  let last = { program: '', input: '0' };
   const block = (lang: string, text: string) => `\`\`\`${lang}\n${text}\n\`\`\``;
   const answer = (body: string) => `<think>scripted</think> <answer>${body}</answer>`;
   const propose = (): string => {
     k++;
     if (k % 5 === 0)
       return answer(`\n${block('python', 'def f(x):\n    return 1 // 0')}\n${block('input', '3')}\n`);
-    const input = k % 5 === 3 ? last : String(k * 37);
-    last = input;
-    return answer(
-      `\n${block('python', 'def f(x):\n    return len(str(x)) % 2')}\n${block('input', input)}\n`,
-    );
+    const next =
+      k % 5 === 3
+        ? last
+        : { program: `def f(x):\n    return (len(str(x)) + ${2 * k}) % 2`, input: String(k * 37) };
+    last = next;
+    return answer(`\n${block('python', next.program)}\n${block('input', next.input)}\n`);
   };
   return {
     async generate(requests: readonly GenerateRequest[]): Promise<Completion[][]> {
@@ -182,7 +184,7 @@ test('generate mode writes verified tasks with solve rates, skips duplicates and
     for (const r of records) {
       assert.equal(r.lang, 'python');
       assert.equal(r.solveRate, 0.5);
-      assert.equal(r.program, 'def f(x):\n    return len(str(x)) % 2');
+      assert.match(r.program, /^def f\(x\):\n {4}return \(len\(str\(x\)\) \+ \d+\) % 2$/);
       assert.equal(r.output, String(String(Number(r.input)).length % 2));
     }
     assert.deepEqual(

@@ -6,6 +6,7 @@ import {
   identityTask,
   parseProposal,
   proposerPrompt,
+  proposerPromptShowing,
   solverPrompt,
   type Task,
   type TaskType,
@@ -114,6 +115,10 @@ test('references are fitted to a byte budget: greedy, in order, counted in UTF-8
   const byChars = proposerPrompt('deduction', 'python', [huge], { style: 'compact', maxChars: none + 250 });
   const byBytes = proposerPrompt('deduction', 'python', [huge], { style: 'compact', maxBytes: none + 250 });
   assert.ok(byChars.includes('\u4e16') && !byBytes.includes('\u4e16'));
+  // proposerPromptShowing says which references the prompt shows (the copy check compares with those).
+  const showing = proposerPromptShowing('deduction', 'python', refs, { style: 'compact', maxBytes: budget });
+  assert.equal(showing.prompt, p);
+  assert.deepEqual(showing.shown, [small(1), small(2), small(3)]);
   // The induction subject is never dropped, even over budget.
   const ind = proposerPrompt('induction', 'python', [huge], { style: 'compact', maxBytes: 10 });
   assert.ok(ind.includes(huge.program));

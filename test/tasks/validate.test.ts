@@ -13,6 +13,7 @@ import {
   identityTask,
   keyOf,
   mutatedInputs,
+  ProgramForms,
   type ProposalToValidate,
   parseProposal,
   parseSolution,
@@ -213,6 +214,90 @@ test('maxOutputChars: a program whose output text is longer than the bound is re
     unbounded.map(outcome),
     cases.map(() => 'ok'),
   );
+});
+
+test('copies: a program repeating a reference, a known task or an accepted proposal is rejected, naming it', async () => {
+  const forms = new ProgramForms(ex);
+  const seed = identityTask('deduction', 'python');
+  const shown: Task = {
+    type: 'abduction',
+    lang: 'python',
+    program: 'def f(a, b):\n    return a[::-1]',
+    input: "'ab', 1",
+    output: "'ba'",
+  };
+  const item = (p: string, input: string, references: Task[] = [seed, shown]): ProposalToValidate => ({
+    ...program('python', p, input),
+    references,
+  });
+  const cases: [ProposalToValidate, string, RegExp?][] = [
+    // Reference 2 with other names, a docstring, a comment and other spacing, on a new input.
+    [
+      item('def f(s, t):\n    """Reverse."""\n    return s[ : : -1]  # backwards', "'xyz', 2"),
+      'copy',
+      /^the program repeats reference 2 of its prompt: "def f\(a, b\):\\n {4}return a\[::-1\]"$/,
+    ],
+    // The seed, known to the buffer though this prompt did not show it.
+    [
+      item('def f(x):\n    return x', "'q'", [shown]),
+      'copy',
+      /^the program repeats a known deduction task's: /,
+    ],
+    [item(py('return x[5]'), "'ab'"), 'runtime'], // fails: not remembered as a program
+    [item('def f(w):\n    return w[5]', "'abcdefg'"), 'ok'], // so the same program on a good input is new
+    [item(py('return x * 2'), '3'), 'ok'],
+    [item('def f(n):\n    return n*2', '4'), 'copy', /^the program repeats proposal 5 of this batch$/],
+    [item(py('return x * 3'), '3'), 'ok'], // another constant: a new program
+    [item(seed.program, seed.input), 'duplicate'], // the same program and input: still a duplicate
+    [item(py('y = x\n    return y'), "'abc'"), 'returns_input'], // a dressed-up identity is not a copy
+    [item('def f(a) return a', '3'), 'syntax'],
+  ];
+  const seen = new Set([keyOf(seed)]);
+  const results = await validateProposals(
+    ex,
+    cases.map((c) => c[0]),
+    seen,
+    { probes: 2, mutatedProbes: 2, rejectIdentity: true, copies: { forms, known: [seed] } },
+  );
+  assert.deepEqual(
+    results.map(outcome),
+    cases.map((c) => c[1]),
+    JSON.stringify(results.map((r) => (r.ok ? r.task.output : r.detail))),
+  );
+  cases.forEach(([, , detail], i) => {
+    if (detail) assert.match((results[i] as { detail: string }).detail, detail);
+  });
+  assert.equal(seen.size, 4, 'the seed and the three accepted tasks');
+
+  // Copies are not run.
+  const twoCopies = [cases[0]?.[0], cases[1]?.[0]] as ProposalToValidate[];
+  const before = ex.executions;
+  const copies = await validateProposals(ex, twoCopies, new Set(), { copies: { forms, known: [seed] } });
+  assert.deepEqual(copies.map(outcome), ['copy', 'copy']);
+  assert.equal(ex.executions, before);
+
+  // Without the check, programs are not compared: the copy of reference 2 is a task.
+  const [allowed] = await validateProposals(ex, twoCopies.slice(0, 1), new Set());
+  assert.equal(outcome(allowed as never), 'ok');
+
+  // JavaScript: the same rules over the scanner's normal form.
+  const jsSeed = identityTask('deduction', 'javascript');
+  const jsShown: Task = { ...jsSeed, program: js('return x.length * 2;'), input: '"ab"', output: '4' };
+  const jsItem = (p: string, input: string): ProposalToValidate => ({
+    ...program('javascript', p, input),
+    references: [jsShown],
+  });
+  const jsResults = await validateProposals(
+    ex,
+    [
+      jsItem('function f(s) {\n  // twice the length\n  return s.length*2;\n}', '"xyz"'),
+      jsItem(js('return x.length * 3;'), '"xyz"'),
+      jsItem('function f(v) { return v; }', '7'),
+    ],
+    new Set(),
+    { copies: { forms, known: [jsSeed] } },
+  );
+  assert.deepEqual(jsResults.map(outcome), ['copy', 'ok', 'copy']);
 });
 
 test('mutatedInputs changes every argument and keeps its type; other literal kinds give no variants', () => {

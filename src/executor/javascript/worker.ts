@@ -8,6 +8,7 @@ import type { AnyExecResult, ExecLimits, ExecRequest, ExecResult } from '../type
 import type { WireBatch, WireMessage } from '../wire.js';
 import { canonical } from './canonical.js';
 import { LiteralError, parseArgs, parseLiteral } from './literal.js';
+import { normalFormOf } from './normal-form.js';
 import { bannedName, topLevelFunctions } from './policy.js';
 import { classify, Realm, Refused } from './realm.js';
 
@@ -138,6 +139,12 @@ function handle(req: ExecRequest, limits: ExecLimits): AnyExecResult {
           imports: [],
           timeMs: performance.now() - t0,
         };
+      }
+      case 'normalize': {
+        if (req.program.length > limits.maxProgramChars) {
+          throw new Refused('too_large', `program is ${req.program.length} characters`);
+        }
+        return { ok: true, program: normalFormOf(req.program), timeMs: performance.now() - t0 };
       }
     }
   } catch (e) {

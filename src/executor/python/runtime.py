@@ -543,7 +543,73 @@ def op_inspect(req, limits):
     imports = _policy(tree)[0]
     return {'ok': True, 'topLevelFunctions': _top_functions(tree), 'imports': imports}
 
-OPS = {'run': op_run, 'check': op_check, 'literal': op_literal, 'inspect': op_inspect}
+# A program's normal form, for telling programs apart (a proposer that repeats a program it was shown
+# with another input has not made a new task): parsed, never compiled or run; docstrings dropped; every
+# name the program binds itself (parameters, assignment, loop, `with` and comprehension targets, nested
+# functions and classes, exception and match captures) renamed v0, v1, ... in the order of its first
+# binding in the source; then unparsed. So comments, layout, docstrings and the choice of local names do
+# not count, while f, builtins (len vs sorted), attributes, constants and names bound by imports do.
+_BINDING_SCOPES = (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+# ast.unparse imports its unparser on first use and binds it in ast's namespace, which the integrity
+# check below watches: take it here, at load, so a normalize request changes nothing the check reads.
+try:
+    from _ast_unparse import Unparser as _Unparser
+except ImportError:  # before Python 3.14 it lives in ast itself
+    _Unparser = ast._Unparser
+
+def _bound_name(node):
+    # The name a node binds, if it binds one the normal form may rename.
+    if isinstance(node, ast.arg):
+        return node.arg
+    if isinstance(node, ast.Name):
+        return node.id if not isinstance(node.ctx, ast.Load) else None
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return node.name
+    if isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)):
+        return node.name
+    if isinstance(node, ast.MatchMapping):
+        return node.rest
+    return None
+
+def _normal_form(program):
+    tree = _parse(program)
+    for node in _nodes(tree):
+        if isinstance(node, _BINDING_SCOPES):
+            body = node.body
+            if (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                    and isinstance(body[0].value.value, str)):
+                node.body = body[1:] or [ast.Pass()]
+    # First bindings in source order: a depth-first walk over each node's fields in their order.
+    first, imported, stack = {}, set(), [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.alias):
+            imported.add(node.asname or node.name.split('.')[0])
+        name = _bound_name(node)
+        if name is not None and name != 'f':
+            first.setdefault(name, len(first))
+        stack.extend(reversed(list(ast.iter_child_nodes(node))))
+    names = [n for n in sorted(first, key=first.get) if n not in imported]
+    new = {n: 'v' + str(i) for i, n in enumerate(names)}
+    for node in _nodes(tree):
+        if isinstance(node, ast.Name):
+            node.id = new.get(node.id, node.id)
+        elif isinstance(node, ast.arg):
+            node.arg = new.get(node.arg, node.arg)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            node.names = [new.get(n, n) for n in node.names]
+        elif isinstance(node, ast.MatchMapping):
+            node.rest = new.get(node.rest, node.rest)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.ExceptHandler,
+                               ast.MatchAs, ast.MatchStar)):
+            node.name = new.get(node.name, node.name)
+    return _Unparser().visit(tree)
+
+def op_normalize(req, limits):
+    return {'ok': True, 'program': _normal_form(req['program'])}
+
+OPS = {'run': op_run, 'check': op_check, 'literal': op_literal, 'inspect': op_inspect,
+       'normalize': op_normalize}
 
 # Programs share this interpreter: one that sets math.pi = 3, patches a class in collections,
 # registers int as a Sequence or changes the decimal context must not change the next program's

@@ -10,6 +10,7 @@ import type {
   ExecRequest,
   FailureKind,
   InspectResult,
+  NormalizeResult,
   VerdictResult,
 } from '../types.js';
 import type { SandboxRequest } from '../wire.js';
@@ -112,6 +113,19 @@ export function planPython(req: ExecRequest): PythonPlan {
               imports: a.imports,
               timeMs,
             } as InspectResult;
+          }
+          const c = checked(answer);
+          return c.ok ? failure('runtime', 'the sandbox answered out of shape', c.timeMs) : c;
+        },
+      };
+    case 'normalize':
+      return {
+        requests: [req],
+        finish([answer]): NormalizeResult {
+          const a = answer as unknown as Record<string, unknown>;
+          if (a?.ok === true && typeof a.program === 'string') {
+            const timeMs = typeof a.timeMs === 'number' ? a.timeMs : 0;
+            return { ok: true, program: a.program, timeMs };
           }
           const c = checked(answer);
           return c.ok ? failure('runtime', 'the sandbox answered out of shape', c.timeMs) : c;

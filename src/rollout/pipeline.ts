@@ -69,10 +69,16 @@ export interface RolloutSettings {
   /** Reference tasks shown to a deduction/abduction proposer (K). */
   references: number;
   /**
-   * The policy's context in tokens: proposer prompts drop references to leave room for the completion
-   * (bytes stand in for tokens). null: prompts are never cut (a server model with a long context).
+   * The policy's context in tokens: proposer prompts drop references to leave room for the completion.
+   * null: prompts are never cut (a server model with a long context).
    */
   contextLength: number | null;
+  /**
+   * How the policy counts a prompt's tokens (a real model's tokenizer, its chat template included). Without
+   * it, string length stands in, which is the built-in model's byte count on ASCII prompts and three or
+   * four times a BPE model's count: its prompts would drop references they have room for.
+   */
+  promptTokens?: (prompt: string) => number;
 }
 
 /** What became of a proposal. */
@@ -170,8 +176,14 @@ export function planProposals(
   rngFor: (type: TaskType) => Rng,
 ): ProposalSlot[] {
   const slots: ProposalSlot[] = [];
-  const maxChars =
+  const room =
     s.contextLength === null ? undefined : Math.max(128, s.contextLength - s.sampling.proposerMaxTokens - 8);
+  const budget =
+    room === undefined
+      ? {}
+      : s.promptTokens
+        ? { maxTokens: { max: room, count: s.promptTokens } }
+        : { maxChars: room };
   for (const type of types) {
     const rng = rngFor(type);
     const pool = referencePool(buffers, types, type);
@@ -182,7 +194,7 @@ export function planProposals(
       const { prompt, shown } = proposerPromptShowing(type, s.lang, refs, {
         style: s.format.style,
         inductionInputs: s.format.inductionInputs,
-        ...(maxChars !== undefined ? { maxChars } : {}),
+        ...budget,
       });
       const slot: ProposalSlot = {
         type,

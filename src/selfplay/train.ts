@@ -10,6 +10,7 @@ import { constraintFor } from '../grammar/index.js';
 import { parameterCount } from '../model/config.js';
 import { isPretrainedModel, openPretrained } from '../model/resolve-model.js';
 import {
+  type BuiltinPolicy,
   type BuiltinPolicyOptions,
   createBuiltinPolicy,
   initBuiltinPolicy,
@@ -105,7 +106,7 @@ export async function runTraining(
   try {
     const iterate = makeIterationRunner({
       config: c,
-      settings: rolloutSettingsOf(c),
+      settings: { ...rolloutSettingsOf(c), ...promptCounting(c, policy) },
       policy,
       executor,
       buffers,
@@ -192,4 +193,11 @@ async function openPolicy(
   return c.model.init === null
     ? createBuiltinPolicy(modelConfig, fresh, policyOpts)
     : initBuiltinPolicy(c.model.init, modelConfig, fresh, policyOpts);
+}
+
+/** A real model in the engine counts its prompts in its own tokens (the byte model: string length stands in). */
+function promptCounting(c: SelfPlayConfig, policy: Policy): { promptTokens?: (prompt: string) => number } {
+  if (c.model.init === null || !isPretrainedModel(c.model.init) || !('codec' in policy)) return {};
+  const { codec } = policy as BuiltinPolicy;
+  return { promptTokens: (prompt) => codec.promptTokens(prompt).length };
 }

@@ -20,6 +20,8 @@ export interface PromptOptions {
   maxBytes?: number;
   /** Longest prompt in UTF-16 code units (string length); applied like maxBytes when given. */
   maxChars?: number;
+  /** Longest prompt in a real model's tokens, counted by `tokens.count`; applied like maxBytes. */
+  maxTokens?: { max: number; count: (prompt: string) => number };
   /** Inputs an induction proposer is asked for (N). */
   inductionInputs?: number;
 }
@@ -29,11 +31,15 @@ const LANG_NAME: Record<Lang, string> = { python: 'Python', javascript: 'JavaScr
 const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 
 /** Does `prompt` fit the budgets of `opts` (no budget: always)? */
-export function fitsBudget(prompt: string, opts: Pick<PromptOptions, 'maxBytes' | 'maxChars'>): boolean {
+export function fitsBudget(prompt: string, opts: PromptBudget): boolean {
   if (opts.maxChars !== undefined && prompt.length > opts.maxChars) return false;
   if (opts.maxBytes !== undefined && utf8Bytes(prompt) > opts.maxBytes) return false;
+  if (opts.maxTokens !== undefined && opts.maxTokens.count(prompt) > opts.maxTokens.max) return false;
   return true;
 }
+
+/** The budgets a prompt may be held to. */
+export type PromptBudget = Pick<PromptOptions, 'maxBytes' | 'maxChars' | 'maxTokens'>;
 
 /**
  * The references a prompt can show within a budget: greedily, in order, each one that still fits is
@@ -44,7 +50,7 @@ export function fitsBudget(prompt: string, opts: Pick<PromptOptions, 'maxBytes' 
 export function fitReferences<T>(
   references: readonly T[],
   render: (refs: readonly T[]) => string,
-  opts: Pick<PromptOptions, 'maxBytes' | 'maxChars'>,
+  opts: PromptBudget,
   min = 0,
 ): T[] {
   const kept = references.slice(0, min);

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type { Lang } from '../../src/executor/types.js';
+import { BpeTokenizer } from '../../src/model/bpe-tokenizer.js';
 import {
   fitReferences,
   identityTask,
@@ -11,6 +14,8 @@ import {
   type Task,
   type TaskType,
 } from '../../src/tasks/index.js';
+
+const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 const LANGS: Lang[] = ['python', 'javascript'];
@@ -132,4 +137,29 @@ test('references are fitted to a byte budget: greedy, in order, counted in UTF-8
   assert.deepEqual(fitReferences(['aaaaaaaaaa', 'b'], render, { maxBytes: 3 }, 1), ['aaaaaaaaaa']);
   assert.deepEqual(fitReferences(['a', 'b'], render, {}), ['a', 'b']);
   assert.throws(() => proposerPrompt('induction', 'python', [], { style: 'compact' }), /program/);
+});
+
+test("a token budget counts a real model's tokens: references a string-length budget of the same size drops are shown", async () => {
+  const tokenizer = await BpeTokenizer.load(join(projectRoot, 'python', 'tiny-qwen3-tokenizer'));
+  const count = (p: string) => tokenizer.encode(p).length;
+  const refs = [1, 2, 3].map((n) => task('deduction', 'python', n));
+  const all = proposerPrompt('deduction', 'python', refs, { style: 'reference' });
+  // A BPE token spans several characters: the full prompt's token count is well under its length.
+  assert.ok(count(all) < all.length / 2, `${count(all)} tokens, ${all.length} chars`);
+  const max = count(all);
+  const byTokens = proposerPromptShowing('deduction', 'python', refs, {
+    style: 'reference',
+    maxTokens: { max, count },
+  });
+  assert.deepEqual(byTokens.shown, refs);
+  assert.equal(byTokens.prompt, all);
+  const byChars = proposerPromptShowing('deduction', 'python', refs, { style: 'reference', maxChars: max });
+  assert.deepEqual(byChars.shown, []);
+  // One token short of the whole prompt: the last reference goes.
+  const tight = proposerPromptShowing('deduction', 'python', refs, {
+    style: 'reference',
+    maxTokens: { max: max - 1, count },
+  });
+  assert.deepEqual(tight.shown, refs.slice(0, 2));
+  assert.ok(count(tight.prompt) <= max - 1);
 });

@@ -1,0 +1,163 @@
+// The structure of a reference-style answer (src/tasks/parse.ts), as a grammar: free reasoning, `</think>`,
+// then `<answer>` holding exactly the fenced blocks (or the one-line literal) the task type and role ask
+// for, then `</answer>` and the end of the turn. What goes inside (the reasoning, code, inputs, a message)
+// is free text; the grammar only keeps out what would end a section early or break the parse: the
+// section's closing word (`</think>`, a closing fence, `</answer>`), a second `<answer>`, carriage returns
+// (the parser reads them as line ends), and blank blocks. Every text it admits parses, and every shape
+// issue 32 saw from real models (no `</think>`, no `<answer>`, an unclosed answer, wrong blocks) is
+// outside it.
+//
+// One description serves every engine: renderGrammar writes it for llama.cpp's server (`grammar`), vLLM
+// (`structured_outputs.grammar`) and this project's token matcher (token-constraint.ts), which bounds
+// the reasoning and the whole answer by the token budget.
+import type { Lang } from '../executor/types.js';
+import type { Role, TaskType } from '../tasks/types.js';
+import {
+  alt,
+  avoidingText,
+  type ClassEncoding,
+  EMPTY,
+  type Expr,
+  type GrammarSpec,
+  ref,
+  renderGrammar,
+  seq,
+  text,
+} from './ebnf.js';
+import { parseGrammar } from './gbnf.js';
+import { TokenGrammar, type TokenVocabulary, tokenTrie } from './token-constraint.js';
+
+export interface AnswerShape {
+  type: TaskType;
+  role: Role;
+  lang: Lang;
+  /** Input blocks an induction proposal may hold: 1..inductionInputs. */
+  inductionInputs: number;
+  /**
+   * The completion writes `<think>` itself (a chat turn). False when the prompt already ends with it, as
+   * the reference prompts do (`Assistant: <think>`).
+   */
+  opensThink: boolean;
+}
+
+export const THINK_OPEN = '<think>';
+export const THINK_CLOSE = '</think>';
+
+/** Whitespace the parser skips between sections; a few forms, not a repetition, so answers end. */
+/** Printable ASCII but space: what a block or literal starts with, so that it is never blank when trimmed. */
+const PRINTABLE = Array.from({ length: 94 }, (_, i) => String.fromCharCode(0x21 + i)).join('');
+
+const GAP = alt(EMPTY, text(' '), text('\n'), text('\n\n'));
+const EDGE = alt(EMPTY, text('\n'));
+const SEP = alt(text('\n'), text('\n\n'));
+
+export function answerGrammarSpec(shape: AnswerShape): GrammarSpec {
+  const { type, role, lang, inductionInputs: n } = shape;
+  if (!Number.isInteger(n) || n < 1 || n > 100)
+    throw new RangeError(`inductionInputs must be an integer in 1..100, got ${n}`);
+  const rules: [string, Expr][] = [];
+  const think = avoidingText({ prefix: 'think', words: [THINK_CLOSE], exclude: '\r' });
+  // Block content: never blank (no leading whitespace), never the closing fence (a line starting with
+  // ``` ends the block, so the text before it is read as if it came after a newline), no <answer> or
+  // </answer> (the parser cuts the answer at the first </answer> and refuses a second <answer>).
+  const content = avoidingText({
+    prefix: 'content',
+    words: ['\n```', '<answer>', '</answer>'],
+    exclude: '\r',
+    after: '\n',
+    first: PRINTABLE.replace('`', ''),
+  });
+  const block = (tag: string): Expr => seq(text(`\`\`\`${tag}\n`), ref(content.start), text('\n```'));
+  let body: Expr;
+  let needsContent = true;
+  let literal: ReturnType<typeof avoidingText> | undefined;
+  if (role === 'proposer' && type !== 'induction') {
+    body = seq(EDGE, block(lang), SEP, block('input'), EDGE);
+  } else if (role === 'proposer') {
+    // inputs-k: between 1 and k more input blocks.
+    for (let k = 1; k <= n; k++) {
+      const one = seq(SEP, block('input'));
+      rules.push([`inputs-${k}`, k === 1 ? one : alt(one, seq(SEP, block('input'), ref(`inputs-${k - 1}`)))]);
+    }
+    body = seq(EDGE, block('message'), ref(`inputs-${n}`), EDGE);
+  } else if (type === 'induction') {
+    body = seq(EDGE, block(lang), EDGE);
+  } else {
+    // A solver's output or argument list: one line, not blank, not a fenced block.
+    literal = avoidingText({
+      prefix: 'literal',
+      words: ['<answer>', '</answer>'],
+      exclude: '\r\n',
+      first: PRINTABLE.replace('`', ''),
+    });
+    needsContent = false;
+    const pad = alt(EMPTY, text(' '), text('\n'));
+    body = seq(pad, ref(literal.start), pad);
+  }
+  const root = seq(
+    shape.opensThink ? text(THINK_OPEN) : EMPTY,
+    ref(think.start),
+    text(THINK_CLOSE),
+    GAP,
+    text('<answer>'),
+    body,
+    text('</answer>'),
+  );
+  return {
+    rules: [
+      ['root', root],
+      ...rules,
+      ...think.rules,
+      ...(needsContent ? content.rules : []),
+      ...(literal ? literal.rules : []),
+    ],
+  };
+}
+
+const rendered = new Map<string, string>();
+
+/**
+ * The grammar's text, built once per shape: `characters` for llama.cpp's `grammar` field and vLLM's
+ * `structured_outputs.grammar` (XGrammar), `bytes` for this project's matcher (see ebnf.ts).
+ */
+export function answerGrammar(shape: AnswerShape, enc: ClassEncoding = 'characters'): string {
+  const key = `${shape.type}/${shape.role}/${shape.lang}/${shape.inductionInputs}/${shape.opensThink}/${enc}`;
+  let g = rendered.get(key);
+  if (g === undefined) {
+    g = renderGrammar(answerGrammarSpec(shape), enc);
+    rendered.set(key, g);
+  }
+  return g;
+}
+
+const tokenGrammars = new WeakMap<TokenVocabulary, Map<string, TokenGrammar>>();
+
+/** Default share of the token budget the reasoning may take before it is steered to `</think>`. */
+export const DEFAULT_THINK_SHARE = 0.5;
+
+/**
+ * The answer grammar over a BPE vocabulary, for the built-in engine's sampler: one per shape and
+ * vocabulary, its masks cached across every sequence sampled with it.
+ */
+export function answerTokenGrammar(
+  vocab: TokenVocabulary,
+  shape: AnswerShape,
+  thinkShare = DEFAULT_THINK_SHARE,
+): TokenGrammar {
+  let byShape = tokenGrammars.get(vocab);
+  if (!byShape) {
+    byShape = new Map();
+    tokenGrammars.set(vocab, byShape);
+  }
+  const key = `${shape.type}/${shape.role}/${shape.lang}/${shape.inductionInputs}/${shape.opensThink}/${thinkShare}`;
+  let g = byShape.get(key);
+  if (!g) {
+    g = new TokenGrammar(parseGrammar(answerGrammar(shape, 'bytes')), vocab, tokenTrie(vocab), {
+      open: shape.opensThink ? THINK_OPEN : '',
+      close: THINK_CLOSE,
+      share: thinkShare,
+    });
+    byShape.set(key, g);
+  }
+  return g;
+}

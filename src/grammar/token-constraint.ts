@@ -188,6 +188,11 @@ export class TokenGrammarMatcher implements ConstraintMatcher {
     this.closeFailure = failure(this.close);
   }
 
+  /** The automaton state the text so far has reached (for tests and benchmarks). */
+  get automatonState(): number {
+    return this.state;
+  }
+
   allowedTokens(mask: Uint8Array, remaining?: number): void {
     const g = this.g;
     if (this.ended) {

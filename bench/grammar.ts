@@ -121,7 +121,7 @@ const shapeOf = (type: TaskType, role: Role) => ({
   role,
   lang: 'python' as const,
   inductionInputs: INDUCTION_INPUTS,
-  opensThink: false,
+  startsAt: 'think-text' as const,
 });
 
 async function benchModel(

@@ -11,6 +11,8 @@
 // (`structured_outputs.grammar`) and this project's token matcher (token-constraint.ts), which bounds
 // the reasoning and the whole answer by the token budget.
 import type { Lang } from '../executor/types.js';
+import type { DecodeConstraint } from '../model/constraint.js';
+import type { AnswerConstraint } from '../tasks/answer-format.js';
 import type { Role, TaskType } from '../tasks/types.js';
 import {
   alt,
@@ -25,6 +27,7 @@ import {
   text,
 } from './ebnf.js';
 import { parseGrammar } from './gbnf.js';
+import { grammarConstraint } from './matcher.js';
 import { TokenGrammar, type TokenVocabulary, tokenTrie } from './token-constraint.js';
 
 export interface AnswerShape {
@@ -34,10 +37,11 @@ export interface AnswerShape {
   /** Input blocks an induction proposal may hold: 1..inductionInputs. */
   inductionInputs: number;
   /**
-   * The completion writes `<think>` itself (a chat turn). False when the prompt already ends with it, as
-   * the reference prompts do (`Assistant: <think>`).
+   * Where the completion starts: inside the reasoning (`think-text`: the prompt ends with `<think>`, as the
+   * reference prompts do), before it (`think-tag`: a chat turn writes `<think>` itself), or after it
+   * (`answer`: the prompt ends with `</think>`, the second request of a server's bounded reasoning).
    */
-  opensThink: boolean;
+  startsAt: 'think-text' | 'think-tag' | 'answer';
 }
 
 export const THINK_OPEN = '<think>';
@@ -94,20 +98,17 @@ export function answerGrammarSpec(shape: AnswerShape): GrammarSpec {
     const pad = alt(EMPTY, text(' '), text('\n'));
     body = seq(pad, ref(literal.start), pad);
   }
-  const root = seq(
-    shape.opensThink ? text(THINK_OPEN) : EMPTY,
-    ref(think.start),
-    text(THINK_CLOSE),
-    GAP,
-    text('<answer>'),
-    body,
-    text('</answer>'),
-  );
+  const answer = seq(GAP, text('<answer>'), body, text('</answer>'));
+  const reasoning = seq(ref(think.start), text(THINK_CLOSE));
+  const root =
+    shape.startsAt === 'answer'
+      ? answer
+      : seq(shape.startsAt === 'think-tag' ? text(THINK_OPEN) : EMPTY, reasoning, answer);
   return {
     rules: [
       ['root', root],
       ...rules,
-      ...think.rules,
+      ...(shape.startsAt === 'answer' ? [] : think.rules),
       ...(needsContent ? content.rules : []),
       ...(literal ? literal.rules : []),
     ],
@@ -121,7 +122,7 @@ const rendered = new Map<string, string>();
  * `structured_outputs.grammar` (XGrammar), `bytes` for this project's matcher (see ebnf.ts).
  */
 export function answerGrammar(shape: AnswerShape, enc: ClassEncoding = 'characters'): string {
-  const key = `${shape.type}/${shape.role}/${shape.lang}/${shape.inductionInputs}/${shape.opensThink}/${enc}`;
+  const key = `${shape.type}/${shape.role}/${shape.lang}/${shape.inductionInputs}/${shape.startsAt}/${enc}`;
   let g = rendered.get(key);
   if (g === undefined) {
     g = renderGrammar(answerGrammarSpec(shape), enc);
@@ -149,15 +150,53 @@ export function answerTokenGrammar(
     byShape = new Map();
     tokenGrammars.set(vocab, byShape);
   }
-  const key = `${shape.type}/${shape.role}/${shape.lang}/${shape.inductionInputs}/${shape.opensThink}/${thinkShare}`;
+  const key = `${shape.type}/${shape.role}/${shape.lang}/${shape.inductionInputs}/${shape.startsAt}/${thinkShare}`;
   let g = byShape.get(key);
   if (!g) {
-    g = new TokenGrammar(parseGrammar(answerGrammar(shape, 'bytes')), vocab, tokenTrie(vocab), {
-      open: shape.opensThink ? THINK_OPEN : '',
-      close: THINK_CLOSE,
-      share: thinkShare,
-    });
+    const think =
+      shape.startsAt === 'answer'
+        ? undefined
+        : { open: shape.startsAt === 'think-tag' ? THINK_OPEN : '', close: THINK_CLOSE, share: thinkShare };
+    g = new TokenGrammar(parseGrammar(answerGrammar(shape, 'bytes')), vocab, tokenTrie(vocab), think);
     byShape.set(key, g);
   }
   return g;
+}
+
+/** The shape of a request's answer; its prompt ends with `<think>` unless told otherwise. */
+export function answerShapeOf(
+  c: AnswerConstraint,
+  startsAt: AnswerShape['startsAt'] = 'think-text',
+): AnswerShape {
+  return { type: c.type, role: c.role, lang: c.lang, inductionInputs: c.inductionInputs, startsAt };
+}
+
+const byteConstraints = new Map<string, DecodeConstraint>();
+
+/** The answer structure over the built-in model's byte vocabulary (a byte is a token), once per shape. */
+export function answerByteConstraint(shape: AnswerShape): DecodeConstraint {
+  const text = answerGrammar(shape, 'bytes');
+  let c = byteConstraints.get(text);
+  if (!c) {
+    c = grammarConstraint(`${shape.type}/${shape.role}/${shape.lang}`, parseGrammar(text));
+    byteConstraints.set(text, c);
+  }
+  return c;
+}
+
+/**
+ * Each request's decoding constraint over a real model's BPE vocabulary, for the built-in engine's policy
+ * (BuiltinPolicyOptions.constraints): the answer structure of reference-style requests, with the
+ * reasoning bounded to `thinkShare` of the budget. Compact-style requests (the built-in model's typed
+ * program grammar, over bytes) have no meaning here and decode freely.
+ */
+export function answerTokenConstraints(
+  vocab: TokenVocabulary,
+  opts: { startsAt?: AnswerShape['startsAt']; thinkShare?: number } = {},
+): (c: AnswerConstraint) => DecodeConstraint | undefined {
+  return (c) => {
+    if (c.style !== 'reference') return undefined;
+    const shape = answerShapeOf(c, opts.startsAt);
+    return answerTokenGrammar(vocab, shape, opts.thinkShare).constraint(`${c.type}/${c.role}/${c.lang}`);
+  };
 }

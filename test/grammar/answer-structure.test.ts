@@ -29,13 +29,23 @@ const SHAPES: [TaskType, Role][] = [
   ['induction', 'solver'],
 ];
 
-const shape = (type: TaskType, role: Role, lang: Lang, opensThink = false): AnswerShape => ({
+type Start = AnswerShape['startsAt'];
+const STARTS: Start[] = ['think-text', 'think-tag', 'answer'];
+
+const shape = (type: TaskType, role: Role, lang: Lang, startsAt: Start = 'think-text'): AnswerShape => ({
   type,
   role,
   lang,
   inductionInputs: N,
-  opensThink,
+  startsAt,
 });
+
+/** What comes before the completion in the full text parse.ts reads. */
+const BEFORE: Record<Start, string> = {
+  'think-text': '<think>',
+  'think-tag': '',
+  answer: '<think>x</think>',
+};
 
 const grammars = new Map<string, ReturnType<typeof parseGrammar>>();
 function grammarOf(s: AnswerShape) {
@@ -57,7 +67,7 @@ function accepts(s: AnswerShape, text: string): boolean {
 
 /** Whether parse.ts reads the text as a well-formed answer of this shape. */
 function parses(s: AnswerShape, text: string): boolean {
-  const t = s.opensThink ? text : `<think>${text}`;
+  const t = BEFORE[s.startsAt] + text;
   return s.role === 'proposer'
     ? parseProposal(s.type, s.lang, t, 'reference', N).ok
     : parseSolution(s.type, s.lang, t, 'reference').ok;
@@ -77,22 +87,22 @@ function fixtureAnswers(): { s: AnswerShape; text: string }[] {
   const thinks = ['Let me trace f step by step: x < 3, so the loop runs.\n', '', ' short '];
   records.forEach((r, i) => {
     const think = thinks[i % thinks.length] as string;
-    const wrap = (body: string, opens: boolean) =>
-      `${opens ? '<think>' : ''}${think}</think>\n<answer>${body}</answer>`;
-    for (const opens of [false, true]) {
+    const wrap = (body: string, start: Start) =>
+      `${start === 'think-tag' ? '<think>' : ''}${start === 'answer' ? '' : `${think}</think>`}\n<answer>${body}</answer>`;
+    for (const start of STARTS) {
       const program = `\n${fence(r.lang, r.program)}\n${fence('input', r.input)}\n`;
-      out.push({ s: shape('deduction', 'proposer', r.lang, opens), text: wrap(program, opens) });
-      out.push({ s: shape('abduction', 'proposer', r.lang, opens), text: wrap(program, opens) });
-      out.push({ s: shape('deduction', 'solver', r.lang, opens), text: wrap(r.output, opens) });
-      out.push({ s: shape('abduction', 'solver', r.lang, opens), text: wrap(` ${r.input} `, opens) });
+      out.push({ s: shape('deduction', 'proposer', r.lang, start), text: wrap(program, start) });
+      out.push({ s: shape('abduction', 'proposer', r.lang, start), text: wrap(program, start) });
+      out.push({ s: shape('deduction', 'solver', r.lang, start), text: wrap(r.output, start) });
+      out.push({ s: shape('abduction', 'solver', r.lang, start), text: wrap(` ${r.input} `, start) });
       out.push({
-        s: shape('induction', 'solver', r.lang, opens),
-        text: wrap(fence(r.lang, r.program), opens),
+        s: shape('induction', 'solver', r.lang, start),
+        text: wrap(fence(r.lang, r.program), start),
       });
       const inputs = [r.input, ...(r.shown ?? []).map((p) => p.input)].slice(0, N);
       const message = r.message ?? 'find the rule';
       const ind = `${fence('message', message)}${inputs.map((x) => `\n${fence('input', x)}`).join('')}`;
-      out.push({ s: shape('induction', 'proposer', r.lang, opens), text: wrap(`\n${ind}\n`, opens) });
+      out.push({ s: shape('induction', 'proposer', r.lang, start), text: wrap(`\n${ind}\n`, start) });
     }
   });
   return out;
@@ -167,9 +177,14 @@ test("the grammar refuses the broken shapes issue 32 lists (and parse.ts's other
       'too_many_inputs',
     ],
     [
-      shape('deduction', 'solver', 'python', true),
+      shape('deduction', 'solver', 'python', 'think-tag'),
       'r</think>\n<answer>3</answer>',
       'no <think> in a chat turn',
+    ],
+    [
+      shape('deduction', 'solver', 'python', 'answer'),
+      'r</think>\n<answer>3</answer>',
+      'reasoning after it closed',
     ],
   ];
   for (const [s, text, why] of cases) {
@@ -177,7 +192,7 @@ test("the grammar refuses the broken shapes issue 32 lists (and parse.ts's other
     // The grammar is stricter than the parser in a few places (it keeps to what parses the same way
     // everywhere); elsewhere the parser refuses the text too.
     const stricter = ['carriage return', 'text after the answer', 'a block starting with a fence'];
-    if (!stricter.includes(why) && !why.startsWith('no <think>'))
+    if (!stricter.includes(why) && !why.startsWith('no <think>') && !why.startsWith('reasoning after'))
       assert.equal(parses(s, text), false, `${why}: parse.ts accepts ${JSON.stringify(text)}`);
   }
 });
@@ -187,8 +202,8 @@ test('random sentences of every shape parse: 200 walks each, ended by a budget',
   const mask = new Uint8Array(272);
   for (const lang of ['python', 'javascript'] as const)
     for (const [type, role] of SHAPES)
-      for (const opens of [false, true]) {
-        const s = shape(type, role, lang, opens);
+      for (const start of STARTS) {
+        const s = shape(type, role, lang, start);
         for (let walk = 0; walk < 200; walk++) {
           const m = new GrammarMatcher(grammarOf(s));
           const bytes: number[] = [];

@@ -22,13 +22,20 @@ const SHAPES: [TaskType, Role][] = [
   ['abduction', 'solver'],
   ['induction', 'solver'],
 ];
-const shape = (type: TaskType, role: Role, opensThink = false): AnswerShape => ({
+type Start = AnswerShape['startsAt'];
+const shape = (type: TaskType, role: Role, startsAt: Start = 'think-text'): AnswerShape => ({
   type,
   role,
   lang: 'python',
   inductionInputs: N,
-  opensThink,
+  startsAt,
 });
+/** What comes before the completion in the full text parse.ts reads. */
+const BEFORE: Record<Start, string> = {
+  'think-text': '<think>',
+  'think-tag': '',
+  answer: '<think>x</think>',
+};
 
 /**
  * A small byte-level BPE vocabulary shaped like a real one: the 256 bytes, the format's words and pieces
@@ -109,7 +116,7 @@ function syntheticVocabulary(): TokenVocabulary {
 
 /** Whether parse.ts reads the text as a well-formed answer of this shape. */
 function parses(s: AnswerShape, text: string): { ok: boolean; reason?: string } {
-  const t = s.opensThink ? text : `<think>${text}`;
+  const t = BEFORE[s.startsAt] + text;
   const r =
     s.role === 'proposer'
       ? parseProposal(s.type, s.lang, t, 'reference', N)
@@ -221,16 +228,16 @@ test('the reasoning is steered to </think> once it has used its share of the bud
 async function sampleAnswers(
   vocab: TokenVocabulary,
   logitsOf: (prefix: readonly number[]) => Promise<Float32Array> | Float32Array,
-  opts: { seed: number; budgets: number[]; perShape: number; opensThink?: boolean[] },
+  opts: { seed: number; budgets: number[]; perShape: number; starts?: Start[] },
 ): Promise<void> {
   const rng = new Rng(opts.seed);
   const mask = new Uint8Array(vocab.vocabSize);
   const decoder = new TextDecoder();
   for (const [type, role] of SHAPES)
-    for (const opens of opts.opensThink ?? [false])
+    for (const start of opts.starts ?? ['think-text'])
       for (const budget of opts.budgets)
         for (let k = 0; k < opts.perShape; k++) {
-          const s = shape(type, role, opens);
+          const s = shape(type, role, start);
           const m = answerTokenGrammar(vocab, s).constraint('test').start();
           const tokens: number[] = [];
           let stopped = false;
@@ -262,7 +269,7 @@ test('random sampling over a BPE-shaped vocabulary never gives a format error, a
       for (let j = 0; j < logits.length; j++) logits[j] = rng.next() * 6;
       return logits;
     },
-    { seed: 1, budgets: [40, 90, 300], perShape: 6, opensThink: [false, true] },
+    { seed: 1, budgets: [40, 90, 300], perShape: 4, starts: ['think-text', 'think-tag', 'answer'] },
   );
 });
 
@@ -314,8 +321,8 @@ for (const name of ['smollm2-135m', 'qwen2.5-coder-0.5b'] as const) {
       await sampleAnswers(vocab, logitsOf, {
         seed: 2,
         budgets: [48, 160],
-        perShape: 2,
-        opensThink: [false, true],
+        perShape: 1,
+        starts: ['think-text', 'think-tag'],
       });
       engine.freeCache(cache);
     } finally {

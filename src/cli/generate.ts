@@ -2,6 +2,7 @@
 // model proposes, the executor validates, the same model's solve rate is measured; no training).
 // Progress lines, then one JSON object with the counts as the last line.
 
+import { existsSync } from 'node:fs';
 import { TASK_TYPES, type TaskType } from '../tasks/types.js';
 import { intFlag, numberFlag, parseFlags, stringFlag, UsageError } from './args.js';
 import { OPENAI_FLAGS, OPENAI_FLAGS_USAGE, openAIOptionsFromFlags, retryLine } from './http-flags.js';
@@ -21,6 +22,11 @@ export const generateUsage = `usage: azr generate --base-url URL[,URL] --model N
   --top-p P             nucleus mass (default 1)
   --proposer-max-tokens N, --solver-max-tokens N   completion budgets (default 2048, 1024)
   --learnable-only      write only tasks the model solves sometimes but not always (0 < solve rate < 1)
+  --seed-factor S       seeding stage: before round 1 the model proposes until each task type has
+                        S x --batch valid, distinct tasks to show as references (kept in FILE.seeds.jsonl
+                        beside --out, resumed from it; nothing is solved or written to the dataset);
+                        0 skips it (default 4, the paper's)
+  --seed-tasks FILE     seed the references with the tasks of a dataset file instead
   --seed S              default 0
   --workers N           executor sandboxes per language (default 2)
 ${OPENAI_FLAGS_USAGE}`;
@@ -46,6 +52,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
     solverMaxTokens: number;
     seed: number;
     workers: number;
+    seedFactor: number;
+    seedTasks: string | undefined;
   };
   let policyOpts: ReturnType<typeof openAIOptionsFromFlags>;
   try {
@@ -65,6 +73,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
       'learnable-only': { type: 'boolean' },
       seed: { type: 'string' },
       workers: { type: 'string' },
+      'seed-factor': { type: 'string' },
+      'seed-tasks': { type: 'string' },
       ...OPENAI_FLAGS,
     }));
     const out = stringFlag(values, 'out');
@@ -97,7 +107,11 @@ export async function generateCommand(argv: string[]): Promise<number> {
       solverMaxTokens: intFlag(values, 'solver-max-tokens', 1) ?? 1024,
       seed: intFlag(values, 'seed', 0) ?? 0,
       workers: intFlag(values, 'workers', 1, 64) ?? 2,
+      seedFactor: intFlag(values, 'seed-factor', 0, 64) ?? 4,
+      seedTasks: stringFlag(values, 'seed-tasks'),
     };
+    if (parsed.seedTasks !== undefined && !existsSync(parsed.seedTasks))
+      throw new UsageError(`--seed-tasks: ${parsed.seedTasks} does not exist`);
     policyOpts = openAIOptionsFromFlags(values);
   } catch (e) {
     process.stderr.write(`azr generate: ${(e as Error).message}\n${generateUsage}`);
@@ -144,6 +158,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
       solverMaxTokens: parsed.solverMaxTokens,
       learnableOnly: values['learnable-only'] === true,
       seed: parsed.seed,
+      seedFactor: parsed.seedFactor,
+      ...(parsed.seedTasks !== undefined ? { seedTasks: parsed.seedTasks } : {}),
       style: 'reference',
       shouldStop: () => stop,
       log: (l) => process.stdout.write(`${l}\n`),

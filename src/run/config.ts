@@ -67,6 +67,14 @@ export const SelfPlayConfigSchema = z
         learnabilityRollouts: positiveInt,
         /** Inputs an induction proposer writes (N); half are shown, half hidden. */
         inductionInputs: z.number().int().min(2),
+        /**
+         * The seeding stage before iteration 1 (src/selfplay/seeding.ts): the model proposes until each
+         * buffer holds seedBatchFactor x proposerBatch valid, distinct tasks (the paper's S = 4); 0: none,
+         * the buffers start from the identity program.
+         */
+        seedBatchFactor: z.number().int().nonnegative(),
+        /** A dataset file (eval/README.md format) whose tasks seed the buffers instead; null: none. */
+        seedTasks: z.string().min(1).nullable(),
       })
       .strict(),
     /** How tasks are asked and answered: together they are the run's AnswerFormat (answerFormatOf). */
@@ -216,6 +224,10 @@ const base: SelfPlayConfig = {
     references: 2,
     learnabilityRollouts: 4,
     inductionInputs: 4,
+    // Not measured to help the built-in model from random weights (its first proposals are its grammar's
+    // random walks, already varied); real models copy the identity program without it (issue 32).
+    seedBatchFactor: 0,
+    seedTasks: null,
   },
   answers: {
     promptStyle: 'compact',
@@ -411,9 +423,15 @@ const V1_FIELDS: Record<string, { to: string; absent: unknown }> = {
  */
 export function migrateConfig(value: unknown): unknown {
   if (!isPlainObject(value)) return value;
-  // Runs written before the backend block existed ran on the built-in model.
-  if (value.version === CONFIG_VERSION && !('backend' in value))
-    return { ...value, backend: { kind: 'builtin' } };
+  if (value.version === CONFIG_VERSION) {
+    let v = value;
+    // Runs written before the backend block existed ran on the built-in model.
+    if (!('backend' in v)) v = { ...v, backend: { kind: 'builtin' } };
+    // Runs written before the seeding stage existed had none.
+    if (isPlainObject(v.selfplay) && !('seedBatchFactor' in v.selfplay))
+      v = { ...v, selfplay: { seedBatchFactor: 0, seedTasks: null, ...v.selfplay } };
+    return v;
+  }
   if (value.version !== undefined) return value;
   // Version 1 had no version field.
   const out = structuredClone(value) as Record<string, Record<string, unknown>>;
@@ -431,6 +449,8 @@ export function migrateConfig(value: unknown): unknown {
   if (sp.proposerZeroAsPenalty === true)
     (out.experimental as Record<string, unknown>).proposerUnlearnableReward = -0.5;
   delete sp.proposerZeroAsPenalty;
+  // Version 1 had no seeding stage.
+  out.selfplay = { seedBatchFactor: 0, seedTasks: null, ...(out.selfplay ?? {}) };
   return { version: CONFIG_VERSION, ...out, backend: { kind: 'builtin' } };
 }
 

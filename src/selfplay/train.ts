@@ -23,6 +23,7 @@ import { openSession, SessionError } from '../run/session.js';
 import { readTaskFile, TaskBuffer, type TaskType } from '../tasks/index.js';
 import { makeIterationRunner } from './iteration.js';
 import { runSelfPlay } from './loop.js';
+import { seedTrainingRun } from './seeding.js';
 
 /** What `azr train` was asked to do: a validated config and the run directory, new or resumed. */
 export interface TrainInvocation {
@@ -98,6 +99,19 @@ export async function runTraining(
   };
   process.on('SIGINT', onSigint);
   try {
+    const seeding = await seedTrainingRun({
+      session,
+      settings: rolloutSettingsOf(c),
+      policy,
+      executor,
+      buffers,
+      log,
+      signal: controller.signal,
+    });
+    if (seeding === 'stopped') {
+      log(`azr train: stopped during the seeding stage; --resume ${inv.outDir} continues it`);
+      return 0;
+    }
     const iterate = makeIterationRunner({
       config: c,
       settings: rolloutSettingsOf(c),

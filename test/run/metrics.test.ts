@@ -176,7 +176,7 @@ test('a version-1 record (an older run) reads with learnability as validProposer
 test('appendMetrics refuses a bad record before it reaches the file', () => {
   const { file, done } = tempFile('metrics.jsonl');
   try {
-    assert.throws(() => appendMetrics(file, { ...record(1), iteration: 0 }), /iteration: /);
+    assert.throws(() => appendMetrics(file, { ...record(1), iteration: -1 }), /iteration: /);
     assert.deepEqual(readMetrics(file), []);
   } finally {
     done();

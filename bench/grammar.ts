@@ -176,6 +176,9 @@ async function benchModel(
   const states = Object.fromEntries(
     SHAPES.map(([t, r]) => [`${t}/${r}`, answerTokenGrammar(vocab, shapeOf(t, r)).cachedStates]),
   );
+  // Deduction and abduction proposers share one grammar (and its masks): count each grammar once.
+  const grammars = new Set(SHAPES.map(([t, r]) => answerTokenGrammar(vocab, shapeOf(t, r))));
+  const maskMb = [...grammars].reduce((a, g) => a + g.cachedBytes, 0) / 1e6;
   // Warm: the same sequences replayed through fresh matchers (masks cached), budget as when sampled.
   const warm = await best(() => {
     for (const s of samples) {
@@ -195,6 +198,7 @@ async function benchModel(
     tokens,
     formatErrors,
     statesWithMasks: states,
+    maskCacheMb: Math.round(maskMb),
     coldCpuMsPerToken: coldCpu / tokens,
     warmCpuMsPerToken: warm.cpu / tokens,
     warmWallMsPerToken: warm.wall / tokens,
@@ -270,7 +274,7 @@ for (const path of o.models) {
   const f = (x: unknown) => (x as number).toFixed(3);
   const pct = (x: unknown) => `${(100 * (x as number)).toFixed(1)}%`;
   process.stdout.write(
-    `${path}: ${r.vocabSize} tokens | trie + 6 grammars ${r.trieAndGrammarsCpuMs} ms CPU | ${r.samples} samples, ${r.tokens} tokens, ${r.formatErrors} format errors\n` +
+    `${path}: ${r.vocabSize} tokens | trie + 6 grammars ${r.trieAndGrammarsCpuMs} ms CPU | ${r.samples} samples, ${r.tokens} tokens, ${r.formatErrors} format errors | masks cached ${r.maskCacheMb} MB\n` +
       `  ours: ${f(r.coldCpuMsPerToken)} ms CPU/token cold, ${f(r.warmCpuMsPerToken)} warm (${f(r.warmWallMsPerToken)} wall) = ${pct(r.warmShareOfStep)} of a ${r.stepMs} ms batch-${BATCH} step\n` +
       (xg
         ? `  XGrammar: ${f(r.xgrammarCpuMsPerToken)} ms CPU/token (${f(r.xgrammarWallMsPerToken)} wall) = ${pct(r.xgrammarShareOfStep)}; compile ${JSON.stringify(r.xgrammarCompileCpuMs)} ms CPU; tokenizer info ${r.xgrammarTokenizerInfoCpuMs} ms CPU; allowed sets differ on ${f(r.maskDifferencesPerToken)} non-special tokens per step\n`

@@ -6,8 +6,10 @@
 //
 // Budget. `remaining` tokens are left when a mask is asked for; a token is allowed only if, after it, the
 // sentence can still be completed in the tokens left. The automaton knows the fewest bytes that complete
-// a sentence from each state, and every single byte is a token of a byte-level vocabulary, so bytes bound
-// tokens from above: a constrained sample always closes its answer within the budget. The reasoning
+// a sentence from each state, and every byte a shortest completion uses (printable ASCII, newline, tab,
+// UTF-8 continuation bytes) is a token of its own in a byte-level vocabulary (SmolLM2's and Qwen2.5's are
+// tested), so bytes bound tokens from above: a constrained sample closes its answer within the budget
+// whenever the budget covers the shortest answer. The reasoning
 // section gets its own bound, a share of the budget (`thinkShare`), after which the mask steers it to its
 // closing word so that the rest of the budget is left for the answer. Lengths are bounded this way, by
 // tokens, never by repetition counts in the grammar.
@@ -53,6 +55,7 @@ export class TokenGrammar {
   readonly dfa: ByteDfa;
   private readonly masks: (StateMasks | undefined)[] = [];
   private readonly stops: ReadonlySet<number>;
+  private need: Uint8Array | undefined;
   /** Fewest bytes that complete a sentence right after the reasoning section closes (think budgets). */
   readonly afterThink: number;
 
@@ -143,7 +146,7 @@ export class TokenGrammar {
     return m;
   }
 
-  private need: Uint8Array | undefined;
+  /** Scratch for masksOf: each token's need, reused across states. */
   private scratchNeed(): Uint8Array {
     this.need ??= new Uint8Array(this.vocab.vocabSize);
     return this.need;
@@ -152,6 +155,13 @@ export class TokenGrammar {
   /** States whose masks are computed (for benchmarks and tests). */
   get cachedStates(): number {
     return this.masks.filter(Boolean).length;
+  }
+
+  /** Bytes the cached masks hold (for benchmarks). */
+  get cachedBytes(): number {
+    let n = 0;
+    for (const m of this.masks) if (m) n += m.mask.byteLength + m.others.byteLength + m.otherNeeds.byteLength;
+    return n;
   }
 
   constraint(name: string): DecodeConstraint {

@@ -23,10 +23,11 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import vm from 'node:vm';
 import { answerGrammar, answerTokenGrammar } from '../src/grammar/answer-structure.js';
+import { BpeTokenizer } from '../src/model/bpe-tokenizer.js';
+import { metaStrings, readGguf } from '../src/model/gguf.js';
 import { sampleToken } from '../src/model/sampler.js';
 import { parseProposal, parseSolution, type Role, type TaskType } from '../src/tasks/index.js';
 import { Rng } from '../src/util/rng.js';
-import { ggufVocabulary } from '../test/grammar/gguf-vocabulary.js';
 
 const SHAPES: [TaskType, Role][] = [
   ['deduction', 'proposer'],
@@ -130,7 +131,10 @@ async function benchModel(
   xg: XGrammar | undefined,
 ): Promise<Record<string, unknown>> {
   const t0 = performance.now();
-  const vocab = ggufVocabulary(path);
+  const file = readGguf(path);
+  const vocab = BpeTokenizer.fromGguf(file);
+  // XGrammar's tokenizer info takes the vocabulary as the GGUF spells it (byte-level strings).
+  const tokenStrings = metaStrings(file, 'tokenizer.ggml.tokens');
   const loadMs = performance.now() - t0;
   const V = vocab.vocabSize;
   const stepMs = o.stepMs ?? (V <= 50_000 ? 50 : 150);
@@ -207,7 +211,7 @@ async function benchModel(
   };
   if (xg) {
     let c = cpuMs();
-    const info = await xg.TokenizerInfo.createTokenizerInfo(vocab.tokens, 'byte_level', false, V, [
+    const info = await xg.TokenizerInfo.createTokenizerInfo(tokenStrings, 'byte_level', false, V, [
       ...vocab.stopIds,
     ]);
     out.xgrammarTokenizerInfoCpuMs = Math.round(cpuMs() - c);

@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MODEL_PRESETS, type ModelConfig, parameterCount } from '../src/model/config.js';
+import { type GptConfig, MODEL_PRESETS, parameterCount } from '../src/model/config.js';
 import { createModelEngine } from '../src/model/engine.js';
 import { sampleRows } from '../src/model/sampler.js';
 import { packTrainBatch } from '../src/rl/objective.js';
@@ -36,7 +36,7 @@ const optimizer = {
 };
 const here = dirname(fileURLToPath(import.meta.url));
 
-async function trainRate(c: ModelConfig): Promise<number> {
+async function trainRate(c: GptConfig): Promise<number> {
   const engine = await createModelEngine(c, { threads: THREADS, seed: 1, optimizer });
   const seqs = Array.from({ length: B }, (_, b) => ({
     prompt: [1],
@@ -51,7 +51,7 @@ async function trainRate(c: ModelConfig): Promise<number> {
   return (B * T) / (Math.min(...times) / 1000);
 }
 
-async function sampleRate(c: ModelConfig, rows: number): Promise<number> {
+async function sampleRate(c: GptConfig, rows: number): Promise<number> {
   const engine = await createModelEngine(c, { threads: THREADS, seed: 1, optimizer });
   const spec = Array.from({ length: rows }, (_, i) => ({
     prompt: Array.from({ length: 16 }, (_, k) => (k * 31 + i) % 256),
@@ -86,7 +86,7 @@ function pythonWithTorch(env: NodeJS.ProcessEnv): string | null {
 }
 
 function torchReference(
-  c: ModelConfig,
+  c: GptConfig,
 ): { train: number; sample: Record<string, number>; version: string; matmulGflops: number } | null {
   // PyTorch's own OpenMP pool takes the threads; OpenBLAS threads on top of it oversubscribe the cores
   // (measured here with the small model: 6,571 training tokens/s with OPENBLAS_NUM_THREADS=2, 8,456 with 1,
@@ -144,7 +144,7 @@ const vsTorchSample: number[] = [];
 const configs = {
   small: { ...MODEL_PRESETS.small, vocabSize: V, contextLength: 512 },
   medium: { ...MODEL_PRESETS.medium, vocabSize: V, contextLength: 512 },
-} satisfies Record<string, ModelConfig>;
+} satisfies Record<string, GptConfig>;
 for (const [preset, c] of Object.entries(configs)) {
   const params = parameterCount(c) / 1e6;
   const tps = await trainRate(c);

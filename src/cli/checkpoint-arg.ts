@@ -1,16 +1,45 @@
 // The CHECKPOINT argument of `azr eval`, `azr serve` and `azr eval --bench cruxeval --policy builtin`:
-// a checkpoint directory, its model.safetensors, or a run directory, which stands for the checkpoint its
-// last committed iteration names.
+//   - a checkpoint directory of the built-in GPT, its model.safetensors, or a run directory, which stands
+//     for the checkpoint its last committed iteration names (a run of a pretrained model: its LoRA
+//     adapters over the base the run names);
+//   - a pretrained model: a GGUF file, a Hugging Face folder, or a name `azr pull` fetched.
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { AnswerFormat } from '../tasks/answer-format.js';
+import type { DecodeConstraint } from '../model/constraint.js';
+import type { BuiltinPolicy } from '../policy/builtin.js';
+import type { SelfPlayConfig } from '../run/config.js';
+import type { AnswerConstraint, AnswerFormat } from '../tasks/answer-format.js';
 import { UsageError } from './args.js';
 
+/** What a CHECKPOINT argument names. */
+export type CheckpointTarget =
+  /** The built-in GPT's checkpoint directory (or its weights file). */
+  | { kind: 'builtin'; path: string }
+  /** A pretrained model as it is (no adapters). */
+  | { kind: 'pretrained'; model: string }
+  /** A LoRA run's checkpoint over the pretrained model it trained. */
+  | { kind: 'adapter'; path: string; base: string; config: SelfPlayConfig };
+
+/** The run directory (config.json beside state.json) a checkpoint path sits in, if any. */
+async function runConfigAround(
+  checkpoint: string,
+): Promise<{ config: SelfPlayConfig; file: string } | undefined> {
+  const { readRunConfig } = await import('../run/config.js');
+  let dir = existsSync(checkpoint) && statSync(checkpoint).isDirectory() ? checkpoint : dirname(checkpoint);
+  for (let up = 0; up < 3; up++, dir = dirname(dir)) {
+    const file = join(dir, 'config.json');
+    if (existsSync(join(dir, 'state.json')) && existsSync(file)) return { config: readRunConfig(file), file };
+  }
+  return undefined;
+}
+
 /**
- * The built-in checkpoint `target` names; a UsageError when it does not exist, is a run with none yet, or
- * is a checkpoint of the tinker backend (a pointer to weights on a server, which these commands cannot load).
+ * What `target` names; a UsageError when it does not exist, is a run with no checkpoint yet, or is a
+ * checkpoint of the tinker backend (a pointer to weights on a server, which these commands cannot load).
  */
-export async function resolveCheckpoint(target: string): Promise<string> {
+export async function resolveCheckpoint(target: string): Promise<CheckpointTarget> {
+  const { isPretrainedModel } = await import('../model/resolve-model.js');
+  if (isPretrainedModel(target)) return { kind: 'pretrained', model: target };
   if (!existsSync(target)) throw new UsageError(`${target} does not exist`);
   let path = target;
   if (statSync(target).isDirectory() && existsSync(join(target, 'state.json'))) {
@@ -29,23 +58,35 @@ export async function resolveCheckpoint(target: string): Promise<string> {
         '--eval-every, or sample the sampler path with a Tinker client',
     );
   }
-  return path;
+  const run = await runConfigAround(path);
+  const init = run?.config.model.init;
+  if (run && init !== null && init !== undefined && run.config.model.lora !== null)
+    return { kind: 'adapter', path, base: init, config: run.config };
+  return { kind: 'builtin', path };
 }
 
 /**
  * The answer format a checkpoint is scored in: its run's (the config.json of the run directory holding it),
- * so that a model is asked and decoded as it was trained; outside a run, the default preset's.
+ * so that a model is asked and decoded as it was trained; a pretrained model outside a run, the
+ * reference prompts with free decoding (the answer grammars are over the built-in model's bytes); any
+ * other, the default preset's.
  */
 export async function checkpointFormat(
-  checkpoint: string,
+  target: CheckpointTarget,
 ): Promise<{ format: AnswerFormat; source: string }> {
-  const { answerFormatOf, PRESETS, readRunConfig } = await import('../run/config.js');
-  let dir = statSync(checkpoint).isDirectory() ? checkpoint : dirname(checkpoint);
-  for (let up = 0; up < 3; up++, dir = dirname(dir)) {
-    const file = join(dir, 'config.json');
-    if (existsSync(join(dir, 'state.json')) && existsSync(file))
-      return { format: answerFormatOf(readRunConfig(file)), source: file };
-  }
+  const { answerFormatOf, PRESETS } = await import('../run/config.js');
+  if (target.kind === 'adapter') return { format: answerFormatOf(target.config), source: target.path };
+  if (target.kind === 'pretrained')
+    return {
+      format: {
+        style: 'reference',
+        inductionInputs: PRESETS.default.selfplay.inductionInputs,
+        grammar: null,
+      },
+      source: 'a pretrained model outside a run',
+    };
+  const run = await runConfigAround(target.path);
+  if (run) return { format: answerFormatOf(run.config), source: run.file };
   return {
     format: answerFormatOf(PRESETS.default),
     source: 'the default preset (no run directory around it)',
@@ -55,4 +96,55 @@ export async function checkpointFormat(
 /** One line naming a format and where it came from. */
 export function describeFormat(f: AnswerFormat, source: string): string {
   return `answer format: ${f.style} prompts, ${f.grammar ? 'grammar-constrained' : 'free'} decoding (from ${source})`;
+}
+
+/**
+ * Loads the policy a CHECKPOINT names, for inference (no sampling masks are recorded: nothing will be
+ * trained on its samples). Its codec says how it reads text (`policy.codec`). `chat` (pretrained models
+ * outside a run) wraps prompts in the model's chat template; a run's own setting wins for its checkpoints.
+ */
+export async function openCheckpoint(
+  target: CheckpointTarget,
+  opts: {
+    threads: number;
+    constraints?: (c: AnswerConstraint) => DecodeConstraint | undefined;
+    contextLength?: number;
+    chat?: boolean;
+  },
+): Promise<BuiltinPolicy> {
+  const common = {
+    threads: opts.threads,
+    trainUnderMask: false,
+    ...(opts.constraints ? { constraints: opts.constraints } : {}),
+  };
+  if (target.kind === 'builtin') {
+    const { loadBuiltinPolicy } = await import('../policy/builtin.js');
+    return loadBuiltinPolicy(target.path, common);
+  }
+  const [{ openPretrained }, pretrained] = await Promise.all([
+    import('../model/resolve-model.js'),
+    import('../policy/pretrained.js'),
+  ]);
+  if (target.kind === 'adapter') {
+    const m = target.config.model;
+    return pretrained.resumePretrainedPolicy(openPretrained(target.base), target.path, {
+      ...common,
+      contextLength: opts.contextLength ?? m.contextLength,
+      chat: m.chat,
+    });
+  }
+  return pretrained.createPretrainedPolicy(openPretrained(target.model), {
+    ...common,
+    seed: 0,
+    optimizer: { learningRate: 0, warmupSteps: 0, weightDecay: 0, gradClip: 1, beta1: 0.9, beta2: 0.999 },
+    ...(opts.contextLength ? { contextLength: opts.contextLength } : {}),
+    chat: opts.chat ?? false,
+  });
+}
+
+/** One line naming what a CHECKPOINT argument loaded. */
+export function describeCheckpoint(target: CheckpointTarget): string {
+  if (target.kind === 'builtin') return `built-in model from ${target.path}`;
+  if (target.kind === 'pretrained') return `pretrained model ${target.model}`;
+  return `pretrained model ${target.base} with the LoRA adapters of ${target.path}`;
 }

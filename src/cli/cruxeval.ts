@@ -12,7 +12,13 @@ import type { Policy } from '../policy/types.js';
 import { type AnswerFormat, STRUCTURE_ONLY } from '../tasks/answer-format.js';
 import type { PromptStyle } from '../tasks/types.js';
 import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
-import { checkpointFormat, describeFormat, resolveCheckpoint } from './checkpoint-arg.js';
+import {
+  type CheckpointTarget,
+  checkpointFormat,
+  describeFormat,
+  openCheckpoint,
+  resolveCheckpoint,
+} from './checkpoint-arg.js';
 import {
   OPENAI_FLAGS,
   OPENAI_FLAGS_USAGE,
@@ -172,25 +178,18 @@ export async function cruxevalCommand(argv: string[]): Promise<number> {
       const { createOpenAIPolicy } = await import('../policy/openai.js');
       policy = createOpenAIPolicy({ ...openAIOptionsFromFlags(values), onRetry: retryLine('azr eval') });
     } else {
-      const [{ loadBuiltinPolicy }, { constraintFor }] = await Promise.all([
-        import('../policy/builtin.js'),
-        import('../grammar/index.js'),
-      ]);
-      let checkpoint: string;
+      const { constraintFor } = await import('../grammar/index.js');
+      let checkpoint: CheckpointTarget;
       try {
         checkpoint = await resolveCheckpoint(positionals[0] as string);
       } catch (e) {
         return fail((e as Error).message);
       }
       const run = await checkpointFormat(checkpoint);
-      format = { ...run.format, style: resolvedStyle };
+      // A pretrained model is asked in the reference style unless --style says otherwise.
+      format = { ...run.format, style: style ?? run.format.style };
       formatSource = run.source;
-      // Inference only: no update will need the sampling masks, so none are recorded.
-      policy = await loadBuiltinPolicy(checkpoint, {
-        threads,
-        constraints: constraintFor,
-        trainUnderMask: false,
-      });
+      policy = await openCheckpoint(checkpoint, { threads, constraints: constraintFor });
     }
   } catch (e) {
     return fail((e as Error).message);

@@ -1,14 +1,26 @@
 // `azr eval`: held-out accuracy of a checkpoint (or of a run's latest checkpoint), per task type and
 // difficulty. The last line is one JSON object with deduction, abduction, induction and mean.
-import { existsSync } from 'node:fs';
 import type { EvalOptions } from '../eval/heldout.js';
 import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
-import { checkpointFormat, describeFormat, resolveCheckpoint } from './checkpoint-arg.js';
+import {
+  type CheckpointTarget,
+  checkpointFormat,
+  describeCheckpoint,
+  describeFormat,
+  openCheckpoint,
+  resolveCheckpoint,
+} from './checkpoint-arg.js';
+
+/** Answer budget by default: the built-in model's answers are short; a real model reasons first. */
+const MAX_TOKENS = { builtin: 96, pretrained: 512 } as const;
 
 export const evalUsage = `usage: azr eval CHECKPOINT [--data FILE] [--lang python|javascript|all] [--max-tokens N] [--threads N] [--show]
-                [--temperature T --samples N [--pass-at K[,K...]]]
+                [--temperature T --samples N [--pass-at K[,K...]]] [--chat]
 
-  CHECKPOINT   a checkpoint directory, its model.safetensors, or a run directory (its latest checkpoint)
+  CHECKPOINT   a checkpoint directory, its model.safetensors, or a run directory (its latest checkpoint);
+               or a pretrained model: a GGUF file, a Hugging Face folder, or a name \`azr pull\` fetched
+  --max-tokens answer budget (default ${MAX_TOKENS.builtin}; ${MAX_TOKENS.pretrained} for pretrained models, which reason first)
+  --chat       a pretrained model outside a run reads each prompt as a user turn of its chat template
   --data FILE  tasks in the eval/README.md format (default: the shipped held-out set)
   --lang       languages to evaluate (default: all in the file)
   --show       print each task's answer and verdict before the summary
@@ -26,9 +38,10 @@ export async function evalCommand(argv: string[]): Promise<number> {
     process.stdout.write(evalUsage);
     return 0;
   }
-  let target: string;
+  let target: CheckpointTarget;
+  let arg: string;
   let values: Record<string, unknown>;
-  let maxTokens: number;
+  let maxTokens: number | undefined;
   let threads: number;
   let samples: number;
   let passAt: number[];
@@ -45,17 +58,17 @@ export async function evalCommand(argv: string[]): Promise<number> {
         temperature: { type: 'string' },
         samples: { type: 'string' },
         'pass-at': { type: 'string' },
+        chat: { type: 'boolean' },
       },
       true,
     );
     values = parsed.values;
     if (parsed.positionals.length !== 1) throw new UsageError('give one CHECKPOINT');
-    target = parsed.positionals[0] as string;
-    if (!existsSync(target)) throw new UsageError(`${target} does not exist`);
+    arg = parsed.positionals[0] as string;
     const lang = stringFlag(values, 'lang');
     if (lang !== undefined && !['python', 'javascript', 'all'].includes(lang))
       throw new UsageError('--lang takes python, javascript or all');
-    maxTokens = intFlag(values, 'max-tokens', 1, 4096) ?? 96;
+    maxTokens = intFlag(values, 'max-tokens', 1, 4096);
     threads = intFlag(values, 'threads', 1, 64) ?? 2;
     samples = intFlag(values, 'samples', 1, 64) ?? 1;
     const t = stringFlag(values, 'temperature');
@@ -74,24 +87,18 @@ export async function evalCommand(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    target = await resolveCheckpoint(target);
+    target = await resolveCheckpoint(arg);
   } catch (e) {
     process.stderr.write(`azr eval: ${(e as Error).message}\n`);
     return 2;
   }
-  const [
-    { readTaskFile },
-    { createExecutor },
-    { loadBuiltinPolicy },
-    { constraintFor },
-    { evaluateTasks, HELDOUT_FILE },
-  ] = await Promise.all([
-    import('../tasks/index.js'),
-    import('../executor/index.js'),
-    import('../policy/builtin.js'),
-    import('../grammar/index.js'),
-    import('../eval/heldout.js'),
-  ]);
+  const [{ readTaskFile }, { createExecutor }, { constraintFor }, { evaluateTasks, HELDOUT_FILE }] =
+    await Promise.all([
+      import('../tasks/index.js'),
+      import('../executor/index.js'),
+      import('../grammar/index.js'),
+      import('../eval/heldout.js'),
+    ]);
   const dataFile = stringFlag(values, 'data') ?? HELDOUT_FILE;
   let records: ReturnType<typeof readTaskFile>;
   try {
@@ -102,19 +109,24 @@ export async function evalCommand(argv: string[]): Promise<number> {
   }
   const lang = stringFlag(values, 'lang');
   const langs = lang === 'python' || lang === 'javascript' ? ([lang] as const) : undefined;
-  // Inference only: no update will need the sampling masks, so none are recorded.
-  const policy = await loadBuiltinPolicy(target, {
-    threads,
-    constraints: constraintFor,
-    trainUnderMask: false,
-  });
+  let policy: Awaited<ReturnType<typeof openCheckpoint>>;
+  try {
+    policy = await openCheckpoint(target, {
+      threads,
+      constraints: constraintFor,
+      chat: values.chat === true,
+    });
+  } catch (e) {
+    process.stderr.write(`azr eval: ${(e as Error).message}\n`);
+    return 2;
+  }
   const executor = await createExecutor({ workers: 2 });
   try {
     const { format, source } = await checkpointFormat(target);
-    process.stdout.write(`${describeFormat(format, source)}\n`);
+    process.stdout.write(`${describeCheckpoint(target)}\n${describeFormat(format, source)}\n`);
     const opts: EvalOptions = {
       format,
-      maxTokens,
+      maxTokens: maxTokens ?? (target.kind === 'builtin' ? MAX_TOKENS.builtin : MAX_TOKENS.pretrained),
       temperature,
       samples,
       passAt,

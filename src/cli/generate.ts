@@ -1,13 +1,20 @@
-// `azr generate`: make a dataset of verified tasks with an OpenAI-compatible server (generate mode: the
-// model proposes, the executor validates, the same model's solve rate is measured; no training).
+// `azr generate`: make a dataset of verified tasks with an OpenAI-compatible server, or with a model in
+// this process (a pretrained model, a run, a checkpoint: --checkpoint) (generate mode: the model proposes,
+// the executor validates, the same model's solve rate is measured; no training).
 // Progress lines, then one JSON object with the counts as the last line.
 
 import { existsSync } from 'node:fs';
+import type { Policy } from '../policy/types.js';
 import { TASK_TYPES, type TaskType } from '../tasks/types.js';
 import { intFlag, numberFlag, parseFlags, stringFlag, UsageError } from './args.js';
 import { OPENAI_FLAGS, OPENAI_FLAGS_USAGE, openAIOptionsFromFlags, retryLine } from './http-flags.js';
 
 export const generateUsage = `usage: azr generate --base-url URL[,URL] --model NAME --out FILE --tasks N [options]
+       azr generate --checkpoint CHECKPOINT --out FILE --tasks N [options]
+
+  --checkpoint C        sample in this process: a pretrained model (a GGUF file, a Hugging Face folder,
+                        a name azr pull fetched), a run or a checkpoint of one; --chat wraps prompts in a
+                        pretrained model's chat template; --threads N (default 2)
 
   --out FILE            the dataset (JSONL, eval/README.md format plus solveRate); appended to, so a
                         stopped run resumes where it was
@@ -55,7 +62,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
     seedFactor: number;
     seedTasks: string | undefined;
   };
-  let policyOpts: ReturnType<typeof openAIOptionsFromFlags>;
+  let policyOpts: ReturnType<typeof openAIOptionsFromFlags> | undefined;
+  let local: { checkpoint: string; threads: number; chat: boolean } | undefined;
   try {
     ({ values } = parseFlags(argv, {
       out: { type: 'string' },
@@ -75,6 +83,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
       workers: { type: 'string' },
       'seed-factor': { type: 'string' },
       'seed-tasks': { type: 'string' },
+      checkpoint: { type: 'string' },
+      threads: { type: 'string' },
       ...OPENAI_FLAGS,
     }));
     const out = stringFlag(values, 'out');
@@ -112,7 +122,16 @@ export async function generateCommand(argv: string[]): Promise<number> {
     };
     if (parsed.seedTasks !== undefined && !existsSync(parsed.seedTasks))
       throw new UsageError(`--seed-tasks: ${parsed.seedTasks} does not exist`);
-    policyOpts = openAIOptionsFromFlags(values);
+    const checkpoint = stringFlag(values, 'checkpoint');
+    if (checkpoint !== undefined) {
+      const stray = Object.keys(OPENAI_FLAGS).filter((f) => f !== 'chat' && values[f] !== undefined);
+      if (stray.length)
+        throw new UsageError(`--${stray[0]}: not with --checkpoint (the model runs in this process)`);
+      local = { checkpoint, threads: intFlag(values, 'threads', 1, 64) ?? 2, chat: values.chat === true };
+    } else {
+      if (values.threads !== undefined) throw new UsageError('--threads: only with --checkpoint');
+      policyOpts = openAIOptionsFromFlags(values);
+    }
   } catch (e) {
     process.stderr.write(`azr generate: ${(e as Error).message}\n${generateUsage}`);
     return 2;
@@ -122,9 +141,22 @@ export async function generateCommand(argv: string[]): Promise<number> {
     import('../executor/index.js'),
     import('../selfplay/generate.js'),
   ]);
-  let policy: ReturnType<typeof createOpenAIPolicy>;
+  let policy: Policy;
+  let requests: () => unknown = () => undefined;
+  let where: string;
   try {
-    policy = createOpenAIPolicy({ ...policyOpts, onRetry: retryLine('azr generate') });
+    if (local) {
+      const { resolveCheckpoint, openCheckpoint, describeCheckpoint } = await import('./checkpoint-arg.js');
+      const target = await resolveCheckpoint(local.checkpoint);
+      policy = await openCheckpoint(target, { threads: local.threads, chat: local.chat });
+      where = `${describeCheckpoint(target)}, in this process`;
+    } else {
+      const opts = policyOpts as ReturnType<typeof openAIOptionsFromFlags>;
+      const server = createOpenAIPolicy({ ...opts, onRetry: retryLine('azr generate') });
+      policy = server;
+      requests = () => server.stats();
+      where = `'${opts.model}' at ${opts.baseUrls.join(', ')} (${opts.api})`;
+    }
   } catch (e) {
     process.stderr.write(`azr generate: ${(e as Error).message}\n`);
     return 2;
@@ -139,7 +171,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
   process.on('SIGINT', onSigint);
   try {
     process.stdout.write(
-      `azr generate: ${parsed.lang} ${parsed.types.join('+')} tasks into ${parsed.out} (target ${parsed.tasks}) with '${policyOpts.model}' at ${policyOpts.baseUrls.join(', ')} (${policyOpts.api})\n`,
+      `azr generate: ${parsed.lang} ${parsed.types.join('+')} tasks into ${parsed.out} (target ${parsed.tasks}) with ${where}\n`,
     );
     const stats = await runGenerateMode({
       policy,
@@ -164,7 +196,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
       shouldStop: () => stop,
       log: (l) => process.stdout.write(`${l}\n`),
     });
-    process.stdout.write(`${JSON.stringify({ ...stats, requests: policy.stats() })}\n`);
+    const served = requests();
+    process.stdout.write(`${JSON.stringify({ ...stats, ...(served ? { requests: served } : {}) })}\n`);
     return 0;
   } catch (e) {
     // The server failed (the policy says which endpoint and what it answered); finished rounds are kept.

@@ -10,6 +10,7 @@ commands:
               (eval --bench cruxeval: CRUXEval-O/-I with the built-in model or a server)
   tasks       browse or export the verified tasks of a run
   exec        run one program on one input in the sandbox
+  verify      check answers to tasks as the self-play loop would (one JSONL case a line)
   plot        draw a run's curves into a PNG
   dashboard   serve a live web page of a run's metrics and recent tasks
   serve       serve a checkpoint over an OpenAI-compatible HTTP API
@@ -34,6 +35,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./tasks.js')).tasksCommand(rest);
     case 'exec':
       return (await import('./exec.js')).execCommand(rest);
+    case 'verify':
+      return (await import('./verify.js')).verifyCommand(rest);
     case 'plot':
       return (await import('./plot.js')).plotCommand(rest);
     case 'dashboard':

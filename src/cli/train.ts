@@ -1,14 +1,17 @@
 // `azr train`: Absolute Zero self-play on the built-in model.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { pullableModel } from '../model/pullable-models.js';
+import { isPretrainedModel, resolveModel } from '../model/resolve-model.js';
 import { type ConfigOverrides, readRunConfig, resolveConfig, type SelfPlayConfig } from '../run/config.js';
 import type { TrainInvocation } from '../selfplay/train.js';
 import { intFlag, numberFlag, parseFlags, stringFlag, UsageError } from './args.js';
 
 export const trainUsage = `usage: azr train [options]
 
-  --preset NAME      tiny | default | long (default: default)
+  --preset NAME      tiny | default | long | smollm2 | qwen-coder-0.5b (default: default; the last two
+                     train a pulled pretrained model with LoRA)
   --config FILE      JSON or YAML file overriding the preset
   --out DIR          run directory (default: runs/<time>)
   --seed N           seed of the whole run
@@ -17,8 +20,10 @@ export const trainUsage = `usage: azr train [options]
   --lang LANG        python | javascript
   --resume DIR       continue a run exactly where it stopped (its own config is used)
   --eval-every N     run the held-out evaluation every N iterations (0: never)
-  --init CHECKPOINT  start from a checkpoint's weights (an azr pretrain output) with a fresh optimizer;
-                     none: random weights (the default); the run records the file's SHA-256
+  --init CHECKPOINT  start from a checkpoint's weights (an azr pretrain output) with a fresh optimizer,
+                     or from a pretrained model (a GGUF file, a Hugging Face folder, or a name azr pull
+                     fetched) that trains LoRA adapters (model.lora; --preset smollm2 sets them);
+                     none: random weights (the default); the run records the weights' SHA-256
   --seed-factor S    seeding stage: before iteration 1 the model proposes until each buffer holds
                      S x the proposer batch valid, distinct tasks (metrics.jsonl iteration 0); 0: none
   --seed-tasks FILE  seed the buffers with a dataset file's tasks (eval/README.md format) instead
@@ -181,11 +186,45 @@ function backendOverrides(values: Record<string, unknown>): Record<string, unkno
 function withBaseHash(config: SelfPlayConfig): SelfPlayConfig {
   const init = config.model.init;
   if (init === null) return { ...config, model: { ...config.model, initSha256: null } };
+  if (isPretrainedModel(init)) {
+    // A pretrained model: its GGUF file (a pulled model's checksum is known; it was checked at pull) or a
+    // folder's weights.
+    let resolved: ReturnType<typeof resolveModel>;
+    try {
+      resolved = resolveModel(init);
+    } catch (e) {
+      throw new UsageError(`--init ${init}: ${(e as Error).message}`);
+    }
+    const pulled = resolved.pulled ? pullableModel(resolved.pulled) : undefined;
+    const initSha256 = pulled?.sha256 ?? sha256OfModel(resolved.path);
+    return { ...config, model: { ...config.model, initSha256 } };
+  }
   const file = init.endsWith('.safetensors') ? init : join(init, 'model.safetensors');
   if (!existsSync(file))
     throw new UsageError(`--init ${init}: no ${file}; give an azr pretrain output or a checkpoint`);
   const initSha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
   return { ...config, model: { ...config.model, initSha256 } };
+}
+
+/** SHA-256 of a GGUF file, or of a folder's weight files in name order. */
+function sha256OfModel(path: string): string {
+  const hash = createHash('sha256');
+  const files = statSync(path).isDirectory()
+    ? readdirSync(path)
+        .filter((f) => f.endsWith('.safetensors'))
+        .sort()
+        .map((f) => join(path, f))
+    : [path];
+  for (const f of files) {
+    const fd = openSync(f, 'r');
+    const buf = Buffer.alloc(1 << 22);
+    try {
+      for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) hash.update(buf.subarray(0, n));
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return hash.digest('hex');
 }
 
 /** `azr train`: returns the exit code. */

@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { spawnJavaScriptSandbox } from './javascript/spawn.js';
 import { SandboxPool } from './pool.js';
 import { spawnPythonSandbox } from './python/spawn.js';
+import { type PythonPlan, planPython } from './python/verdicts.js';
 import {
   type AnyExecResult,
   DEFAULT_LIMITS,
@@ -143,9 +144,22 @@ export async function createExecutor(opts: ExecutorOptions = {}): Promise<Execut
     });
     await Promise.all(
       [...byLang].map(async ([lang, group]) => {
-        const out = await (pools.get(lang) as SandboxPool).run(group.reqs);
-        group.index.forEach((at, k) => {
-          results[at] = out[k] as AnyExecResult;
+        const pool = pools.get(lang) as SandboxPool;
+        if (lang !== 'python') {
+          const out = await pool.run(group.reqs);
+          group.index.forEach((at, k) => {
+            results[at] = out[k] as AnyExecResult;
+          });
+          return;
+        }
+        // Python verdicts are decided here, not in the sandbox (python/verdicts.ts).
+        const plans: PythonPlan[] = group.reqs.map(planPython);
+        const out = await pool.run(plans.flatMap((p) => p.requests));
+        let k = 0;
+        group.index.forEach((at, j) => {
+          const plan = plans[j] as PythonPlan;
+          results[at] = plan.finish(out.slice(k, k + plan.requests.length));
+          k += plan.requests.length;
         });
       }),
     );

@@ -8,8 +8,9 @@
 // Replacements come from a warm spare when the pool keeps one: a Pyodide sandbox takes 1.5 s to start
 // on a quiet machine and ten times that on a loaded one, which would otherwise stall a slot after every
 // timeout.
-import type { AnyExecResult, ExecFailure, ExecLimits, ExecRequest } from './types.js';
-import type { SandboxConnection, SandboxSpawner, WireMessage } from './wire.js';
+import { randomBytes } from 'node:crypto';
+import type { AnyExecResult, ExecFailure, ExecLimits } from './types.js';
+import type { SandboxConnection, SandboxRequest, SandboxSpawner, WireMessage, WireRequest } from './wire.js';
 
 export interface PoolOptions {
   size: number;
@@ -26,7 +27,7 @@ export interface PoolOptions {
 }
 
 interface Chunk {
-  requests: ExecRequest[];
+  requests: SandboxRequest[];
   resolve: (results: AnyExecResult[]) => void;
 }
 
@@ -35,7 +36,7 @@ function failure(kind: ExecFailure['kind'], message: string, timeMs = 0): ExecFa
 }
 
 /** Deadline of one request: each run of a check gets the full time limit, plus a margin for messaging. */
-function deadlineMs(req: ExecRequest, limits: ExecLimits): number {
+function deadlineMs(req: SandboxRequest, limits: ExecLimits): number {
   const runs =
     req.op === 'check' ? Math.max(1, req.runs ?? 2) : req.op === 'run' || req.op === 'matches' ? 1 : 0;
   return Math.max(1, runs) * limits.timeoutMs + 250;
@@ -87,7 +88,7 @@ class Sandbox {
     this.ready.catch(() => {});
   }
 
-  send(requests: ExecRequest[], limits: ExecLimits): void {
+  send(requests: WireRequest[], limits: ExecLimits): void {
     this.conn.send({ limits, requests });
   }
 
@@ -122,7 +123,7 @@ class Slot {
   }
 
   /** Run requests in order; never rejects because of what a program does. */
-  async run(requests: ExecRequest[]): Promise<AnyExecResult[]> {
+  async run(requests: SandboxRequest[]): Promise<AnyExecResult[]> {
     const results: AnyExecResult[] = [];
     let startFailures = 0;
     while (results.length < requests.length) {
@@ -142,7 +143,12 @@ class Slot {
         while (results.length < requests.length) results.push(failure('runtime', message));
         break;
       }
-      const pending = requests.slice(results.length);
+      // A fresh nonce per request and per send: an answer is accepted only with the nonce of the request
+      // in flight, so neither a line a program wrote nor an answer to an earlier send can stand for it.
+      const nonces = randomBytes(16 * (requests.length - results.length));
+      const pending: WireRequest[] = requests
+        .slice(results.length)
+        .map((req, k) => ({ ...req, nonce: nonces.toString('hex', 16 * k, 16 * k + 16) }));
       await new Promise<void>((done) => {
         let index = 0;
         let started = performance.now();
@@ -175,17 +181,24 @@ class Slot {
           done();
         };
         sandbox.onMessage = (m) => {
-          if ('result' in m) {
+          if ('fatal' in m) {
+            results.push(failure('runtime', `the sandbox stopped: ${m.fatal}`, performance.now() - started));
+            this.executions++;
+            finish(true);
+          } else if (!('result' in m) || m.nonce !== pending[index]?.nonce) {
+            // Anything else on the result channel means the sandbox is not speaking for itself.
+            results.push(
+              failure('runtime', 'the sandbox wrote outside its protocol', performance.now() - started),
+            );
+            this.executions++;
+            finish(true);
+          } else {
             results.push(m.result);
             this.executions++;
             index++;
             if (m.recycle) finish(true);
             else if (index === pending.length) finish(false);
             else arm();
-          } else if ('fatal' in m) {
-            results.push(failure('runtime', `the sandbox stopped: ${m.fatal}`, performance.now() - started));
-            this.executions++;
-            finish(true);
           }
         };
         sandbox.onExit = (reason) => {
@@ -257,7 +270,7 @@ export class SandboxPool {
     return this.slots.reduce((n, s) => n + s.executions, 0);
   }
 
-  run(requests: ExecRequest[]): Promise<AnyExecResult[]> {
+  run(requests: SandboxRequest[]): Promise<AnyExecResult[]> {
     if (this.closed) return Promise.resolve(requests.map(() => failure('runtime', 'the executor is closed')));
     if (requests.length === 0) return Promise.resolve([]);
     // Chunks small enough to spread over the slots, large enough to amortise a message.

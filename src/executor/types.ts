@@ -18,7 +18,8 @@ export type FailureKind =
   | 'nondeterministic' // repeated runs disagreed, or the output depends on object identity
   | 'too_large' // program, input or output over its size limit
   | 'bad_input' // the input is not a literal argument list
-  | 'no_entry'; // no top-level function `f`, or more than one top-level function
+  | 'no_entry' // no top-level function `f`, or more than one top-level function
+  | 'not_a_value'; // the result is not a value of exact built-in types (an object of a class, a subclass)
 
 export interface ExecLimits {
   /** Wall time per call, in milliseconds. */
@@ -40,7 +41,10 @@ export const DEFAULT_LIMITS: ExecLimits = {
 
 export interface ExecSuccess {
   ok: true;
-  /** Canonical text of the returned value: Python `repr`, or the JavaScript stable serialisation. */
+  /**
+   * Canonical text of the returned value: Python `repr` of a value of exact built-in types, or the
+   * JavaScript stable serialisation. Text only: no object a program made leaves the sandbox.
+   */
   output: string;
   /** The value itself where it maps onto plain JSON data; undefined otherwise (sets, tuples, bytes...). */
   value?: unknown;
@@ -76,9 +80,15 @@ export type ExecRequest =
   | { op: 'run'; lang: Lang; program: string; input: string }
   /** A task candidate: size limits, static safety, entry `f`, then `runs` runs that must agree. */
   | { op: 'check'; lang: Lang; program: string; input: string; runs?: number }
-  /** Does f(*input) equal the `expected` output literal, by the language's own equality? */
+  /**
+   * Does f(*input) equal the `expected` output literal? Decided by the host on the output's canonical
+   * text; `expected` never enters the sandbox.
+   */
   | { op: 'matches'; lang: Lang; program: string; input: string; expected: string }
-  /** Are two output literals equal values (Python `==`: 1 == 1.0, sets unordered)? */
+  /**
+   * Are two output literals equal values? Python: == on plain values with 1 == 1.0, a bool equal only to
+   * a bool, sets unordered; JavaScript: the same canonical text.
+   */
   | { op: 'equal'; lang: Lang; a: string; b: string }
   /** Parse and read static facts; runs nothing. */
   | { op: 'inspect'; lang: Lang; program: string };

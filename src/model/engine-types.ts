@@ -89,7 +89,12 @@ export interface ModelEngine {
     batch: Pick<TrainBatch, 'batch' | 'time' | 'tokens' | 'targets' | 'allowed' | 'positions' | 'segments'>,
   ): Promise<Float32Array>;
 
-  newCache(batch: number): KvCache;
+  /**
+   * A cache for `batch` rows of at most `positions` tokens each (prompt and completion; default and at most
+   * the context). Its memory is sized by `positions`: a real model's context is thousands of tokens, a
+   * self-play batch needs a few hundred.
+   */
+  newCache(batch: number, positions?: number): KvCache;
   /**
    * Drop every row of the cache but `keep` (ascending indices; row keep[i] becomes row i, lengths
    * follow). Later decode calls take one token per kept row: finished rows stop costing compute.

@@ -74,15 +74,33 @@
 import * as ort from 'onnxruntime-node';
 import { Rng, type RngState } from '../util/rng.js';
 import { readSafetensors, writeSafetensors } from './checkpoint.js';
-import { type ModelConfig, type ParamSpec, parameterSpecs, validateModelConfig } from './config.js';
+import {
+  type GptConfig,
+  headDimOf,
+  isLlama,
+  kvHeadsOf,
+  type LlamaConfig,
+  type LoraSettings,
+  loraParameterSpecs,
+  type ModelConfig,
+  type ParamSpec,
+  parameterSpecs,
+  validateLora,
+  validateModelConfig,
+} from './config.js';
 import { buildDecodeGraph, buildPrefillGraph, transposeEmbedding } from './decode-graph.js';
 import type { KvCache, ModelEngine, OptimizerSettings, TrainBatch, TrainStepStats } from './engine-types.js';
-import { initWeights, type Weights, zerosLike } from './params.js';
+import { initParameters, initWeights, type Weights, zerosLike } from './params.js';
 import { SessionCache } from './session-cache.js';
 import {
+  buildAdamwGraph,
   buildGradGraph,
-  buildOptimizerGraph,
+  buildLlamaGradGraph,
+  buildLlamaScoreGraph,
+  buildMergeGraph,
   buildScoreGraph,
+  isDecayed,
+  isDecayedAdapter,
   type LossVariant,
   NEG_INF,
 } from './train-graph.js';
@@ -110,6 +128,8 @@ export interface EngineOptions {
   prefillScoreBytes?: number;
   /** Most rows x time of one gradient run (default 2048; see the top of this file). */
   chunkTokens?: number;
+  /** Llama family: train these low-rank adapters on the frozen model (without, the engine only samples). */
+  lora?: LoraSettings;
 }
 
 const ADAM_EPS = 1e-8;
@@ -223,7 +243,7 @@ class Cache implements KvCache {
    */
   reserve(slots: number): void {
     if (slots <= this.capacity) return;
-    if (slots > this.maxCapacity) throw new RangeError(`the context (${this.maxCapacity} slots) is full`);
+    if (slots > this.maxCapacity) throw new RangeError(`the cache (${this.maxCapacity} slots) is full`);
     const cap = Math.min(this.maxCapacity, Math.ceil(slots / CACHE_BLOCK) * CACHE_BLOCK);
     const rows = this.batch * this.heads;
     const hd = this.headDim;
@@ -320,17 +340,30 @@ class OrtEngine implements ModelEngine {
   /** Buffers the next step writes into (then the two sets swap); null until the first step. */
   private spare: State | null = null;
   private steps: number;
+  /** The parameters a step trains: all of the GPT's, or a Llama-family model's LoRA adapters. */
   private readonly specs: ParamSpec[];
+  /** A Llama-family model's frozen weights (empty for the GPT, whose weights all train). */
+  private readonly base: Weights;
+  /** The adapters a Llama-family model trains (undefined: the GPT, or a model that only samples). */
+  readonly lora: LoraSettings | undefined;
+  /**
+   * Sampling's copies of the adapted modules' weights with their adapters merged in (W + scale A B), in
+   * buffers reused across steps; null while the adapters are unchanged since the base (B = 0), stale after
+   * a step until sampling next needs them.
+   */
+  private merged: Weights | null = null;
+  private mergedStale = false;
   /** Gradient graphs by loss variant and masking (symbolic shapes: one session serves every chunk). */
   private readonly gradSessions = new SessionCache(GRAD_SESSIONS);
-  private readonly optimizerSessions = new SessionCache(1);
+  /** The optimizer graph, and for LoRA the adapter-merging graph. */
+  private readonly optimizerSessions = new SessionCache(2);
   private readonly scoreSessions = new SessionCache(SCORE_SESSIONS);
   /** Two sets of gradient sums, written alternately by a step's chunks; null until the first step. */
   private gradSums: [Weights, Weights] | null = null;
   private readonly sampleSessions = new SessionCache(SAMPLE_SESSIONS);
   /** Sampling graphs carry the weights as initializers (rebuilt after an update) unless told 'inputs'. */
   private get bakedSampling(): boolean {
-    return this.opts.sampleWeights !== 'inputs';
+    return !isLlama(this.config) && this.opts.sampleWeights !== 'inputs';
   }
   /** Backing stores of the largest freed cache, for the next cache of at most its batch size. */
   private spareCache: ArrayBuffer[] | null = null;
@@ -341,19 +374,40 @@ class OrtEngine implements ModelEngine {
   /** The engine's random stream (for callers that sample); saved in checkpoints. */
   readonly rng: Rng;
 
+  /**
+   * `weights`: the GPT's (all trained), or a Llama-family model's frozen base, whose trained parameters are
+   * the adapters `opts.lora` describes: `adapters` when resumed, fresh ones (seeded) otherwise.
+   */
   constructor(
     config: ModelConfig,
     private readonly opts: EngineOptions,
     weights: Weights,
-    restored?: { m: Weights; v: Weights; step: number; rng: RngState },
+    restored?: { w?: Weights; m: Weights; v: Weights; step: number; rng: RngState },
   ) {
     validateModelConfig(config);
     if (!Number.isInteger(opts.threads) || opts.threads < 1)
       throw new RangeError(`threads must be a positive integer, got ${opts.threads}`);
     this.config = config;
     this.threads = opts.threads;
-    this.specs = parameterSpecs(config);
-    this.state = { w: weights, m: restored?.m ?? zerosLike(weights), v: restored?.v ?? zerosLike(weights) };
+    let trained = weights;
+    if (isLlama(config)) {
+      this.base = weights;
+      this.lora = opts.lora;
+      if (this.lora) validateLora(this.lora);
+      this.specs = this.lora ? loraParameterSpecs(config, this.lora) : [];
+      trained = restored?.w ?? initParameters(this.specs, config.layers, opts.seed);
+      // Adapters that are not all zero in B change the model: sampling needs them merged.
+      this.mergedStale = [...trained].some(([n, a]) => n.endsWith('.lora_B') && a.some((x) => x !== 0));
+    } else {
+      this.base = new Map();
+      this.lora = undefined;
+      this.specs = parameterSpecs(config);
+    }
+    this.state = {
+      w: trained,
+      m: restored?.m ?? zerosLike(trained),
+      v: restored?.v ?? zerosLike(trained),
+    };
     this.steps = restored?.step ?? 0;
     this.rng = new Rng(restored?.rng ?? opts.seed);
   }
@@ -362,9 +416,22 @@ class OrtEngine implements ModelEngine {
     return this.steps;
   }
 
-  /** Current weights. Callers may read them and, in tests, perturb them in place before a step. */
+  /**
+   * The trained parameters (the GPT's weights, or the adapters). Callers may read them and, in tests,
+   * perturb them in place before a step (then call `parametersChanged`).
+   */
   get parameters(): ReadonlyMap<string, Float32Array> {
     return this.state.w;
+  }
+
+  /** A Llama-family model's frozen weights (empty for the GPT). */
+  get baseWeights(): ReadonlyMap<string, Float32Array> {
+    return this.base;
+  }
+
+  /** Sampling must see parameters changed in place. */
+  parametersChanged(): void {
+    this.weightsChanged();
   }
 
   /** The scheduled learning rate at a (1-based) optimizer step. */
@@ -394,6 +461,12 @@ class OrtEngine implements ModelEngine {
 
   private paramTensors(out: Record<string, ort.Tensor>, prefix: string, w: Weights): void {
     for (const s of this.specs) out[`${prefix}${s.name}`] = f32(w.get(s.name) as Float32Array, s.shape);
+  }
+
+  /** The frozen base weights, as inputs of a Llama-family graph. */
+  private baseTensors(out: Record<string, ort.Tensor>): void {
+    for (const s of parameterSpecs(this.config))
+      out[s.name] = f32(this.base.get(s.name) as Float32Array, s.shape);
   }
 
   private checkBatch(
@@ -437,21 +510,112 @@ class OrtEngine implements ModelEngine {
     }
   }
 
-  /** The mask feed of a masked graph ([N, V] bytes); none for an unmasked batch. */
-  private maskFeed(
-    feeds: Record<string, ort.Tensor>,
-    b: Pick<TrainBatch, 'batch' | 'time' | 'allowed'>,
-  ): void {
-    if (b.allowed)
-      feeds.allowed = new ort.Tensor('uint8', b.allowed, [b.batch * b.time, this.config.vocabSize]);
+  /** What a training or scoring graph needs: a GPT, or a Llama-family model (with adapters, to train). */
+  private trainable(what: string, needAdapters: boolean): void {
+    const c = this.config;
+    if (isLlama(c) && needAdapters && !this.lora)
+      throw new Error(
+        `${what}: this ${c.family} model has no LoRA adapters to train (set lora in its settings)`,
+      );
+  }
+
+  /** The graph a gradient or scoring run uses, and the key its session is cached under. */
+  private trainGraph(
+    kind: 'grad' | 'score',
+    variant: LossVariant,
+    masked: boolean,
+  ): [string, () => Uint8Array] {
+    const c = this.config;
+    const key = `${kind}:${variant}:${masked ? 'masked' : 'full'}`;
+    if (isLlama(c))
+      return [
+        key,
+        kind === 'grad'
+          ? () => buildLlamaGradGraph(c, this.lora as LoraSettings, { variant, masked })
+          : () => buildLlamaScoreGraph(c, this.lora, masked),
+      ];
+    return [
+      key,
+      kind === 'grad' ? () => buildGradGraph(c, { variant, masked }) : () => buildScoreGraph(c, masked),
+    ];
+  }
+
+  /**
+   * The row and loss feeds of one run over `rows` of `batch`, cut to `Tc` positions. `picked` selects the
+   * positions whose loss the run computes: the GPT's graphs compute every position (weight-0 ones add
+   * nothing); a Llama-family graph takes the picked positions' flat indices (`pick`) and only those reach
+   * its head. `loss` adds the loss inputs of `variant`.
+   */
+  private rowFeeds(
+    batch: Pick<TrainBatch, 'time' | 'tokens' | 'targets' | 'allowed' | 'positions' | 'segments'> &
+      Partial<Pick<TrainBatch, 'weights' | 'advantages' | 'oldLogprobs' | 'clipEpsilon'>>,
+    rows: readonly number[],
+    Tc: number,
+    picked: ((flat: number) => boolean) | null,
+    variant?: LossVariant,
+  ): { feeds: Record<string, ort.Tensor>; picks: number[] } {
+    const T = batch.time;
+    const V = this.config.vocabSize;
+    const n = rows.length * Tc;
+    const tokens = new BigInt64Array(n);
+    const positions = new BigInt64Array(n);
+    const segments = new BigInt64Array(n);
+    // Source index (b * T + t) of every computed position, in the order the loss inputs list them.
+    const picks: number[] = [];
+    const sources: number[] = [];
+    rows.forEach((b, r) => {
+      for (let t = 0; t < Tc; t++) {
+        const src = b * T + t;
+        tokens[r * Tc + t] = BigInt(batch.tokens[src] as number);
+        positions[r * Tc + t] = BigInt(batch.positions ? (batch.positions[src] as number) : t);
+        if (batch.segments) segments[r * Tc + t] = BigInt(batch.segments[src] as number);
+        if (!picked || picked(src)) {
+          picks.push(r * Tc + t);
+          sources.push(src);
+        }
+      }
+    });
+    const m = sources.length;
+    const feeds: Record<string, ort.Tensor> = {
+      tokens: new ort.Tensor('int64', tokens, [rows.length, Tc]),
+      positions: new ort.Tensor('int64', positions, [rows.length, Tc]),
+      segments: new ort.Tensor('int64', segments, [rows.length, Tc]),
+      targets: i64(
+        sources.map((i) => batch.targets[i] as number),
+        [m],
+      ),
+    };
+    if (picked) feeds.pick = i64(picks, [m]);
+    if (batch.allowed) {
+      const allowed = new Uint8Array(m * V);
+      const all = batch.allowed;
+      sources.forEach((src, j) => {
+        allowed.set(all.subarray(src * V, (src + 1) * V), j * V);
+      });
+      feeds.allowed = new ort.Tensor('uint8', allowed, [m, V]);
+    }
+    const at = (a: Float32Array) => Float32Array.from(sources, (i) => a[i] as number);
+    if (variant === 'pg') {
+      const w = batch.weights as Float32Array;
+      const adv = batch.advantages as Float32Array;
+      feeds.coef = f32(
+        Float32Array.from(sources, (i) => (w[i] as number) * (adv[i] as number)),
+        [m],
+      );
+    } else if (variant === 'ppo') {
+      feeds.weight = f32(at(batch.weights as Float32Array), [m]);
+      feeds.advantage = f32(at(batch.advantages as Float32Array), [m]);
+      feeds.old_logprobs = f32(at(batch.oldLogprobs as Float32Array), [m]);
+      feeds.clip_eps = f32(Float32Array.of(batch.clipEpsilon as number), []);
+    }
+    return { feeds, picks: sources };
   }
 
   async trainStep(batch: TrainBatch, withGrads = false): Promise<TrainStepStats & { grads?: Weights }> {
+    this.trainable('trainStep', true);
     this.checkBatch(batch);
     const t0 = performance.now();
-    const { batch: B, time: T } = batch;
-    const N = B * T;
-    const V = this.config.vocabSize;
+    const N = batch.batch * batch.time;
     if (batch.advantages.length !== N || batch.weights.length !== N)
       throw new RangeError('advantages/weights must hold batch * time values');
     const variant: LossVariant = batch.oldLogprobs && batch.clipEpsilon !== undefined ? 'ppo' : 'pg';
@@ -460,6 +624,11 @@ class OrtEngine implements ModelEngine {
     const o = this.opts.optimizer;
     const masked = batch.allowed !== undefined;
     const cur = this.state;
+    const llama = isLlama(this.config);
+    // Positions the loss reads (the Llama family computes its head only there).
+    const weighted = llama
+      ? (i: number) => batch.weights[i] !== 0 && (variant === 'ppo' || batch.advantages[i] !== 0)
+      : null;
 
     // Gradient sums over row chunks (see the top of this file), ping-ponging between two buffers.
     this.gradSums ??= [zerosLike(cur.w), zerosLike(cur.w)];
@@ -467,63 +636,17 @@ class OrtEngine implements ModelEngine {
     for (const a of sums[0].values()) a.fill(0);
     let acc = 0;
     let loss = 0;
-    const createGrad = this.create(() => buildGradGraph(this.config, { variant, masked }), false);
+    const [key, build] = this.trainGraph('grad', variant, masked);
     for (const chunk of trainChunks(batch, this.opts.chunkTokens ?? CHUNK_TOKENS)) {
-      const { rows, time: Tc } = chunk;
-      const n = rows.length * Tc;
-      const tokens = new BigInt64Array(n);
-      const targets = new BigInt64Array(n);
-      const positions = new BigInt64Array(n);
-      const segments = new BigInt64Array(n);
-      const pick = (src: Float32Array) => {
-        const out = new Float32Array(n);
-        rows.forEach((b, r) => {
-          out.set(src.subarray(b * T, b * T + Tc), r * Tc);
-        });
-        return out;
-      };
-      rows.forEach((b, r) => {
-        for (let t = 0; t < Tc; t++) {
-          tokens[r * Tc + t] = BigInt(batch.tokens[b * T + t] as number);
-          targets[r * Tc + t] = BigInt(batch.targets[b * T + t] as number);
-          positions[r * Tc + t] = BigInt(batch.positions ? (batch.positions[b * T + t] as number) : t);
-          if (batch.segments) segments[r * Tc + t] = BigInt(batch.segments[b * T + t] as number);
-        }
-      });
-      const feeds: Record<string, ort.Tensor> = {
-        tokens: new ort.Tensor('int64', tokens, [rows.length, Tc]),
-        positions: new ort.Tensor('int64', positions, [rows.length, Tc]),
-        segments: new ort.Tensor('int64', segments, [rows.length, Tc]),
-        targets: new ort.Tensor('int64', targets, [n]),
-      };
-      if (batch.allowed) {
-        const allowed = new Uint8Array(n * V);
-        const all = batch.allowed;
-        rows.forEach((b, r) => {
-          allowed.set(all.subarray(b * T * V, (b * T + Tc) * V), r * Tc * V);
-        });
-        feeds.allowed = new ort.Tensor('uint8', allowed, [n, V]);
-      }
-      if (variant === 'pg') {
-        const coef = new Float32Array(n);
-        rows.forEach((b, r) => {
-          for (let t = 0; t < Tc; t++)
-            coef[r * Tc + t] = (batch.weights[b * T + t] as number) * (batch.advantages[b * T + t] as number);
-        });
-        feeds.coef = f32(coef, [n]);
-      } else {
-        feeds.weight = f32(pick(batch.weights), [n]);
-        feeds.advantage = f32(pick(batch.advantages), [n]);
-        feeds.old_logprobs = f32(pick(batch.oldLogprobs as Float32Array), [n]);
-        feeds.clip_eps = f32(Float32Array.of(batch.clipEpsilon as number), []);
-      }
+      const { feeds } = this.rowFeeds(batch, chunk.rows, chunk.time, weighted, variant);
+      if (llama) this.baseTensors(feeds);
       this.paramTensors(feeds, '', cur.w);
       this.paramTensors(feeds, 'acc.', sums[acc] as Weights);
       const fetches: Record<string, ort.Tensor | null> = { loss: null };
       this.paramTensors(fetches as Record<string, ort.Tensor>, 'sum.', sums[1 - acc] as Weights);
       const out = await this.gradSessions.run(
-        `${variant}:${masked ? 'masked' : 'full'}`,
-        createGrad,
+        key,
+        this.create(build, false),
         feeds,
         fetches as ort.InferenceSession.FetchesType,
       );
@@ -554,7 +677,11 @@ class OrtEngine implements ModelEngine {
     const out = await this.optimizerSessions.run(
       'adamw',
       this.create(() =>
-        buildOptimizerGraph(this.config, { beta1: o.beta1, beta2: o.beta2, gradClip: o.gradClip }),
+        buildAdamwGraph(this.specs, llama ? isDecayedAdapter : isDecayed, {
+          beta1: o.beta1,
+          beta2: o.beta2,
+          gradClip: o.gradClip,
+        }),
       ),
       feeds,
       fetches as ort.InferenceSession.FetchesType,
@@ -577,46 +704,105 @@ class OrtEngine implements ModelEngine {
   async logprobs(
     b: Pick<TrainBatch, 'batch' | 'time' | 'tokens' | 'targets' | 'allowed' | 'positions' | 'segments'>,
   ): Promise<Float32Array> {
+    this.trainable('logprobs', false);
     this.checkBatch(b);
-    const N = b.batch * b.time;
-    const feeds: Record<string, ort.Tensor> = {
-      tokens: i64(b.tokens, [b.batch, b.time]),
-      positions: i64(b.positions ?? Int32Array.from({ length: N }, (_, i) => i % b.time), [b.batch, b.time]),
-      segments: i64(b.segments ?? new Int32Array(N), [b.batch, b.time]),
-      targets: i64(b.targets, [N]),
-    };
-    this.maskFeed(feeds, b);
-    this.paramTensors(feeds, '', this.state.w);
-    const masked = b.allowed !== undefined;
-    const out = await this.scoreSessions.run(
-      masked ? 'masked' : 'full',
-      this.create(() => buildScoreGraph(this.config, masked), false),
-      feeds,
-    );
-    return Float32Array.from((out.logprobs as ort.Tensor).data as Float32Array);
+    const llama = isLlama(this.config);
+    const out = new Float32Array(b.batch * b.time);
+    const [key, build] = this.trainGraph('score', 'pg', b.allowed !== undefined);
+    // The Llama family computes the head at every position here: rows go in chunks that bound its
+    // [positions, vocab] tensors.
+    const rowsPerRun = llama
+      ? Math.max(1, Math.floor((this.opts.chunkTokens ?? CHUNK_TOKENS) / 4 / b.time))
+      : b.batch;
+    for (let first = 0; first < b.batch; first += rowsPerRun) {
+      const rows = Array.from({ length: Math.min(rowsPerRun, b.batch - first) }, (_, i) => first + i);
+      const { feeds, picks } = this.rowFeeds(b, rows, b.time, llama ? () => true : null);
+      if (llama) this.baseTensors(feeds);
+      this.paramTensors(feeds, '', this.state.w);
+      const res = await this.scoreSessions.run(key, this.create(build, false), feeds);
+      const lp = (res.logprobs as ort.Tensor).data as Float32Array;
+      picks.forEach((src, j) => {
+        out[src] = lp[j] as number;
+      });
+    }
+    return out;
   }
 
-  /** Sampling must see new weights: drop baked sessions and the cached weight feeds. */
+  /** Sampling must see new weights: drop baked sessions, the cached weight feeds and merged adapters. */
   private weightsChanged(): void {
     this.sampleFeeds = null;
+    if (isLlama(this.config)) this.mergedStale = this.lora !== undefined;
     if (!this.bakedSampling) return;
     void this.sampleSessions.clear();
   }
 
+  /**
+   * The adapted modules' weights with the adapters merged in, W + (alpha / r) A B, computed by one ONNX
+   * Runtime run straight into buffers kept from the previous step (merging costs one pass over the
+   * adapted weights per step; decoding then runs at the base model's speed, with no adapter products).
+   */
+  private async mergeAdapters(): Promise<void> {
+    const c = this.config as LlamaConfig;
+    const lora = this.lora as LoraSettings;
+    const modules = this.specs
+      .filter((s) => s.name.endsWith('.lora_A'))
+      .map((s) => s.name.slice(0, -'.lora_A'.length));
+    const shapes = new Map(parameterSpecs(c).map((s) => [s.name, s.shape]));
+    this.merged ??= new Map(
+      modules.map((m) => [
+        `${m}.weight`,
+        new Float32Array((this.base.get(`${m}.weight`) as Float32Array).length),
+      ]),
+    );
+    const feeds: Record<string, ort.Tensor> = {};
+    const fetches: Record<string, ort.Tensor> = {};
+    for (const m of modules) {
+      const w = `${m}.weight`;
+      feeds[w] = f32(this.base.get(w) as Float32Array, shapes.get(w) as number[]);
+      feeds[`${m}.lora_A`] = f32(
+        this.state.w.get(`${m}.lora_A`) as Float32Array,
+        shapes.get(w)?.slice(0, 1).concat(lora.rank) as number[],
+      );
+      feeds[`${m}.lora_B`] = f32(this.state.w.get(`${m}.lora_B`) as Float32Array, [
+        lora.rank,
+        shapes.get(w)?.[1] as number,
+      ]);
+      fetches[`merged.${w}`] = f32(this.merged.get(w) as Float32Array, shapes.get(w) as number[]);
+    }
+    await this.optimizerSessions.run(
+      'merge',
+      this.create(() => buildMergeGraph(c, lora)),
+      feeds,
+      fetches as ort.InferenceSession.FetchesType,
+    );
+    this.mergedStale = false;
+  }
+
   private samplingWeights(): Map<string, Float32Array> {
+    if (isLlama(this.config)) {
+      const w = new Map(this.base);
+      if (this.merged && this.lora) for (const [k, a] of this.merged) w.set(k, a);
+      return w;
+    }
     const w = new Map(this.state.w);
     w.set('wteT', transposeEmbedding(this.config, this.state.w.get('wte') as Float32Array));
     return w;
   }
 
   /** The weight inputs of a sampling graph (empty when the weights are baked in). */
-  private weightFeeds(): Record<string, ort.Tensor> {
+  private async weightFeeds(): Promise<Record<string, ort.Tensor>> {
     if (this.bakedSampling) return {};
+    if (this.mergedStale) {
+      await this.mergeAdapters();
+      this.sampleFeeds = null;
+    }
     if (!this.sampleFeeds) {
       const w = this.samplingWeights();
       const feeds: Record<string, ort.Tensor> = {};
-      for (const s of this.specs) feeds[s.name] = f32(w.get(s.name) as Float32Array, s.shape);
-      feeds.wteT = f32(w.get('wteT') as Float32Array, [this.config.dModel, this.config.vocabSize]);
+      for (const s of parameterSpecs(this.config))
+        feeds[s.name] = f32(w.get(s.name) as Float32Array, s.shape);
+      if (!isLlama(this.config))
+        feeds.wteT = f32(w.get('wteT') as Float32Array, [this.config.dModel, this.config.vocabSize]);
       this.sampleFeeds = feeds;
     }
     return { ...this.sampleFeeds };
@@ -640,12 +826,16 @@ class OrtEngine implements ModelEngine {
     );
   }
 
-  newCache(batch: number): KvCache {
+  newCache(batch: number, positions?: number): KvCache {
     if (!Number.isInteger(batch) || batch < 1)
       throw new RangeError(`cache batch must be positive, got ${batch}`);
-    const { dModel, layers, heads, contextLength } = this.config;
-    const maxCapacity = contextLength + PROMPT_BLOCK - 1;
-    const bytes = Cache.bufferBytes(batch, heads, dModel / heads, maxCapacity);
+    const { layers, contextLength } = this.config;
+    if (positions !== undefined && !(Number.isInteger(positions) && positions >= 1))
+      throw new RangeError(`cache positions must be a positive integer, got ${positions}`);
+    const heads = kvHeadsOf(this.config);
+    const headDim = headDimOf(this.config);
+    const maxCapacity = Math.min(contextLength, positions ?? contextLength) + PROMPT_BLOCK - 1;
+    const bytes = Cache.bufferBytes(batch, heads, headDim, maxCapacity);
     // A cache uses the front of its buffers, so the spare serves any batch up to its own size.
     const spare = this.spareCache;
     const buffers =
@@ -653,7 +843,7 @@ class OrtEngine implements ModelEngine {
         ? spare
         : Array.from({ length: 2 * layers }, () => new ArrayBuffer(bytes));
     if (buffers === spare) this.spareCache = null;
-    return new Cache(batch, heads, dModel / heads, layers, maxCapacity, buffers);
+    return new Cache(batch, heads, headDim, layers, maxCapacity, buffers);
   }
 
   freeCache(kv: KvCache): void {
@@ -744,7 +934,7 @@ class OrtEngine implements ModelEngine {
           for (let j = 0; j < Pc; j++) if (j > i || j < pad) mask[(r * Pc + i) * Pc + j] = NEG_INF;
       });
       const out = await this.runSample('prefill', (w) => buildPrefillGraph(this.config, w), {
-        ...this.weightFeeds(),
+        ...(await this.weightFeeds()),
         tokens: i64(tok, [rows, Pc]),
         positions: i64(pos, [rows, Pc]),
         mask: f32(mask, [rows, 1, Pc, Pc]),
@@ -781,8 +971,9 @@ class OrtEngine implements ModelEngine {
       if (id < 0 || id >= V) throw new RangeError(`decode: token id ${id} out of range`);
     cache.reserve(S + 1);
     const C = cache.capacity;
-    const { layers, heads, dModel } = this.config;
-    const hd = dModel / heads;
+    const { layers } = this.config;
+    const heads = kvHeadsOf(this.config);
+    const hd = headDimOf(this.config);
     // Keys: slots [pad, S) are real, [S, C) unfilled; the extra last column is the new token itself.
     const mask = new Float32Array(B * (C + 1));
     const pos = new Array<number>(B);
@@ -793,7 +984,7 @@ class OrtEngine implements ModelEngine {
       row.fill(NEG_INF, S, C);
     }
     const feeds: Record<string, ort.Tensor> = {
-      ...this.weightFeeds(),
+      ...(await this.weightFeeds()),
       token: i64(tokens, [B]),
       position: i64(pos, [B]),
       mask: f32(mask, [B, C + 1]),
@@ -813,6 +1004,10 @@ class OrtEngine implements ModelEngine {
   }
 
   async save(file: string, metadata: Readonly<Record<string, string>> = {}): Promise<void> {
+    if (isLlama(this.config) && !this.lora)
+      throw new Error(
+        `this ${this.config.family} model has no adapters: nothing of it is trained or saved here`,
+      );
     const tensors = [];
     const { w, m, v } = this.state;
     for (const s of this.specs)
@@ -823,7 +1018,8 @@ class OrtEngine implements ModelEngine {
     }
     writeSafetensors(file, tensors, {
       ...metadata,
-      format: CHECKPOINT_FORMAT,
+      format: this.lora ? ADAPTER_CHECKPOINT_FORMAT : CHECKPOINT_FORMAT,
+      ...(this.lora ? { lora: JSON.stringify(this.lora) } : {}),
       config: JSON.stringify(this.config),
       optimizer: JSON.stringify(this.opts.optimizer),
       schedule: JSON.stringify(this.opts.schedule ?? { kind: 'constant' }),
@@ -850,8 +1046,22 @@ class OrtEngine implements ModelEngine {
  */
 export const CHECKPOINT_FORMAT = 'absolute-zero/1';
 
+/**
+ * A Llama-family model's training state: the same layout over the LoRA adapters (`<module>.lora_A`
+ * [in, r], `<module>.lora_B` [r, out], their moments), with `lora` (JSON) in the metadata and the model's
+ * config; the frozen base is not in the file (the run records where it came from).
+ */
+export const ADAPTER_CHECKPOINT_FORMAT = 'absolute-zero/lora-1';
+
 export type OrtModelEngine = ModelEngine & {
+  /** The trained parameters: the GPT's weights, or a Llama-family model's LoRA adapters. */
   readonly parameters: ReadonlyMap<string, Float32Array>;
+  /** A Llama-family model's frozen weights (empty for the GPT). */
+  readonly baseWeights: ReadonlyMap<string, Float32Array>;
+  /** Tell the engine that `parameters` were changed in place (sampling must see them). */
+  parametersChanged(): void;
+  /** The adapters a Llama-family model trains (undefined: the GPT, or a model that only samples). */
+  readonly lora: LoraSettings | undefined;
   readonly rng: Rng;
   /** The scheduled learning rate at a (1-based) optimizer step. */
   learningRate(step: number): number;
@@ -859,8 +1069,29 @@ export type OrtModelEngine = ModelEngine & {
   trainStep(batch: TrainBatch, withGrads?: boolean): Promise<TrainStepStats & { grads?: Weights }>;
 };
 
-export async function createModelEngine(config: ModelConfig, opts: EngineOptions): Promise<OrtModelEngine> {
+/** A GPT from fresh weights (the seed decides them). */
+export async function createModelEngine(config: GptConfig, opts: EngineOptions): Promise<OrtModelEngine> {
   return new OrtEngine(config, opts, initWeights(config, opts.seed));
+}
+
+/**
+ * An engine over weights that already exist, named and shaped as parameterSpecs(config) says (a real
+ * checkpoint's, converted by its loader). They are used as given, not copied.
+ */
+export async function engineFromWeights(
+  config: ModelConfig,
+  weights: Weights,
+  opts: EngineOptions,
+): Promise<OrtModelEngine> {
+  validateModelConfig(config);
+  for (const s of parameterSpecs(config)) {
+    const w = weights.get(s.name);
+    const size = s.shape.reduce((a, b) => a * b, 1);
+    if (!w) throw new Error(`missing weight ${s.name}`);
+    if (w.length !== size)
+      throw new Error(`${s.name} holds ${w.length} values, expected [${s.shape}] = ${size}`);
+  }
+  return new OrtEngine(config, opts, weights);
 }
 
 function parseJson<X>(file: string, key: string, text: string | undefined): X | undefined {
@@ -891,6 +1122,8 @@ export async function loadModelEngine(
   const config = parseJson<ModelConfig>(file, 'config', metadata.config);
   if (!config) throw new Error(`${file}: not an absolute-zero checkpoint (no config in the metadata)`);
   validateModelConfig(config);
+  if (isLlama(config))
+    throw new Error(`${file}: holds LoRA adapters of a ${config.family} model; load it with its base model`);
   const fresh = opts.weightsOnly === true;
   if (fresh && (opts.optimizer === undefined || opts.seed === undefined))
     throw new Error("loading weights only needs the new run's optimizer settings and seed");
@@ -924,4 +1157,55 @@ export async function loadModelEngine(
   const engineOpts: EngineOptions = { ...engineBase, seed, optimizer };
   if (schedule) engineOpts.schedule = schedule;
   return new OrtEngine(config, engineOpts, w, { m, v, step, rng: rngState ?? new Rng(seed).state() });
+}
+
+/**
+ * Resume a LoRA engine: the adapters, their moments, the step and RNG state from `file` (written by
+ * save), over the frozen `base` weights of the model the file was trained on (same config). Options given
+ * here override the stored ones, as in loadModelEngine.
+ */
+export async function loadAdapterEngine(
+  file: string,
+  base: { config: LlamaConfig; weights: Weights },
+  opts: Omit<EngineOptions, 'seed' | 'optimizer' | 'lora'> &
+    Partial<Pick<EngineOptions, 'optimizer' | 'seed'>>,
+): Promise<OrtModelEngine> {
+  const { tensors, metadata } = readSafetensors(file);
+  if (metadata.format !== ADAPTER_CHECKPOINT_FORMAT)
+    throw new Error(`${file}: not a LoRA checkpoint of this engine (format ${metadata.format ?? 'missing'})`);
+  const config = parseJson<LlamaConfig>(file, 'config', metadata.config);
+  const lora = parseJson<LoraSettings>(file, 'lora', metadata.lora);
+  if (!config || !lora)
+    throw new Error(`${file}: the metadata lacks the model's config or the LoRA settings`);
+  const same = (c: object) => JSON.stringify(Object.entries(c).sort());
+  // The context may differ (a run may use less of it than the checkpoint allows); the shape may not.
+  if (same({ ...config, contextLength: 0 }) !== same({ ...base.config, contextLength: 0 }))
+    throw new Error(
+      `${file}: its adapters were trained on ${JSON.stringify(config)}, not on ${JSON.stringify(base.config)}`,
+    );
+  const optimizer = opts.optimizer ?? parseJson<OptimizerSettings>(file, 'optimizer', metadata.optimizer);
+  if (!optimizer) throw new Error(`${file}: no optimizer settings in the checkpoint`);
+  const schedule = opts.schedule ?? parseJson<LrSchedule>(file, 'schedule', metadata.schedule);
+  const seed = opts.seed ?? Number(metadata.seed ?? 0);
+  const w: Weights = new Map();
+  const m: Weights = new Map();
+  const v: Weights = new Map();
+  for (const s of loraParameterSpecs(base.config, lora)) {
+    const get = (name: string) => {
+      const t = tensors.get(name);
+      if (!t) throw new Error(`${file}: missing tensor ${name}`);
+      if (t.shape.join() !== s.shape.join())
+        throw new Error(`${file}: ${name} has shape [${t.shape}], expected [${s.shape}]`);
+      return t.data;
+    };
+    w.set(s.name, get(s.name));
+    m.set(s.name, get(`adam.m.${s.name}`));
+    v.set(s.name, get(`adam.v.${s.name}`));
+  }
+  const step = Number(metadata.step ?? 0);
+  if (!Number.isInteger(step) || step < 0) throw new Error(`${file}: bad step ${metadata.step}`);
+  const rng = parseJson<RngState>(file, 'rng', metadata.rng) ?? new Rng(seed).state();
+  const engineOpts: EngineOptions = { ...opts, seed, optimizer, lora };
+  if (schedule) engineOpts.schedule = schedule;
+  return new OrtEngine(base.config, engineOpts, base.weights, { w, m, v, step, rng });
 }

@@ -25,12 +25,23 @@ const IGNORED = /\.rotary_emb\.inv_freq$/;
 
 type Config = Record<string, unknown>;
 
-/** True when `dir` looks like a Hugging Face model folder (a config.json beside safetensors weights). */
+/**
+ * True when `dir` looks like a Hugging Face model folder: safetensors weights beside a config.json that
+ * names a `model_type` (a checkpoint folder of the built-in model also holds a config.json and a
+ * model.safetensors, but no model_type).
+ */
 export function isHfFolder(dir: string): boolean {
-  return (
-    existsSync(join(dir, 'config.json')) &&
-    (existsSync(join(dir, 'model.safetensors')) || existsSync(join(dir, 'model.safetensors.index.json')))
-  );
+  const config = join(dir, 'config.json');
+  if (!existsSync(config)) return false;
+  if (!existsSync(join(dir, 'model.safetensors')) && !existsSync(join(dir, 'model.safetensors.index.json')))
+    return false;
+  try {
+    return (
+      typeof (JSON.parse(readFileSync(config, 'utf8')) as { model_type?: unknown }).model_type === 'string'
+    );
+  } catch {
+    return false;
+  }
 }
 
 function field(dir: string, c: Config, key: string, fallback?: number): number {

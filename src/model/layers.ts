@@ -8,6 +8,7 @@
 //   are folded by the optimiser into FusedMatMul's transA/transB, so they cost nothing.
 // - Attention keeps [B, H, T, hd]; only the head split/merge are real transposes.
 import type { Graph, T } from './onnx/graph.js';
+import { DataType } from './onnx/proto.js';
 
 export type Grads = Map<string, T>;
 
@@ -270,4 +271,281 @@ export function head(g: Graph, h: T, bias?: T): { lsm: T; state: HeadState } {
 export function headBackward(g: Graph, coef: T, targetsOneHot: T, s: HeadState): { dh: T; dwte: T } {
   const dlogits = g.mul(g.reshape(coef, [-1, 1]), g.sub(g.op('Exp', [s.lsm]), targetsOneHot));
   return { dh: g.matmul(dlogits, 'wte'), dwte: g.matmul(g.t2(dlogits), s.h) };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The Llama family's layers (config.ts): RMSNorm, rotary position embeddings and the SwiGLU MLP. The
+// forwards keep what a backward needs (the training step with LoRA builds on them).
+
+export interface RmsNormState {
+  /** x / rms(x), before the weight. */
+  xhat: T;
+  /** 1 / rms(x), [N, 1]. */
+  irms: T;
+  weight: string;
+  width: number;
+}
+
+/** y = x / sqrt(mean(x^2) + eps) * weight, over the last axis. */
+export function rmsNorm(
+  g: Graph,
+  x: T,
+  weight: string,
+  eps: number,
+  width: number,
+): { y: T; state: RmsNormState } {
+  const ms = g.op('ReduceMean', [g.mul(x, x), g.ints([-1])], { keepdims: 1 });
+  const irms = g.op('Reciprocal', [g.op('Sqrt', [g.add(ms, g.scalar(eps))])]);
+  const xhat = g.mul(x, irms);
+  return { y: g.mul(xhat, weight), state: { xhat, irms, weight, width } };
+}
+
+/** RMSNorm without the backward's state (sampling graphs): ONNX Runtime's one-node kernel. */
+export function rmsNormInference(g: Graph, x: T, weight: string, eps: number): T {
+  return g.op('SimplifiedLayerNormalization', [x, weight], {
+    axis: -1,
+    epsilon: { float: eps },
+    stash_type: 1,
+  });
+}
+
+/**
+ * Rotary position embedding in the "rotate half" layout Hugging Face uses (the loaders bring every
+ * checkpoint to it): the head's first and second halves x1, x2 pair up, and with angles a = position *
+ * inverse frequency, y = [x1 cos a - x2 sin a, x2 cos a + x1 sin a]. `cos` and `sin` broadcast against
+ * x's leading axes and have hd/2 entries on the last.
+ */
+export function rotary(g: Graph, x: T, cos: T, sin: T): T {
+  const [x1, x2] = g.opN('Split', [x], 2, { axis: -1, num_outputs: 2 }) as [T, T];
+  return g.op('Concat', [g.sub(g.mul(x1, cos), g.mul(x2, sin)), g.add(g.mul(x2, cos), g.mul(x1, sin))], {
+    axis: -1,
+  });
+}
+
+/**
+ * cos and sin of position * inverse frequency, [...positions shape, hd/2]: `positions` int64, `invFreq`
+ * the per-pair frequencies (with any context scaling already applied, ropeFrequencies).
+ */
+export function rotaryAngles(g: Graph, positions: T, invFreq: readonly number[]): { cos: T; sin: T } {
+  const p = g.op('Unsqueeze', [g.op('Cast', [positions], { to: DataType.FLOAT }), g.ints([-1])]);
+  const a = g.mul(p, g.floatVector(invFreq));
+  return { cos: g.op('Cos', [a]), sin: g.op('Sin', [a]) };
+}
+
+/** SwiGLU: silu(gate) * up, silu(u) = u sigmoid(u). */
+export function swiglu(g: Graph, gate: T, up: T): { y: T; state: { gate: T; up: T; sig: T } } {
+  const sig = g.op('Sigmoid', [gate]);
+  return { y: g.mul(g.mul(gate, sig), up), state: { gate, up, sig } };
+}
+
+/**
+ * d x of RMSNorm: with dxhat = dy * weight, dx = irms * (dxhat - xhat * mean(dxhat * xhat)) (LayerNorm's
+ * backward without the mean terms). The weight's gradient is recorded only when it is trained.
+ */
+export function rmsNormBackward(g: Graph, dy: T, s: RmsNormState, grads?: Grads): T {
+  if (grads) {
+    // Sum over every axis but the last (x may be [N, D] or [B, T, H, hd] for a per-head norm).
+    const flat = g.reshape(g.mul(dy, s.xhat), [-1, s.width]);
+    setGrad(grads, s.weight, g.sum0(flat));
+  }
+  const dxh = g.mul(dy, s.weight);
+  const mean = g.mul(g.sumLast(g.mul(dxh, s.xhat)), g.scalar(1 / s.width));
+  return g.mul(s.irms, g.sub(dxh, g.mul(s.xhat, mean)));
+}
+
+/** The rotation's transpose is the rotation by minus the angle: dx = [d1 cos + d2 sin, d2 cos - d1 sin]. */
+export function rotaryBackward(g: Graph, dy: T, cos: T, sin: T): T {
+  const [d1, d2] = g.opN('Split', [dy], 2, { axis: -1, num_outputs: 2 }) as [T, T];
+  return g.op('Concat', [g.add(g.mul(d1, cos), g.mul(d2, sin)), g.sub(g.mul(d2, cos), g.mul(d1, sin))], {
+    axis: -1,
+  });
+}
+
+/** y = g s(g) u: d up = dy g s(g); d gate = dy u s(g) (1 + g (1 - s(g))). */
+export function swigluBackward(g: Graph, dy: T, s: { gate: T; up: T; sig: T }): { dGate: T; dUp: T } {
+  const silu = g.mul(s.gate, s.sig);
+  const slope = g.mul(s.sig, g.add(g.scalar(1), g.mul(s.gate, g.sub(g.scalar(1), s.sig))));
+  return { dUp: g.mul(dy, silu), dGate: g.mul(g.mul(dy, s.up), slope) };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// A frozen linear layer with an optional low-rank adapter (LoRA): y = x W (+ b) + scale (x A) B, W [in, out]
+// frozen, A [in, r] and B [r, out] trained. Only the adapter gets gradients.
+
+export interface LoraAdapter {
+  a: string;
+  b: string;
+  /** alpha / rank. */
+  scale: number;
+}
+
+export interface LoraLinearState {
+  x: T;
+  weight: string;
+  adapter: LoraAdapter | undefined;
+  /** scale * (x A), [N, r]. */
+  xa: T | undefined;
+}
+
+export function loraLinear(
+  g: Graph,
+  x: T,
+  weight: string,
+  bias: string | undefined,
+  adapter: LoraAdapter | undefined,
+): { y: T; state: LoraLinearState } {
+  const base = g.matmul(x, weight);
+  const y = bias ? g.add(base, bias) : base;
+  if (!adapter) return { y, state: { x, weight, adapter, xa: undefined } };
+  // The scale multiplies the [N, r] product, not the [N, out] one.
+  const xa = g.mul(g.matmul(x, adapter.a), g.scalar(adapter.scale));
+  return { y: g.add(y, g.matmul(xa, adapter.b)), state: { x, weight, adapter, xa } };
+}
+
+/**
+ * dB = (scale x A)^T dy, dA = scale x^T (dy B^T), dx = dy W^T + scale (dy B^T) A^T. `needDx` false skips
+ * dx (the first layer's input is the frozen embedding: nothing upstream trains).
+ */
+export function loraLinearBackward(
+  g: Graph,
+  dy: T,
+  s: LoraLinearState,
+  grads: Grads,
+  needDx = true,
+): T | undefined {
+  let dx = needDx ? g.matmul(dy, g.t2(s.weight)) : undefined;
+  if (s.adapter && s.xa) {
+    const { a, b, scale } = s.adapter;
+    setGrad(grads, b, g.matmul(g.t2(s.xa), dy));
+    const dxa = g.mul(g.matmul(dy, g.t2(b)), g.scalar(scale)); // [N, r]
+    setGrad(grads, a, g.matmul(g.t2(s.x), dxa));
+    if (dx) dx = g.add(dx, g.matmul(dxa, g.t2(a)));
+  }
+  return dx;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Grouped-query attention over [B, T] rows: H query heads in KV groups of G = H / KV, each group sharing
+// one key/value head. Queries are laid out [B, KV, G, T, hd] against keys and values [B, KV, 1, T, hd], so
+// the products broadcast over the group and keys are never repeated.
+
+export interface GqaShape {
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+}
+
+export interface GqaState {
+  /** Scaled queries [B, KV, G, T, hd]. */
+  q: T;
+  /** Keys and values [B, KV, 1, T, hd]. */
+  k: T;
+  v: T;
+  att: T;
+  /** att v, [B, KV, G, T, hd]. */
+  o: T;
+  shape: GqaShape;
+}
+
+/**
+ * q [B, T, H, hd], k and v [B, T, KV, hd] (positions applied), `mask` additive, broadcastable to
+ * [B, 1, 1, T, T]. Returns the heads' outputs merged, [B * T, H * hd].
+ */
+export function gqaAttention(
+  g: Graph,
+  q: T,
+  k: T,
+  v: T,
+  mask: T,
+  shape: GqaShape,
+): { y: T; state: GqaState } {
+  const { heads: H, kvHeads: KV, headDim: hd } = shape;
+  const G = H / KV;
+  const q5 = g.transpose(
+    g.reshape(g.mul(q, g.scalar(1 / Math.sqrt(hd))), [0, 0, KV, G, hd]),
+    [0, 2, 3, 1, 4],
+  );
+  const kv5 = (a: T) => g.op('Unsqueeze', [g.transpose(a, [0, 2, 1, 3]), g.ints([2])]);
+  const k5 = kv5(k);
+  const v5 = kv5(v);
+  const att = g.op(
+    'Softmax',
+    [g.add(g.matmul(q5, g.op('Transpose', [k5], { perm: [0, 1, 2, 4, 3] })), mask)],
+    {
+      axis: -1,
+    },
+  );
+  const o = g.matmul(att, v5);
+  const y = g.reshape(g.transpose(o, [0, 3, 1, 2, 4]), [-1, H * hd]);
+  return { y, state: { q: q5, k: k5, v: v5, att, o, shape } };
+}
+
+/** d q [B, T, H, hd], d k and d v [B, T, KV, hd] from dy [B * T, H * hd]; `bt` is int64 [2] = [B, T]. */
+export function gqaAttentionBackward(g: Graph, dy: T, s: GqaState, bt: T): { dq: T; dk: T; dv: T } {
+  const { heads: H, kvHeads: KV, headDim: hd } = s.shape;
+  const G = H / KV;
+  const scale = g.scalar(1 / Math.sqrt(hd));
+  const dO = g.transpose(reshapeBT(g, dy, { batch: 0, time: 0, bt }, [KV, G, hd]), [0, 2, 3, 1, 4]);
+  const t5 = (a: T) => g.op('Transpose', [a], { perm: [0, 1, 2, 4, 3] });
+  const datt = g.matmul(dO, t5(s.v));
+  // Softmax backward with the row sum as dO . o (see attentionBackward).
+  const ds = g.mul(s.att, g.sub(datt, g.sumLast(g.mul(dO, s.o))));
+  const groupSum = (a: T) => g.op('ReduceSum', [a, g.ints([2])], { keepdims: 0 }); // [B, KV, T, hd]
+  const dv = groupSum(g.matmul(t5(s.att), dO));
+  const dk = groupSum(g.matmul(t5(ds), s.q));
+  const dq = g.mul(g.matmul(ds, s.k), scale); // [B, KV, G, T, hd]
+  return {
+    dq: reshapeBT(g, g.transpose(dq, [0, 3, 1, 2, 4]), { batch: 0, time: 0, bt }, [H, hd]),
+    dk: g.transpose(dk, [0, 2, 1, 3]),
+    dv: g.transpose(dv, [0, 2, 1, 3]),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// A frozen head over picked positions: only the M positions the loss reads get logits. h [N, D] ->
+// log-softmax [M, V] of rows `pick`. A real vocabulary is 49k-152k wide, and most positions of a
+// self-play row are prompt, whose logits the loss never reads.
+
+export interface PickedHeadState {
+  lsm: T;
+  pick: T;
+  /** int64 [2]: the shape of h, for scattering the gradient back. */
+  hShape: T;
+  weight: string;
+}
+
+/** `weight` [D, V]; `bias` the additive vocabulary mask of the picked rows, [M, V]. */
+export function pickedHead(
+  g: Graph,
+  h: T,
+  pick: T,
+  weight: string,
+  bias?: T,
+): { lsm: T; state: PickedHeadState } {
+  const logits = g.matmul(g.op('Gather', [h, pick]), weight);
+  const lsm = g.op('LogSoftmax', [bias ? g.add(logits, bias) : logits], { axis: -1 });
+  return { lsm, state: { lsm, pick, hShape: g.op('Shape', [h]), weight } };
+}
+
+/** log p(target) per picked row, [M]: the log-softmax read at each target. */
+export function pickedLogprobs(g: Graph, lsm: T, targets: T): T {
+  const at = g.op('GatherElements', [lsm, g.op('Unsqueeze', [targets, g.ints([1])])], { axis: 1 });
+  return g.op('Squeeze', [at, g.ints([1])]);
+}
+
+/**
+ * Given d loss / d logp(target) = -coef per picked row: d logits = coef (softmax - onehot(target)), built
+ * with one scatter of -coef into the targets' column (one update per row: deterministic), then
+ * dh = scattered back to the picked rows of a zero [N, D].
+ */
+export function pickedHeadBackward(g: Graph, coef: T, targets: T, s: PickedHeadState): T {
+  const c = g.op('Unsqueeze', [coef, g.ints([1])]); // [M, 1]
+  const dlogits = g.op(
+    'ScatterElements',
+    [g.mul(c, g.op('Exp', [s.lsm])), g.op('Unsqueeze', [targets, g.ints([1])]), g.op('Neg', [c])],
+    { axis: 1, reduction: 'add' },
+  );
+  const dPicked = g.matmul(dlogits, g.t2(s.weight)); // [M, D]
+  const zeros = g.op('ConstantOfShape', [s.hShape]);
+  return g.op('ScatterND', [zeros, g.op('Unsqueeze', [s.pick, g.ints([1])]), dPicked]);
 }

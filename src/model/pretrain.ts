@@ -32,7 +32,7 @@ import { join } from 'node:path';
 import { appendJsonl, truncateJsonl } from '../util/jsonl.js';
 import { Rng, type RngState, shuffled } from '../util/rng.js';
 import { readSafetensorsMetadata } from './checkpoint.js';
-import type { ModelConfig } from './config.js';
+import type { GptConfig } from './config.js';
 import { isByteToken, streamFingerprint } from './corpus.js';
 import { createModelEngine, type LrSchedule, loadModelEngine, type OrtModelEngine } from './engine.js';
 import type { OptimizerSettings, TrainBatch } from './engine-types.js';
@@ -53,7 +53,7 @@ export interface CorpusSpec {
 }
 
 export interface PretrainSettings {
-  model: ModelConfig;
+  model: GptConfig;
   /** Windows per optimizer step; each window is `model.contextLength` positions. */
   batch: number;
   seed: number;

@@ -36,6 +36,16 @@ export function resolveModel(arg: string, folder = modelsFolder()): ResolvedMode
   );
 }
 
+/**
+ * True when `arg` names a pretrained model on its face: a .gguf file, a Hugging Face folder, or a name of
+ * the pullable table (present or not). An absent path, or a folder of another kind (a run, a checkpoint of
+ * the built-in model), is not one.
+ */
+export function isPretrainedModel(arg: string): boolean {
+  if (existsSync(arg)) return statSync(arg).isDirectory() ? isHfFolder(arg) : arg.endsWith('.gguf');
+  return pullableModel(arg) !== undefined;
+}
+
 /** Opens what a model argument names (see resolveModel). */
 export function openPretrained(arg: string, folder = modelsFolder()): PretrainedCheckpoint {
   const { kind, path } = resolveModel(arg, folder);

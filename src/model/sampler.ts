@@ -17,15 +17,34 @@
 // (keepRows moves the survivors' cache slices down in place), so a decode step costs what the live rows
 // need. The decode graph has a symbolic batch dimension, so a smaller batch needs no new session.
 //
-// What ends a row: EOS (kept in `tokens`, so training teaches the model to stop), a stop string (text
-// is cut before it; `tokens` keep everything sampled), a constraint that is complete and allows nothing
-// more, a mask that allows nothing, or the token budget.
+// What ends a row: an end id (the vocabulary's EOS, or a chat model's end of turn; kept in `tokens`, so
+// training teaches the model to stop), a stop string (text is cut before it; `tokens` keep everything
+// sampled), a constraint that is complete and allows nothing more, a mask that allows nothing, or the
+// token budget.
+//
+// The tokenizer enters as a SamplerVocabulary: the built-in byte vocabulary by default, a real model's
+// BPE vocabulary from its policy.
 
 import { Rng } from '../util/rng.js';
 import type { ConstraintMatcher, DecodeConstraint } from './constraint.js';
 import type { ModelEngine } from './engine-types.js';
+import type { TextTokenizer } from './text-tokenizer.js';
 import { StreamDecoder } from './tokenizer.js';
 import { MIN_VOCAB, SPECIAL_ID } from './vocab.js';
+
+/** What the sampler needs of a tokenizer. */
+export interface SamplerVocabulary {
+  /** Ids that end a completion (kept as its last token). */
+  readonly endIds: readonly number[];
+  /** Prompt of a row whose prompt is empty. */
+  readonly emptyPrompt: readonly number[];
+  /** Fed for rows that have finished (any valid id: their logits are ignored). */
+  readonly padId: number;
+  /** 1 for ids a completion may contain, vocabulary-sized. */
+  completionMask(vocab: number): Uint8Array;
+  /** A decoder that turns ids into text one at a time, holding back incomplete characters. */
+  decoder(): { push(id: number): string; flush(): string };
+}
 
 export interface SampleRow {
   /** Prompt token ids; an empty prompt samples after a lone BOS. */
@@ -76,6 +95,8 @@ export interface SampledRow {
 }
 
 export interface SamplerOptions {
+  /** The tokenizer's part (default: the built-in byte vocabulary). */
+  vocabulary?: SamplerVocabulary;
   /** Rows decoded together (one KV cache); default 64. */
   maxBatch?: number;
   /**
@@ -179,14 +200,44 @@ export function sampleToken(
 
 let scratch = { ids: new Int32Array(0), probs: new Float64Array(0) };
 
-/** Ids a completion may ever contain: bytes, EOS and the format specials (never BOS, PAD or unused slots). */
-function baseMask(vocab: number): Uint8Array {
-  const m = new Uint8Array(vocab);
-  for (let i = 0; i < Math.min(vocab, MIN_VOCAB); i++) m[i] = 1;
-  m[BOS] = 0;
-  m[PAD] = 0;
-  return m;
+/**
+ * A real model's vocabulary as the sampler sees it: its tokenizer's stop ids end a completion, and a
+ * completion may hold any ordinary token and the stop ids, never another special token (a chat model's
+ * `<|im_start|>`) nor the model's spare rows past the tokenizer's last id.
+ */
+export function tokenizerVocabulary(tokenizer: TextTokenizer): SamplerVocabulary {
+  const ends = tokenizer.stopIds;
+  if (ends.length === 0) throw new Error('the tokenizer names no id that ends a completion');
+  return {
+    endIds: ends,
+    emptyPrompt: [ends[0] as number],
+    padId: ends[0] as number,
+    completionMask(vocab: number): Uint8Array {
+      const m = new Uint8Array(vocab);
+      m.fill(1, 0, Math.min(vocab, tokenizer.vocabSize));
+      for (const id of tokenizer.specialTokens.keys()) if (id < vocab) m[id] = 0;
+      for (const id of ends) if (id < vocab) m[id] = 1;
+      return m;
+    },
+    decoder: () => tokenizer.streamDecoder(),
+  };
 }
+
+/** The built-in model's byte vocabulary (tokenizer.ts, vocab.ts). */
+export const BYTE_VOCABULARY: SamplerVocabulary = {
+  endIds: [EOS],
+  emptyPrompt: [BOS],
+  padId: PAD,
+  /** Bytes, EOS and the format specials (never BOS, PAD or unused slots). */
+  completionMask(vocab: number): Uint8Array {
+    const m = new Uint8Array(vocab);
+    for (let i = 0; i < Math.min(vocab, MIN_VOCAB); i++) m[i] = 1;
+    m[BOS] = 0;
+    m[PAD] = 0;
+    return m;
+  },
+  decoder: () => new StreamDecoder(),
+};
 
 function checkRow(r: SampleRow, i: number): void {
   const bad = (what: string) => {
@@ -209,7 +260,7 @@ class RowState {
   readonly matcher: ConstraintMatcher | undefined;
   readonly stops: readonly string[];
   readonly longestStop: number;
-  readonly decoder = new StreamDecoder();
+  readonly decoder: { push(id: number): string; flush(): string };
   readonly tokens: number[] = [];
   readonly logprobs: number[] = [];
   readonly topLogprobs: TokenLogprob[][] = [];
@@ -224,15 +275,17 @@ class RowState {
   constructor(
     readonly row: SampleRow,
     context: number,
+    vocabulary: SamplerVocabulary,
   ) {
     // The budget leaves at least one prompt token; a prompt longer than context - budget loses tokens
     // from the left (the end of a prompt, where the instruction for the answer sits, matters most).
     this.budget = Math.min(row.maxTokens, context - 1);
     const room = context - this.budget;
-    const prompt = row.prompt.length ? row.prompt : [BOS];
+    const prompt = row.prompt.length ? row.prompt : vocabulary.emptyPrompt;
     this.truncated = Math.max(0, prompt.length - room);
     this.prompt = this.truncated ? prompt.slice(this.truncated) : prompt;
     this.rng = new Rng(row.seed);
+    this.decoder = vocabulary.decoder();
     this.matcher = row.constraint?.start();
     this.stops = (row.stop ?? []).filter((s) => s.length > 0);
     this.longestStop = Math.max(0, ...this.stops.map((s) => s.length));
@@ -301,8 +354,9 @@ export async function sampleRows(
     throw new RangeError(`maxBatch must be >= 1, got ${maxBatch}`);
   const maxTokens = typeof opts === 'number' ? MAX_BATCH_TOKENS : (opts.maxBatchTokens ?? MAX_BATCH_TOKENS);
   rows.forEach(checkRow);
+  const vocabulary = (typeof opts === 'number' ? undefined : opts.vocabulary) ?? BYTE_VOCABULARY;
   const ctx = engine.config.contextLength;
-  const states = rows.map((r) => new RowState(r, ctx));
+  const states = rows.map((r) => new RowState(r, ctx, vocabulary));
   const order = states
     .map((_, i) => i)
     .sort((a, b) => {
@@ -326,13 +380,17 @@ export async function sampleRows(
       longestPrompt = p;
       largestBudget = r;
     }
-    await sampleBatch(engine, batch);
+    await sampleBatch(engine, batch, vocabulary);
     while (first < order.length && taken[order[first] as number]) first++;
   }
   return states.map((s) => s.result());
 }
 
-async function sampleBatch(engine: ModelEngine, live: readonly RowState[]): Promise<void> {
+async function sampleBatch(
+  engine: ModelEngine,
+  live: readonly RowState[],
+  vocabulary: SamplerVocabulary,
+): Promise<void> {
   const V = engine.config.vocabSize;
   const B = live.length;
   const time = Math.max(...live.map((l) => l.prompt.length));
@@ -342,10 +400,11 @@ async function sampleBatch(engine: ModelEngine, live: readonly RowState[]): Prom
     tokens.set(l.prompt, b * time);
     lengths[b] = l.prompt.length;
   });
-  const cache = engine.newCache(B);
+  const cache = engine.newCache(B, time + Math.max(...live.map((l) => l.budget)));
   try {
     let logits = await engine.prefill(cache, tokens, time, lengths);
-    const base = baseMask(V);
+    const base = vocabulary.completionMask(V);
+    const ends = new Set(vocabulary.endIds);
     const mask = new Uint8Array(V);
     // The row state of each cache row; shrinks when finished rows are dropped.
     let rows = live;
@@ -354,9 +413,9 @@ async function sampleBatch(engine: ModelEngine, live: readonly RowState[]): Prom
       let active = 0;
       for (let b = 0; b < rows.length; b++) {
         const l = rows[b] as RowState;
-        next[b] = PAD;
+        next[b] = vocabulary.padId;
         if (l.done) continue;
-        const id = step(l, logits.subarray(b * V, (b + 1) * V), base, mask);
+        const id = step(l, logits.subarray(b * V, (b + 1) * V), base, mask, ends);
         if (id < 0) continue;
         next[b] = id;
         if (!l.done) active++;
@@ -379,19 +438,25 @@ async function sampleBatch(engine: ModelEngine, live: readonly RowState[]): Prom
 }
 
 /** Samples and records one token for a row; returns it, or -1 when the row ended without a token. */
-function step(l: RowState, logits: Float32Array, base: Uint8Array, mask: Uint8Array): number {
+function step(
+  l: RowState,
+  logits: Float32Array,
+  base: Uint8Array,
+  mask: Uint8Array,
+  ends: ReadonlySet<number>,
+): number {
   let m = base;
   if (l.matcher) {
     l.matcher.allowedTokens(mask, l.budget - l.tokens.length);
     for (let i = 0; i < mask.length; i++) mask[i] = (mask[i] as number) & (base[i] as number);
-    // A complete sentence may end here: the model chooses between EOS and continuing.
+    // A complete sentence may end here: the model chooses between ending and continuing.
     const complete = l.matcher.isComplete();
-    mask[EOS] = 0;
+    for (const e of ends) mask[e] = 0;
     if (complete && mask.indexOf(1) === -1) {
       l.end('stop');
       return -1;
     }
-    mask[EOS] = complete ? 1 : 0;
+    for (const e of ends) mask[e] = complete ? (base[e] as number) : 0;
     m = mask;
   }
   const { id, logprob, top } = sampleToken(
@@ -410,19 +475,19 @@ function step(l: RowState, logits: Float32Array, base: Uint8Array, mask: Uint8Ar
   l.tokens.push(id);
   l.logprobs.push(logprob);
   if (top) l.topLogprobs.push(top);
-  if (id === EOS) {
+  if (ends.has(id)) {
     l.end('stop');
     return id;
   }
   l.matcher?.accept(id);
   if (l.appendText(id)) l.end('stop', true);
-  else if (l.matcher?.isComplete() && nothingAllowed(l.matcher, mask)) l.end('stop');
+  else if (l.matcher?.isComplete() && nothingAllowed(l.matcher, mask, ends)) l.end('stop');
   else if (l.tokens.length >= l.budget) l.end('length');
   return id;
 }
 
-function nothingAllowed(m: ConstraintMatcher, scratch: Uint8Array): boolean {
+function nothingAllowed(m: ConstraintMatcher, scratch: Uint8Array, ends: ReadonlySet<number>): boolean {
   m.allowedTokens(scratch);
-  for (let i = 0; i < scratch.length; i++) if (i !== EOS && scratch[i]) return false;
+  for (let i = 0; i < scratch.length; i++) if (scratch[i] && !ends.has(i)) return false;
   return true;
 }

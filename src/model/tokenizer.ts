@@ -5,7 +5,8 @@
 // token), so decode(encode(s)) === s for every string s. The other direction holds for every id
 // sequence that encode can produce; bytes that happen to spell a special string decode to that string
 // and re-encode to the special id, and byte sequences that are not valid UTF-8 decode to U+FFFD.
-import { BYTE_TOKENS, SPECIAL_ID, SPECIAL_TOKENS, type SpecialToken } from './vocab.js';
+import type { TextTokenizer } from './text-tokenizer.js';
+import { BYTE_TOKENS, MIN_VOCAB, SPECIAL_ID, SPECIAL_TOKENS, type SpecialToken } from './vocab.js';
 
 const utf8 = new TextEncoder();
 const specialPattern = new RegExp(
@@ -48,7 +49,8 @@ export function specialText(id: number): string | undefined {
  * Ids past the named specials (unused vocabulary slots) render as nothing.
  */
 export class StreamDecoder {
-  private readonly bytes = new TextDecoder('utf-8', { fatal: false });
+  // ignoreBOM: a U+FEFF at the start of the text is text (the default would drop it).
+  private readonly bytes = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
   private pending = false;
 
   push(id: number): string {
@@ -79,3 +81,30 @@ export function decode(ids: readonly number[]): string {
 export function tokenText(id: number): string {
   return id < BYTE_TOKENS ? String.fromCharCode(id) : (specialText(id) ?? `<${id}>`);
 }
+
+const BYTE_IDS = Array.from({ length: BYTE_TOKENS }, (_, b) => Uint8Array.of(b));
+const SPECIAL_BYTES = SPECIAL_TOKENS.map((t) => utf8.encode(t));
+const NO_BYTES = new Uint8Array(0);
+const isSpecial = (id: number) => id >= BYTE_TOKENS && id < MIN_VOCAB;
+
+/**
+ * The byte tokenizer behind the interface real models' tokenizers share. It adds no special tokens when
+ * encoding (the sampler puts BOS before an empty prompt) and has no chat template: `azr serve` renders the
+ * built-in model's chats as the reference prompts' transcript (src/serve/chat-template.ts).
+ */
+export const byteTokenizer: TextTokenizer = {
+  vocabSize: MIN_VOCAB,
+  stopIds: [SPECIAL_ID['<|eos|>']],
+  specialTokens: new Map(SPECIAL_TOKENS.map((t, i) => [BYTE_TOKENS + i, t])),
+  encode: (text) => encode(text),
+  decode: (ids, options = {}) => decode(options.skipSpecialTokens ? ids.filter((id) => !isSpecial(id)) : ids),
+  streamDecoder: () => new StreamDecoder(),
+  tokenBytes: (id) =>
+    id >= 0 && id < BYTE_TOKENS
+      ? (BYTE_IDS[id] as Uint8Array)
+      : (SPECIAL_BYTES[id - BYTE_TOKENS] ?? NO_BYTES),
+  hasChatTemplate: false,
+  applyChatTemplate: () => {
+    throw new Error('the built-in model has no chat template');
+  },
+};

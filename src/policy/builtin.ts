@@ -29,12 +29,21 @@
 // which is the policy's own (masked) log-probability when sampling at temperature 1 and top-p 1.
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MODEL_PRESETS, type ModelConfig, type ModelPreset } from '../model/config.js';
+import { type GptConfig, MODEL_PRESETS, type ModelPreset } from '../model/config.js';
 import type { DecodeConstraint } from '../model/constraint.js';
 import { createModelEngine, loadModelEngine, type OrtModelEngine } from '../model/engine.js';
 import type { OptimizerSettings, TrainBatch } from '../model/engine-types.js';
-import { BOS, PAD, type SampleRow, sampleRows } from '../model/sampler.js';
-import { encode } from '../model/tokenizer.js';
+import {
+  BOS,
+  BYTE_VOCABULARY,
+  PAD,
+  type SampleRow,
+  type SamplerVocabulary,
+  sampleRows,
+  tokenizerVocabulary,
+} from '../model/sampler.js';
+import type { TextTokenizer } from '../model/text-tokenizer.js';
+import { byteTokenizer, encode } from '../model/tokenizer.js';
 import { BYTE_TOKENS, SPECIAL_ID } from '../model/vocab.js';
 import { packTrainBatch, type Sequence } from '../rl/objective.js';
 import type { AnswerConstraint } from '../tasks/answer-format.js';
@@ -63,13 +72,15 @@ export interface BuiltinPolicyOptions {
 
 export interface BuiltinPolicy extends Policy {
   readonly engine: OrtModelEngine;
+  /** How its text meets its model's ids (tokenizer, prompt encoding). */
+  readonly codec: PolicyCodec;
   /** The engine's vocabulary size: the built-in policy takes token-id prompts. */
   readonly vocabSize: number;
   update(samples: readonly TrainingSample[]): Promise<UpdateStats>;
   save(dir: string): Promise<void>;
 }
 
-export function modelConfigFor(preset: ModelPreset, contextLength: number, vocabSize = 272): ModelConfig {
+export function modelConfigFor(preset: ModelPreset, contextLength: number, vocabSize = 272): GptConfig {
   return { ...MODEL_PRESETS[preset], vocabSize, contextLength };
 }
 
@@ -98,8 +109,8 @@ export function promptTokens(prompt: string): number[] {
  * The request's prompt tokens (its own ids as given, or its text tokenized), only the last
  * `truncatePromptTokens` of them when it asks for that.
  */
-function truncatedPrompt(r: GenerateRequest): number[] {
-  const all = r.promptTokenIds ? [...r.promptTokenIds] : promptTokens(r.prompt);
+function truncatedPrompt(r: GenerateRequest, codec: PolicyCodec): number[] {
+  const all = r.promptTokenIds ? [...r.promptTokenIds] : codec.promptTokens(r.prompt);
   const k = r.truncatePromptTokens;
   if (k === undefined) return all;
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`truncatePromptTokens must be >= 1, got ${k}`);
@@ -113,6 +124,47 @@ export const TOKENIZER_DESCRIPTION = {
   promptPrefix: '<|bos|>',
 } as const;
 
+/** How the policy's text meets its model's token ids. */
+export interface PolicyCodec {
+  readonly tokenizer: TextTokenizer;
+  /** A prompt's ids as the model reads them. */
+  promptTokens(prompt: string): number[];
+  readonly vocabulary: SamplerVocabulary;
+  /** Filler id of training rows (never weighted). */
+  readonly padId: number;
+  /** What a checkpoint's config.json records about the tokenizer. */
+  readonly description: unknown;
+}
+
+/** The built-in GPT's: BOS, then the byte-level encoding with the format specials. */
+export const BYTE_CODEC: PolicyCodec = {
+  tokenizer: byteTokenizer,
+  promptTokens,
+  vocabulary: BYTE_VOCABULARY,
+  padId: PAD,
+  description: TOKENIZER_DESCRIPTION,
+};
+
+/**
+ * A real model's: its BPE tokenizer; with `chat`, a prompt becomes the user turn of the model's chat
+ * template (ready for the assistant's reply), else it is read as plain text (the reference prompts carry
+ * their own conversation frame, as the paper's do).
+ */
+export function tokenizerCodec(
+  tokenizer: TextTokenizer,
+  opts: { chat: boolean; source: string },
+): PolicyCodec {
+  const vocabulary = tokenizerVocabulary(tokenizer);
+  return {
+    tokenizer,
+    promptTokens: (prompt) =>
+      tokenizer.encode(opts.chat ? tokenizer.applyChatTemplate([{ role: 'user', content: prompt }]) : prompt),
+    vocabulary,
+    padId: vocabulary.padId,
+    description: { kind: 'bpe', source: opts.source, chat: opts.chat, vocabSize: tokenizer.vocabSize },
+  };
+}
+
 /**
  * Rows of `batch` (packed by packTrainBatch, row i from seqs[i]; rows past seqs are weightless filler and
  * are dropped) whose sequences share a prompt, ride in one row: the prompt but its last token once
@@ -122,7 +174,12 @@ export const TOKENIZER_DESCRIPTION = {
  * predicts each completion's first token), and the prompt is computed once instead of once per sequence.
  * A row holds at most `context` tokens; a sequence its own row cut (longer than the batch's time) stays alone.
  */
-export function sharePrompts(batch: TrainBatch, seqs: readonly Sequence[], context: number): TrainBatch {
+export function sharePrompts(
+  batch: TrainBatch,
+  seqs: readonly Sequence[],
+  context: number,
+  padId: number = PAD,
+): TrainBatch {
   const T = batch.time;
   const V = batch.allowed ? batch.allowed.length / (batch.batch * T) : 0;
   // Rows of the result: runs of (source row, first position, count, segment).
@@ -160,8 +217,8 @@ export function sharePrompts(batch: TrainBatch, seqs: readonly Sequence[], conte
   const out: TrainBatch = {
     batch: B,
     time,
-    tokens: new Int32Array(B * time).fill(PAD),
-    targets: new Int32Array(B * time).fill(PAD),
+    tokens: new Int32Array(B * time).fill(padId),
+    targets: new Int32Array(B * time).fill(padId),
     advantages: new Float32Array(B * time),
     weights: new Float32Array(B * time),
     positions: new Int32Array(B * time),
@@ -197,7 +254,16 @@ function oldLogprobsOf(c: Completion): number[] {
   return c.logprobs;
 }
 
-function wrap(engine: OrtModelEngine, opts: BuiltinPolicyOptions): BuiltinPolicy {
+/**
+ * The policy over an engine. `codec` turns text into the model's ids (default: the built-in GPT's bytes);
+ * `saveExtra` adds files a checkpoint of this model carries (a LoRA model's PEFT adapter).
+ */
+export function enginePolicy(
+  engine: OrtModelEngine,
+  opts: BuiltinPolicyOptions,
+  codec: PolicyCodec = BYTE_CODEC,
+  saveExtra?: (dir: string) => void,
+): BuiltinPolicy {
   const maxBatch = opts.maxBatch ?? 64;
   const maxTrain = opts.maxTrainBatch ?? 16;
   const underMask = opts.trainUnderMask ?? true;
@@ -207,11 +273,12 @@ function wrap(engine: OrtModelEngine, opts: BuiltinPolicyOptions): BuiltinPolicy
     throw new RangeError(`clipEpsilon must be in (0, 1), got ${clip}`);
   return {
     engine,
+    codec,
     vocabSize: engine.config.vocabSize,
     async generate(requests: readonly GenerateRequest[]): Promise<Completion[][]> {
       const rows: SampleRow[] = [];
       for (const r of requests) {
-        const prompt = truncatedPrompt(r);
+        const prompt = truncatedPrompt(r, codec);
         const constraint = r.constraint ? opts.constraints?.(r.constraint) : undefined;
         for (let i = 0; i < r.n; i++) {
           const row: SampleRow = {
@@ -228,7 +295,7 @@ function wrap(engine: OrtModelEngine, opts: BuiltinPolicyOptions): BuiltinPolicy
           rows.push(row);
         }
       }
-      const sampled = await sampleRows(engine, rows, maxBatch);
+      const sampled = await sampleRows(engine, rows, { maxBatch, vocabulary: codec.vocabulary });
       let at = 0;
       return requests.map((r) => {
         const mine = sampled.slice(at, at + r.n);
@@ -254,7 +321,7 @@ function wrap(engine: OrtModelEngine, opts: BuiltinPolicyOptions): BuiltinPolicy
         .filter((s) => s.advantage !== 0 && (s.completion.tokenIds?.length ?? 0) > 0)
         .map((s) => {
           const q: Sequence = {
-            prompt: promptTokens(s.prompt),
+            prompt: codec.promptTokens(s.prompt),
             completion: s.completion.tokenIds as number[],
             advantage: s.advantage,
           };
@@ -277,18 +344,18 @@ function wrap(engine: OrtModelEngine, opts: BuiltinPolicyOptions): BuiltinPolicy
         const time = Math.min(ctx, longest);
         // Weightless filler rows (the engine leaves them out) keep the weights' arithmetic below as it was.
         const filler: Sequence[] = Array.from({ length: maxTrain - part.length }, () => ({
-          prompt: [PAD],
+          prompt: [codec.padId],
           completion: [],
           advantage: 0,
           oldLogprobs: [],
         }));
-        const batch = packTrainBatch([...part, ...filler], time, PAD, engine.config.vocabSize);
+        const batch = packTrainBatch([...part, ...filler], time, codec.padId, engine.config.vocabSize);
         if (clip !== undefined) batch.clipEpsilon = clip;
         // packTrainBatch averaged over maxTrain rows; make it a mean over the real sequences.
         const scale = maxTrain / part.length;
         for (let k = 0; k < batch.weights.length; k++)
           batch.weights[k] = (batch.weights[k] as number) * scale;
-        const s = await engine.trainStep(share ? sharePrompts(batch, part, ctx) : batch);
+        const s = await engine.trainStep(share ? sharePrompts(batch, part, ctx, codec.padId) : batch);
         loss += s.loss * (part.length / seqs.length);
         gradNorm = Math.max(gradNorm, s.gradNorm);
         for (const q of part) tokens += q.completion.length;
@@ -298,10 +365,11 @@ function wrap(engine: OrtModelEngine, opts: BuiltinPolicyOptions): BuiltinPolicy
     async save(dir: string): Promise<void> {
       mkdirSync(dir, { recursive: true });
       await engine.save(join(dir, CHECKPOINT_FILE));
+      saveExtra?.(dir);
       const json = join(dir, 'config.json');
       writeFileSync(
         `${json}.tmp`,
-        `${JSON.stringify({ model: engine.config, step: engine.step, tokenizer: TOKENIZER_DESCRIPTION }, null, 2)}\n`,
+        `${JSON.stringify({ model: engine.config, step: engine.step, tokenizer: codec.description }, null, 2)}\n`,
       );
       renameSync(`${json}.tmp`, json);
     },
@@ -310,7 +378,7 @@ function wrap(engine: OrtModelEngine, opts: BuiltinPolicyOptions): BuiltinPolicy
 }
 
 export async function createBuiltinPolicy(
-  config: ModelConfig,
+  config: GptConfig,
   engineOpts: { seed: number; optimizer: OptimizerSettings },
   opts: BuiltinPolicyOptions,
 ): Promise<BuiltinPolicy> {
@@ -319,7 +387,7 @@ export async function createBuiltinPolicy(
     seed: engineOpts.seed,
     optimizer: engineOpts.optimizer,
   });
-  return wrap(engine, opts);
+  return enginePolicy(engine, opts);
 }
 
 /** Load from a checkpoint directory (or the .safetensors file itself). */
@@ -331,7 +399,7 @@ export async function loadBuiltinPolicy(
     checkpointFile(path),
     opts.optimizer ? { threads: opts.threads, optimizer: opts.optimizer } : { threads: opts.threads },
   );
-  return wrap(engine, opts);
+  return enginePolicy(engine, opts);
 }
 
 /** A checkpoint directory's weights file, or the file itself. */
@@ -344,7 +412,7 @@ export const checkpointFile = (path: string): string =>
  */
 export async function initBuiltinPolicy(
   path: string,
-  expected: ModelConfig,
+  expected: GptConfig,
   init: { seed: number; optimizer: OptimizerSettings },
   opts: BuiltinPolicyOptions,
 ): Promise<BuiltinPolicy> {
@@ -354,7 +422,7 @@ export async function initBuiltinPolicy(
     weightsOnly: true,
   });
   const got = engine.config;
-  const canonical = (c: ModelConfig) => JSON.stringify(Object.entries(c).sort());
+  const canonical = (c: object) => JSON.stringify(Object.entries(c).sort());
   if (canonical(got) !== canonical(expected)) {
     await engine.close();
     throw new Error(
@@ -362,5 +430,5 @@ export async function initBuiltinPolicy(
         'pretrain with the same model preset and context length, or set model.preset and model.contextLength to match',
     );
   }
-  return wrap(engine, opts);
+  return enginePolicy(engine, opts);
 }

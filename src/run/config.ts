@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { LORA_TARGETS } from '../model/config.js';
 import type { RolloutSettings } from '../rollout/pipeline.js';
 import type { AnswerFormat } from '../tasks/answer-format.js';
 import { TASK_TYPES } from '../tasks/types.js';
@@ -29,8 +30,10 @@ export const SelfPlayConfigSchema = z
         contextLength: positiveInt,
         threads: positiveInt,
         /**
-         * Start from this checkpoint's weights (a pretrained base, `azr pretrain`) with a fresh optimizer;
-         * null: random weights. Its model must be the preset at this context length.
+         * Start from this checkpoint: a base of the built-in model (`azr pretrain`; its weights, with a fresh
+         * optimizer; its model must be the preset at this context length), or a pretrained model (a GGUF file,
+         * a Hugging Face folder, or a name `azr pull` fetched), whose weights stay frozen while `lora`
+         * adapters train. null: the built-in model from random weights.
          */
         init: z.string().min(1).nullable(),
         /** The SHA-256 of the base's weights file, recorded when the run starts (null without a base). */
@@ -38,6 +41,17 @@ export const SelfPlayConfigSchema = z
           .string()
           .regex(/^[0-9a-f]{64}$/)
           .nullable(),
+        /** The adapters a pretrained model trains (src/model/config.ts LoraSettings); null otherwise. */
+        lora: z
+          .object({
+            rank: positiveInt,
+            alpha: z.number().positive(),
+            targets: z.array(z.enum(LORA_TARGETS)).min(1),
+          })
+          .strict()
+          .nullable(),
+        /** A pretrained model reads each prompt as the user turn of its chat template (false: plain text). */
+        chat: z.boolean(),
       })
       .strict(),
     optimizer: z
@@ -202,7 +216,15 @@ const base: SelfPlayConfig = {
   lang: 'python',
   iterations: null,
   minutes: 30,
-  model: { preset: 'small', contextLength: 512, threads: 2, init: null, initSha256: null },
+  model: {
+    preset: 'small',
+    contextLength: 512,
+    threads: 2,
+    init: null,
+    initSha256: null,
+    lora: null,
+    chat: false,
+  },
   optimizer: {
     // An update takes several micro-steps (16 sequences each); at 1e-3 the policy lost its entropy within
     // ten iterations and proposed the same few programs (docs/results.md).
@@ -265,6 +287,25 @@ const base: SelfPlayConfig = {
   },
 };
 
+/** A run that trains LoRA adapters on a pulled pretrained model (the presets below). */
+function pretrainedPreset(init: string): SelfPlayConfig {
+  return merge(base, {
+    model: {
+      init,
+      contextLength: 2048,
+      lora: { rank: 16, alpha: 32, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] },
+      chat: false,
+    },
+    // Adapters start at zero change and move only a few directions: a LoRA rate is an order of magnitude
+    // above a full fine-tune's. Masks over a pretrained vocabulary would be gigabytes an iteration.
+    optimizer: { learningRate: 1e-4, warmupSteps: 5, trainUnderMask: false },
+    selfplay: { proposerBatch: 4, solverBatch: 4, references: 2, learnabilityRollouts: 4 },
+    answers: { promptStyle: 'reference', constrainedDecoding: false },
+    sampling: { proposerMaxTokens: 384, solverMaxTokens: 256 },
+    evalEvery: 10,
+  });
+}
+
 export const PRESETS = {
   /** Seconds per iteration; for tests and smoke runs. */
   tiny: merge(base, {
@@ -294,6 +335,14 @@ export const PRESETS = {
     sampling: { proposerMaxTokens: 384, solverMaxTokens: 192 },
     checkpointEvery: 5,
   }),
+  /**
+   * SmolLM2-135M-Instruct (`npx azr pull smollm2-135m`) training LoRA adapters on every linear layer,
+   * sized for 2 cores: small batches, reference prompts, free decoding (the answer grammars are over the
+   * built-in model's bytes).
+   */
+  smollm2: pretrainedPreset('smollm2-135m'),
+  /** Qwen2.5-Coder-0.5B-Instruct (`npx azr pull qwen2.5-coder-0.5b`), the paper's model family; as smollm2. */
+  'qwen-coder-0.5b': pretrainedPreset('qwen2.5-coder-0.5b'),
 } satisfies Record<string, SelfPlayConfig>;
 
 export type PresetName = keyof typeof PRESETS;
@@ -424,13 +473,17 @@ const V1_FIELDS: Record<string, { to: string; absent: unknown }> = {
 export function migrateConfig(value: unknown): unknown {
   if (!isPlainObject(value)) return value;
   if (value.version === CONFIG_VERSION) {
-    let v = value;
+    // A config that lacks none of these comes back as it is (copied only when something is added).
+    let out = value;
     // Runs written before the backend block existed ran on the built-in model.
-    if (!('backend' in v)) v = { ...v, backend: { kind: 'builtin' } };
-    // Runs written before the seeding stage existed had none.
-    if (isPlainObject(v.selfplay) && !('seedBatchFactor' in v.selfplay))
-      v = { ...v, selfplay: { seedBatchFactor: 0, seedTasks: null, ...v.selfplay } };
-    return v;
+    if (!('backend' in out)) out = { ...out, backend: { kind: 'builtin' } };
+    // ... and before pretrained models, without adapters or chat templates.
+    if (isPlainObject(out.model) && !('lora' in out.model))
+      out = { ...out, model: { lora: null, chat: false, ...out.model } };
+    // ... and before the seeding stage, without one.
+    if (isPlainObject(out.selfplay) && !('seedBatchFactor' in out.selfplay))
+      out = { ...out, selfplay: { seedBatchFactor: 0, seedTasks: null, ...out.selfplay } };
+    return out;
   }
   if (value.version !== undefined) return value;
   // Version 1 had no version field.
@@ -449,9 +502,8 @@ export function migrateConfig(value: unknown): unknown {
   if (sp.proposerZeroAsPenalty === true)
     (out.experimental as Record<string, unknown>).proposerUnlearnableReward = -0.5;
   delete sp.proposerZeroAsPenalty;
-  // Version 1 had no seeding stage.
-  out.selfplay = { seedBatchFactor: 0, seedTasks: null, ...(out.selfplay ?? {}) };
-  return { version: CONFIG_VERSION, ...out, backend: { kind: 'builtin' } };
+  // The current version's own additions since (adapters, chat, the seeding stage) default as for it.
+  return migrateConfig({ version: CONFIG_VERSION, ...out, backend: { kind: 'builtin' } });
 }
 
 /** A run directory's config.json, of any version, as the current config. */

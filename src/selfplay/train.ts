@@ -8,6 +8,7 @@ import { HELDOUT_FILE, heldoutScores } from '../eval/heldout.js';
 import { createExecutor } from '../executor/index.js';
 import { constraintFor } from '../grammar/index.js';
 import { parameterCount } from '../model/config.js';
+import { isPretrainedModel, openPretrained } from '../model/resolve-model.js';
 import {
   type BuiltinPolicyOptions,
   createBuiltinPolicy,
@@ -15,6 +16,7 @@ import {
   loadBuiltinPolicy,
   modelConfigFor,
 } from '../policy/builtin.js';
+import { createPretrainedPolicy, resumePretrainedPolicy } from '../policy/pretrained.js';
 import { createTinkerPolicy, loadTinkerPolicy, type TinkerPolicyOptions } from '../policy/tinker/policy.js';
 import type { Policy } from '../policy/types.js';
 import { rolloutSettingsOf, type SelfPlayConfig } from '../run/config.js';
@@ -49,11 +51,14 @@ export async function runTraining(
   const c = session.config;
   const modelConfig = modelConfigFor(c.model.preset, c.model.contextLength);
   const b = c.backend;
+  const pretrained = c.model.init !== null && isPretrainedModel(c.model.init);
   const model =
     b.kind === 'tinker'
       ? `tinker ${b.url} | base ${b.baseModel}, LoRA rank ${b.loraRank}`
-      : `model ${c.model.preset} (${(parameterCount(modelConfig) / 1e6).toFixed(2)}M params, context ${c.model.contextLength})` +
-        ` | ${c.model.init === null ? 'random weights' : `base ${c.model.init}`}`;
+      : pretrained
+        ? `pretrained ${c.model.init} (context ${c.model.contextLength}) | LoRA rank ${c.model.lora?.rank ?? '-'} on ${c.model.lora?.targets.join(',') ?? '-'}`
+        : `model ${c.model.preset} (${(parameterCount(modelConfig) / 1e6).toFixed(2)}M params, context ${c.model.contextLength})` +
+          ` | ${c.model.init === null ? 'random weights' : `base ${c.model.init}`}`;
   log(
     `azr train: ${session.resumed ? `resuming at iteration ${session.state.iteration} in` : 'new run in'} ${inv.outDir}` +
       ` | ${c.lang} | ${model} | seed ${c.seed} | budget ${c.iterations ?? '-'} iterations, ${c.minutes ?? '-'} minutes`,
@@ -179,6 +184,22 @@ async function openPolicy(
     trainUnderMask: c.optimizer.trainUnderMask,
   };
   if (c.optimizer.clipEpsilon !== null) policyOpts.clipEpsilon = c.optimizer.clipEpsilon;
+  if (c.model.init !== null && isPretrainedModel(c.model.init)) {
+    const lora = c.model.lora;
+    if (!lora)
+      throw new Error(
+        `model.init ${c.model.init} is a pretrained model, whose weights stay frozen: set model.lora (the adapters to train; --preset smollm2 has them)`,
+      );
+    if (c.optimizer.trainUnderMask)
+      throw new Error(
+        'optimizer.trainUnderMask records a vocabulary mask per sampled token; over a pretrained vocabulary (tens of thousands of ids) that is gigabytes an iteration: set it to false',
+      );
+    const base = openPretrained(c.model.init);
+    const common = { ...policyOpts, contextLength: c.model.contextLength, chat: c.model.chat };
+    if (checkpointDir)
+      return resumePretrainedPolicy(base, checkpointDir, { ...common, optimizer: c.optimizer });
+    return createPretrainedPolicy(base, { ...common, lora, seed: c.seed, optimizer: c.optimizer });
+  }
   if (checkpointDir) return loadBuiltinPolicy(checkpointDir, { ...policyOpts, optimizer: c.optimizer });
   const fresh = { seed: c.seed, optimizer: c.optimizer };
   return c.model.init === null

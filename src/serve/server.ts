@@ -43,7 +43,13 @@ import type { z } from 'zod';
 import type { Completion, GenerateRequest, Policy } from '../policy/types.js';
 import type { AnswerConstraint } from '../tasks/answer-format.js';
 import { renderChat } from './chat-template.js';
-import { ChatRequest, type CompletionPrompt, CompletionRequest, describeIssue } from './schemas.js';
+import {
+  type ChatMessageBody,
+  ChatRequest,
+  type CompletionPrompt,
+  CompletionRequest,
+  describeIssue,
+} from './schemas.js';
 
 export interface ServeOptions {
   /** The name clients must send as `model` (default 'azr'). */
@@ -61,6 +67,12 @@ export interface ServeOptions {
   countPromptTokens?: (prompt: string) => number;
   /** Default max_tokens of chat requests, which may leave it out (default 256). */
   chatMaxTokens?: number;
+  /**
+   * How chat messages become the prompt text (default chat-template.ts's transcript of the reference
+   * prompts, for the built-in model; a pretrained model's own chat template for it). A conversation that
+   * ends with an assistant message is continued.
+   */
+  renderChat?: (messages: readonly ChatMessageBody[]) => string;
   /**
    * The model's context length in tokens. When given (with countPromptTokens), prompt + max_tokens must
    * fit it or the request is refused with 400, as vLLM does; see the top of the file. Without it nothing
@@ -470,7 +482,7 @@ export function createServer(policy: Policy, opts: ServeOptions = {}): ServeHand
         'top_logprobs',
       );
     }
-    const prompt = renderChat(b.messages);
+    const prompt = (opts.renderChat ?? renderChat)(b.messages);
     const fitted = fit(
       [prompt],
       b.max_completion_tokens ?? b.max_tokens,

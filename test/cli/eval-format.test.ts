@@ -51,8 +51,13 @@ test('azr eval RUN asks and decodes as the run was trained', async () => {
   // A checkpoint copied out of its run directory: the default preset's format.
   const loose = join(dir, 'loose');
   mkdirSync(loose);
-  copyFileSync(join(await resolveCheckpoint(run), 'model.safetensors'), join(loose, 'model.safetensors'));
-  const lone = await checkpointFormat(join(loose, 'model.safetensors'));
+  const target = await resolveCheckpoint(run);
+  assert.equal(target.kind, 'builtin');
+  copyFileSync(
+    join(target.kind === 'builtin' ? target.path : '', 'model.safetensors'),
+    join(loose, 'model.safetensors'),
+  );
+  const lone = await checkpointFormat({ kind: 'builtin', path: join(loose, 'model.safetensors') });
   assert.deepEqual(lone.format, answerFormatOf(PRESETS.default));
   assert.match(lone.source, /default preset/);
 });

@@ -97,8 +97,8 @@ test('python: each failure kind is a typed value', async () => {
     ['def f(x):\n    return x', 'x + 1', 'bad_input'],
     ['def f(x):\n    return x', '1 +', 'bad_input'],
     ['def f(x):\n    return "y" * 10000', '1', 'too_large'],
-    ['def f(x):\n    return object()', '1', 'nondeterministic'],
-    ['def f(x):\n    return lambda: 0', '1', 'nondeterministic'],
+    ['def f(x):\n    return object()', '1', 'not_a_value'],
+    ['def f(x):\n    return lambda: 0', '1', 'not_a_value'],
   ];
   for (const [program, input, kind] of cases) {
     const r = await ex.check('python', program, input);
@@ -387,4 +387,30 @@ test('javascript: programs share a realm but not state; a program that hit a lim
   } finally {
     await one.close();
   }
+});
+
+test('javascript: braces, quotes and slashes inside regex literals are not code', async () => {
+  // [program, input]; what each returns is computed by Node on the same program below.
+  const programs: [string, string][] = [
+    ['function f(x) {\n  const close = /}/g;\n  return x.replace(close, "");\n}', '"a}b}"'],
+    ['function f(x) {\n  return x.split(/[{}]/).length;\n}', '"a{b}c"'],
+    ["function f(x) {\n  const q = /['\"`]/g;\n  return x.replace(q, '');\n}", '"it\'s \\"q\\""'],
+    ['function f(x) {\n  return /\\/}/.test(x) ? /[/]/gi.source : x / 2;\n}', '"/}"'],
+    ['function f(x) {\n  return /a{2}/i.test(x);\n}\n', '"AAb"'],
+    ['function f(x) {\n  if (x) { return /\\{/.source + "}"; }\n  return x / 2 / 4;\n}', '8'],
+    ['function f(x) {\n  return x / 2 + (x / 4);\n}', '8'],
+  ];
+  for (const [program, input] of programs) {
+    const r = await ex.inspect('javascript', program);
+    assert.deepEqual(r.ok && r.topLevelFunctions, ['f'], program);
+    // The reference: the same program and input, run by Node.
+    const want = canonical(new Function(`${program}\nreturn f(${input});`)());
+    assert.equal(ok(await ex.check('javascript', program, input)).output, want, program);
+  }
+  // A second top-level function after a regex with a brace is still a second function.
+  const two = await ex.inspect(
+    'javascript',
+    'function f(x) { return /{/.test(x); }\nfunction g(y) { return y; }',
+  );
+  assert.deepEqual(two.ok && two.topLevelFunctions, ['f', 'g']);
 });

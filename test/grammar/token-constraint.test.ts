@@ -7,12 +7,12 @@ import type {
   TokenGrammarMatcher,
   TokenVocabulary,
 } from '../../src/grammar/token-constraint.js';
+import { BpeTokenizer } from '../../src/model/bpe-tokenizer.js';
 import { createModelEngine } from '../../src/model/engine.js';
 import { sampleToken } from '../../src/model/sampler.js';
 import { parseProposal, parseSolution, type Role, type TaskType } from '../../src/tasks/index.js';
 import { Rng } from '../../src/util/rng.js';
 import { realModel } from '../model/real-models.js';
-import { ggufVocabulary } from './gguf-vocabulary.js';
 
 const N = 3;
 const SHAPES: [TaskType, Role][] = [
@@ -278,7 +278,7 @@ for (const name of ['smollm2-135m', 'qwen2.5-coder-0.5b'] as const) {
   test(`${name}'s vocabulary: a tiny random model sampled under the grammar never gives a format error`, {
     skip: model.skip,
   }, async () => {
-    const vocab = ggufVocabulary(model.path());
+    const vocab = await BpeTokenizer.open(model.path());
     // The budget bound counts bytes as tokens: every ASCII character the format needs is one token.
     const byteToken = new Map<number, number>();
     for (let t = 0; t < vocab.vocabSize; t++)

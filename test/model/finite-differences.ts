@@ -3,7 +3,6 @@
 // of every parameter are nudged up and down, the objective is recomputed from the engine's
 // log-probabilities with the plain TypeScript loss, and the slopes are compared with the gradients the
 // training graph outputs.
-import { parameterSpecs } from '../../src/model/config.js';
 import type { OrtModelEngine } from '../../src/model/engine.js';
 import type { TrainBatch } from '../../src/model/engine-types.js';
 import type { Rng } from '../../src/util/rng.js';
@@ -27,8 +26,9 @@ export interface GradientMismatch {
 
 /**
  * The checked entries whose analytic gradient disagrees with the central difference (relative 5% plus
- * 2e-3 absolute, float32 with step 1e-2). wte entries are taken from rows of the batch's first targets
- * (rows of tokens that occur matter); other parameters at random. The call takes one training step.
+ * 2e-3 absolute, float32 with step 1e-2), over every trained parameter (the GPT's weights, or a LoRA
+ * adapter's matrices). wte entries are taken from rows of the batch's first targets (rows of tokens that
+ * occur matter); other parameters at random. The call takes one training step.
  */
 export async function gradientMismatches(
   engine: OrtModelEngine,
@@ -41,17 +41,16 @@ export async function gradientMismatches(
   const lossAt = async () => policyGradientLoss(batch, await engine.logprobs(batch), opts);
   const eps = 1e-2;
   const checks: { name: string; index: number; fd: number }[] = [];
-  for (const s of parameterSpecs(engine.config)) {
-    const w = engine.parameters.get(s.name) as Float32Array;
+  for (const [name, w] of engine.parameters) {
     for (let k = 0; k < perParameter; k++) {
-      const index = s.name === 'wte' ? (batch.targets[k] as number) * d + k : rng.int(w.length);
+      const index = name === 'wte' ? (batch.targets[k] as number) * d + k : rng.int(w.length);
       const old = w[index] as number;
       w[index] = old + eps;
       const up = await lossAt();
       w[index] = old - eps;
       const down = await lossAt();
       w[index] = old;
-      checks.push({ name: s.name, index, fd: (up - down) / (2 * eps) });
+      checks.push({ name, index, fd: (up - down) / (2 * eps) });
     }
   }
   const { grads } = await engine.trainStep(batch, true);

@@ -12,13 +12,27 @@ import {
   type Grads,
   gelu,
   geluBackward,
+  gqaAttention,
+  gqaAttentionBackward,
   head,
   headBackward,
   layerNorm,
   layerNormBackward,
   linear,
   linearBackward,
+  loraLinear,
+  loraLinearBackward,
   oneHot,
+  pickedHead,
+  pickedHeadBackward,
+  pickedLogprobs,
+  rmsNorm,
+  rmsNormBackward,
+  rotary,
+  rotaryAngles,
+  rotaryBackward,
+  swiglu,
+  swigluBackward,
 } from '../../src/model/layers.js';
 import { Graph, type T } from '../../src/model/onnx/graph.js';
 import { DataType } from '../../src/model/onnx/proto.js';
@@ -235,5 +249,177 @@ test('tied head + log-softmax: dh and dwte of -sum coef * logp(target) match', a
       },
     },
     16,
+  );
+});
+
+// ---------------------------------------------------------------------------------------------------
+// The Llama family's layers.
+
+test('RMSNorm: dx and dweight match finite differences', async () => {
+  const rng = new Rng(21);
+  await checkLayer(
+    'rmsnorm',
+    {
+      inputs: [
+        { name: 'x', shape: [N, D], data: random(rng, [N, D], 1.5, 0.3) },
+        { name: 'w', shape: [D], data: random(rng, [D], 0.3, 1) },
+      ],
+      build(g, dy) {
+        const grads: Grads = new Map();
+        const f = rmsNorm(g, 'x', 'w', 1e-5, D);
+        grads.set('x', rmsNormBackward(g, dy, f.state, grads));
+        return { y: f.y, shape: [N, D], grads };
+      },
+    },
+    22,
+  );
+});
+
+test('rotary embedding: dx matches finite differences at several positions', async () => {
+  const rng = new Rng(23);
+  const B = 2;
+  const Tn = 3;
+  const H = 2;
+  const hd = 4;
+  await checkLayer(
+    'rotary',
+    {
+      inputs: [{ name: 'x', shape: [B, Tn, H, hd], data: random(rng, [B, Tn, H, hd]) }],
+      ids: { name: 'positions', shape: [B, Tn], data: [0, 1, 2, 5, 9, 30] },
+      build(g, dy) {
+        const { cos, sin } = rotaryAngles(g, 'positions', [1, 0.1]);
+        const c = g.op('Unsqueeze', [cos, g.ints([-2])]);
+        const s = g.op('Unsqueeze', [sin, g.ints([-2])]);
+        return {
+          y: rotary(g, 'x', c, s),
+          shape: [B, Tn, H, hd],
+          grads: new Map([['x', rotaryBackward(g, dy, c, s)]]),
+        };
+      },
+    },
+    24,
+  );
+});
+
+test('SwiGLU: dgate and dup match finite differences', async () => {
+  const rng = new Rng(25);
+  await checkLayer(
+    'swiglu',
+    {
+      inputs: [
+        { name: 'gate', shape: [N, D], data: random(rng, [N, D], 2) },
+        { name: 'up', shape: [N, D], data: random(rng, [N, D]) },
+      ],
+      build(g, dy) {
+        const f = swiglu(g, 'gate', 'up');
+        const { dGate, dUp } = swigluBackward(g, dy, f.state);
+        return {
+          y: f.y,
+          shape: [N, D],
+          grads: new Map([
+            ['gate', dGate],
+            ['up', dUp],
+          ]),
+        };
+      },
+    },
+    26,
+  );
+});
+
+test('LoRA linear over a frozen weight and bias: dx, dA, dB match finite differences', async () => {
+  const rng = new Rng(27);
+  const r = 3;
+  const out = 5;
+  await checkLayer(
+    'lora',
+    {
+      inputs: [
+        { name: 'x', shape: [N, D], data: random(rng, [N, D]) },
+        { name: 'A', shape: [D, r], data: random(rng, [D, r], 0.5) },
+        { name: 'B', shape: [r, out], data: random(rng, [r, out], 0.5) },
+      ],
+      build(g, dy) {
+        g.floats('W', [D, out], random(rng, [D, out], 0.5));
+        g.floats('b', [out], random(rng, [out]));
+        const grads: Grads = new Map();
+        const f = loraLinear(g, 'x', 'W', 'b', { a: 'A', b: 'B', scale: 2.5 });
+        grads.set('x', loraLinearBackward(g, dy, f.state, grads) as T);
+        return { y: f.y, shape: [N, out], grads };
+      },
+    },
+    28,
+  );
+});
+
+test('grouped-query attention with segments: dq, dk, dv match finite differences (4 heads, 2 KV heads)', async () => {
+  const rng = new Rng(29);
+  const B = 2;
+  const Tn = 4;
+  const H = 4;
+  const KV = 2;
+  const hd = 3;
+  await checkLayer(
+    'gqa',
+    {
+      inputs: [
+        { name: 'q', shape: [B, Tn, H, hd], data: random(rng, [B, Tn, H, hd]) },
+        { name: 'k', shape: [B, Tn, KV, hd], data: random(rng, [B, Tn, KV, hd]) },
+        { name: 'v', shape: [B, Tn, KV, hd], data: random(rng, [B, Tn, KV, hd]) },
+      ],
+      build(g, dy) {
+        // Row 0 causal; row 1 a shared prefix (positions 0-1) then two segments that do not see each other.
+        const mask = new Float32Array(B * Tn * Tn);
+        const seg = [
+          [0, 0, 0, 0],
+          [0, 0, 1, 2],
+        ];
+        for (let b = 0; b < B; b++)
+          for (let i = 0; i < Tn; i++)
+            for (let j = 0; j < Tn; j++) {
+              const si = seg[b]?.[i] as number;
+              const sj = seg[b]?.[j] as number;
+              if (j > i || !(sj === 0 || sj === si)) mask[(b * Tn + i) * Tn + j] = NEG_INF;
+            }
+        const m = g.floats('mask', [B, 1, 1, Tn, Tn], mask);
+        const f = gqaAttention(g, 'q', 'k', 'v', m, { heads: H, kvHeads: KV, headDim: hd });
+        const bt = g.ints([B, Tn]);
+        const d = gqaAttentionBackward(g, dy, f.state, bt);
+        return {
+          y: f.y,
+          shape: [B * Tn, H * hd],
+          grads: new Map([
+            ['q', d.dq],
+            ['k', d.dk],
+            ['v', d.dv],
+          ]),
+        };
+      },
+    },
+    30,
+  );
+});
+
+test('head over picked positions: dh of -sum coef * logp(target) matches, zero at unpicked rows', async () => {
+  const rng = new Rng(31);
+  const V = 7;
+  await checkLayer(
+    'picked-head',
+    {
+      inputs: [{ name: 'h', shape: [N, D], data: random(rng, [N, D]) }],
+      ids: { name: 'targets', shape: [3], data: [6, 0, 3] },
+      build(g, dy) {
+        g.floats('W', [D, V], random(rng, [D, V], 0.5));
+        const pick = g.ints([4, 1, 2]);
+        const f = pickedHead(g, 'h', pick, 'W');
+        const lp = pickedLogprobs(g, f.lsm, 'targets');
+        return {
+          y: g.op('Neg', [lp]),
+          shape: [3],
+          grads: new Map([['h', pickedHeadBackward(g, dy, 'targets', f.state)]]),
+        };
+      },
+    },
+    32,
   );
 });

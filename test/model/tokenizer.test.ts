@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decode, encode, StreamDecoder, tokenText } from '../../src/model/tokenizer.js';
-import { SPECIAL_ID, SPECIAL_TOKENS } from '../../src/model/vocab.js';
+import { byteTokenizer, decode, encode, StreamDecoder, tokenText } from '../../src/model/tokenizer.js';
+import { MIN_VOCAB, SPECIAL_ID, SPECIAL_TOKENS } from '../../src/model/vocab.js';
 
 test('ASCII text is one id per byte', () => {
   assert.deepEqual(encode('def f(x):'), [100, 101, 102, 32, 102, 40, 120, 41, 58]);
@@ -87,4 +87,30 @@ test('tokenText shows bytes and specials', () => {
   assert.equal(tokenText(65), 'A');
   assert.equal(tokenText(SPECIAL_ID['<|eos|>']), '<|eos|>');
   assert.equal(tokenText(300), '<300>');
+});
+
+test('a byte-order mark is text like any other character, at the start or after a special', () => {
+  for (const s of ['\uFEFFx', '<answer>\uFEFF1</answer>', '\uFEFF']) {
+    assert.equal(decode(encode(s)), s);
+    const d = new StreamDecoder();
+    let out = '';
+    for (const id of encode(s)) out += d.push(id);
+    assert.equal(out + d.flush(), s);
+  }
+});
+
+test('behind the shared tokenizer interface: bytes of each id, stop ids, specials, no chat template', () => {
+  assert.equal(byteTokenizer.vocabSize, MIN_VOCAB);
+  assert.deepEqual(byteTokenizer.stopIds, [SPECIAL_ID['<|eos|>']]);
+  assert.deepEqual([...byteTokenizer.specialTokens.values()], [...SPECIAL_TOKENS]);
+  const text = '<think>é</think><answer>日本</answer>';
+  const ids = byteTokenizer.encode(text);
+  assert.deepEqual(ids, encode(text));
+  const bytes = ids.flatMap((id) => [...byteTokenizer.tokenBytes(id)]);
+  assert.equal(Buffer.from(bytes).toString('utf8'), text);
+  assert.equal(byteTokenizer.decode(ids), text);
+  assert.equal(byteTokenizer.decode(ids, { skipSpecialTokens: true }), 'é日本');
+  assert.deepEqual([...byteTokenizer.tokenBytes(MIN_VOCAB)], []);
+  assert.equal(byteTokenizer.hasChatTemplate, false);
+  assert.throws(() => byteTokenizer.applyChatTemplate([]), /no chat template/);
 });

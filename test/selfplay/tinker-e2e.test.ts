@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { BpeTokenizer } from '../../src/model/bpe-tokenizer.js';
 import { TinkerClient } from '../../src/policy/tinker/client.js';
 import {
   createTinkerPolicy,
@@ -28,7 +29,6 @@ import {
   readTinkerPointer,
   type TinkerPolicyOptions,
 } from '../../src/policy/tinker/policy.js';
-import { ModelTokenizer } from '../../src/policy/tinker/tokenizer.js';
 import { readMetricsFile } from '../../src/run/metrics.js';
 import { RunDir } from '../../src/run/rundir.js';
 import { type SkyrlServer, startSkyrlServer } from '../policy/tinker/skyrl-server.js';
@@ -38,7 +38,7 @@ const root = mkdtempSync(join(tmpdir(), 'azr-tinker-e2e-'));
 
 let server: SkyrlServer;
 let client: TinkerClient;
-let tok: ModelTokenizer;
+let tok: BpeTokenizer;
 const notes: string[] = [];
 /** The first test's trained checkpoint: its state path, step, and a sequence's log-probabilities under it. */
 let trainedCheckpoint:
@@ -48,7 +48,7 @@ let trainedCheckpoint:
 before(async () => {
   server = await startSkyrlServer();
   client = new TinkerClient({ baseUrl: server.url, apiKey: 'tml-local-test', futureTimeoutMs: 900_000 });
-  tok = await ModelTokenizer.load(server.modelDir);
+  tok = await BpeTokenizer.load(server.modelDir);
 });
 
 after(async () => {

@@ -31,10 +31,65 @@ const BANNED = new Set([
   'os',
 ]);
 
+// Words after which a `/` starts a regular expression rather than a division.
+const BEFORE_REGEX = new Set([
+  'return',
+  'typeof',
+  'instanceof',
+  'in',
+  'of',
+  'new',
+  'delete',
+  'void',
+  'throw',
+  'case',
+  'do',
+  'else',
+  'yield',
+  'await',
+]);
+
 /**
- * The program with the contents of strings, template text and comments blanked out (same length, line
- * breaks kept). A template's `${...}` is code and stays; its quotes and the `${` and `}` around code stay
- * too, so braces in template text do not count as blocks. Regex literals are not recognised.
+ * Whether a `/` after this code starts a regex literal: at the start, after an operator or an opening
+ * bracket, after `}` (the end of a block; an object literal divided by something is rare in a task
+ * program), or after a keyword such as `return`. After a name, a number, `)` or `]` it divides.
+ */
+function regexMayStart(before: string): boolean {
+  let j = before.length - 1;
+  while (j >= 0 && /\s/.test(before[j] as string)) j--;
+  if (j < 0) return true;
+  const c = before[j] as string;
+  if (/[\w$]/.test(c)) {
+    let k = j;
+    while (k > 0 && /[\w$]/.test(before[k - 1] as string)) k--;
+    return BEFORE_REGEX.has(before.slice(k, j + 1));
+  }
+  return !(c === ')' || c === ']' || c === '"' || c === "'" || c === '`');
+}
+
+/** The end (exclusive) of a regex literal starting at `src[at] === '/'`, flags included; -1 if none. */
+function regexEnd(src: string, at: number): number {
+  let inClass = false;
+  for (let j = at + 1; j < src.length; j++) {
+    const c = src[j] as string;
+    if (c === '\n') return -1;
+    if (c === '\\') j++;
+    else if (inClass) inClass = c !== ']';
+    else if (c === '[') inClass = true;
+    else if (c === '/') {
+      let k = j + 1;
+      while (k < src.length && /[a-z]/i.test(src[k] as string)) k++;
+      return k;
+    }
+  }
+  return -1;
+}
+
+/**
+ * The program with the contents of strings, template text, regex literals and comments blanked out (same
+ * length, line breaks kept). A template's `${...}` is code and stays; its quotes and the `${` and `}`
+ * around code stay too, so braces in template text do not count as blocks. A regex literal keeps its
+ * slashes and flags, so a brace or a quote inside it (`/}/g`, `/['"]/`) is not read as code.
  */
 export function blankStringsAndComments(src: string): string {
   let out = '';
@@ -71,6 +126,12 @@ export function blankStringsAndComments(src: string): string {
       const stop = end === -1 ? src.length : end + 2;
       out += src.slice(i, stop).replace(/[^\n]/g, ' ');
       i = stop;
+    } else if (c === '/' && regexMayStart(out) && regexEnd(src, i) !== -1) {
+      const end = regexEnd(src, i);
+      const body = src.slice(i + 1, end);
+      const close = body.lastIndexOf('/');
+      out += `/${' '.repeat(close)}${body.slice(close)}`;
+      i = end;
     } else if (c === '"' || c === "'") {
       let j = i + 1;
       while (j < src.length && src[j] !== c) j += src[j] === '\\' ? 2 : 1;

@@ -152,7 +152,13 @@ async function main(): Promise<void> {
   if (!port) throw new Error('the JavaScript sandbox must run as a worker thread');
   const post = (m: WireMessage) => port.postMessage(m);
   port.on('message', (batch: WireBatch) => {
-    for (const req of batch.requests) post({ result: handle(req, batch.limits) });
+    for (const { nonce, ...req } of batch.requests) {
+      const result =
+        req.op === 'literal'
+          ? ({ ok: false, kind: 'bad_input', message: 'unknown op', timeMs: 0 } as const)
+          : handle(req, batch.limits);
+      post({ nonce, result });
+    }
   });
   post({ ready: true });
 }

@@ -1,6 +1,8 @@
 // Starting a Python sandbox process: Node's permission model with reads limited to the Pyodide package,
-// this directory and the Python runtime, no writes, no child processes, no workers, an empty environment, and an empty
-// network namespace when `unshare -n` works here (the permission model does not cover sockets).
+// this directory and the Python runtime, no writes, no child processes, no workers, code generation from
+// strings off, an empty environment, and an empty network namespace when `unshare -n` works here (the
+// permission model does not cover sockets; without the namespace, what keeps Python off the network is
+// that its realm holds no socket API: realm.ts).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
@@ -39,6 +41,9 @@ export function networkIsolationAvailable(): boolean {
 export function sandboxCommand(entry: string, extraRead: string[] = []): { file: string; args: string[] } {
   const nodeArgs = [
     '--experimental-permission',
+    // No eval or Function in this process's own realm either: a host function that reached the
+    // interpreter's realm could not be turned into code.
+    '--disallow-code-generation-from-strings',
     ...[pyodideDir, here, packageJson, runtimePy, ...extraRead].map((p) => `--allow-fs-read=${p}`),
     '--no-warnings',
     '--max-old-space-size=256',
@@ -88,13 +93,13 @@ export function spawnPythonSandbox(memoryMb: number, useSnapshot = true): Sandbo
     });
     proc.stdin?.on('error', () => {}); // a killed sandbox closes its pipe mid-write: the exit event reports it
     createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      let message: WireMessage;
+      let message: unknown;
       try {
-        message = JSON.parse(line) as WireMessage;
-      } catch {
-        return; // not a protocol line
-      }
-      onMessage(message);
+        message = JSON.parse(line);
+      } catch {}
+      // Not a protocol line: the pool fails the request in flight.
+      const isObject = typeof message === 'object' && message !== null && !Array.isArray(message);
+      onMessage(isObject ? (message as WireMessage) : { stray: line.slice(0, 200) });
     });
     proc.on('exit', (code, signal) => {
       const last = stderr.trim().split('\n').pop() ?? '';

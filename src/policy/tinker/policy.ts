@@ -23,10 +23,10 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
+import { BpeTokenizer } from '../../model/bpe-tokenizer.js';
 import type { Completion, GenerateRequest, Policy, TrainingSample, UpdateStats } from '../types.js';
 import { TinkerClient } from './client.js';
 import type { LossReduction } from './datums.js';
-import { ModelTokenizer } from './tokenizer.js';
 import { TinkerTrainer } from './trainer.js';
 import type { AdamParams } from './wire.js';
 
@@ -71,7 +71,7 @@ export type TinkerPointer = z.infer<typeof Pointer>;
 export interface TinkerPolicy extends Policy {
   readonly trainer: TinkerTrainer;
   readonly client: TinkerClient;
-  readonly tokenizer: ModelTokenizer;
+  readonly tokenizer: BpeTokenizer;
   update(samples: readonly TrainingSample[]): Promise<UpdateStats>;
   save(dir: string): Promise<void>;
 }
@@ -114,7 +114,7 @@ async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (x: T) =
 
 function wrap(
   client: TinkerClient,
-  tokenizer: ModelTokenizer,
+  tokenizer: BpeTokenizer,
   opts: TinkerPolicyOptions,
   start: (encodePrompt: (text: string) => number[]) => Promise<TinkerTrainer>,
 ): Promise<TinkerPolicy> {
@@ -195,8 +195,8 @@ function wrap(
   }));
 }
 
-async function open(opts: TinkerPolicyOptions): Promise<{ client: TinkerClient; tokenizer: ModelTokenizer }> {
-  const tokenizer = await ModelTokenizer.load(opts.tokenizerDir);
+async function open(opts: TinkerPolicyOptions): Promise<{ client: TinkerClient; tokenizer: BpeTokenizer }> {
+  const tokenizer = await BpeTokenizer.load(opts.tokenizerDir);
   const client = new TinkerClient({
     baseUrl: opts.url,
     ...(opts.apiKey === undefined ? {} : { apiKey: opts.apiKey }),

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
+import { BpeTokenizer } from '../../../src/model/bpe-tokenizer.js';
 import {
   type SampleResult,
   TinkerClient,
@@ -15,7 +16,6 @@ import {
   type TrainingModel,
 } from '../../../src/policy/tinker/client.js';
 import { rlDatum, rlDatums } from '../../../src/policy/tinker/datums.js';
-import { ModelTokenizer } from '../../../src/policy/tinker/tokenizer.js';
 import { TinkerTrainer } from '../../../src/policy/tinker/trainer.js';
 import type { AdamParams, Datum } from '../../../src/policy/tinker/wire.js';
 import type { TrainingSample } from '../../../src/policy/types.js';
@@ -23,7 +23,7 @@ import { freePort, type SkyrlServer, startSkyrlServer } from './skyrl-server.js'
 
 let server: SkyrlServer;
 let client: TinkerClient;
-let tok: ModelTokenizer;
+let tok: BpeTokenizer;
 let prompt: number[];
 const timings: string[] = [];
 
@@ -37,7 +37,7 @@ async function timed<T>(label: string, fn: () => Promise<T>): Promise<T> {
 before(async () => {
   server = await timed('server start', () => startSkyrlServer());
   client = new TinkerClient({ baseUrl: server.url, apiKey: 'tml-local-test', futureTimeoutMs: 600_000 });
-  tok = await ModelTokenizer.load(server.modelDir);
+  tok = await BpeTokenizer.load(server.modelDir);
   prompt = tok.encode('def add(x, y):\n    return');
   await timed('create_session', () => client.createSession(['azr-test']));
 });

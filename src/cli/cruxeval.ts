@@ -178,7 +178,6 @@ export async function cruxevalCommand(argv: string[]): Promise<number> {
       const { createOpenAIPolicy } = await import('../policy/openai.js');
       policy = createOpenAIPolicy({ ...openAIOptionsFromFlags(values), onRetry: retryLine('azr eval') });
     } else {
-      const { constraintFor } = await import('../grammar/index.js');
       let checkpoint: CheckpointTarget;
       try {
         checkpoint = await resolveCheckpoint(positionals[0] as string);
@@ -189,7 +188,7 @@ export async function cruxevalCommand(argv: string[]): Promise<number> {
       // A pretrained model is asked in the reference style unless --style says otherwise.
       format = { ...run.format, style: style ?? run.format.style };
       formatSource = run.source;
-      policy = await openCheckpoint(checkpoint, { threads, constraints: constraintFor });
+      policy = await openCheckpoint(checkpoint, { threads, constrained: true });
     }
   } catch (e) {
     return fail((e as Error).message);

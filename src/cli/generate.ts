@@ -14,7 +14,8 @@ export const generateUsage = `usage: azr generate --base-url URL[,URL] --model N
 
   --checkpoint C        sample in this process: a pretrained model (a GGUF file, a Hugging Face folder,
                         a name azr pull fetched), a run or a checkpoint of one; --chat wraps prompts in a
-                        pretrained model's chat template; --threads N (default 2)
+                        pretrained model's chat template; --threads N (default 2); answers decode
+                        under the answer grammar over the model's own vocabulary unless --grammar none
 
   --out FILE            the dataset (JSONL, eval/README.md format plus solveRate); appended to, so a
                         stopped run resumes where it was
@@ -63,7 +64,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
     seedTasks: string | undefined;
   };
   let policyOpts: ReturnType<typeof openAIOptionsFromFlags> | undefined;
-  let local: { checkpoint: string; threads: number; chat: boolean } | undefined;
+  let local: { checkpoint: string; threads: number; chat: boolean; constrained: boolean } | undefined;
   try {
     ({ values } = parseFlags(argv, {
       out: { type: 'string' },
@@ -124,10 +125,20 @@ export async function generateCommand(argv: string[]): Promise<number> {
       throw new UsageError(`--seed-tasks: ${parsed.seedTasks} does not exist`);
     const checkpoint = stringFlag(values, 'checkpoint');
     if (checkpoint !== undefined) {
-      const stray = Object.keys(OPENAI_FLAGS).filter((f) => f !== 'chat' && values[f] !== undefined);
+      const stray = Object.keys(OPENAI_FLAGS).filter(
+        (f) => f !== 'chat' && f !== 'grammar' && values[f] !== undefined,
+      );
       if (stray.length)
         throw new UsageError(`--${stray[0]}: not with --checkpoint (the model runs in this process)`);
-      local = { checkpoint, threads: intFlag(values, 'threads', 1, 64) ?? 2, chat: values.chat === true };
+      const grammar = stringFlag(values, 'grammar') ?? 'auto';
+      if (grammar !== 'auto' && grammar !== 'gbnf' && grammar !== 'none')
+        throw new UsageError(`--grammar takes auto, gbnf or none, got '${grammar}'`);
+      local = {
+        checkpoint,
+        threads: intFlag(values, 'threads', 1, 64) ?? 2,
+        chat: values.chat === true,
+        constrained: grammar !== 'none',
+      };
     } else {
       if (values.threads !== undefined) throw new UsageError('--threads: only with --checkpoint');
       policyOpts = openAIOptionsFromFlags(values);
@@ -148,7 +159,11 @@ export async function generateCommand(argv: string[]): Promise<number> {
     if (local) {
       const { resolveCheckpoint, openCheckpoint, describeCheckpoint } = await import('./checkpoint-arg.js');
       const target = await resolveCheckpoint(local.checkpoint);
-      policy = await openCheckpoint(target, { threads: local.threads, chat: local.chat });
+      policy = await openCheckpoint(target, {
+        threads: local.threads,
+        chat: local.chat,
+        constrained: local.constrained,
+      });
       where = `${describeCheckpoint(target)}, in this process`;
     } else {
       const opts = policyOpts as ReturnType<typeof openAIOptionsFromFlags>;

@@ -185,6 +185,18 @@ export function answerByteConstraint(shape: AnswerShape): DecodeConstraint {
 }
 
 /**
+ * A pretrained policy's constraints (src/policy/pretrained.ts's VocabularyConstraints): the answer
+ * structure over its vocabulary, from the prompt's own `<think>` when the prompt is read as text, from
+ * the turn's first token (which must then open the reasoning) when it is a chat template's user turn.
+ */
+export function pretrainedConstraints(
+  tokenizer: TokenVocabulary,
+  chat: boolean,
+): (c: AnswerConstraint) => DecodeConstraint | undefined {
+  return answerTokenConstraints(tokenizer, { startsAt: chat ? 'think-tag' : 'think-text' });
+}
+
+/**
  * Each request's decoding constraint over a real model's BPE vocabulary, for the built-in engine's policy
  * (BuiltinPolicyOptions.constraints): the answer structure of reference-style requests, with the
  * reasoning bounded to `thinkShare` of the budget. Compact-style requests (the built-in model's typed

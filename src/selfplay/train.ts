@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { HELDOUT_FILE, heldoutScores } from '../eval/heldout.js';
 import { createExecutor } from '../executor/index.js';
-import { constraintFor } from '../grammar/index.js';
+import { constraintFor, pretrainedConstraints } from '../grammar/index.js';
 import { parameterCount } from '../model/config.js';
 import { isPretrainedModel, openPretrained } from '../model/resolve-model.js';
 import {
@@ -195,7 +195,21 @@ async function openPolicy(
         'optimizer.trainUnderMask records a vocabulary mask per sampled token; over a pretrained vocabulary (tens of thousands of ids) that is gigabytes an iteration: set it to false',
       );
     const base = openPretrained(c.model.init);
-    const common = { ...policyOpts, contextLength: c.model.contextLength, chat: c.model.chat };
+    // Constrained requests decode under the answer structure over the model's own vocabulary (the
+    // byte-level grammars mean nothing there). Training scores the samples unmasked (trainUnderMask is
+    // false, see above): the update's log-probabilities are the full softmax's, while the sampler's (PPO's
+    // old log-probabilities) are renormalized over the tokens the grammar allowed. Where the grammar forces
+    // a token the model thought unlikely, the ratio starts below 1 by that token's allowed mass; with
+    // clipEpsilon a negative advantage there is clipped from the first step (no push away from a token the
+    // grammar required anyway), a positive one still raises it. Probability the grammar refuses is
+    // moved by the update like any other, so the model also learns the format it is being held to.
+    const { constraints: _bytes, ...engineOpts } = policyOpts;
+    const common = {
+      ...engineOpts,
+      ...(c.answers.constrainedDecoding ? { constraints: pretrainedConstraints } : {}),
+      contextLength: c.model.contextLength,
+      chat: c.model.chat,
+    };
     if (checkpointDir)
       return resumePretrainedPolicy(base, checkpointDir, { ...common, optimizer: c.optimizer });
     return createPretrainedPolicy(base, { ...common, lora, seed: c.seed, optimizer: c.optimizer });

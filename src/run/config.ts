@@ -305,6 +305,8 @@ function pretrainedPreset(init: string): SelfPlayConfig {
     // samples drawn under the answer grammar are scored by the full softmax (selfplay/train.ts says what
     // that does to the update).
     optimizer: { learningRate: 1e-4, warmupSteps: 5, trainUnderMask: false },
+    // No seeding stage (seedBatchFactor 0): untrained, these models propose almost no valid task, so
+    // filling the buffers first would take hours (docs/benchmarks.md, the answer grammar at iteration 0).
     selfplay: { proposerBatch: 4, solverBatch: 4, references: 2, learnabilityRollouts: 4 },
     // Reference prompts, answers decoded under the answer structure over the model's vocabulary: unaided,
     // SmolLM2-135M at iteration 0 leaves the format on nearly every proposal.

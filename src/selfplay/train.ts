@@ -201,8 +201,10 @@ async function openPolicy(
     // old log-probabilities) are renormalized over the tokens the grammar allowed. Where the grammar forces
     // a token the model thought unlikely, the ratio starts below 1 by that token's allowed mass; with
     // clipEpsilon a negative advantage there is clipped from the first step (no push away from a token the
-    // grammar required anyway), a positive one still raises it. Probability the grammar refuses is
-    // moved by the update like any other, so the model also learns the format it is being held to.
+    // grammar required anyway), a positive one still raises it. Under the full softmax a positive
+    // advantage also takes probability from the tokens the grammar refused (the model learns the format
+    // it is held to), and a negative one hands them some, which constrained sampling never draws: the
+    // drift builtin.ts describes, which trainUnderMask would prevent at the cost of the masks' memory.
     const { constraints: _bytes, ...engineOpts } = policyOpts;
     const common = {
       ...engineOpts,

@@ -7,12 +7,11 @@
 //     Tinker server, sampled through the Tinker API (the run's config names the server and tokenizer).
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { DecodeConstraint } from '../model/constraint.js';
 import type { BuiltinPolicy } from '../policy/builtin.js';
 import type { TinkerPointer } from '../policy/tinker/policy.js';
 import type { TinkerSampler } from '../policy/tinker/sampler.js';
 import type { SelfPlayConfig } from '../run/config.js';
-import type { AnswerConstraint, AnswerFormat } from '../tasks/answer-format.js';
+import type { AnswerFormat } from '../tasks/answer-format.js';
 import { UsageError } from './args.js';
 
 /** `--tinker-url` in the commands that take a CHECKPOINT. */
@@ -159,13 +158,15 @@ export type CheckpointPolicy = BuiltinPolicy | TinkerSampler;
  * trained on its samples). Its codec says how it reads text (`policy.codec`). `chat` (pretrained models
  * outside a run) wraps prompts in the model's chat template; a run's own setting wins for its checkpoints.
  * A tinker checkpoint opens as a sampler over its saved weights on the server (`log` hears when they had to
- * be restored into a new model; default stdout).
+ * be restored into a new model; default stdout). `constrained`: requests that carry an answer constraint
+ * decode under it, over the model's own vocabulary (the built-in GPT's bytes, a pretrained model's BPE
+ * tokens); without it every request samples free (a tinker sampler always does).
  */
 export async function openCheckpoint(
   target: CheckpointTarget,
   opts: {
     threads: number;
-    constraints?: (c: AnswerConstraint) => DecodeConstraint | undefined;
+    constrained?: boolean;
     contextLength?: number;
     chat?: boolean;
     log?: (line: string) => void;
@@ -181,15 +182,16 @@ export async function openCheckpoint(
       log: opts.log ?? ((line) => process.stdout.write(`${line}\n`)),
     });
   }
-  const common = {
-    threads: opts.threads,
-    trainUnderMask: false,
-    ...(opts.constraints ? { constraints: opts.constraints } : {}),
-  };
+  const grammar = opts.constrained ? await import('../grammar/index.js') : undefined;
+  const common = { threads: opts.threads, trainUnderMask: false };
   if (target.kind === 'builtin') {
     const { loadBuiltinPolicy } = await import('../policy/builtin.js');
-    return loadBuiltinPolicy(target.path, common);
+    return loadBuiltinPolicy(
+      target.path,
+      grammar ? { ...common, constraints: grammar.constraintFor } : common,
+    );
   }
+  const constraints = grammar ? { constraints: grammar.pretrainedConstraints } : {};
   const [{ openPretrained }, pretrained] = await Promise.all([
     import('../model/resolve-model.js'),
     import('../policy/pretrained.js'),
@@ -198,12 +200,14 @@ export async function openCheckpoint(
     const m = target.config.model;
     return pretrained.resumePretrainedPolicy(openPretrained(target.base), target.path, {
       ...common,
+      ...constraints,
       contextLength: opts.contextLength ?? m.contextLength,
       chat: m.chat,
     });
   }
   return pretrained.createPretrainedPolicy(openPretrained(target.model), {
     ...common,
+    ...constraints,
     seed: 0,
     optimizer: { learningRate: 0, warmupSteps: 0, weightDecay: 0, gradClip: 1, beta1: 0.9, beta2: 0.999 },
     ...(opts.contextLength ? { contextLength: opts.contextLength } : {}),

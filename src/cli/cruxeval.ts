@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { CruxProblem } from '../eval/cruxeval.js';
 import type { Lang } from '../executor/types.js';
 import type { Policy } from '../policy/types.js';
-import type { AnswerFormat } from '../tasks/answer-format.js';
+import { type AnswerFormat, STRUCTURE_ONLY } from '../tasks/answer-format.js';
 import type { PromptStyle } from '../tasks/types.js';
 import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
 import {
@@ -166,9 +166,15 @@ export async function cruxevalCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const resolvedStyle: PromptStyle = style ?? (kind === 'builtin' ? 'compact' : 'reference');
-  // A server model answers freely; the built-in model in its run's format (below).
-  let format: AnswerFormat = { style: resolvedStyle, inductionInputs: 10, grammar: null };
-  let formatSource = kind === 'builtin' ? '' : '--style';
+  // A server model answers in the answer structure when it takes a grammar (--grammar); the built-in
+  // model in its run's format (below).
+  let format: AnswerFormat = {
+    style: resolvedStyle,
+    inductionInputs: 10,
+    grammar:
+      kind === 'openai' && resolvedStyle === 'reference' && values.grammar !== 'none' ? STRUCTURE_ONLY : null,
+  };
+  let formatSource = kind === 'builtin' ? '' : kind === 'openai' ? '--style, --grammar' : '--style';
   let policy: Policy;
   /** What the output names the policy: the kind, or 'tinker' for a tinker run's checkpoint. */
   let policyName: string = kind;
@@ -180,7 +186,6 @@ export async function cruxevalCommand(argv: string[]): Promise<number> {
       const { createOpenAIPolicy } = await import('../policy/openai.js');
       policy = createOpenAIPolicy({ ...openAIOptionsFromFlags(values), onRetry: retryLine('azr eval') });
     } else {
-      const { constraintFor } = await import('../grammar/index.js');
       let checkpoint: CheckpointTarget;
       try {
         const tinkerUrl = stringFlag(values, 'tinker-url');
@@ -196,7 +201,7 @@ export async function cruxevalCommand(argv: string[]): Promise<number> {
       format = { ...run.format, style: style ?? run.format.style };
       formatSource = run.source;
       if (checkpoint.kind === 'tinker') policyName = 'tinker';
-      policy = await openCheckpoint(checkpoint, { threads, constraints: constraintFor });
+      policy = await openCheckpoint(checkpoint, { threads, constrained: true });
     }
   } catch (e) {
     return fail((e as Error).message);

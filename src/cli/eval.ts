@@ -98,13 +98,11 @@ export async function evalCommand(argv: string[]): Promise<number> {
     process.stderr.write(`azr eval: ${(e as Error).message}\n`);
     return 2;
   }
-  const [{ readTaskFile }, { createExecutor }, { constraintFor }, { evaluateTasks, HELDOUT_FILE }] =
-    await Promise.all([
-      import('../tasks/index.js'),
-      import('../executor/index.js'),
-      import('../grammar/index.js'),
-      import('../eval/heldout.js'),
-    ]);
+  const [{ readTaskFile }, { createExecutor }, { evaluateTasks, HELDOUT_FILE }] = await Promise.all([
+    import('../tasks/index.js'),
+    import('../executor/index.js'),
+    import('../eval/heldout.js'),
+  ]);
   const dataFile = stringFlag(values, 'data') ?? HELDOUT_FILE;
   let records: ReturnType<typeof readTaskFile>;
   try {
@@ -119,7 +117,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   try {
     policy = await openCheckpoint(target, {
       threads,
-      constraints: constraintFor,
+      constrained: true,
       chat: values.chat === true,
     });
   } catch (e) {

@@ -3,6 +3,7 @@
 // the executor validates, the same model's solve rate is measured; no training).
 // Progress lines, then one JSON object with the counts as the last line.
 
+import { existsSync } from 'node:fs';
 import type { Policy } from '../policy/types.js';
 import { TASK_TYPES, type TaskType } from '../tasks/types.js';
 import { intFlag, numberFlag, parseFlags, stringFlag, UsageError } from './args.js';
@@ -13,7 +14,8 @@ export const generateUsage = `usage: azr generate --base-url URL[,URL] --model N
 
   --checkpoint C        sample in this process: a pretrained model (a GGUF file, a Hugging Face folder,
                         a name azr pull fetched), a run or a checkpoint of one; --chat wraps prompts in a
-                        pretrained model's chat template; --threads N (default 2)
+                        pretrained model's chat template; --threads N (default 2); answers decode
+                        under the answer grammar over the model's own vocabulary unless --grammar none
 
   --out FILE            the dataset (JSONL, eval/README.md format plus solveRate); appended to, so a
                         stopped run resumes where it was
@@ -28,6 +30,11 @@ export const generateUsage = `usage: azr generate --base-url URL[,URL] --model N
   --top-p P             nucleus mass (default 1)
   --proposer-max-tokens N, --solver-max-tokens N   completion budgets (default 2048, 1024)
   --learnable-only      write only tasks the model solves sometimes but not always (0 < solve rate < 1)
+  --seed-factor S       seeding stage: before round 1 the model proposes until each task type has
+                        S x --batch valid, distinct tasks to show as references (kept in FILE.seeds.jsonl
+                        beside --out, resumed from it; nothing is solved or written to the dataset);
+                        0 skips it (default 4, the paper's)
+  --seed-tasks FILE     seed the references with the tasks of a dataset file instead
   --seed S              default 0
   --workers N           executor sandboxes per language (default 2)
 ${OPENAI_FLAGS_USAGE}`;
@@ -53,9 +60,11 @@ export async function generateCommand(argv: string[]): Promise<number> {
     solverMaxTokens: number;
     seed: number;
     workers: number;
+    seedFactor: number;
+    seedTasks: string | undefined;
   };
   let policyOpts: ReturnType<typeof openAIOptionsFromFlags> | undefined;
-  let local: { checkpoint: string; threads: number; chat: boolean } | undefined;
+  let local: { checkpoint: string; threads: number; chat: boolean; constrained: boolean } | undefined;
   try {
     ({ values } = parseFlags(argv, {
       out: { type: 'string' },
@@ -73,6 +82,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
       'learnable-only': { type: 'boolean' },
       seed: { type: 'string' },
       workers: { type: 'string' },
+      'seed-factor': { type: 'string' },
+      'seed-tasks': { type: 'string' },
       checkpoint: { type: 'string' },
       threads: { type: 'string' },
       ...OPENAI_FLAGS,
@@ -107,13 +118,27 @@ export async function generateCommand(argv: string[]): Promise<number> {
       solverMaxTokens: intFlag(values, 'solver-max-tokens', 1) ?? 1024,
       seed: intFlag(values, 'seed', 0) ?? 0,
       workers: intFlag(values, 'workers', 1, 64) ?? 2,
+      seedFactor: intFlag(values, 'seed-factor', 0, 64) ?? 4,
+      seedTasks: stringFlag(values, 'seed-tasks'),
     };
+    if (parsed.seedTasks !== undefined && !existsSync(parsed.seedTasks))
+      throw new UsageError(`--seed-tasks: ${parsed.seedTasks} does not exist`);
     const checkpoint = stringFlag(values, 'checkpoint');
     if (checkpoint !== undefined) {
-      const stray = Object.keys(OPENAI_FLAGS).filter((f) => f !== 'chat' && values[f] !== undefined);
+      const stray = Object.keys(OPENAI_FLAGS).filter(
+        (f) => f !== 'chat' && f !== 'grammar' && values[f] !== undefined,
+      );
       if (stray.length)
         throw new UsageError(`--${stray[0]}: not with --checkpoint (the model runs in this process)`);
-      local = { checkpoint, threads: intFlag(values, 'threads', 1, 64) ?? 2, chat: values.chat === true };
+      const grammar = stringFlag(values, 'grammar') ?? 'auto';
+      if (grammar !== 'auto' && grammar !== 'gbnf' && grammar !== 'none')
+        throw new UsageError(`--grammar takes auto, gbnf or none, got '${grammar}'`);
+      local = {
+        checkpoint,
+        threads: intFlag(values, 'threads', 1, 64) ?? 2,
+        chat: values.chat === true,
+        constrained: grammar !== 'none',
+      };
     } else {
       if (values.threads !== undefined) throw new UsageError('--threads: only with --checkpoint');
       policyOpts = openAIOptionsFromFlags(values);
@@ -134,7 +159,11 @@ export async function generateCommand(argv: string[]): Promise<number> {
     if (local) {
       const { resolveCheckpoint, openCheckpoint, describeCheckpoint } = await import('./checkpoint-arg.js');
       const target = await resolveCheckpoint(local.checkpoint);
-      policy = await openCheckpoint(target, { threads: local.threads, chat: local.chat });
+      policy = await openCheckpoint(target, {
+        threads: local.threads,
+        chat: local.chat,
+        constrained: local.constrained,
+      });
       where = `${describeCheckpoint(target)}, in this process`;
     } else {
       const opts = policyOpts as ReturnType<typeof openAIOptionsFromFlags>;
@@ -176,6 +205,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
       solverMaxTokens: parsed.solverMaxTokens,
       learnableOnly: values['learnable-only'] === true,
       seed: parsed.seed,
+      seedFactor: parsed.seedFactor,
+      ...(parsed.seedTasks !== undefined ? { seedTasks: parsed.seedTasks } : {}),
       style: 'reference',
       shouldStop: () => stop,
       log: (l) => process.stdout.write(`${l}\n`),

@@ -12,6 +12,8 @@ export const OPENAI_FLAGS = {
   'api-key-env': { type: 'string' },
   'no-logprobs': { type: 'boolean' },
   'truncate-prompt-tokens': { type: 'string' },
+  grammar: { type: 'string' },
+  'think-share': { type: 'string' },
 } as const;
 
 export const OPENAI_FLAGS_USAGE = `  --base-url URL[,URL]  OpenAI-compatible servers of one model (e.g. http://localhost:8000/v1)
@@ -25,6 +27,11 @@ export const OPENAI_FLAGS_USAGE = `  --base-url URL[,URL]  OpenAI-compatible ser
   --truncate-prompt-tokens K   have the server keep only the last K prompt tokens (vLLM's
                         truncate_prompt_tokens; azr serve takes it too) instead of refusing, with a 400,
                         a prompt that does not fit the model context next to the completion budget
+  --grammar auto|gbnf|none   constrain answers to the format with a grammar the server applies
+                        (llama.cpp's grammar field, vLLM's structured_outputs): auto sends it until a
+                        server refuses it, gbnf always, none never (default auto)
+  --think-share X       with a grammar on /v1/completions, the share of the token budget the reasoning
+                        may take before the answer is asked for under the grammar (default 0.5)
 `;
 
 function whole(values: Record<string, unknown>, name: string, min: number): number | undefined {
@@ -71,6 +78,17 @@ export function openAIOptionsFromFlags(values: Record<string, unknown>): OpenAIP
   if (values['no-logprobs'] === true) opts.logprobs = false;
   const truncate = whole(values, 'truncate-prompt-tokens', 1);
   if (truncate !== undefined) opts.truncatePromptTokens = truncate;
+  const grammar = values.grammar ?? 'auto';
+  if (grammar !== 'auto' && grammar !== 'gbnf' && grammar !== 'none')
+    throw new Error(`--grammar takes auto, gbnf or none, got '${String(grammar)}'`);
+  opts.grammar = grammar;
+  const share = values['think-share'];
+  if (share !== undefined) {
+    const x = Number(share);
+    if (typeof share !== 'string' || share.trim() === '' || !(x > 0 && x < 1))
+      throw new Error(`--think-share takes a number between 0 and 1, got '${String(share)}'`);
+    opts.thinkShare = x;
+  }
   return opts;
 }
 

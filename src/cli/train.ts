@@ -24,6 +24,9 @@ export const trainUsage = `usage: azr train [options]
                      or from a pretrained model (a GGUF file, a Hugging Face folder, or a name azr pull
                      fetched) that trains LoRA adapters (model.lora; --preset smollm2 sets them);
                      none: random weights (the default); the run records the weights' SHA-256
+  --seed-factor S    seeding stage: before iteration 1 the model proposes until each buffer holds
+                     S x the proposer batch valid, distinct tasks (metrics.jsonl iteration 0); 0: none
+  --seed-tasks FILE  seed the buffers with a dataset file's tasks (eval/README.md format) instead
 
   --backend KIND     builtin (the model in this process; the default) | tinker (a LoRA model on a
                      server speaking the Tinker API: hosted Tinker or SkyRL's server; docs/distributed.md)
@@ -62,11 +65,23 @@ export function parseTrainArgs(argv: string[], now = new Date()): TrainInvocatio
     resume: { type: 'string' },
     'eval-every': { type: 'string' },
     init: { type: 'string' },
+    'seed-factor': { type: 'string' },
+    'seed-tasks': { type: 'string' },
     ...Object.fromEntries(BACKEND_FLAGS.map((f) => [f, { type: 'string' as const }])),
   });
   const resumeDir = stringFlag(values, 'resume');
   if (resumeDir !== undefined) {
-    for (const flag of ['preset', 'config', 'out', 'seed', 'lang', 'init', ...BACKEND_FLAGS]) {
+    for (const flag of [
+      'preset',
+      'config',
+      'out',
+      'seed',
+      'lang',
+      'init',
+      'seed-factor',
+      'seed-tasks',
+      ...BACKEND_FLAGS,
+    ]) {
       if (values[flag] !== undefined) {
         throw new UsageError(
           `--${flag} cannot be combined with --resume (a resumed run keeps its own config${BACKEND_FLAGS.includes(flag as (typeof BACKEND_FLAGS)[number]) ? ' and backend' : ''})`,
@@ -108,6 +123,15 @@ export function parseTrainArgs(argv: string[], now = new Date()): TrainInvocatio
   if (evalEvery !== undefined) overrides.evalEvery = evalEvery === 0 ? null : evalEvery;
   const init = stringFlag(values, 'init');
   if (init !== undefined) overrides.model = { init: init === 'none' ? null : init };
+  const seedFactor = intFlag(values, 'seed-factor', 0, 64);
+  const seedTasks = stringFlag(values, 'seed-tasks');
+  if (seedTasks !== undefined && !existsSync(seedTasks))
+    throw new UsageError(`--seed-tasks: ${seedTasks} does not exist`);
+  if (seedFactor !== undefined || seedTasks !== undefined)
+    overrides.selfplay = {
+      ...(seedFactor !== undefined ? { seedBatchFactor: seedFactor } : {}),
+      ...(seedTasks !== undefined ? { seedTasks } : {}),
+    };
   const backend = backendOverrides(values);
   if (backend) overrides.backend = backend as ConfigOverrides['backend'];
   const config = withBaseHash(

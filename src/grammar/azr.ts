@@ -17,6 +17,7 @@ import type { Lang } from '../executor/types.js';
 import type { DecodeConstraint } from '../model/constraint.js';
 import type { AnswerConstraint, Arity } from '../tasks/answer-format.js';
 import type { Role, TaskType } from '../tasks/types.js';
+import { answerByteConstraint, answerShapeOf } from './answer-structure.js';
 import { type Grammar, parseGrammar } from './gbnf.js';
 import { grammarConstraint } from './matcher.js';
 
@@ -465,8 +466,12 @@ export function azrConstraint(
   return c;
 }
 
-/** The decoding constraint of one request: the grammar's start rule for its (type, role, arity). */
+/**
+ * The decoding constraint of one request over the built-in byte vocabulary: for a compact-style answer the
+ * grammar's start rule for its (type, role, arity); for a reference-style one the answer structure.
+ */
 export function constraintFor(c: AnswerConstraint): DecodeConstraint {
-  const { type, role, lang, arity, ...opts } = c;
+  if (c.style === 'reference') return answerByteConstraint(answerShapeOf(c));
+  const { type, role, lang, arity, style: _, ...opts } = c;
   return azrConstraint(type, role, lang, opts, arity);
 }

@@ -1,3 +1,4 @@
+export { pretrainedConstraints } from './answer-structure.js';
 export {
   type AzrGrammarOptions,
   azrConstraint,

@@ -218,6 +218,16 @@ export class GrammarMatcher implements ConstraintMatcher {
     return this.complete;
   }
 
+  /**
+   * The parse state as a string: two matchers forked from one root matcher (they share its frames) with
+   * equal keys accept exactly the same continuations, so a caller can cache per key (byte-dfa.ts does).
+   */
+  stateKey(): string {
+    let key = this.complete ? '$' : '';
+    for (const s of this.tops) key += `${s.id},`;
+    return key;
+  }
+
   /** Live parse stacks (a measure of how ambiguous the text is so far; for benchmarks and tests). */
   stackCount(): number {
     return this.tops.length + (this.complete ? 1 : 0);

@@ -20,11 +20,29 @@
 //
 // n samples: one request with `n`; servers that return fewer choices (some ignore n) are asked again for
 // the rest, with the seed moved on so the extra samples differ.
+//
+// Answer grammar (option `grammar`): a request whose constraint is a reference-style answer gets the
+// answer structure (src/grammar/answer-structure.ts) as a grammar the server applies while sampling, in
+// llama.cpp's `grammar` field and in vLLM's `structured_outputs.grammar` (each server ignores the other's
+// field). 'auto' stops sending it, for all requests, once a server refuses it with a 400 that names it.
+// A grammar cannot count tokens, so on /v1/completions the reasoning is bounded by asking twice: first the
+// reasoning, free, stopped at `</think>` or at its share of max_tokens (`thinkShare`), then the answer under
+// the grammar, continuing the prompt after `</think>` with the rest of the budget. Free reasoning is also
+// cheaper: llama.cpp checks every vocabulary entry against the grammar at each constrained step. A chat
+// turn cannot be continued that way on every server, so on /v1/chat/completions one request carries the
+// grammar from the turn's own `<think>`. Two-request completions carry no log-probabilities (the
+// `</think>` between them was never sampled).
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
+import { type AnswerShape, answerGrammar, answerShapeOf, THINK_CLOSE } from '../grammar/answer-structure.js';
 import type { Completion, FinishReason, GenerateRequest, Policy } from './types.js';
 
 export type OpenAIApi = 'completions' | 'chat';
+
+/** Whether requests carry the answer grammar: always, until a server refuses it, or never. */
+export type GrammarMode = 'gbnf' | 'auto' | 'none';
 
 export interface OpenAIPolicyOptions {
   /** Base URLs such as `http://host:8000/v1` (a bare origin gets `/v1`). At least one. */
@@ -53,6 +71,13 @@ export interface OpenAIPolicyOptions {
    * request's own GenerateRequest.truncatePromptTokens wins. Default: not sent.
    */
   truncatePromptTokens?: number;
+  /**
+   * Send the answer grammar with reference-style requests (see the top of the file): 'gbnf' always (a
+   * server that refuses it is an error), 'auto' until a server refuses it, 'none' never (default).
+   */
+  grammar?: GrammarMode;
+  /** With a grammar on /v1/completions: the most of max_tokens the reasoning may take, in (0, 1) (default 0.5). */
+  thinkShare?: number;
   /** Where to read the API key from (default process.env). */
   env?: Readonly<Record<string, string | undefined>>;
   /** Told of each failed attempt that will be retried, and how long the policy waits before the next. */
@@ -94,6 +119,8 @@ export class EndpointError extends Error {
     readonly retryAfterMs?: number,
     /** A 400 refusing the log-probabilities parameter. */
     readonly logprobsRefused = false,
+    /** A 400 refusing the answer grammar. */
+    readonly grammarRefused = false,
   ) {
     super(message);
   }
@@ -182,6 +209,45 @@ function chatChoices(body: z.infer<typeof ChatBody>): Completion[] {
     const lp = c.logprobs?.content;
     if (lp) out.logprobs = lp.map((t) => t.logprob);
     return out;
+  });
+}
+
+/**
+ * One POST with node:http(s), ended only by `signal` (the policy's timeout) or the connection. Not fetch:
+ * its HTTP client gives up on a response whose headers take more than 300 s, whatever the timeout, and a
+ * server that answers only when the completion is done (llama.cpp on a CPU, a long budget) takes longer.
+ */
+function postJson(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  signal: AbortSignal,
+): Promise<{ status: number; header(name: string): string | undefined; text: string }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const send = u.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = send(
+      u,
+      { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, signal },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const value = (name: string) => {
+            const v = res.headers[name];
+            return Array.isArray(v) ? v[0] : v;
+          };
+          resolve({
+            status: res.statusCode ?? 0,
+            header: value,
+            text: Buffer.concat(chunks).toString('utf8'),
+          });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
   });
 }
 
@@ -337,8 +403,25 @@ export function createOpenAIPolicy(opts: OpenAIPolicyOptions): OpenAIPolicy {
   const aborts = new Set<AbortController>();
   /** Set once a server refuses the log-probabilities parameter: later requests do not ask. */
   let logprobsOff = !wantLogprobs;
+  const grammarMode: GrammarMode = opts.grammar ?? 'none';
+  /** Set once a server refuses the grammar in 'auto' mode: later requests go without. */
+  let grammarOff = grammarMode === 'none';
+  const thinkShare = opts.thinkShare ?? 0.5;
+  if (!(thinkShare > 0 && thinkShare < 1))
+    throw new RangeError(`thinkShare must be in (0, 1), got ${thinkShare}`);
 
-  function body(r: GenerateRequest, n: number, seed: number | undefined): Record<string, unknown> {
+  /** The answer's shape when the request gets a grammar: a reference-style constraint, grammar on. */
+  function grammarShape(r: GenerateRequest): AnswerShape | undefined {
+    if (grammarOff || r.constraint?.style !== 'reference') return undefined;
+    return answerShapeOf(r.constraint, api === 'chat' ? 'think-tag' : 'think-text');
+  }
+
+  function body(
+    r: GenerateRequest,
+    n: number,
+    seed: number | undefined,
+    grammar?: string,
+  ): Record<string, unknown> {
     const b: Record<string, unknown> = {
       model: opts.model,
       n,
@@ -357,6 +440,10 @@ export function createOpenAIPolicy(opts: OpenAIPolicyOptions): OpenAIPolicy {
       b.prompt = r.prompt;
       if (!logprobsOff) b.logprobs = 1;
     }
+    if (grammar !== undefined) {
+      b.grammar = grammar;
+      b.structured_outputs = { grammar };
+    }
     return b;
   }
 
@@ -372,22 +459,16 @@ export function createOpenAIPolicy(opts: OpenAIPolicyOptions): OpenAIPolicy {
     let text: string;
     let retryAfter: string | null = null;
     try {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify(payload),
-        signal: ac.signal,
-      });
+      const res = await postJson(url, headers, JSON.stringify(payload), ac.signal);
       status = res.status;
-      const ms = res.headers.get('retry-after-ms')?.trim();
+      const ms = res.header('retry-after-ms')?.trim();
       retryAfter =
-        ms && /^\d+(\.\d+)?$/.test(ms) ? String(Number(ms) / 1000) : res.headers.get('retry-after');
-      text = await res.text();
+        ms && /^\d+(\.\d+)?$/.test(ms) ? String(Number(ms) / 1000) : (res.header('retry-after') ?? null);
+      text = res.text;
     } catch (err) {
       if (closed) throw new EndpointError(`${url}: the policy was closed`, false);
       if (ac.signal.aborted) throw new EndpointError(`${url} did not answer within ${timeoutMs} ms`, true);
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      const why = cause?.code ?? cause?.message ?? (err as Error).message;
+      const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
       throw new EndpointError(`cannot reach ${url} (${why})`, true);
     } finally {
       clearTimeout(timer);
@@ -416,11 +497,22 @@ export function createOpenAIPolicy(opts: OpenAIPolicyOptions): OpenAIPolicy {
         status === 400 &&
         payload.logprobs !== undefined &&
         (err.param === 'logprobs' || err.param === 'top_logprobs' || /logprob/i.test(err.message));
+      const aboutGrammar =
+        status === 400 &&
+        payload.grammar !== undefined &&
+        (err.param === 'grammar' ||
+          err.param === 'structured_outputs' ||
+          /grammar|structured_outputs|guided/i.test(err.message));
+      const grammarHint =
+        aboutGrammar && grammarMode === 'gbnf'
+          ? ' (the server refused the answer grammar: use --grammar auto to go on without it)'
+          : '';
       throw new EndpointError(
-        `${url} answered ${status}: ${err.message}${hint}${contextHint}`,
+        `${url} answered ${status}: ${err.message}${hint}${contextHint}${grammarHint}`,
         retryable,
         retryable ? retryAfterMs(retryAfter) : undefined,
         aboutLogprobs,
+        aboutGrammar,
       );
     }
     let json: unknown;
@@ -462,6 +554,10 @@ export function createOpenAIPolicy(opts: OpenAIPolicyOptions): OpenAIPolicy {
         delete payload.logprobs;
         delete payload.top_logprobs;
       }
+      if (grammarOff) {
+        delete payload.grammar;
+        delete payload.structured_outputs;
+      }
       let wait: number | undefined;
       try {
         return await attempt(e, payload);
@@ -471,6 +567,12 @@ export function createOpenAIPolicy(opts: OpenAIPolicyOptions): OpenAIPolicy {
           // The server does not offer log-probabilities: ask again without, now and from now on. This
           // does not count as an attempt (the payload has no logprobs now, so it cannot happen twice).
           logprobsOff = true;
+          k--;
+          continue;
+        }
+        if (err.grammarRefused && grammarMode === 'auto') {
+          // The same for the answer grammar, in 'auto' mode.
+          grammarOff = true;
           k--;
           continue;
         }
@@ -497,16 +599,53 @@ export function createOpenAIPolicy(opts: OpenAIPolicyOptions): OpenAIPolicy {
     );
   }
 
-  async function generateOne(r: GenerateRequest): Promise<Completion[]> {
+  /** r.n completions of r, asking again for missing ones (servers that ignore n) a bounded number of times. */
+  async function collect(r: GenerateRequest, grammar?: string): Promise<Completion[]> {
     const out: Completion[] = [];
-    // Ask again for missing samples (servers that ignore n), a bounded number of times.
     for (let round = 0; out.length < r.n; round++) {
       if (round > r.n) throw new Error(`the server keeps returning no choices for n=${r.n}`);
       const seed = r.seed === undefined ? undefined : r.seed + out.length * 7919;
-      const got = await send(body(r, r.n - out.length, seed));
+      const got = await send(body(r, r.n - out.length, seed, grammar));
       out.push(...got.slice(0, r.n - out.length));
     }
     return out;
+  }
+
+  /**
+   * A grammar-constrained completion with bounded reasoning (see the top of the file): the reasoning free
+   * within its share of the budget, then per reasoning the answer under the grammar after `</think>`.
+   */
+  async function reasonThenAnswer(r: GenerateRequest, shape: AnswerShape): Promise<Completion[]> {
+    const thinkTokens = Math.max(1, Math.floor(thinkShare * r.maxTokens));
+    const answerTokens = Math.max(1, r.maxTokens - thinkTokens);
+    const thoughts = await collect({ ...r, maxTokens: thinkTokens, stop: [...(r.stop ?? []), THINK_CLOSE] });
+    const answerGrammarText = answerGrammar({ ...shape, startsAt: 'answer' });
+    return Promise.all(
+      thoughts.map(async (t, i) => {
+        // Servers leave the stop string out of the text; one that kept it would have it cut here.
+        const end = t.text.indexOf(THINK_CLOSE);
+        const think = end === -1 ? t.text : t.text.slice(0, end);
+        const continued: GenerateRequest = {
+          ...r,
+          prompt: r.prompt + think + THINK_CLOSE,
+          n: 1,
+          maxTokens: answerTokens,
+        };
+        if (r.seed !== undefined) continued.seed = r.seed + 104_729 * (i + 1);
+        const [answer] = await collect(continued, grammarOff ? undefined : answerGrammarText);
+        return {
+          text: think + THINK_CLOSE + (answer?.text ?? ''),
+          finishReason: answer?.finishReason ?? 'length',
+        };
+      }),
+    );
+  }
+
+  async function generateOne(r: GenerateRequest): Promise<Completion[]> {
+    const shape = grammarShape(r);
+    if (shape === undefined) return collect(r);
+    if (api === 'completions') return reasonThenAnswer(r, shape);
+    return collect(r, answerGrammar(shape));
   }
 
   return {

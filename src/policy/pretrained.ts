@@ -7,11 +7,14 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpeTokenizer } from '../model/bpe-tokenizer.js';
 import type { LoraSettings } from '../model/config.js';
+import type { DecodeConstraint } from '../model/constraint.js';
 import { loadAdapterEngine, type OrtModelEngine } from '../model/engine.js';
 import type { OptimizerSettings } from '../model/engine-types.js';
 import { writePeftAdapter } from '../model/peft.js';
 import type { PretrainedCheckpoint } from '../model/pretrained.js';
 import { llamaConfigOf, pretrainedEngine, pretrainedWeights } from '../model/pretrained-engine.js';
+import type { TextTokenizer } from '../model/text-tokenizer.js';
+import type { AnswerConstraint } from '../tasks/answer-format.js';
 import {
   type BuiltinPolicy,
   type BuiltinPolicyOptions,
@@ -20,11 +23,24 @@ import {
   tokenizerCodec,
 } from './builtin.js';
 
-export interface PretrainedPolicyOptions extends BuiltinPolicyOptions {
+/**
+ * A request's decoding constraint over this model's own vocabulary, made once its tokenizer is read
+ * (src/grammar's pretrainedConstraints; passed in so that the policy layer does not depend on the
+ * grammars). `chat`: the completion is an assistant turn of the chat template, not a continuation of the
+ * prompt's text.
+ */
+export type VocabularyConstraints = (
+  tokenizer: TextTokenizer,
+  chat: boolean,
+) => (c: AnswerConstraint) => DecodeConstraint | undefined;
+
+export interface PretrainedPolicyOptions extends Omit<BuiltinPolicyOptions, 'constraints'> {
   /** Positions the engine runs at (default pretrained-engine.ts DEFAULT_REAL_CONTEXT, at most the model's). */
   contextLength?: number;
   /** Wrap each prompt in the model's chat template as a user turn (default false: plain text). */
   chat?: boolean;
+  /** Decode requests that carry a constraint under it (without: every request samples free). */
+  constraints?: VocabularyConstraints;
   /** Train these adapters (without: the policy samples only, and `update` refuses). */
   lora?: LoraSettings;
   seed: number;
@@ -34,14 +50,18 @@ export interface PretrainedPolicyOptions extends BuiltinPolicyOptions {
 async function wrap(
   checkpoint: PretrainedCheckpoint,
   engine: OrtModelEngine,
-  opts: BuiltinPolicyOptions & Pick<PretrainedPolicyOptions, 'chat' | 'lora'>,
+  opts: Omit<BuiltinPolicyOptions, 'constraints'> &
+    Pick<PretrainedPolicyOptions, 'chat' | 'lora' | 'constraints'>,
 ): Promise<BuiltinPolicy> {
   const tokenizer = await BpeTokenizer.fromSource(checkpoint.tokenizer);
   if (tokenizer.vocabSize > engine.config.vocabSize)
     throw new Error(
       `${checkpoint.path}: the tokenizer has ${tokenizer.vocabSize} tokens, the model ${engine.config.vocabSize} rows`,
     );
-  const codec = tokenizerCodec(tokenizer, { chat: opts.chat ?? false, source: checkpoint.path });
+  const chat = opts.chat ?? false;
+  const codec = tokenizerCodec(tokenizer, { chat, source: checkpoint.path });
+  const { constraints: over, ...rest } = opts;
+  const constraints = over?.(tokenizer, chat);
   const lora = opts.lora;
   const saveAdapter = lora
     ? (dir: string) => {
@@ -49,7 +69,7 @@ async function wrap(
           writePeftAdapter(dir, engine.config, lora, engine.parameters, checkpoint.path);
       }
     : undefined;
-  return enginePolicy(engine, opts, codec, saveAdapter);
+  return enginePolicy(engine, constraints ? { ...rest, constraints } : rest, codec, saveAdapter);
 }
 
 /** A policy over a pretrained checkpoint's weights, with fresh adapters when `opts.lora` is given. */

@@ -81,13 +81,25 @@ export const SelfPlayConfigSchema = z
         learnabilityRollouts: positiveInt,
         /** Inputs an induction proposer writes (N); half are shown, half hidden. */
         inductionInputs: z.number().int().min(2),
+        /**
+         * The seeding stage before iteration 1 (src/selfplay/seeding.ts): the model proposes until each
+         * buffer holds seedBatchFactor x proposerBatch valid, distinct tasks (the paper's S = 4); 0: none,
+         * the buffers start from the identity program.
+         */
+        seedBatchFactor: z.number().int().nonnegative(),
+        /** A dataset file (eval/README.md format) whose tasks seed the buffers instead; null: none. */
+        seedTasks: z.string().min(1).nullable(),
       })
       .strict(),
     /** How tasks are asked and answered: together they are the run's AnswerFormat (answerFormatOf). */
     answers: z
       .object({
         promptStyle: z.enum(['compact', 'reference']),
-        /** Constrain the built-in model's decoding with the answer-format grammars (src/grammar/). */
+        /**
+         * Constrain the engine's decoding with the answer-format grammars (src/grammar/): for the built-in
+         * GPT the compact style's typed program grammar or the answer structure, over its bytes; for a
+         * pretrained model the answer structure over its own vocabulary (the reference style only).
+         */
         constrainedDecoding: z.boolean(),
         /** Answers about a program take as many arguments as its `def f(...)` line shows. */
         matchArity: z.boolean(),
@@ -251,6 +263,10 @@ const base: SelfPlayConfig = {
     references: 2,
     learnabilityRollouts: 4,
     inductionInputs: 4,
+    // Not measured to help the built-in model from random weights (its first proposals are its grammar's
+    // random walks, already varied); real models copy the identity program without it (issue 32).
+    seedBatchFactor: 0,
+    seedTasks: null,
   },
   answers: {
     promptStyle: 'compact',
@@ -301,10 +317,16 @@ function pretrainedPreset(init: string): SelfPlayConfig {
       chat: false,
     },
     // Adapters start at zero change and move only a few directions: a LoRA rate is an order of magnitude
-    // above a full fine-tune's. Masks over a pretrained vocabulary would be gigabytes an iteration.
+    // above a full fine-tune's. Masks over a pretrained vocabulary would be gigabytes an iteration, so
+    // samples drawn under the answer grammar are scored by the full softmax (selfplay/train.ts says what
+    // that does to the update).
     optimizer: { learningRate: 1e-4, warmupSteps: 5, trainUnderMask: false },
+    // No seeding stage (seedBatchFactor 0): untrained, these models propose almost no valid task, so
+    // filling the buffers first would take hours (docs/benchmarks.md, the answer grammar at iteration 0).
     selfplay: { proposerBatch: 4, solverBatch: 4, references: 2, learnabilityRollouts: 4 },
-    answers: { promptStyle: 'reference', constrainedDecoding: false },
+    // Reference prompts, answers decoded under the answer structure over the model's vocabulary: unaided,
+    // SmolLM2-135M at iteration 0 leaves the format on nearly every proposal.
+    answers: { promptStyle: 'reference', constrainedDecoding: true },
     sampling: { proposerMaxTokens: 384, solverMaxTokens: 256 },
     evalEvery: 10,
   });
@@ -341,8 +363,7 @@ export const PRESETS = {
   }),
   /**
    * SmolLM2-135M-Instruct (`npx azr pull smollm2-135m`) training LoRA adapters on every linear layer,
-   * sized for 2 cores: small batches, reference prompts, free decoding (the answer grammars are over the
-   * built-in model's bytes).
+   * sized for 2 cores: small batches, reference prompts, answers held to the answer structure.
    */
   smollm2: pretrainedPreset('smollm2-135m'),
   /** Qwen2.5-Coder-0.5B-Instruct (`npx azr pull qwen2.5-coder-0.5b`), the paper's model family; as smollm2. */
@@ -513,6 +534,9 @@ function withLaterFields(value: Record<string, unknown>): Record<string, unknown
     out = { ...out, validation: { ...out.validation, copies: 'allowed' } };
   if (isPlainObject(out.experimental) && !('noveltyReward' in out.experimental))
     out = { ...out, experimental: { ...out.experimental, noveltyReward: 0 } };
+  // ... and before the seeding stage, without one.
+  if (isPlainObject(out.selfplay) && !('seedBatchFactor' in out.selfplay))
+    out = { ...out, selfplay: { seedBatchFactor: 0, seedTasks: null, ...out.selfplay } };
   return out;
 }
 

@@ -94,7 +94,8 @@ export function readFinalEval(path: string): FinalEval | undefined {
 
 export const IterationMetricsSchema = z.object({
   version: z.literal(METRICS_VERSION),
-  iteration: z.number().int().positive(),
+  /** 1 onwards; 0 is the seeding stage (proposals only: no solving, no update). */
+  iteration: z.number().int().nonnegative(),
   /** Wall time since the run started (all sessions), in seconds. */
   timeS: z.number().nonnegative(),
   /** Seconds this iteration took. */

@@ -26,6 +26,11 @@ export const RunStateSchema = z.object({
   elapsedS: z.number().nonnegative(),
   /** Records in each task buffer file at that iteration; later records are dropped on resume. */
   bufferSizes: z.record(z.string(), z.number().int().nonnegative()),
+  /**
+   * The seeding stage is over (its metrics line, iteration 0, is written). Absent in runs from before it
+   * existed, which had none; while it runs, each round commits bufferSizes with iteration 0.
+   */
+  seeded: z.boolean().optional(),
 });
 export type RunState = z.infer<typeof RunStateSchema>;
 

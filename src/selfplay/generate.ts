@@ -15,10 +15,16 @@
 //                write, and to the buffers so later proposals see them as references
 // Resumable: an existing dataset is read first (its tasks seed the buffers and the duplicate check, and
 // count towards the target), and new tasks are appended.
+//
+// Before round 1, the seeding stage (seeding.ts) fills each buffer with seedFactor x batch valid tasks the
+// model proposes with nothing solved or written to the dataset, kept in a seeds file beside it (dataset
+// format; a resumed run continues it); or a seed file is read instead. Proposals then see varied
+// references from the start instead of the identity program alone.
 import { existsSync } from 'node:fs';
 import type { Executor, Lang } from '../executor/types.js';
 import type { Policy } from '../policy/types.js';
 import {
+  type ProposalSlot,
   planAttempt,
   planProposals,
   type RolloutSettings,
@@ -38,6 +44,7 @@ import {
   ProgramForms,
   type PromptStyle,
   readTaskFile,
+  STRUCTURE_ONLY,
   type Task,
   type TaskRecord,
   type TaskType,
@@ -45,6 +52,7 @@ import {
 } from '../tasks/index.js';
 import { appendJsonl } from '../util/jsonl.js';
 import { Rng } from '../util/rng.js';
+import { runSeeding, type SeedBuffer, seedRoundLine } from './seeding.js';
 
 export interface GenerateModeOptions {
   policy: Policy;
@@ -75,6 +83,15 @@ export interface GenerateModeOptions {
   /** What a proposal must pass; default: what the default preset's training applies. */
   validation?: ValidationSettings;
   seed?: number;
+  /**
+   * Seeding stage: before round 1, fill each buffer with seedFactor x batch valid tasks (0: none, the
+   * default). Ignored when seedTasks is given.
+   */
+  seedFactor?: number;
+  /** Where the seeding stage keeps its tasks (dataset format); default `<out>.seeds.jsonl`. */
+  seedsFile?: string;
+  /** A dataset file whose tasks (of this language and these types) seed the buffers instead. */
+  seedTasks?: string;
   /** Checked between rounds: true stops after the round in flight. */
   shouldStop?: () => boolean;
   log?: (line: string) => void;
@@ -100,6 +117,37 @@ export interface GenerateStats {
   learnable: number;
   /** Why the run ended. */
   stopped: 'target' | 'max_rounds' | 'stopped';
+  /** The same counts per task type, with the solver answers (rollouts) and those that did not parse. */
+  types: Partial<Record<TaskType, TypeCounts>>;
+  /** The seeding stage, when there was one. */
+  seeding?: SeedingStats;
+}
+
+export interface SeedingStats {
+  /** Where the seeds came from: proposed by the model now (and earlier sessions), or read from a file. */
+  source: 'proposed' | 'file';
+  /** Seeds per buffer (besides the identity program) when the stage ended, and the target. */
+  held: Partial<Record<TaskType, number>>;
+  target: number;
+  /** This session's rounds and proposals, and their verdicts. */
+  rounds: number;
+  proposed: number;
+  valid: number;
+  formatErrors: number;
+  /** Valid proposals that were new, over valid proposals and duplicates. */
+  distinctShare: number;
+  seconds: number;
+  stopped?: 'filled' | 'max_rounds' | 'stopped';
+}
+
+export interface TypeCounts {
+  proposed: number;
+  /** Proposals that did not parse. */
+  formatErrors: number;
+  valid: number;
+  /** Solver completions for the new tasks, and those that did not parse. */
+  answers: number;
+  unparsedAnswers: number;
 }
 
 const bump = (m: Record<string, number>, k: string) => {
@@ -146,14 +194,18 @@ export async function runGenerateMode(o: GenerateModeOptions): Promise<GenerateS
     meanSolveRate: 0,
     learnable: 0,
     stopped: 'target',
+    types: Object.fromEntries(
+      types.map((t) => [t, { proposed: 0, formatErrors: 0, valid: 0, answers: 0, unparsedAnswers: 0 }]),
+    ),
   };
+  const countsOf = (t: TaskType) => stats.types[t] as TypeCounts;
   let solveRateSum = 0;
   const forms = new ProgramForms(o.executor);
-  // A resumed run continues from a different point of the stream than a fresh one.
-  const rng = new Rng((o.seed ?? 0) + 1_000_003 * existing.length);
   const settings: RolloutSettings = {
     lang: o.lang,
-    format: { style, inductionInputs: N, grammar: null },
+    // Requests carry their answer's constraint; a server policy with a grammar on sends it (the reference
+    // style's grammar is the answer structure alone).
+    format: { style, inductionInputs: N, grammar: style === 'reference' ? STRUCTURE_ONLY : null },
     sampling: {
       temperature: o.temperature ?? 1,
       topP: o.topP ?? 1,
@@ -166,6 +218,67 @@ export async function runGenerateMode(o: GenerateModeOptions): Promise<GenerateS
     contextLength: null,
   };
 
+  // Seeds: from a file, or proposed by the model (the seeding stage), into the buffers and duplicate check.
+  const addSeeds = (tasks: readonly Task[]): Task[] => {
+    const added: Task[] = [];
+    for (const t of tasks) {
+      const key = keyOf(t);
+      const seenOfType = seen.get(t.type);
+      if (t.lang !== o.lang || !seenOfType || seenOfType.has(key)) continue;
+      seenOfType.add(key);
+      buffers.get(t.type)?.push(t);
+      added.push(t);
+    }
+    return added;
+  };
+  const t0 = performance.now();
+  if (o.seedTasks !== undefined) {
+    addSeeds(readTaskFile(o.seedTasks).map(fromTaskRecord));
+    stats.seeding = seedingStats('file', settings.lang, types, buffers, 0, [], t0);
+  } else if ((o.seedFactor ?? 0) > 0) {
+    const seedsFile = o.seedsFile ?? `${o.out}.seeds.jsonl`;
+    if (existsSync(seedsFile)) addSeeds(readTaskFile(seedsFile).map(fromTaskRecord));
+    const target = (o.seedFactor as number) * batch;
+    const asBuffer = (type: TaskType): SeedBuffer => ({
+      all: () => buffers.get(type) ?? [],
+      keySet: () => new Set(seen.get(type)),
+      addAll(tasks) {
+        const added = addSeeds(tasks);
+        appendJsonl(
+          seedsFile,
+          added.map((t) => toTaskRecord(t, { iteration: 0 })),
+          true,
+        );
+        return added.length;
+      },
+    });
+    const r = await runSeeding({
+      policy: o.policy,
+      executor: o.executor,
+      settings,
+      types,
+      buffers: Object.fromEntries(types.map((t) => [t, asBuffer(t)])),
+      target,
+      batch,
+      rng: new Rng((o.seed ?? 0) + 7_000_003 + 1_000_003 * existing.length),
+      forms,
+      ...(o.shouldStop ? { shouldStop: o.shouldStop } : {}),
+      onRound: (round) => log(seedRoundLine(round)),
+    });
+    stats.seeding = {
+      ...seedingStats('proposed', settings.lang, types, buffers, r.rounds, r.slots, t0),
+      target,
+      distinctShare: r.distinctShare,
+      stopped: r.stopped,
+    };
+    if (r.stopped === 'stopped') {
+      stats.stopped = 'stopped';
+      return stats;
+    }
+  }
+
+  // A resumed run continues from a different point of the stream than a fresh one.
+  const rng = new Rng((o.seed ?? 0) + 1_000_003 * existing.length);
   while (stats.total < o.tasks) {
     if (stats.rounds >= maxRounds) {
       stats.stopped = 'max_rounds';
@@ -197,9 +310,15 @@ export async function runGenerateMode(o: GenerateModeOptions): Promise<GenerateS
     const newTasks: Task[] = [];
     for (const slot of slots) {
       const v = slot.verdict;
-      if (v?.kind === 'valid') newTasks.push(v.task);
-      else if (v?.kind === 'unparsed') bump(stats.formatErrors, v.reason);
-      else if (v?.kind === 'rejected') bump(stats.rejected, v.reason);
+      const c = countsOf(slot.type);
+      c.proposed++;
+      if (v?.kind === 'valid') {
+        newTasks.push(v.task);
+        c.valid++;
+      } else if (v?.kind === 'unparsed') {
+        bump(stats.formatErrors, v.reason);
+        c.formatErrors++;
+      } else if (v?.kind === 'rejected') bump(stats.rejected, v.reason);
     }
     stats.valid += newTasks.length;
 
@@ -210,6 +329,11 @@ export async function runGenerateMode(o: GenerateModeOptions): Promise<GenerateS
       await verifyAttempts(o.executor, attempts);
     }
     const rates = attempts.map(solveRate);
+    for (const a of attempts) {
+      const c = countsOf(a.task.type);
+      c.answers += a.answers.length;
+      c.unparsedAnswers += a.answers.filter((x) => x === undefined).length;
+    }
 
     // 4. write: new tasks join the buffers (as references) and the dataset
     const records: TaskRecord[] = [];
@@ -242,4 +366,31 @@ export async function runGenerateMode(o: GenerateModeOptions): Promise<GenerateS
     );
   }
   return stats;
+}
+
+function seedingStats(
+  source: SeedingStats['source'],
+  lang: Lang,
+  types: readonly TaskType[],
+  buffers: Map<TaskType, Task[]>,
+  rounds: number,
+  slots: readonly ProposalSlot[],
+  t0: number,
+): SeedingStats {
+  const held: Partial<Record<TaskType, number>> = {};
+  for (const t of types) {
+    const identity = keyOf(identityTask(t, lang));
+    held[t] = (buffers.get(t) ?? []).filter((x) => keyOf(x) !== identity).length;
+  }
+  return {
+    source,
+    held,
+    target: 0,
+    rounds,
+    proposed: slots.length,
+    valid: slots.filter((s) => s.verdict?.kind === 'valid').length,
+    formatErrors: slots.filter((s) => s.verdict?.kind === 'unparsed').length,
+    distinctShare: 0,
+    seconds: (performance.now() - t0) / 1000,
+  };
 }

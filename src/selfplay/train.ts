@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { HELDOUT_FILE, heldoutScores } from '../eval/heldout.js';
 import { createExecutor } from '../executor/index.js';
-import { constraintFor } from '../grammar/index.js';
+import { constraintFor, pretrainedConstraints } from '../grammar/index.js';
 import { parameterCount } from '../model/config.js';
 import { isPretrainedModel, openPretrained } from '../model/resolve-model.js';
 import {
@@ -26,6 +26,7 @@ import { openSession, SessionError } from '../run/session.js';
 import { ProgramForms, readTaskFile, TaskBuffer, type TaskType } from '../tasks/index.js';
 import { makeIterationRunner } from './iteration.js';
 import { runSelfPlay } from './loop.js';
+import { seedTrainingRun } from './seeding.js';
 
 /** What `azr train` was asked to do: a validated config and the run directory, new or resumed. */
 export interface TrainInvocation {
@@ -104,13 +105,29 @@ export async function runTraining(
   };
   process.on('SIGINT', onSigint);
   try {
-    const iterate = makeIterationRunner({
-      config: c,
-      settings: { ...rolloutSettingsOf(c), ...promptCounting(c, policy) },
+    const settings = { ...rolloutSettingsOf(c), ...promptCounting(c, policy) };
+    const forms = new ProgramForms(executor);
+    const seeding = await seedTrainingRun({
+      session,
+      settings,
       policy,
       executor,
       buffers,
-      forms: new ProgramForms(executor),
+      forms,
+      log,
+      signal: controller.signal,
+    });
+    if (seeding === 'stopped') {
+      log(`azr train: stopped during the seeding stage; --resume ${inv.outDir} continues it`);
+      return 0;
+    }
+    const iterate = makeIterationRunner({
+      config: c,
+      settings,
+      policy,
+      executor,
+      buffers,
+      forms,
       dir: session.dir,
     });
     const loopDeps: Parameters<typeof runSelfPlay>[1] = { policy, iterate, log, signal: controller.signal };
@@ -183,7 +200,23 @@ async function openPolicy(
         'optimizer.trainUnderMask records a vocabulary mask per sampled token; over a pretrained vocabulary (tens of thousands of ids) that is gigabytes an iteration: set it to false',
       );
     const base = openPretrained(c.model.init);
-    const common = { ...policyOpts, contextLength: c.model.contextLength, chat: c.model.chat };
+    // Constrained requests decode under the answer structure over the model's own vocabulary (the
+    // byte-level grammars mean nothing there). Training scores the samples unmasked (trainUnderMask is
+    // false, see above): the update's log-probabilities are the full softmax's, while the sampler's (PPO's
+    // old log-probabilities) are renormalized over the tokens the grammar allowed. Where the grammar forces
+    // a token the model thought unlikely, the ratio starts below 1 by that token's allowed mass; with
+    // clipEpsilon a negative advantage there is clipped from the first step (no push away from a token the
+    // grammar required anyway), a positive one still raises it. Under the full softmax a positive
+    // advantage also takes probability from the tokens the grammar refused (the model learns the format
+    // it is held to), and a negative one hands them some, which constrained sampling never draws: the
+    // drift builtin.ts describes, which trainUnderMask would prevent at the cost of the masks' memory.
+    const { constraints: _bytes, ...engineOpts } = policyOpts;
+    const common = {
+      ...engineOpts,
+      ...(c.answers.constrainedDecoding ? { constraints: pretrainedConstraints } : {}),
+      contextLength: c.model.contextLength,
+      chat: c.model.chat,
+    };
     if (checkpointDir)
       return resumePretrainedPolicy(base, checkpointDir, { ...common, optimizer: c.optimizer });
     return createPretrainedPolicy(base, { ...common, lora, seed: c.seed, optimizer: c.optimizer });

@@ -19,6 +19,18 @@ export interface GrammarSettings {
   boolReturns: boolean;
 }
 
+/**
+ * Grammar settings for a reference-style format, whose grammar constrains only the answer's structure
+ * (the program settings are not read): what generate mode and server evaluations send to a server.
+ */
+export const STRUCTURE_ONLY: GrammarSettings = {
+  matchArity: false,
+  returnOnly: false,
+  exprDepth: 2,
+  shortInputs: false,
+  boolReturns: true,
+};
+
 export interface AnswerFormat {
   style: PromptStyle;
   /** Inputs an induction proposer writes (N). */
@@ -31,6 +43,12 @@ export type Arity = 1 | 2;
 
 /** One request's decoding constraint, as data: which answer, in which language, under which settings. */
 export interface AnswerConstraint extends Omit<GrammarSettings, 'matchArity'> {
+  /**
+   * The prompt style the answer follows: `compact` answers are constrained to the typed program grammar
+   * (the settings below), `reference` answers to the answer structure alone (src/grammar/answer-structure.ts),
+   * which ignores the program settings.
+   */
+  style: PromptStyle;
   type: TaskType;
   role: Role;
   lang: Lang;
@@ -62,6 +80,7 @@ export function answerConstraint(
   if (!g) return undefined;
   const arity = g.matchArity && program !== undefined ? programArity(program) : undefined;
   return {
+    style: format.style,
     type,
     role,
     lang,

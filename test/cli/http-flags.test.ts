@@ -16,6 +16,8 @@ test('flags set the policy options', () => {
       'api-key-env': 'VLLM_KEY',
       'no-logprobs': true,
       'truncate-prompt-tokens': '200',
+      grammar: 'gbnf',
+      'think-share': '0.25',
     }),
     {
       baseUrls: ['http://a:8000/v1', 'http://b:8000'],
@@ -27,12 +29,15 @@ test('flags set the policy options', () => {
       apiKeyEnv: 'VLLM_KEY',
       logprobs: false,
       truncatePromptTokens: 200,
+      grammar: 'gbnf',
+      thinkShare: 0.25,
     },
   );
   assert.deepEqual(openAIOptionsFromFlags({ 'base-url': 'http://a', model: 'm' }), {
     baseUrls: ['http://a'],
     model: 'm',
     api: 'completions',
+    grammar: 'auto',
   });
 });
 
@@ -54,6 +59,8 @@ test('missing or bad flags are refused with the flag named', () => {
       /^--truncate-prompt-tokens takes a whole number >= 1, got '0'$/,
     ],
     [{ ...ok, 'truncate-prompt-tokens': '-1' }, /^--truncate-prompt-tokens takes a whole number >= 1/],
+    [{ ...ok, grammar: 'xgrammar' }, /^--grammar takes auto, gbnf or none, got 'xgrammar'$/],
+    [{ ...ok, 'think-share': '1' }, /^--think-share takes a number between 0 and 1, got '1'$/],
   ];
   for (const [values, want] of cases)
     assert.throws(

@@ -131,7 +131,11 @@ test('the built-in model from a checkpoint and an OpenAI-compatible server both 
     ]);
     assert.equal(remote.code, 0, remote.err);
     assert.match(remote.out, /policy openai, n=2/);
-    assert.match(remote.out, /answer format: reference prompts, free decoding/);
+    // --grammar auto (the default) offers the answer grammar to the server.
+    assert.match(
+      remote.out,
+      /answer format: reference prompts, grammar-constrained decoding \(from --style, --grammar\)/,
+    );
     // A random model writes no well-formed answer in 16 tokens: every sample is counted as unparsed.
     assert.match(remote.out, /CRUXEval-I .*\(0\/4 samples right, 4 unparsed\)/);
   } finally {

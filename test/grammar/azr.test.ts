@@ -127,6 +127,7 @@ test('proposals are refused when they cannot run: unknown names, y before assign
 function spec(name: string): AnswerConstraint {
   const [type, role, lang, n, ...flags] = name.split('/');
   const c: AnswerConstraint = {
+    style: 'compact',
     type: type as TaskType,
     role: role as Role,
     lang: lang as Lang,

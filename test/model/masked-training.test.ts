@@ -154,6 +154,7 @@ test('the sampler records each token’s mask; training under it reproduces the 
   try {
     perturbParameters(engine, new Rng(22), 0.02);
     const constraint = constraintFor({
+      style: 'compact',
       type: 'deduction',
       role: 'solver',
       lang: 'python',

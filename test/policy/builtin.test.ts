@@ -34,6 +34,7 @@ test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The request constraint the test's resolver maps to `vowels` (any other resolves to nothing). */
 const VOWELS: AnswerConstraint = {
+  style: 'compact',
   type: 'deduction',
   role: 'solver',
   lang: 'python',

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
+import { answerGrammar } from '../../src/grammar/answer-structure.js';
 import type { BuiltinPolicy } from '../../src/policy/builtin.js';
 import {
   createOpenAIPolicy,
@@ -89,7 +90,11 @@ type Failure = { status: number; body: string; headers?: Record<string, string> 
  * A proxy in front of the real server: `decide` sees each request body and returns a failure to answer
  * with (a status, a body, headers), or nothing to forward the request.
  */
-function gatedProxy(target: string, decide: (body: string) => Failure | undefined) {
+function gatedProxy(
+  target: string,
+  decide: (body: string) => Failure | undefined,
+  rewrite: (body: Buffer) => Buffer = (b) => b,
+) {
   const seen = { total: 0, failed: 0, forwarded: 0 };
   const t = new URL(target);
   const server = createHttpServer((req, res) => {
@@ -106,17 +111,37 @@ function gatedProxy(target: string, decide: (body: string) => Failure | undefine
         return;
       }
       seen.forwarded++;
+      const forwarded = rewrite(body);
+      const headers = { ...req.headers, 'content-length': String(forwarded.length) };
       const up = httpRequest(
-        { host: t.hostname, port: t.port, path: req.url, method: req.method, headers: req.headers },
+        { host: t.hostname, port: t.port, path: req.url, method: req.method, headers },
         (r) => {
           res.writeHead(r.statusCode ?? 502, r.headers);
           r.pipe(res);
         },
       );
-      up.end(body);
+      up.end(forwarded);
     });
   });
   return { server, seen };
+}
+
+/**
+ * A proxy that records each request body and forwards it without the grammar fields: `azr serve` refuses
+ * fields it does not know, as OpenAI's API does, and here stands for a server that applies the grammar.
+ */
+function grammarServer(target: string, bodies: Record<string, unknown>[]) {
+  return gatedProxy(
+    target,
+    (body) => {
+      bodies.push(JSON.parse(body) as Record<string, unknown>);
+      return undefined;
+    },
+    (body) => {
+      const { grammar: _, structured_outputs: __, ...rest } = JSON.parse(body.toString('utf8'));
+      return Buffer.from(JSON.stringify(rest));
+    },
+  );
 }
 
 /** A proxy that answers the first requests with the given failures, then forwards everything. */
@@ -669,5 +694,132 @@ test('a server that ignores n is asked again for the missing samples', async () 
   } finally {
     await policy.close();
     await closeServer(s);
+  }
+});
+
+/** A reference-style solver request: the constraint a server with a grammar turns into the answer grammar. */
+const referenceReq = (prompt: string, extra: Partial<GenerateRequest> = {}): GenerateRequest =>
+  req(prompt, {
+    maxTokens: 16,
+    constraint: {
+      style: 'reference',
+      type: 'deduction',
+      role: 'solver',
+      lang: 'python',
+      inductionInputs: 4,
+      returnOnly: false,
+      exprDepth: 2,
+      shortInputs: false,
+      boolReturns: true,
+    },
+    ...extra,
+  });
+
+test('grammar on /v1/completions: the reasoning free within its share of the budget, then the answer under the grammar', async () => {
+  const bodies: Record<string, unknown>[] = [];
+  const proxy = grammarServer(served.url, bodies);
+  const url = await listen(proxy.server);
+  const policy = createOpenAIPolicy({ baseUrls: [url], model: 'tiny', grammar: 'gbnf', thinkShare: 0.25 });
+  try {
+    const [cs] = (await policy.generate([referenceReq('Assistant: <think>', { n: 2 })])) as [Completion[]];
+    assert.equal(cs.length, 2);
+    const [first, ...answers] = bodies as [Record<string, unknown>, ...Record<string, unknown>[]];
+    // 1. The reasoning: no grammar, a quarter of the budget, stopped at </think>.
+    assert.equal(first.grammar, undefined);
+    assert.equal(first.max_tokens, 4);
+    assert.deepEqual(first.stop, ['</think>']);
+    // 2. One answer per reasoning, continuing after it with the rest of the budget, under the grammar that
+    // starts after </think>, in llama.cpp's field and vLLM's.
+    assert.equal(answers.length, 2);
+    const g = answerGrammar({
+      type: 'deduction',
+      role: 'solver',
+      lang: 'python',
+      inductionInputs: 4,
+      startsAt: 'answer',
+    });
+    for (const [i, b] of answers.entries()) {
+      assert.equal(b.grammar, g);
+      assert.deepEqual(b.structured_outputs, { grammar: g });
+      assert.equal(b.max_tokens, 12);
+      assert.equal(b.n, 1);
+      const think = (cs[i] as Completion).text.split('</think>')[0] as string;
+      assert.equal(b.prompt, `Assistant: <think>${think}</think>`);
+      assert.ok((cs[i] as Completion).text.startsWith(`${think}</think>`));
+    }
+  } finally {
+    await policy.close();
+    await closeServer(proxy.server);
+  }
+});
+
+test('grammar on /v1/chat/completions: one request, the grammar starting at the turn’s own <think>', async () => {
+  const bodies: Record<string, unknown>[] = [];
+  const proxy = grammarServer(served.url, bodies);
+  const url = await listen(proxy.server);
+  const policy = createOpenAIPolicy({ baseUrls: [url], model: 'tiny', api: 'chat', grammar: 'auto' });
+  try {
+    await policy.generate([referenceReq('Frame.\n\nUser: What is f(1)?\n\nAssistant: <think>')]);
+    assert.equal(bodies.length, 1);
+    const g = answerGrammar({
+      type: 'deduction',
+      role: 'solver',
+      lang: 'python',
+      inductionInputs: 4,
+      startsAt: 'think-tag',
+    });
+    assert.equal(bodies[0]?.grammar, g);
+    // Compact-style requests and requests without a constraint never carry a grammar.
+    bodies.length = 0;
+    await policy.generate([
+      req('x'),
+      referenceReq('y', {
+        constraint: {
+          ...(referenceReq('y').constraint as NonNullable<GenerateRequest['constraint']>),
+          style: 'compact',
+        },
+      }),
+    ]);
+    assert.ok(bodies.every((b) => b.grammar === undefined && b.structured_outputs === undefined));
+  } finally {
+    await policy.close();
+    await closeServer(proxy.server);
+  }
+});
+
+test("grammar 'auto': a server that refuses it is asked again without, once for all requests; 'gbnf' fails naming it", async () => {
+  const refuse = (body: string): Failure | undefined =>
+    'grammar' in (JSON.parse(body) as object)
+      ? {
+          status: 400,
+          body: JSON.stringify({ error: { message: 'Unrecognized request argument supplied: grammar' } }),
+        }
+      : undefined;
+  const proxy = gatedProxy(served.url, refuse);
+  const url = await listen(proxy.server);
+  const auto = createOpenAIPolicy({
+    baseUrls: [url],
+    model: 'tiny',
+    concurrency: 1,
+    retries: 0,
+    grammar: 'auto',
+  });
+  try {
+    const out = await auto.generate([referenceReq('a <think>'), referenceReq('b <think>', { seed: 4 })]);
+    assert.ok(out.flat().every((c) => c.text.includes('</think>')));
+    // Reasoning (a), answer refused, answer again (a); then b's reasoning and answer with no grammar.
+    assert.deepEqual(proxy.seen, { total: 5, failed: 1, forwarded: 4 });
+  } finally {
+    await auto.close();
+  }
+  const strict = createOpenAIPolicy({ baseUrls: [url], model: 'tiny', retries: 0, grammar: 'gbnf' });
+  try {
+    await assert.rejects(
+      strict.generate([referenceReq('a <think>')]),
+      /answered 400: Unrecognized request argument supplied: grammar \(the server refused the answer grammar: use --grammar auto/,
+    );
+  } finally {
+    await strict.close();
+    await closeServer(proxy.server);
   }
 });

@@ -203,7 +203,7 @@ test('a record from before the copy check (no copyRate or distinct shares) reads
 test('appendMetrics refuses a bad record before it reaches the file', () => {
   const { file, done } = tempFile('metrics.jsonl');
   try {
-    assert.throws(() => appendMetrics(file, { ...record(1), iteration: 0 }), /iteration: /);
+    assert.throws(() => appendMetrics(file, { ...record(1), iteration: -1 }), /iteration: /);
     assert.deepEqual(readMetrics(file), []);
   } finally {
     done();

@@ -57,6 +57,9 @@ test('azr generate against azr serve with the built-in tiny model: every proposa
     ...['--base-url', served.url, '--model', 'tiny', '--out', out, '--tasks', '2'],
     ...['--batch', '2', '--max-rounds', '2', '--rollouts', '2', '--references', '2'],
     ...['--proposer-max-tokens', '40', '--solver-max-tokens', '12', '--workers', '1'],
+    // No seeding stage and no grammar (which asks for the reasoning and the answer in two requests):
+    // the counts below are the rounds' own, one request per proposal.
+    ...['--seed-factor', '0', '--grammar', 'none'],
   ];
   try {
     // The reference proposer prompts (about 2000 byte tokens) do not fit the tiny model's 256-token

@@ -116,9 +116,8 @@ async function resolveTarget(target: string, tinkerUrl: string | undefined): Pro
 
 /**
  * The answer format a checkpoint is scored in: its run's (the config.json of the run directory holding it),
- * so that a model is asked and decoded as it was trained; a pretrained model outside a run, the
- * reference prompts with free decoding (the answer grammars are over the built-in model's bytes); any
- * other, the default preset's. A tinker run sampled without the answer grammar (the API has no
+ * so that a model is asked and decoded as it was trained; a pretrained model outside a run, as the
+ * pretrained presets ask (reference prompts, the answer structure); any other, the default preset's. A tinker run sampled without the answer grammar (the API has no
  * constrained decoding), so it is scored without it too.
  */
 export async function checkpointFormat(
@@ -130,12 +129,10 @@ export async function checkpointFormat(
     return { format: { ...answerFormatOf(target.config), grammar: null }, source: target.configFile };
   if (target.kind === 'pretrained')
     return {
-      format: {
-        style: 'reference',
-        inductionInputs: PRESETS.default.selfplay.inductionInputs,
-        grammar: null,
-      },
-      source: 'a pretrained model outside a run',
+      // As a run of the pretrained presets asks and decodes: reference prompts, answers under the answer
+      // structure over the model's own tokens.
+      format: answerFormatOf(PRESETS.smollm2),
+      source: "a pretrained model outside a run: the pretrained presets' format",
     };
   const run = await runConfigAround(target.path);
   if (run) return { format: answerFormatOf(run.config), source: run.file };

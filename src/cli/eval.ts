@@ -17,13 +17,14 @@ import {
 const MAX_TOKENS = { builtin: 96, pretrained: 512 } as const;
 
 export const evalUsage = `usage: azr eval CHECKPOINT [--data FILE] [--lang python|javascript|all] [--max-tokens N] [--threads N] [--show]
-                [--temperature T --samples N [--pass-at K[,K...]]] [--chat] [--tinker-url URL]
+                [--temperature T --samples N [--pass-at K[,K...]]] [--chat] [--free] [--tinker-url URL]
 
   CHECKPOINT   a checkpoint directory, its model.safetensors, or a run directory (its latest checkpoint);
                or a pretrained model: a GGUF file, a Hugging Face folder, or a name \`azr pull\` fetched;
                a run on the tinker backend is scored on its saved weights, through the Tinker sampling API
   --max-tokens answer budget (default ${MAX_TOKENS.builtin}; ${MAX_TOKENS.pretrained} for pretrained models, which reason first)
   --chat       a pretrained model outside a run reads each prompt as a user turn of its chat template
+  --free       decode without the answer grammar the run (or, for a pretrained model, its presets) uses
   --data FILE  tasks in the eval/README.md format (default: the shipped held-out set)
   --lang       languages to evaluate (default: all in the file)
   --show       print each task's answer and verdict before the summary
@@ -63,6 +64,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
         samples: { type: 'string' },
         'pass-at': { type: 'string' },
         chat: { type: 'boolean' },
+        free: { type: 'boolean' },
         ...TINKER_URL_FLAG,
       },
       true,
@@ -117,7 +119,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   try {
     policy = await openCheckpoint(target, {
       threads,
-      constrained: true,
+      constrained: values.free !== true,
       chat: values.chat === true,
     });
   } catch (e) {
@@ -126,7 +128,10 @@ export async function evalCommand(argv: string[]): Promise<number> {
   }
   const executor = await createExecutor({ workers: 2 });
   try {
-    const { format, source } = await checkpointFormat(target);
+    const scored = await checkpointFormat(target);
+    // --free: the same prompts, decoded without the answer grammar.
+    const format = values.free === true ? { ...scored.format, grammar: null } : scored.format;
+    const source = values.free === true ? `${scored.source}; --free` : scored.source;
     process.stdout.write(`${describeCheckpoint(target)}\n${describeFormat(format, source)}\n`);
     const opts: EvalOptions = {
       format,

@@ -1,6 +1,6 @@
 """Gradients of LoRA adapters under the self-play loss, computed by PyTorch + peft.
 
-    python python/lora_gradient_reference.py MODEL ADAPTER_DIR BATCH.json OUT
+    python python/lora_gradient_reference.py MODEL ADAPTER_DIR BATCH.json OUT [float32|float64]
 
 MODEL: a GGUF file (transformers dequantizes it) or a Hugging Face folder. ADAPTER_DIR: a PEFT adapter
 (the engine writes it with src/model/peft.ts). BATCH.json: {"tokens", "targets", "weights", "advantages",
@@ -10,7 +10,8 @@ MODEL: a GGUF file (transformers dequantizes it) or a Hugging Face folder. ADAPT
 (or -sum_t w_t A_t logp_t without clipping), logp under the softmax restricted to the allowed ids.
 OUT receives every adapter gradient, float32 little-endian, in the order of the adapter file's keys
 (sorted), each in PEFT's layout; the key list goes to stdout as JSON. test/model/lora-gradients.test.ts
-compares the engine's gradients with them.
+compares the engine's gradients with them. With float64 everything (weights, adapter, loss) is computed in
+double precision: the exact gradients both float32 implementations are measured against.
 """
 
 import json
@@ -22,20 +23,21 @@ from peft import PeftModel
 from transformers import AutoModelForCausalLM
 
 
-def main(model: str, adapter: str, batch_file: str, out: str) -> None:
+def main(model: str, adapter: str, batch_file: str, out: str, precision: str = "float32") -> None:
+    dtype = {"float32": torch.float32, "float64": torch.float64}[precision]
     if model.endswith(".gguf"):
         base = AutoModelForCausalLM.from_pretrained(
             os.path.dirname(os.path.abspath(model)), gguf_file=os.path.basename(model), dtype=torch.float32
         )
     else:
         base = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)
-    peft_model = PeftModel.from_pretrained(base, adapter, is_trainable=True)
+    peft_model = PeftModel.from_pretrained(base, adapter, is_trainable=True).to(dtype)
     peft_model.train()
     b = json.load(open(batch_file))
     tokens = torch.tensor(b["tokens"])
     targets = torch.tensor(b["targets"])
-    weights = torch.tensor(b["weights"], dtype=torch.float32)
-    adv = torch.tensor(b["advantages"], dtype=torch.float32)
+    weights = torch.tensor(b["weights"], dtype=dtype)
+    adv = torch.tensor(b["advantages"], dtype=dtype)
     logits = peft_model(tokens).logits  # [B, T, V]
     if b.get("allowed"):
         mask = torch.full_like(logits, -1e9)
@@ -51,7 +53,7 @@ def main(model: str, adapter: str, batch_file: str, out: str) -> None:
     if eps is None:
         loss = -(weights * adv * lp).sum()
     else:
-        ratio = torch.exp(lp - torch.tensor(b["old_logprobs"], dtype=torch.float32))
+        ratio = torch.exp(lp - torch.tensor(b["old_logprobs"], dtype=dtype))
         loss = -(weights * torch.minimum(ratio * adv, ratio.clamp(1 - eps, 1 + eps) * adv)).sum()
     loss.backward()
     names = sorted(n for n, p in peft_model.named_parameters() if p.requires_grad)
@@ -64,4 +66,4 @@ def main(model: str, adapter: str, batch_file: str, out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:5])
+    main(*sys.argv[1:6])

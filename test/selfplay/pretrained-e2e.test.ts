@@ -213,7 +213,7 @@ test('azr eval, azr generate --checkpoint and azr serve take a pulled model by n
       url = /serving .* at (http:\/\/\S+) /.exec(serve.output())?.[1] ?? '';
     }
     assert.ok(url, 'the server said where it listens');
-    const res = await fetch(`${url}/v1/chat/completions`, {
+    const res = await fetch(`${url}/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BpeTokenizer } from '../src/model/bpe-tokenizer.js';
 import type { OrtModelEngine } from '../src/model/engine.js';
+import { NO_UPDATES } from '../src/model/engine-types.js';
 import { pretrainedEngine } from '../src/model/pretrained-engine.js';
 import { openPretrained, resolveModel } from '../src/model/resolve-model.js';
 
@@ -140,7 +141,7 @@ let t0 = performance.now();
 const engine = await pretrainedEngine(checkpoint, {
   threads,
   seed: 0,
-  optimizer: frozen(),
+  optimizer: NO_UPDATES,
   contextLength: 1024,
 });
 const loadMs = performance.now() - t0;
@@ -230,7 +231,3 @@ console.log(
     load_max: Math.max(...loads),
   }),
 );
-
-function frozen() {
-  return { learningRate: 0, warmupSteps: 0, weightDecay: 0, gradClip: 1, beta1: 0.9, beta2: 0.999 };
-}

@@ -7,6 +7,7 @@
 //     Tinker server, sampled through the Tinker API (the run's config names the server and tokenizer).
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { NO_UPDATES } from '../model/engine-types.js';
 import type { BuiltinPolicy } from '../policy/builtin.js';
 import type { TinkerPointer } from '../policy/tinker/policy.js';
 import type { TinkerSampler } from '../policy/tinker/sampler.js';
@@ -206,7 +207,7 @@ export async function openCheckpoint(
     ...common,
     ...constraints,
     seed: 0,
-    optimizer: { learningRate: 0, warmupSteps: 0, weightDecay: 0, gradClip: 1, beta1: 0.9, beta2: 0.999 },
+    optimizer: NO_UPDATES,
     ...(opts.contextLength ? { contextLength: opts.contextLength } : {}),
     chat: opts.chat ?? false,
   });

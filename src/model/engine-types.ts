@@ -66,6 +66,16 @@ export interface OptimizerSettings {
   beta2: number;
 }
 
+/** The settings of an engine that is only sampled or scored, never stepped (nothing it computes reads them). */
+export const NO_UPDATES: OptimizerSettings = {
+  learningRate: 0,
+  warmupSteps: 0,
+  weightDecay: 0,
+  gradClip: 1,
+  beta1: 0.9,
+  beta2: 0.999,
+};
+
 /**
  * Keys and values of every layer for `batch` sequences, preallocated for the whole context and kept on
  * the TypeScript side: a decode step passes the filled prefix in and takes only the new entries back.

@@ -9,6 +9,7 @@ import type {
 } from '../../src/grammar/token-constraint.js';
 import { BpeTokenizer } from '../../src/model/bpe-tokenizer.js';
 import { createModelEngine } from '../../src/model/engine.js';
+import { NO_UPDATES } from '../../src/model/engine-types.js';
 import { sampleToken } from '../../src/model/sampler.js';
 import { parseProposal, parseSolution, type Role, type TaskType } from '../../src/tasks/index.js';
 import { Rng } from '../../src/util/rng.js';
@@ -296,7 +297,7 @@ for (const name of ['smollm2-135m', 'qwen2.5-coder-0.5b'] as const) {
       {
         threads: 1,
         seed: 7,
-        optimizer: { learningRate: 0, warmupSteps: 0, weightDecay: 0, gradClip: 1, beta1: 0.9, beta2: 0.99 },
+        optimizer: NO_UPDATES,
       },
     );
     try {

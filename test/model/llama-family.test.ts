@@ -6,17 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BYTE_VOCABULARY, sampleRows } from '../../src/model/sampler.js';
 import { LLAMA_FIXTURES, loadLlamaFixture as load } from './llama-fixtures.js';
-
-/** Largest |a - b| over the largest |b|: the "relative" for a logit vector. */
-function relativeError(got: Float32Array, want: readonly number[]): number {
-  let diff = 0;
-  let scale = 0;
-  want.forEach((w, i) => {
-    diff = Math.max(diff, Math.abs((got[i] as number) - w));
-    scale = Math.max(scale, Math.abs(w));
-  });
-  return diff / scale;
-}
+import { relativeError } from './relative-error.js';
 
 const TOLERANCE = 1e-4;
 

@@ -22,22 +22,11 @@ import { packTrainBatch, type Sequence } from '../../src/rl/objective.js';
 import { Rng } from '../../src/util/rng.js';
 import { runReferenceScript } from '../reference-python.js';
 import { type RealModelName, realModel } from './real-models.js';
+import { relativeError } from './relative-error.js';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 const dir = mkdtempSync(join(tmpdir(), 'azr-lora-grads-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Largest |a - b| over the largest |b|. */
-function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs((a[i] as number) - (b[i] as number)));
-    scale = Math.max(scale, Math.abs(b[i] as number));
-  }
-  assert.ok(scale > 0, 'the reference gradient is zero');
-  return diff / scale;
-}
 
 const LORA: LoraSettings = { rank: 8, alpha: 16, targets: [...LORA_TARGETS] };
 

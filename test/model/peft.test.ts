@@ -16,6 +16,7 @@ import { packTrainBatch } from '../../src/rl/objective.js';
 import { Rng } from '../../src/util/rng.js';
 import { runReferenceScript } from '../reference-python.js';
 import { loadLlamaFixture } from './llama-fixtures.js';
+import { relativeError } from './relative-error.js';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 const dir = mkdtempSync(join(tmpdir(), 'azr-peft-'));
@@ -53,13 +54,8 @@ for (const name of ['llama', 'qwen2'] as const)
       const got = await engine.prefill(cache, Int32Array.from(seq), seq.length, Int32Array.of(seq.length));
       engine.freeCache(cache);
       const want = peft.logits[0]?.[seq.length - 1] as number[];
-      let diff = 0;
-      let scale = 0;
-      want.forEach((w, i) => {
-        diff = Math.max(diff, Math.abs((got[i] as number) - w));
-        scale = Math.max(scale, Math.abs(w));
-      });
-      assert.ok(diff / scale < 1e-4, `relative difference ${diff / scale}`);
+      const err = relativeError(got, want);
+      assert.ok(err < 1e-4, `relative difference ${err}`);
       // The adapter moved the model: peft's logits are not the base's.
       const base = ref.logits[1]?.[seq.length - 1] as number[];
       assert.ok(
@@ -84,11 +80,8 @@ for (const name of ['llama', 'qwen2'] as const)
       ]);
       const all = new Float32Array(new Uint8Array(readFileSync(logitsFile)).buffer);
       const last = all.subarray((seq.length - 1) * V, seq.length * V);
-      let mergedDiff = 0;
-      last.forEach((w, i) => {
-        mergedDiff = Math.max(mergedDiff, Math.abs((got[i] as number) - w));
-      });
-      assert.ok(mergedDiff / scale < 1e-4, `merged folder: relative difference ${mergedDiff / scale}`);
+      const mergedErr = relativeError(got, last);
+      assert.ok(mergedErr < 1e-4, `merged folder: relative difference ${mergedErr}`);
     } finally {
       await engine.close();
     }

@@ -9,10 +9,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { BpeTokenizer } from '../../src/model/bpe-tokenizer.js';
+import { NO_UPDATES } from '../../src/model/engine-types.js';
 import { pretrainedEngine } from '../../src/model/pretrained-engine.js';
 import { openPretrained } from '../../src/model/resolve-model.js';
 import { runReferenceScript } from '../reference-python.js';
 import { type RealModelName, realModel } from './real-models.js';
+import { relativeError } from './relative-error.js';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 const dir = mkdtempSync(join(tmpdir(), 'azr-real-logits-'));
@@ -24,17 +26,6 @@ const PROMPTS = [
   '数据 données 🙂 — naïve café, ß, 𝔘nicode',
   '<think>\nThe program reverses the list.\n</think>\n<answer>\n```output\n[3, 2, 1]\n```\n</answer>',
 ];
-
-/** Largest |a - b| over the largest |b|. */
-function relativeError(got: Float32Array, want: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs((got[i] as number) - (want[i] as number)));
-    scale = Math.max(scale, Math.abs(want[i] as number));
-  }
-  return diff / scale;
-}
 
 // CI checks the two models it pulls; AZR_REAL_LOGITS=qwen2.5-coder-1.5b (a comma list) checks others the
 // same way, run by hand (the 1.5B needs about 14 GB: its float32 weights on both sides).
@@ -62,7 +53,7 @@ for (const name of MODELS) {
     const engine = await pretrainedEngine(openPretrained(path), {
       threads: 2,
       seed: 0,
-      optimizer: { learningRate: 0, warmupSteps: 0, weightDecay: 0, gradClip: 1, beta1: 0.9, beta2: 0.95 },
+      optimizer: NO_UPDATES,
       contextLength: 256,
     });
     const V = engine.config.vocabSize;

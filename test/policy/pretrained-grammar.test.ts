@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pretrainedConstraints } from '../../src/grammar/index.js';
+import { NO_UPDATES } from '../../src/model/engine-types.js';
 import { openPretrained } from '../../src/model/resolve-model.js';
 import { createPretrainedPolicy } from '../../src/policy/pretrained.js';
 import type { GenerateRequest } from '../../src/policy/types.js';
@@ -20,7 +21,6 @@ import {
 import { realModel } from '../model/real-models.js';
 
 const model = realModel('smollm2-135m');
-const OPTIMIZER = { learningRate: 0, warmupSteps: 0, weightDecay: 0, gradClip: 1, beta1: 0.9, beta2: 0.999 };
 const FORMAT = { style: 'reference' as const, inductionInputs: 4, grammar: STRUCTURE_ONLY };
 
 test('a pretrained policy samples constrained requests under the answer structure of its vocabulary', {
@@ -56,7 +56,7 @@ test('a pretrained policy samples constrained requests under the answer structur
     const policy = await createPretrainedPolicy(openPretrained(model.path()), {
       threads: 2,
       seed: 0,
-      optimizer: OPTIMIZER,
+      optimizer: NO_UPDATES,
       trainUnderMask: false,
       contextLength: 1024,
       chat,

@@ -35,7 +35,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const [
-    { resolveCheckpoint },
+    { describeCheckpoint, resolveCheckpoint },
     { openPretrained },
     { writeMergedFolder },
     { readPeftAdapter },
@@ -60,14 +60,8 @@ export async function exportCommand(argv: string[]): Promise<number> {
     const base = openPretrained(target.kind === 'adapter' ? target.base : target.model);
     const adapters =
       target.kind === 'adapter' ? readPeftAdapter(target.path, llamaConfigOf(base.spec)) : null;
-    process.stderr.write(
-      `azr export: ${adapters ? `${target.kind === 'adapter' ? target.base : ''} with the adapters of ${checkpoint}` : checkpoint}, float32, into ${out}\n`,
-    );
-    const r = writeMergedFolder(
-      base,
-      adapters ? { lora: adapters.lora, weights: adapters.adapters } : null,
-      out,
-    );
+    process.stderr.write(`azr export: ${describeCheckpoint(target)}, float32, into ${out}\n`);
+    const r = writeMergedFolder(base, adapters, out);
     process.stdout.write(
       `${JSON.stringify({ dir: r.dir, tensors: r.tensors, merged: r.merged, architecture: base.spec.architecture })}\n`,
     );

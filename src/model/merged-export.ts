@@ -102,22 +102,21 @@ export interface MergedExport {
 }
 
 /**
- * Writes `base` with `adapters` (null: the base as it is, converted) merged in, as a Hugging Face folder
+ * Writes `base` with `adapter` (a PEFT adapter as readPeftAdapter gives it; null: the base as it is) merged in, as a Hugging Face folder
  * at `dir`. The folder is assembled beside `dir` and renamed into place, so a crash leaves no half folder.
  */
 export function writeMergedFolder(
   base: PretrainedCheckpoint,
-  adapters: { lora: LoraSettings; weights: ReadonlyMap<string, Float32Array> } | null,
+  adapter: { lora: LoraSettings; adapters: ReadonlyMap<string, Float32Array> } | null,
   dir: string,
 ): MergedExport {
   if (existsSync(dir)) throw new Error(`${dir} already exists; give a new folder`);
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  const scale = adapters ? adapters.lora.alpha / adapters.lora.rank : 0;
-  const adapted = new Map(
-    (adapters?.lora.targets ?? []).map((t) => [LORA_MODULE[t], t] as const), // 'self_attn.q_proj' -> 'q'
-  );
+  const scale = adapter ? adapter.lora.alpha / adapter.lora.rank : 0;
+  // The adapted modules as weight names spell them ('self_attn.q_proj').
+  const adapted = new Set((adapter?.lora.targets ?? []).map((t) => LORA_MODULE[t]));
   let merged = 0;
   const tensors = [...base.tensors.values()].map((t) => ({
     name: t.name,
@@ -126,12 +125,12 @@ export function writeMergedFolder(
       const data = base.read(t.name);
       // model.layers.N.<module>.weight, with <module> one the adapters target.
       const m = /^(model\.layers\.\d+\.(\w+\.\w+))\.weight$/.exec(t.name);
-      if (adapters && m && adapted.has(m[2] as string)) {
-        const a = adapters.weights.get(`${m[1]}.lora_A`);
-        const b = adapters.weights.get(`${m[1]}.lora_B`);
+      if (adapter && m && adapted.has(m[2] as string)) {
+        const a = adapter.adapters.get(`${m[1]}.lora_A`);
+        const b = adapter.adapters.get(`${m[1]}.lora_B`);
         if (!a || !b) throw new Error(`the adapters lack ${m[1]}.lora_A or .lora_B`);
         const [outDim, inDim] = t.shape as [number, number];
-        mergeLora(data, outDim, inDim, a, b, adapters.lora.rank, scale);
+        mergeLora(data, outDim, inDim, a, b, adapter.lora.rank, scale);
         merged++;
       }
       return data;

@@ -68,7 +68,7 @@ for (const name of ['llama', 'qwen2'] as const)
       const folder = join(dir, `${name}-merged`);
       const written = writeMergedFolder(
         openHfFolder(join(root, 'test/fixtures/llama-family', name)),
-        { lora: LORA, weights: engine.parameters },
+        { lora: LORA, adapters: engine.parameters },
         folder,
       );
       assert.equal(written.merged, config.layers * LORA.targets.length);

@@ -1,6 +1,7 @@
 // `azr eval`: held-out accuracy of a checkpoint (or of a run's latest checkpoint), per task type and
 // difficulty. The last line is one JSON object with deduction, abduction, induction and mean.
 import type { EvalOptions } from '../eval/heldout.js';
+import { formatClock } from '../selfplay/progress.js';
 import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
 import {
   type CheckpointTarget,
@@ -133,6 +134,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     const format = values.free === true ? { ...scored.format, grammar: null } : scored.format;
     const source = values.free === true ? `${scored.source}; --free` : scored.source;
     process.stdout.write(`${describeCheckpoint(target)}\n${describeFormat(format, source)}\n`);
+    const started = performance.now();
     const opts: EvalOptions = {
       format,
       maxTokens: maxTokens ?? (target.kind === 'builtin' ? MAX_TOKENS.builtin : MAX_TOKENS.pretrained),
@@ -140,7 +142,11 @@ export async function evalCommand(argv: string[]): Promise<number> {
       samples,
       passAt,
       ...(langs ? { langs } : {}),
-      onProgress: progressLine('azr eval', 'tasks answered'),
+      // One line per chunk on stderr, with the elapsed time (a log file keeps them all).
+      onProgress: (done, total) =>
+        process.stderr.write(
+          `azr eval: ${done}/${total} tasks answered (${formatClock((performance.now() - started) / 1000)})\n`,
+        ),
     };
     const r = await evaluateTasks(policy, executor, records, opts);
     const pct = (x: number) => `${(100 * x).toFixed(1)}%`.padStart(7);
@@ -183,15 +189,4 @@ export async function evalCommand(argv: string[]): Promise<number> {
     await executor.close();
     await policy.close();
   }
-}
-
-/** A progress reporter for stderr: one line per step, with the elapsed time (a log file keeps them all). */
-function progressLine(who: string, what: string): (done: number, total: number) => void {
-  const start = Date.now();
-  return (done, total) => {
-    const s = Math.round((Date.now() - start) / 1000);
-    process.stderr.write(
-      `${who}: ${done}/${total} ${what} (${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s)\n`,
-    );
-  };
 }

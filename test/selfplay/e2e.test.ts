@@ -1,40 +1,19 @@
 // The main job end to end through the real CLI: two iterations on the tiny preset, a run killed with
 // SIGKILL and resumed (compared with an uninterrupted run of the same seed), and config errors.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { readMetricsFile } from '../../src/run/metrics.js';
 import { RunDir } from '../../src/run/rundir.js';
 import { readTaskFile } from '../../src/tasks/index.js';
+import { azr } from './azr-process.js';
 
 const readMetrics = (file: string) => readMetricsFile(file).records;
 
-const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
 const root = mkdtempSync(join(tmpdir(), 'azr-e2e-'));
 test.after(() => rmSync(root, { recursive: true, force: true }));
-
-function azr(args: string[]): {
-  child: ChildProcess;
-  done: Promise<{ code: number | null; out: string; err: string }>;
-} {
-  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d) => {
-    out += d;
-  });
-  child.stderr?.on('data', (d) => {
-    err += d;
-  });
-  const done = new Promise<{ code: number | null; out: string; err: string }>((resolve) =>
-    child.on('exit', (code) => resolve({ code, out, err })),
-  );
-  return { child, done };
-}
 
 /** The fields of a metrics record that must not depend on timing. */
 const deterministic = (dir: string) =>

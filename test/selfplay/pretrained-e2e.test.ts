@@ -4,7 +4,6 @@
 // killed with SIGKILL resumes to the same numbers and adapters as an uninterrupted one; azr eval, azr
 // generate --checkpoint and azr serve take the model by name.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -16,37 +15,17 @@ import { readMetricsFile } from '../../src/run/metrics.js';
 import { RunDir } from '../../src/run/rundir.js';
 import { realModel } from '../model/real-models.js';
 import { runReferenceScript } from '../reference-python.js';
+import { azr as azrProcess } from './azr-process.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const cli = join(here, '..', '..', 'src', 'cli', 'main.js');
 const project = join(here, '..', '..', '..');
 const heldout = join(project, 'eval', 'heldout.jsonl');
 const root = mkdtempSync(join(tmpdir(), 'azr-pretrained-e2e-'));
 test.after(() => rmSync(root, { recursive: true, force: true }));
 const smol = realModel('smollm2-135m');
 
-function azr(args: string[]): {
-  child: ChildProcess;
-  /** Standard output so far. */
-  output(): string;
-  done: Promise<{ code: number | null; out: string; err: string }>;
-} {
-  const env = { ...process.env, AZR_MODELS: dirname(smol.path()) };
-  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d) => {
-    out += d;
-  });
-  child.stderr?.on('data', (d) => {
-    err += d;
-  });
-  return {
-    child,
-    output: () => out,
-    done: new Promise((resolve) => child.on('exit', (code) => resolve({ code, out, err }))),
-  };
-}
+/** `azr ARGS` with the pulled model's folder as AZR_MODELS. */
+const azr = (args: string[]) => azrProcess(args, { ...process.env, AZR_MODELS: dirname(smol.path()) });
 
 test('SmolLM2 with LoRA: an update raises a rewarded completion and lowers a penalized one', {
   skip: smol.skip,

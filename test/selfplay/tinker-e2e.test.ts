@@ -16,7 +16,6 @@
 // with `azr eval`, `azr eval --bench cruxeval` and `azr serve`, first on the sampler path the run published
 // and then, once the server has unloaded the run's model, on its saved state restored into a new model.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -34,8 +33,8 @@ import {
 import { readMetricsFile } from '../../src/run/metrics.js';
 import { RunDir } from '../../src/run/rundir.js';
 import { type SkyrlServer, startSkyrlServer } from '../policy/tinker/skyrl-server.js';
+import { azr } from './azr-process.js';
 
-const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const root = mkdtempSync(join(tmpdir(), 'azr-tinker-e2e-'));
 
@@ -153,25 +152,6 @@ test('TinkerPolicy: generate keeps the sampled ids, update moves them, save and 
     /saved from .* at LoRA rank 4, but the run asks for .* at rank 8/,
   );
 });
-
-function azr(args: string[]): {
-  child: ChildProcess;
-  done: Promise<{ code: number | null; out: string; err: string }>;
-} {
-  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d) => {
-    out += d;
-  });
-  child.stderr?.on('data', (d) => {
-    err += d;
-  });
-  const done = new Promise<{ code: number | null; out: string; err: string }>((resolve) =>
-    child.on('exit', (code) => resolve({ code, out, err })),
-  );
-  return { child, done };
-}
 
 /** The run the train test writes and the eval test scores. */
 const runDir = join(root, 'run');

@@ -17,17 +17,10 @@ import {
   type TaskType,
 } from '../../src/tasks/index.js';
 import { Rng } from '../../src/util/rng.js';
+import { ALL_SHAPES, TEXT_BEFORE } from './answer-shapes.js';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..', '..', '..');
 const N = 4;
-const SHAPES: [TaskType, Role][] = [
-  ['deduction', 'proposer'],
-  ['abduction', 'proposer'],
-  ['induction', 'proposer'],
-  ['deduction', 'solver'],
-  ['abduction', 'solver'],
-  ['induction', 'solver'],
-];
 
 type Start = AnswerShape['startsAt'];
 const STARTS: Start[] = ['think-text', 'think-tag', 'answer'];
@@ -39,13 +32,6 @@ const shape = (type: TaskType, role: Role, lang: Lang, startsAt: Start = 'think-
   inductionInputs: N,
   startsAt,
 });
-
-/** What comes before the completion in the full text parse.ts reads. */
-const BEFORE: Record<Start, string> = {
-  'think-text': '<think>',
-  'think-tag': '',
-  answer: '<think>x</think>',
-};
 
 const grammars = new Map<string, ReturnType<typeof parseGrammar>>();
 function grammarOf(s: AnswerShape) {
@@ -67,7 +53,7 @@ function accepts(s: AnswerShape, text: string): boolean {
 
 /** Whether parse.ts reads the text as a well-formed answer of this shape. */
 function parses(s: AnswerShape, text: string): boolean {
-  const t = BEFORE[s.startsAt] + text;
+  const t = TEXT_BEFORE[s.startsAt] + text;
   return s.role === 'proposer'
     ? parseProposal(s.type, s.lang, t, 'reference', N).ok
     : parseSolution(s.type, s.lang, t, 'reference').ok;
@@ -201,7 +187,7 @@ test('random sentences of every shape parse: 200 walks each, ended by a budget',
   const rng = new Rng(7);
   const mask = new Uint8Array(272);
   for (const lang of ['python', 'javascript'] as const)
-    for (const [type, role] of SHAPES)
+    for (const [type, role] of ALL_SHAPES)
       for (const start of STARTS) {
         const s = shape(type, role, lang, start);
         for (let walk = 0; walk < 200; walk++) {
@@ -227,7 +213,7 @@ test('random sentences of every shape parse: 200 walks each, ended by a budget',
 });
 
 test('the text for servers is the same grammar, with classes over characters', () => {
-  for (const [type, role] of SHAPES) {
+  for (const [type, role] of ALL_SHAPES) {
     const s = shape(type, role, 'python');
     const text = answerGrammar(s);
     // The subset llama.cpp, XGrammar and gbnf.ts share: no `.`, no bounded repetition, no `_` in names.

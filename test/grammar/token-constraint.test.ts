@@ -14,15 +14,9 @@ import { sampleToken } from '../../src/model/sampler.js';
 import { parseProposal, parseSolution, type Role, type TaskType } from '../../src/tasks/index.js';
 import { Rng } from '../../src/util/rng.js';
 import { realModel } from '../model/real-models.js';
+import { DISTINCT_SHAPES, TEXT_BEFORE } from './answer-shapes.js';
 
 const N = 3;
-const SHAPES: [TaskType, Role][] = [
-  ['deduction', 'proposer'],
-  ['induction', 'proposer'],
-  ['deduction', 'solver'],
-  ['abduction', 'solver'],
-  ['induction', 'solver'],
-];
 type Start = AnswerShape['startsAt'];
 const shape = (type: TaskType, role: Role, startsAt: Start = 'think-text'): AnswerShape => ({
   type,
@@ -31,12 +25,6 @@ const shape = (type: TaskType, role: Role, startsAt: Start = 'think-text'): Answ
   inductionInputs: N,
   startsAt,
 });
-/** What comes before the completion in the full text parse.ts reads. */
-const BEFORE: Record<Start, string> = {
-  'think-text': '<think>',
-  'think-tag': '',
-  answer: '<think>x</think>',
-};
 
 /**
  * A small byte-level BPE vocabulary shaped like a real one: the 256 bytes, the format's words and pieces
@@ -117,7 +105,7 @@ function syntheticVocabulary(): TokenVocabulary {
 
 /** Whether parse.ts reads the text as a well-formed answer of this shape. */
 function parses(s: AnswerShape, text: string): { ok: boolean; reason?: string } {
-  const t = BEFORE[s.startsAt] + text;
+  const t = TEXT_BEFORE[s.startsAt] + text;
   const r =
     s.role === 'proposer'
       ? parseProposal(s.type, s.lang, t, 'reference', N)
@@ -142,7 +130,7 @@ test('masks are exactly the tokens whose bytes the grammar takes within the budg
   const vocab = syntheticVocabulary();
   const rng = new Rng(3);
   const mask = new Uint8Array(vocab.vocabSize);
-  for (const [type, role] of SHAPES) {
+  for (const [type, role] of DISTINCT_SHAPES) {
     // A share of 1: no separate bound on the reasoning, so the budget alone decides.
     const g = answerTokenGrammar(vocab, shape(type, role), 1);
     for (let walk = 0; walk < 6; walk++) {
@@ -234,7 +222,7 @@ async function sampleAnswers(
   const rng = new Rng(opts.seed);
   const mask = new Uint8Array(vocab.vocabSize);
   const decoder = new TextDecoder();
-  for (const [type, role] of SHAPES)
+  for (const [type, role] of DISTINCT_SHAPES)
     for (const start of opts.starts ?? ['think-text'])
       for (const budget of opts.budgets)
         for (let k = 0; k < opts.perShape; k++) {

@@ -24,6 +24,7 @@ import {
   solverPrompt,
   type TaskType,
 } from '../../src/tasks/index.js';
+import { DISTINCT_SHAPES } from '../grammar/answer-shapes.js';
 import { realModel } from '../model/real-models.js';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..', '..', '..');
@@ -76,18 +77,10 @@ after(() => {
   if (server?.pid) process.kill(-server.pid, 'SIGKILL');
 });
 
-const SHAPES: [TaskType, Role][] = [
-  ['deduction', 'proposer'],
-  ['induction', 'proposer'],
-  ['deduction', 'solver'],
-  ['abduction', 'solver'],
-  ['induction', 'solver'],
-];
-
 test("llama.cpp's GBNF parser takes every answer grammar (each shape, each place an answer starts)", {
   skip,
 }, async () => {
-  for (const [type, role] of SHAPES)
+  for (const [type, role] of DISTINCT_SHAPES)
     for (const startsAt of ['think-text', 'think-tag', 'answer'] as const) {
       const shape: AnswerShape = { type, role, lang: 'python', inductionInputs: 4, startsAt };
       const r = await fetch(`${baseUrl}/completions`, {

@@ -7,6 +7,11 @@
 // issue 32 saw from real models (no `</think>`, no `<answer>`, an unclosed answer, wrong blocks) is
 // outside it.
 //
+// Two rules of validation (tasks/validate.ts) are cheap to hold here as well, and untrained models broke
+// them in most of their rejected proposals: a program defines `f`, so its block starts with `def f(`
+// (Python, after any import lines) or `function f(`; and an induction proposal gives at least the inputs
+// validation needs (inductionInputsNeeded), not one.
+//
 // One description serves every engine: renderGrammar writes it for llama.cpp's server (`grammar`), vLLM
 // (`structured_outputs.grammar`) and this project's token matcher (token-constraint.ts), which bounds
 // the reasoning and the whole answer by the token budget.
@@ -14,6 +19,7 @@ import type { Lang } from '../executor/types.js';
 import type { DecodeConstraint } from '../model/constraint.js';
 import type { AnswerConstraint } from '../tasks/answer-format.js';
 import type { Role, TaskType } from '../tasks/types.js';
+import { inductionInputsNeeded } from '../tasks/validate.js';
 import {
   alt,
   avoidingText,
@@ -34,7 +40,7 @@ export interface AnswerShape {
   type: TaskType;
   role: Role;
   lang: Lang;
-  /** Input blocks an induction proposal may hold: 1..inductionInputs. */
+  /** Input blocks an induction proposal may hold: inductionInputsNeeded(inductionInputs)..inductionInputs. */
   inductionInputs: number;
   /**
    * Where the completion starts: inside the reasoning (`think-text`: the prompt ends with `<think>`, as the
@@ -55,6 +61,9 @@ const GAP = alt(EMPTY, text(' '), text('\n'), text('\n\n'));
 const EDGE = alt(EMPTY, text('\n'));
 const SEP = alt(text('\n'), text('\n\n'));
 
+/** What a program block starts with: validation requires a function named f. */
+const ENTRY: Record<Lang, string> = { python: 'def f(', javascript: 'function f(' };
+
 export function answerGrammarSpec(shape: AnswerShape): GrammarSpec {
   const { type, role, lang, inductionInputs: n } = shape;
   if (!Number.isInteger(n) || n < 1 || n > 100)
@@ -71,21 +80,38 @@ export function answerGrammarSpec(shape: AnswerShape): GrammarSpec {
     after: '\n',
     first: PRINTABLE.replace('`', ''),
   });
-  const block = (tag: string): Expr => seq(text(`\`\`\`${tag}\n`), ref(content.start), text('\n```'));
+  let usesContent = false;
+  const block = (tag: string): Expr => {
+    usesContent = true;
+    return seq(text(`\`\`\`${tag}\n`), ref(content.start), text('\n```'));
+  };
+  // A program block: import lines (Python), then the entry point's definition, then free code.
+  const code = avoidingText({ prefix: 'code', words: ['\n```', '<answer>', '</answer>'], exclude: '\r' });
+  const programBlock = (): Expr => {
+    rules.push(...code.rules);
+    const definition = seq(text(ENTRY[lang]), ref(code.start));
+    if (lang !== 'python') return seq(text(`\`\`\`${lang}\n`), definition, text('\n```'));
+    const line = avoidingText({ prefix: 'import-line', words: ['<answer>', '</answer>'], exclude: '\r\n' });
+    rules.push(...line.rules, [
+      'imports',
+      alt(EMPTY, seq(alt(text('import '), text('from ')), ref(line.start), EDGE, text('\n'), ref('imports'))),
+    ]);
+    return seq(text(`\`\`\`${lang}\n`), ref('imports'), definition, text('\n```'));
+  };
   let body: Expr;
-  let needsContent = true;
   let literal: ReturnType<typeof avoidingText> | undefined;
   if (role === 'proposer' && type !== 'induction') {
-    body = seq(EDGE, block(lang), SEP, block('input'), EDGE);
+    body = seq(EDGE, programBlock(), SEP, block('input'), EDGE);
   } else if (role === 'proposer') {
-    // inputs-k: between 1 and k more input blocks.
-    for (let k = 1; k <= n; k++) {
-      const one = seq(SEP, block('input'));
-      rules.push([`inputs-${k}`, k === 1 ? one : alt(one, seq(SEP, block('input'), ref(`inputs-${k - 1}`)))]);
-    }
-    body = seq(EDGE, block('message'), ref(`inputs-${n}`), EDGE);
+    // inputs-k: between 1 and k more input blocks; `least` of them first.
+    const least = Math.min(n, inductionInputsNeeded(n));
+    const one = seq(SEP, block('input'));
+    for (let k = 1; k <= n - least; k++)
+      rules.push([`inputs-${k}`, k === 1 ? one : alt(one, seq(one, ref(`inputs-${k - 1}`)))]);
+    const more = n > least ? [alt(EMPTY, ref(`inputs-${n - least}`))] : [];
+    body = seq(EDGE, block('message'), ...Array.from({ length: least }, () => one), ...more, EDGE);
   } else if (type === 'induction') {
-    body = seq(EDGE, block(lang), EDGE);
+    body = seq(EDGE, programBlock(), EDGE);
   } else {
     // A solver's output or argument list: one line, not blank, not a fenced block.
     literal = avoidingText({
@@ -94,7 +120,6 @@ export function answerGrammarSpec(shape: AnswerShape): GrammarSpec {
       exclude: '\r\n',
       first: PRINTABLE.replace('`', ''),
     });
-    needsContent = false;
     const pad = alt(EMPTY, text(' '), text('\n'));
     body = seq(pad, ref(literal.start), pad);
   }
@@ -109,7 +134,7 @@ export function answerGrammarSpec(shape: AnswerShape): GrammarSpec {
       ['root', root],
       ...rules,
       ...(shape.startsAt === 'answer' ? [] : think.rules),
-      ...(needsContent ? content.rules : []),
+      ...(usesContent ? content.rules : []),
       ...(literal ? literal.rules : []),
     ],
   };

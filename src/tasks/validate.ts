@@ -98,6 +98,14 @@ export interface ValidateOptions {
   copies?: CopyCheck;
 }
 
+/**
+ * Induction: the valid, distinct inputs a proposal asked for `asked` must give by default: half, and never
+ * fewer than 2, so that both the shown and the hidden half are non-empty.
+ */
+export function inductionInputsNeeded(asked: number): number {
+  return Math.max(2, Math.ceil(asked / 2));
+}
+
 /** The deduplication key a proposal would have as a task (induction: before invalid inputs are dropped). */
 function proposalKey(item: ProposalToValidate): string | undefined {
   const { lang, proposal } = item;
@@ -386,7 +394,7 @@ function judge(
     } else if (r && !r.ok && !firstFailure) firstFailure = { kind: r.kind, message: r.message };
   });
   const asked = opts.inductionInputs ?? proposal.inputs.length;
-  const need = opts.minInductionInputs ?? Math.max(2, Math.ceil(asked / 2));
+  const need = opts.minInductionInputs ?? inductionInputsNeeded(asked);
   if (pairs.length < need) {
     const why = firstFailure ? ` (first failure: ${firstFailure.kind}: ${firstFailure.message})` : '';
     return {

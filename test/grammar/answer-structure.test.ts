@@ -9,6 +9,7 @@ import { avoidingText, renderGrammar } from '../../src/grammar/ebnf.js';
 import { GrammarMatcher, parseGrammar } from '../../src/grammar/index.js';
 import {
   fence,
+  inductionInputsNeeded,
   parseProposal,
   parseSolution,
   type Role,
@@ -88,7 +89,9 @@ function fixtureAnswers(): { s: AnswerShape; text: string }[] {
       const inputs = [r.input, ...(r.shown ?? []).map((p) => p.input)].slice(0, N);
       const message = r.message ?? 'find the rule';
       const ind = `${fence('message', message)}${inputs.map((x) => `\n${fence('input', x)}`).join('')}`;
-      out.push({ s: shape('induction', 'proposer', r.lang, start), text: wrap(`\n${ind}\n`, start) });
+      // With fewer inputs than validation needs the answer is not well-formed (see the refusals below).
+      if (inputs.length >= inductionInputsNeeded(N))
+        out.push({ s: shape('induction', 'proposer', r.lang, start), text: wrap(`\n${ind}\n`, start) });
     }
   });
   return out;
@@ -159,6 +162,23 @@ test("the grammar refuses the broken shapes issue 32 lists (and parse.ts's other
     [ind, `r</think>\n<answer>\n${fence('message', 'm')}</answer>`, 'bad_blocks'],
     [
       ind,
+      `r</think>\n<answer>\n${fence('message', 'm')}\n${fence('input', '1')}\n</answer>`,
+      'too_few_inputs',
+    ],
+    [ded, `r</think>\n<answer>\n${py('print(1)')}\n${fence('input', '1')}</answer>`, 'no f'],
+    [
+      ded,
+      `r</think>\n<answer>\n${py('# f\ndef f(x):\n    return x')}\n${fence('input', '1')}</answer>`,
+      'no f first',
+    ],
+    [ded, `r</think>\n<answer>\n${py('def g(x):\n    return x')}\n${fence('input', '1')}</answer>`, 'no f'],
+    [
+      shape('induction', 'solver', 'javascript'),
+      `r</think>\n<answer>\n${fence('javascript', 'const f = (x) => x;')}\n</answer>`,
+      'no f first',
+    ],
+    [
+      ind,
       `r</think>\n<answer>\n${fence('message', 'm')}${`\n${fence('input', '1')}`.repeat(N + 1)}\n</answer>`,
       'too_many_inputs',
     ],
@@ -177,7 +197,14 @@ test("the grammar refuses the broken shapes issue 32 lists (and parse.ts's other
     assert.equal(accepts(s, text), false, `${why}: accepted ${JSON.stringify(text)}`);
     // The grammar is stricter than the parser in a few places (it keeps to what parses the same way
     // everywhere); elsewhere the parser refuses the text too.
-    const stricter = ['carriage return', 'text after the answer', 'a block starting with a fence'];
+    const stricter = [
+      'carriage return',
+      'text after the answer',
+      'a block starting with a fence',
+      'too_few_inputs',
+      'no f',
+      'no f first',
+    ];
     if (!stricter.includes(why) && !why.startsWith('no <think>') && !why.startsWith('reasoning after'))
       assert.equal(parses(s, text), false, `${why}: parse.ts accepts ${JSON.stringify(text)}`);
   }
@@ -221,7 +248,7 @@ test('the text for servers is the same grammar, with classes over characters', (
     assert.match(text, /^root ::= /);
     // Read by gbnf.ts over bytes, it admits the same ASCII answers as the byte rendering.
     const g = parseGrammar(text);
-    const ok = `x</think>\n<answer>${role === 'solver' && type !== 'induction' ? '3' : type === 'induction' && role === 'proposer' ? `${fence('message', 'm')}\n${fence('input', '1')}` : role === 'solver' ? fence('python', 'def f(x):\n    return x') : `${fence('python', 'def f(x):\n    return x')}\n${fence('input', '1')}`}</answer>`;
+    const ok = `x</think>\n<answer>${role === 'solver' && type !== 'induction' ? '3' : type === 'induction' && role === 'proposer' ? `${fence('message', 'm')}\n${fence('input', '1')}\n${fence('input', '2')}` : role === 'solver' ? fence('python', 'def f(x):\n    return x') : `${fence('python', 'def f(x):\n    return x')}\n${fence('input', '1')}`}</answer>`;
     const m = new GrammarMatcher(g);
     assert.ok([...Buffer.from(ok)].every((b) => m.accept(b)) && m.isComplete(), `${type}/${role}`);
   }

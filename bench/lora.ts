@@ -8,10 +8,11 @@
 //              layer; one optimizer step. Positions/s counts the batch's positions (every sequence's
 //              prompt + completion), whatever each side computes to get them.
 //   PyTorch    bench/ref/torch_lora.py: transformers + peft on the same GGUF and rows, the same threads,
-//              the head only where the loss reads it (logits_to_keep). Needs a Python with torch, peft,
-//              transformers and gguf: PYTHON=... (the venv python/setup_skyrl.sh builds has them).
-//   MFU        the batch's model FLOPs (forward and the input-gradient backward through the frozen base,
-//              2 x 2 x matmul parameters per position, head at the weighted positions) per second, against
+//              the head only where the loss reads it (logits_to_keep), gradients accumulated over one group
+//              (--rollouts rows) at a time: the 16-row batch at once was killed for memory at 24 GiB. Needs a
+//              Python with torch, peft, transformers and gguf: PYTHON=... (python/setup_skyrl.sh's venv).
+//   MFU        the FLOPs the engine does (forward and input-gradient backward through the frozen base, 2 x 2
+//              x matmul parameters per position it computes, head at the weighted positions) per second, against
 //              the run's best 2-thread matmul rate through ONNX Runtime.
 //   loop       `azr train --preset smollm2` (or the model's preset) for --iterations iterations: time per
 //              iteration by phase and peak resident memory, from its metrics.jsonl.
@@ -107,22 +108,26 @@ for (let s = 0; s < num('steps') + 1; s++) {
 loads.push(load());
 await engine.close();
 const ours = Math.min(...stepTimes.slice(1));
-// Model FLOPs of the logical batch: forward and input-gradient backward through the base's matmuls
-// (embedding lookups excluded, the head only at weighted positions), LoRA's small products left out.
+// FLOPs the engine does: forward and input-gradient backward through the base's matmuls at the positions
+// it computes (the shared-prompt rows, padding included: each prompt once, not once per completion), the
+// head only at weighted positions; embedding lookups, attention scores and LoRA's small products left out.
+// Counting the logical batch's positions instead would credit prompt sharing as hardware use (over 100%).
 const D = config.dModel;
 const headParams = D * config.vocabSize;
 const bodyParams =
   parameterCount(config) - (config.arch === 'llama' && config.tiedEmbeddings ? headParams : 2 * headParams);
-const flops = 2 * 2 * (bodyParams * positions + headParams * weighted);
+const flops = 2 * 2 * (bodyParams * batch.batch * batch.time + headParams * weighted);
 const mfu = flops / ours / (peak * 1e9);
+const stepRssMb = process.resourceUsage().maxRSS / 1024;
 console.log(
   `engine: best step ${ours.toFixed(2)} s (median ${[...stepTimes.slice(1)].sort((a, b) => a - b)[Math.floor(stepTimes.length / 2) - 1]?.toFixed(2)} s), ` +
-    `${(positions / ours).toFixed(0)} positions/s, MFU ${(100 * mfu).toFixed(1)}% of ${peak.toFixed(0)} GFLOP/s`,
+    `${(positions / ours).toFixed(0)} positions/s, MFU ${(100 * mfu).toFixed(1)}% of ${peak.toFixed(0)} GFLOP/s; ` +
+    `peak RSS ${stepRssMb.toFixed(0)} MB`,
 );
 
 // PyTorch + peft on the same rows.
 const dir = mkdtempSync(join(tmpdir(), 'azr-bench-lora-'));
-let torch: { best_s: number; median_s: number; torch: string; peft: string } | null = null;
+let torch: { best_s: number; median_s: number; torch: string; peft: string; rss_mb: number } | null = null;
 const python = process.env.PYTHON;
 if (!python)
   console.log('PyTorch + peft skipped: set PYTHON to a python with torch, peft, transformers and gguf');
@@ -159,6 +164,7 @@ else {
       file,
       String(threads),
       String(num('steps') + 1),
+      String(num('rollouts')),
     ],
     { env, encoding: 'utf8', timeout: 3_600_000 },
   );
@@ -167,8 +173,8 @@ else {
   loads.push(load());
   if (torch)
     console.log(
-      `PyTorch ${torch.torch} + peft ${torch.peft}: best step ${torch.best_s.toFixed(2)} s, ${(positions / torch.best_s).toFixed(0)} positions/s; ` +
-        `engine / PyTorch ${(torch.best_s / ours).toFixed(2)}x`,
+      `PyTorch ${torch.torch} + peft ${torch.peft}: best step ${torch.best_s.toFixed(2)} s, ${(positions / torch.best_s).toFixed(0)} positions/s, ` +
+        `peak RSS ${torch.rss_mb.toFixed(0)} MB; engine / PyTorch ${(torch.best_s / ours).toFixed(2)}x`,
     );
 }
 
@@ -234,6 +240,8 @@ console.log(
     pytorch_step_s: torch?.best_s ?? null,
     pytorch_positions_per_s: torch ? positions / torch.best_s : null,
     lora_vs_pytorch: torch ? torch.best_s / ours : null,
+    step_rss_mb: stepRssMb,
+    pytorch_rss_mb: torch?.rss_mb ?? null,
     mfu,
     matmul_peak_gflops: peak,
     loop_iteration_s: loop?.iterationS ?? null,

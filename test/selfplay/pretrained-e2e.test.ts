@@ -179,6 +179,9 @@ test('azr eval, azr generate --checkpoint and azr serve take a pulled model by n
     '16',
     '--types',
     'deduction',
+    // The seeding stage is seeding.test.ts's; here it would wait for valid SmolLM2 proposals.
+    '--seed-factor',
+    '0',
   ]).done;
   assert.equal(gen.code, 0, gen.err);
   const summary = JSON.parse(gen.out.trim().split('\n').at(-1) as string);

@@ -26,17 +26,9 @@ import { answerGrammar, answerTokenGrammar } from '../src/grammar/answer-structu
 import { BpeTokenizer } from '../src/model/bpe-tokenizer.js';
 import { metaStrings, readGguf } from '../src/model/gguf.js';
 import { sampleToken } from '../src/model/sampler.js';
-import { parseProposal, parseSolution, type Role, type TaskType } from '../src/tasks/index.js';
+import { GROUPS, parseProposal, parseSolution, type Role, type TaskType } from '../src/tasks/index.js';
 import { Rng } from '../src/util/rng.js';
 
-const SHAPES: [TaskType, Role][] = [
-  ['deduction', 'proposer'],
-  ['abduction', 'proposer'],
-  ['induction', 'proposer'],
-  ['deduction', 'solver'],
-  ['abduction', 'solver'],
-  ['induction', 'solver'],
-];
 const INDUCTION_INPUTS = 4;
 const BATCH = 32;
 
@@ -147,7 +139,7 @@ async function benchModel(
   // Cold: sample, computing each state's mask the first time it is reached (CPU time of the matcher's calls).
   let coldCpu = 0;
   let buildCpu = 0;
-  for (const [type, role] of SHAPES) {
+  for (const [type, role] of GROUPS) {
     let c = cpuMs();
     const g = answerTokenGrammar(vocab, shapeOf(type, role));
     buildCpu += cpuMs() - c;
@@ -178,10 +170,10 @@ async function benchModel(
   }
   const tokens = samples.reduce((a, s) => a + s.tokens.length, 0);
   const states = Object.fromEntries(
-    SHAPES.map(([t, r]) => [`${t}/${r}`, answerTokenGrammar(vocab, shapeOf(t, r)).cachedStates]),
+    GROUPS.map(([t, r]) => [`${t}/${r}`, answerTokenGrammar(vocab, shapeOf(t, r)).cachedStates]),
   );
   // Deduction and abduction proposers share one grammar (and its masks): count each grammar once.
-  const grammars = new Set(SHAPES.map(([t, r]) => answerTokenGrammar(vocab, shapeOf(t, r))));
+  const grammars = new Set(GROUPS.map(([t, r]) => answerTokenGrammar(vocab, shapeOf(t, r))));
   const maskMb = [...grammars].reduce((a, g) => a + g.cachedBytes, 0) / 1e6;
   // Warm: the same sequences replayed through fresh matchers (masks cached), budget as when sampled.
   const warm = await best(() => {
@@ -219,7 +211,7 @@ async function benchModel(
     const compileCpuMs: Record<string, number> = {};
     // biome-ignore lint/suspicious/noExplicitAny: XGrammar's compiled grammar
     const compiled = new Map<string, any>();
-    for (const [type, role] of SHAPES) {
+    for (const [type, role] of GROUPS) {
       c = cpuMs();
       compiled.set(`${type}/${role}`, await compiler.compileGrammar(answerGrammar(shapeOf(type, role))));
       compileCpuMs[`${type}/${role}`] = Math.round(cpuMs() - c);

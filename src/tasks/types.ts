@@ -11,6 +11,11 @@ export type Role = (typeof ROLES)[number];
 export type GroupKey = `${TaskType}/${Role}`;
 export const groupKey = (type: TaskType, role: Role): GroupKey => `${type}/${role}`;
 
+/** The six groups as (type, role) pairs: every proposer, then every solver. */
+export const GROUPS: readonly (readonly [TaskType, Role])[] = ROLES.flatMap((role) =>
+  TASK_TYPES.map((type) => [type, role] as const),
+);
+
 export interface IOPair {
   input: string;
   output: string;

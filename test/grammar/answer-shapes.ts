@@ -1,20 +1,10 @@
-// The (task type, role) pairs an answer grammar is built for, and what precedes a completion where it
-// starts, shared by the grammar tests.
+// For the grammar tests: the (task type, role) pairs with a grammar of their own, and what precedes a
+// completion where it starts. Every pair is src/tasks' GROUPS.
 import type { AnswerShape } from '../../src/grammar/answer-structure.js';
-import type { Role, TaskType } from '../../src/tasks/index.js';
-
-/** Every pair the loop asks for. */
-export const ALL_SHAPES: readonly [TaskType, Role][] = [
-  ['deduction', 'proposer'],
-  ['abduction', 'proposer'],
-  ['induction', 'proposer'],
-  ['deduction', 'solver'],
-  ['abduction', 'solver'],
-  ['induction', 'solver'],
-];
+import { GROUPS, type Role, type TaskType } from '../../src/tasks/index.js';
 
 /** One pair per distinct grammar: the abduction proposer's is the deduction proposer's. */
-export const DISTINCT_SHAPES: readonly [TaskType, Role][] = ALL_SHAPES.filter(
+export const DISTINCT_SHAPES: readonly (readonly [TaskType, Role])[] = GROUPS.filter(
   ([type, role]) => !(type === 'abduction' && role === 'proposer'),
 );
 

@@ -9,6 +9,7 @@ import { avoidingText, renderGrammar } from '../../src/grammar/ebnf.js';
 import { GrammarMatcher, parseGrammar } from '../../src/grammar/index.js';
 import {
   fence,
+  GROUPS,
   inductionInputsNeeded,
   parseProposal,
   parseSolution,
@@ -18,7 +19,7 @@ import {
   type TaskType,
 } from '../../src/tasks/index.js';
 import { Rng } from '../../src/util/rng.js';
-import { ALL_SHAPES, TEXT_BEFORE } from './answer-shapes.js';
+import { TEXT_BEFORE } from './answer-shapes.js';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..', '..', '..');
 const N = 4;
@@ -214,7 +215,7 @@ test('random sentences of every shape parse: 200 walks each, ended by a budget',
   const rng = new Rng(7);
   const mask = new Uint8Array(272);
   for (const lang of ['python', 'javascript'] as const)
-    for (const [type, role] of ALL_SHAPES)
+    for (const [type, role] of GROUPS)
       for (const start of STARTS) {
         const s = shape(type, role, lang, start);
         for (let walk = 0; walk < 200; walk++) {
@@ -240,7 +241,7 @@ test('random sentences of every shape parse: 200 walks each, ended by a budget',
 });
 
 test('the text for servers is the same grammar, with classes over characters', () => {
-  for (const [type, role] of ALL_SHAPES) {
+  for (const [type, role] of GROUPS) {
     const s = shape(type, role, 'python');
     const text = answerGrammar(s);
     // The subset llama.cpp, XGrammar and gbnf.ts share: no `.`, no bounded repetition, no `_` in names.

@@ -33,7 +33,7 @@ import {
   validateProposals as validateParsed,
   verifySolutions,
 } from '../tasks/index.js';
-import type { Rng } from '../util/rng.js';
+import { type Rng, sampleDistinct } from '../util/rng.js';
 
 export interface SamplingSettings {
   temperature: number;
@@ -166,7 +166,10 @@ export function referencePool(
 
 /**
  * `perType` proposer prompts for each type, in type order. Per slot, from that type's Rng: the references
- * (K, drawn with replacement; induction: one subject), then the request's seed.
+ * (K distinct programs, fewer when the pool has fewer; induction: one subject), then the request's seed.
+ * Distinct, and uniform over programs rather than tasks: at the start both buffers hold the identity seed,
+ * so a prompt showed it twice, and copies of it were a third of Qwen2.5-Coder-0.5B's rejected deduction
+ * and abduction proposals at iteration 0; later, a program the buffer holds many times is not shown more.
  */
 export function planProposals(
   s: RolloutSettings,
@@ -187,9 +190,10 @@ export function planProposals(
   for (const type of types) {
     const rng = rngFor(type);
     const pool = referencePool(buffers, types, type);
+    if (pool.length === 0) throw new RangeError(`no ${type} reference to show: the buffers are empty`);
+    const programs = type === 'induction' ? pool : distinctPrograms(pool);
     for (let i = 0; i < perType; i++) {
-      const refs =
-        type === 'induction' ? [rng.pick(pool)] : Array.from({ length: s.references }, () => rng.pick(pool));
+      const refs = type === 'induction' ? [rng.pick(pool)] : sampleDistinct(rng, programs, s.references);
       const subject = type === 'induction' ? refs[0] : undefined;
       const { prompt, shown } = proposerPromptShowing(type, s.lang, refs, {
         style: s.format.style,
@@ -207,6 +211,13 @@ export function planProposals(
     }
   }
   return slots;
+}
+
+/** The first task of each program text, in pool order. */
+function distinctPrograms(pool: readonly Task[]): Task[] {
+  const first = new Map<string, Task>();
+  for (const t of pool) if (!first.has(t.program)) first.set(t.program, t);
+  return [...first.values()];
 }
 
 /** One generate call for every slot's request. */

@@ -88,6 +88,17 @@ function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
 
+/** Up to `k` distinct elements in random order (a partial Fisher-Yates shuffle); all of them when `k` >= length. */
+export function sampleDistinct<T>(rng: Rng, items: readonly T[], k: number): T[] {
+  const out = items.slice();
+  const n = Math.min(k, out.length);
+  for (let i = 0; i < n; i++) {
+    const j = i + rng.int(out.length - i);
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out.slice(0, n);
+}
+
 /** Fisher-Yates shuffle into a new array. */
 export function shuffled<T>(rng: Rng, items: readonly T[]): T[] {
   const out = items.slice();

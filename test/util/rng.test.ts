@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Rng } from '../../src/util/rng.js';
+import { Rng, sampleDistinct } from '../../src/util/rng.js';
 
 test('same seed gives the same stream, different seeds differ', () => {
   const a = new Rng(42);
@@ -40,4 +40,21 @@ test('int is uniform enough and in range; normal has mean ~0 and variance ~1', (
   assert.ok(Math.abs(sq / n - 1) < 0.03);
   assert.throws(() => rng.int(0), RangeError);
   assert.throws(() => rng.pick([]), RangeError);
+});
+
+test('sampleDistinct draws k distinct elements, each equally often, and all of a short list', () => {
+  const rng = new Rng(3);
+  const items = ['a', 'b', 'c', 'd', 'e'];
+  const counts = new Map<string, number>();
+  for (let i = 0; i < 20_000; i++) {
+    const got = sampleDistinct(rng, items, 2);
+    assert.equal(got.length, 2);
+    assert.notEqual(got[0], got[1]);
+    for (const x of got) counts.set(x, (counts.get(x) ?? 0) + 1);
+  }
+  // Each element is in 2 of 5 draws: 8,000 of 20,000.
+  for (const x of items) assert.ok(Math.abs((counts.get(x) ?? 0) - 8_000) < 400, `${x}: ${counts.get(x)}`);
+  assert.deepEqual(sampleDistinct(rng, ['x'], 3), ['x']);
+  assert.deepEqual(sampleDistinct(rng, [], 2), []);
+  assert.deepEqual(items, ['a', 'b', 'c', 'd', 'e'], 'the input is not reordered');
 });

@@ -10,7 +10,8 @@
 // Two rules of validation (tasks/validate.ts) are cheap to hold here as well, and untrained models broke
 // them in most of their rejected proposals: a program defines `f`, so its block starts with `def f(`
 // (Python, after any import lines) or `function f(`; and an induction proposal gives at least the inputs
-// validation needs (inductionInputsNeeded), not one.
+// validation needs (inductionInputsNeeded), not one. A third keeps a Python abduction answer from being a
+// call of `f`.
 //
 // One description serves every engine: renderGrammar writes it for llama.cpp's server (`grammar`), vLLM
 // (`structured_outputs.grammar`) and this project's token matcher (token-constraint.ts), which bounds
@@ -113,12 +114,15 @@ export function answerGrammarSpec(shape: AnswerShape): GrammarSpec {
   } else if (type === 'induction') {
     body = seq(EDGE, programBlock(), EDGE);
   } else {
-    // A solver's output or argument list: one line, not blank, not a fenced block.
+    // A solver's output or argument list: one line, not blank, not a fenced block. A Python argument list
+    // never starts with `f`: the sandbox reads it with ast.literal_eval, which refuses calls (`f(4, 5)`,
+    // what Qwen2.5-Coder-0.5B's abduction answers drifted to in training), f-strings and frozenset(...).
+    const noCall = type === 'abduction' && lang === 'python';
     literal = avoidingText({
       prefix: 'literal',
       words: ['<answer>', '</answer>'],
       exclude: '\r\n',
-      first: PRINTABLE.replace('`', ''),
+      first: PRINTABLE.replace('`', '').replace(noCall ? 'f' : '`', ''),
     });
     const pad = alt(EMPTY, text(' '), text('\n'));
     body = seq(pad, ref(literal.start), pad);

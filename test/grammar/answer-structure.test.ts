@@ -183,6 +183,8 @@ test("the grammar refuses the broken shapes issue 32 lists (and parse.ts's other
       `r</think>\n<answer>\n${fence('message', 'm')}${`\n${fence('input', '1')}`.repeat(N + 1)}\n</answer>`,
       'too_many_inputs',
     ],
+    [shape('abduction', 'solver', 'python'), 'r</think>\n<answer>f(4, 5)</answer>', 'a call of f'],
+    [shape('abduction', 'solver', 'python'), 'r</think>\n<answer> f(4, 5)</answer>', 'a call of f'],
     [
       shape('deduction', 'solver', 'python', 'think-tag'),
       'r</think>\n<answer>3</answer>',
@@ -194,6 +196,9 @@ test("the grammar refuses the broken shapes issue 32 lists (and parse.ts's other
       'reasoning after it closed',
     ],
   ];
+  // Only a Python argument list is kept from starting with f: a deduction answer may be a frozenset.
+  assert.ok(accepts(sol, 'r</think>\n<answer>frozenset({1, 2})</answer>'));
+  assert.ok(accepts(shape('abduction', 'solver', 'python'), "r</think>\n<answer>False, 'f'</answer>"));
   for (const [s, text, why] of cases) {
     assert.equal(accepts(s, text), false, `${why}: accepted ${JSON.stringify(text)}`);
     // The grammar is stricter than the parser in a few places (it keeps to what parses the same way
@@ -205,6 +210,7 @@ test("the grammar refuses the broken shapes issue 32 lists (and parse.ts's other
       'too_few_inputs',
       'no f',
       'no f first',
+      'a call of f',
     ];
     if (!stricter.includes(why) && !why.startsWith('no <think>') && !why.startsWith('reasoning after'))
       assert.equal(parses(s, text), false, `${why}: parse.ts accepts ${JSON.stringify(text)}`);

@@ -126,7 +126,8 @@ export interface AttentionState {
   q: T;
   k: T;
   v: T;
-  att: T;
+  /** The additive mask: the backward recomputes the probabilities (attentionProbs). */
+  mask: T;
   /** The heads' outputs att v, [B, H, T, hd], before the merge. */
   o: T;
   shape: AttentionShape;
@@ -155,21 +156,39 @@ export function attention(g: Graph, qkv: T, mask: T, shape: AttentionShape): { y
   const q = splitHeads(g, g.mul(q0, scale), shape);
   const k = splitHeads(g, k0, shape);
   const v = splitHeads(g, v0, shape);
-  const att = g.op('Softmax', [g.add(g.matmul(q, g.t4(k)), mask)], { axis: -1 });
-  const o = g.matmul(att, v);
-  return { y: mergeHeads(g, o, shape), state: { q, k, v, att, o, shape } };
+  const o = g.matmul(attentionProbs(g, q, g.t4(k), mask), v);
+  return { y: mergeHeads(g, o, shape), state: { q, k, v, mask, o, shape } };
+}
+
+/** softmax(q kT + mask) over the last axis: q already scaled, kT the keys transposed. */
+function attentionProbs(g: Graph, q: T, kT: T, mask: T): T {
+  return g.op('Softmax', [g.add(g.matmul(q, kT), mask)], { axis: -1 });
+}
+
+/**
+ * `x` as a value that exists only once `after` does (a Reshape to x's own shape, read from `after`, which
+ * has it): what is computed from it runs in the backward pass, where `after` is made. The backward passes
+ * recompute the attention probabilities from it instead of keeping each layer's [B, H, T, T] from the
+ * forward pass until its backward: those were the largest tensors a long row kept (Qwen2.5-Coder-0.5B,
+ * one 1,807-token row: 14 heads x 24 layers of 13 MB per head), and recomputing them costs one q kT
+ * product and a softmax per layer. Without the dependency ONNX Runtime may run the recomputation in the
+ * forward pass and keep it just as long; without the Reshape it would merge it with the forward's.
+ */
+function inBackward(g: Graph, x: T, after: T): T {
+  return g.op('Reshape', [x, g.op('Shape', [after])]);
 }
 
 /** Backward of the attention core: d qkv [N, 3D] from dy [N, D]. */
 export function attentionBackward(g: Graph, dy: T, s: AttentionState): T {
   const scale = g.scalar(1 / Math.sqrt(s.shape.width / s.shape.heads));
   const dO = splitHeads(g, dy, s.shape);
+  const att = attentionProbs(g, inBackward(g, s.q, dO), g.t4(s.k), s.mask);
   const datt = g.matmul(dO, g.t4(s.v));
-  const dv = g.matmul(g.t4(s.att), dO);
+  const dv = g.matmul(g.t4(att), dO);
   // Softmax backward: ds = att * (datt - sum_j datt * att). The row sum equals dO . o per query (sum_j
   // (dO . v_j) att_j = dO . sum_j att_j v_j, as FlashAttention computes it): a pass over [B, H, T, hd]
   // instead of a product and a sum over the [B, H, T, T] scores. Masked entries have att = 0, so ds = 0 there.
-  const ds = g.mul(s.att, g.sub(datt, g.sumLast(g.mul(dO, s.o))));
+  const ds = g.mul(att, g.sub(datt, g.sumLast(g.mul(dO, s.o))));
   const dq = g.mul(g.matmul(ds, s.k), scale); // q was scaled before the product
   const dk = g.matmul(g.t4(ds), s.q);
   return g.op(
@@ -441,7 +460,8 @@ export interface GqaState {
   /** Keys and values [B, KV, 1, T, hd]. */
   k: T;
   v: T;
-  att: T;
+  /** The additive mask: the backward recomputes the probabilities (attentionProbs). */
+  mask: T;
   /** att v, [B, KV, G, T, hd]. */
   o: T;
   shape: GqaShape;
@@ -468,16 +488,9 @@ export function gqaAttention(
   const kv5 = (a: T) => g.op('Unsqueeze', [g.transpose(a, [0, 2, 1, 3]), g.ints([2])]);
   const k5 = kv5(k);
   const v5 = kv5(v);
-  const att = g.op(
-    'Softmax',
-    [g.add(g.matmul(q5, g.op('Transpose', [k5], { perm: [0, 1, 2, 4, 3] })), mask)],
-    {
-      axis: -1,
-    },
-  );
-  const o = g.matmul(att, v5);
+  const o = g.matmul(attentionProbs(g, q5, g.op('Transpose', [k5], { perm: [0, 1, 2, 4, 3] }), mask), v5);
   const y = g.reshape(g.transpose(o, [0, 3, 1, 2, 4]), [-1, H * hd]);
-  return { y, state: { q: q5, k: k5, v: v5, att, o, shape } };
+  return { y, state: { q: q5, k: k5, v: v5, mask, o, shape } };
 }
 
 /** d q [B, T, H, hd], d k and d v [B, T, KV, hd] from dy [B * T, H * hd]; `bt` is int64 [2] = [B, T]. */
@@ -487,11 +500,12 @@ export function gqaAttentionBackward(g: Graph, dy: T, s: GqaState, bt: T): { dq:
   const scale = g.scalar(1 / Math.sqrt(hd));
   const dO = g.transpose(reshapeBT(g, dy, { batch: 0, time: 0, bt }, [KV, G, hd]), [0, 2, 3, 1, 4]);
   const t5 = (a: T) => g.op('Transpose', [a], { perm: [0, 1, 2, 4, 3] });
+  const att = attentionProbs(g, inBackward(g, s.q, dO), t5(s.k), s.mask);
   const datt = g.matmul(dO, t5(s.v));
   // Softmax backward with the row sum as dO . o (see attentionBackward).
-  const ds = g.mul(s.att, g.sub(datt, g.sumLast(g.mul(dO, s.o))));
+  const ds = g.mul(att, g.sub(datt, g.sumLast(g.mul(dO, s.o))));
   const groupSum = (a: T) => g.op('ReduceSum', [a, g.ints([2])], { keepdims: 0 }); // [B, KV, T, hd]
-  const dv = groupSum(g.matmul(t5(s.att), dO));
+  const dv = groupSum(g.matmul(t5(att), dO));
   const dk = groupSum(g.matmul(t5(ds), s.q));
   const dq = g.mul(g.matmul(ds, s.k), scale); // [B, KV, G, T, hd]
   return {

@@ -27,6 +27,8 @@ export const trainUsage = `usage: azr train [options]
   --seed-factor S    seeding stage: before iteration 1 the model proposes until each buffer holds
                      S x the proposer batch valid, distinct tasks (metrics.jsonl iteration 0); 0: none
   --seed-tasks FILE  seed the buffers with a dataset file's tasks (eval/README.md format) instead
+  --frozen-proposer  the control arm: no proposals and no proposer updates; the solver trains on the
+                     seed tasks alone (selfplay.propose false; give --seed-tasks or --seed-factor)
 
   --backend KIND     builtin (the model in this process; the default) | tinker (a LoRA model on a
                      server speaking the Tinker API: hosted Tinker or SkyRL's server; docs/distributed.md)
@@ -67,6 +69,7 @@ export function parseTrainArgs(argv: string[], now = new Date()): TrainInvocatio
     init: { type: 'string' },
     'seed-factor': { type: 'string' },
     'seed-tasks': { type: 'string' },
+    'frozen-proposer': { type: 'boolean' },
     ...Object.fromEntries(BACKEND_FLAGS.map((f) => [f, { type: 'string' as const }])),
   });
   const resumeDir = stringFlag(values, 'resume');
@@ -80,6 +83,7 @@ export function parseTrainArgs(argv: string[], now = new Date()): TrainInvocatio
       'init',
       'seed-factor',
       'seed-tasks',
+      'frozen-proposer',
       ...BACKEND_FLAGS,
     ]) {
       if (values[flag] !== undefined) {
@@ -127,10 +131,12 @@ export function parseTrainArgs(argv: string[], now = new Date()): TrainInvocatio
   const seedTasks = stringFlag(values, 'seed-tasks');
   if (seedTasks !== undefined && !existsSync(seedTasks))
     throw new UsageError(`--seed-tasks: ${seedTasks} does not exist`);
-  if (seedFactor !== undefined || seedTasks !== undefined)
+  const frozen = values['frozen-proposer'] === true;
+  if (seedFactor !== undefined || seedTasks !== undefined || frozen)
     overrides.selfplay = {
       ...(seedFactor !== undefined ? { seedBatchFactor: seedFactor } : {}),
       ...(seedTasks !== undefined ? { seedTasks } : {}),
+      ...(frozen ? { propose: false } : {}),
     };
   const backend = backendOverrides(values);
   if (backend) overrides.backend = backend as ConfigOverrides['backend'];
@@ -141,6 +147,11 @@ export function parseTrainArgs(argv: string[], now = new Date()): TrainInvocatio
       overrides,
     }),
   );
+  const sp = config.selfplay;
+  if (!sp.propose && sp.seedTasks === null && sp.seedBatchFactor === 0)
+    throw new UsageError(
+      'a frozen proposer (--frozen-proposer, selfplay.propose false) trains on seed tasks alone: give --seed-tasks FILE or --seed-factor S',
+    );
   const stamp = now.toISOString().replace(/[:.]/g, '-').slice(0, 19);
   return { config, outDir: stringFlag(values, 'out') ?? join('runs', stamp), resume: false };
 }

@@ -89,6 +89,13 @@ export const SelfPlayConfigSchema = z
         seedBatchFactor: z.number().int().nonnegative(),
         /** A dataset file (eval/README.md format) whose tasks seed the buffers instead; null: none. */
         seedTasks: z.string().min(1).nullable(),
+        /**
+         * false: the control arm with a frozen proposer. No proposer phase and no proposer updates; in place
+         * of the new proposals, each iteration draws proposerBatch distinct tasks per type from the buffers
+         * (which then hold only their seeds: seedTasks, or the seeding stage's) and attempts each with the
+         * learnability rollouts, then the solver batch as usual. Only the solver learns.
+         */
+        propose: z.boolean(),
       })
       .strict(),
     /** How tasks are asked and answered: together they are the run's AnswerFormat (answerFormatOf). */
@@ -267,6 +274,7 @@ const base: SelfPlayConfig = {
     // random walks, already varied); real models copy the identity program without it (issue 32).
     seedBatchFactor: 0,
     seedTasks: null,
+    propose: true,
   },
   answers: {
     promptStyle: 'compact',
@@ -537,6 +545,9 @@ function withLaterFields(value: Record<string, unknown>): Record<string, unknown
   // ... and before the seeding stage, without one.
   if (isPlainObject(out.selfplay) && !('seedBatchFactor' in out.selfplay))
     out = { ...out, selfplay: { seedBatchFactor: 0, seedTasks: null, ...out.selfplay } };
+  // ... and before the frozen-proposer control, always proposing.
+  if (isPlainObject(out.selfplay) && !('propose' in out.selfplay))
+    out = { ...out, selfplay: { ...out.selfplay, propose: true } };
   return out;
 }
 

@@ -26,7 +26,7 @@ export async function runIteration(env: IterationEnv, ctx: IterationContext): Pr
   const clock = newClock();
   const sp = env.config.selfplay;
   const rngs = new Map<TaskType, Rng>(sp.taskTypes.map((t) => [t, ctx.rng.fork()]));
-  const proposals = await propose(env, rngs, clock);
+  const proposals = sp.propose ? await propose(env, rngs, clock) : [];
   await validate(env, proposals, clock);
   const attempts = await solve(env, proposals, rngs, clock);
   const novel =

@@ -36,7 +36,7 @@ import {
   type TaskBuffer,
   type TaskType,
 } from '../tasks/index.js';
-import type { Rng } from '../util/rng.js';
+import { type Rng, sampleDistinct } from '../util/rng.js';
 
 export interface IterationEnv {
   config: SelfPlayConfig;
@@ -147,6 +147,10 @@ export async function solve(
       const slot = planAttempt(env.settings, validTask(p) as Task, sp.learnabilityRollouts, rng.seed());
       attempts.push({ ...slot, type, proposal: p });
     }
+    // A frozen proposer (selfplay.propose false): tasks from the fixed pool stand in for new proposals.
+    if (!sp.propose)
+      for (const task of sampleDistinct(rng, env.buffers[type].all(), sp.proposerBatch))
+        attempts.push({ ...planAttempt(env.settings, task, sp.learnabilityRollouts, rng.seed()), type });
     // The solver batch: the new tasks first, padded with tasks drawn from the buffer.
     const batch = fresh.slice(0, sp.solverBatch).map((p) => validTask(p) as Task);
     while (batch.length < sp.solverBatch) batch.push(rng.pick(env.buffers[type].all()));

@@ -10,8 +10,9 @@
 // Two rules of validation (tasks/validate.ts) are cheap to hold here as well, and untrained models broke
 // them in most of their rejected proposals: a program defines `f`, so its block starts with `def f(`
 // (Python, after any import lines) or `function f(`; and an induction proposal gives at least the inputs
-// validation needs (inductionInputsNeeded), not one. A third keeps a Python abduction answer from being a
-// call of `f`.
+// validation needs (inductionInputsNeeded), not one. And in Python, an input block or a literal answer
+// starts as a literal does and `def f(` is followed by a parameter: untrained models copied the prompt's
+// format skeleton (`def f(...):`, `arguments of call 1`) and answered abduction tasks with calls of f.
 //
 // One description serves every engine: renderGrammar writes it for llama.cpp's server (`grammar`), vLLM
 // (`structured_outputs.grammar`) and this project's token matcher (token-constraint.ts), which bounds
@@ -58,6 +59,14 @@ export const THINK_CLOSE = '</think>';
 /** Printable ASCII but space: what a block or literal starts with, so that it is never blank when trimmed. */
 const PRINTABLE = Array.from({ length: 94 }, (_, i) => String.fromCharCode(0x21 + i)).join('');
 
+/**
+ * What a Python literal the sandbox reads (ast.literal_eval) can start with: numbers, strings with their
+ * prefixes, brackets, True/False/None and set(). Not a name: untrained models copied the prompt's
+ * placeholders (`arguments of call 1`) into input blocks, which no validation accepts.
+ */
+const PY_LITERAL_FIRST = `0123456789-+.'"([{TFNbBrRuUs`;
+const IDENT_START = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_';
+
 const GAP = alt(EMPTY, text(' '), text('\n'), text('\n\n'));
 const EDGE = alt(EMPTY, text('\n'));
 const SEP = alt(text('\n'), text('\n\n'));
@@ -82,12 +91,33 @@ export function answerGrammarSpec(shape: AnswerShape): GrammarSpec {
     first: PRINTABLE.replace('`', ''),
   });
   let usesContent = false;
+  // A Python input block holds an argument list of literals, so it starts as a literal does.
+  const inputContent =
+    lang === 'python'
+      ? avoidingText({
+          prefix: 'input-content',
+          words: ['\n```', '<answer>', '</answer>'],
+          exclude: '\r',
+          after: '\n',
+          first: PY_LITERAL_FIRST,
+        })
+      : undefined;
   const block = (tag: string): Expr => {
+    if (tag === 'input' && inputContent) {
+      if (!rules.some(([name]) => name === inputContent.start)) rules.push(...inputContent.rules);
+      return seq(text(`\`\`\`${tag}\n`), ref(inputContent.start), text('\n```'));
+    }
     usesContent = true;
     return seq(text(`\`\`\`${tag}\n`), ref(content.start), text('\n```'));
   };
-  // A program block: import lines (Python), then the entry point's definition, then free code.
-  const code = avoidingText({ prefix: 'code', words: ['\n```', '<answer>', '</answer>'], exclude: '\r' });
+  // A program block: import lines (Python), then the entry point's definition, then free code. In
+  // Python the definition's first parameter follows (f takes at least one), not the `...` of a skeleton.
+  const code = avoidingText({
+    prefix: 'code',
+    words: ['\n```', '<answer>', '</answer>'],
+    exclude: '\r',
+    ...(lang === 'python' ? { first: `${IDENT_START}*` } : {}),
+  });
   const programBlock = (): Expr => {
     rules.push(...code.rules);
     const definition = seq(text(ENTRY[lang]), ref(code.start));
@@ -114,15 +144,20 @@ export function answerGrammarSpec(shape: AnswerShape): GrammarSpec {
   } else if (type === 'induction') {
     body = seq(EDGE, programBlock(), EDGE);
   } else {
-    // A solver's output or argument list: one line, not blank, not a fenced block. A Python argument list
-    // never starts with `f`: the sandbox reads it with ast.literal_eval, which refuses calls (`f(4, 5)`,
-    // what Qwen2.5-Coder-0.5B's abduction answers drifted to in training), f-strings and frozenset(...).
-    const noCall = type === 'abduction' && lang === 'python';
+    // A solver's output or argument list: one line, not blank, not a fenced block. In Python it starts as
+    // a literal does; an argument list never with `f` (the sandbox reads it with ast.literal_eval, which
+    // refuses calls such as `f(4, 5)`, what Qwen2.5-Coder-0.5B's abduction answers drifted to in
+    // training, and frozenset(...)), an output may (a frozenset's repr).
     literal = avoidingText({
       prefix: 'literal',
       words: ['<answer>', '</answer>'],
       exclude: '\r\n',
-      first: PRINTABLE.replace('`', '').replace(noCall ? 'f' : '`', ''),
+      first:
+        lang !== 'python'
+          ? PRINTABLE.replace('`', '')
+          : type === 'abduction'
+            ? PY_LITERAL_FIRST
+            : `${PY_LITERAL_FIRST}f`,
     });
     const pad = alt(EMPTY, text(' '), text('\n'));
     body = seq(pad, ref(literal.start), pad);

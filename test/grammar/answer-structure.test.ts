@@ -184,6 +184,23 @@ test("the grammar refuses the broken shapes issue 32 lists (and parse.ts's other
       'too_many_inputs',
     ],
     [shape('abduction', 'solver', 'python'), 'r</think>\n<answer>f(4, 5)</answer>', 'a call of f'],
+    // The prompt's format skeleton, copied (Qwen2.5-Coder-0.5B's proposals in training).
+    [
+      ded,
+      `r</think>\n<answer>\n${py('def f(...):\n    ...')}\n${fence('input', '1')}</answer>`,
+      'a skeleton',
+    ],
+    [
+      ded,
+      `r</think>\n<answer>\n${py('def f(x):\n    return x')}\n${fence('input', 'arguments')}</answer>`,
+      'a skeleton',
+    ],
+    [
+      ind,
+      `r</think>\n<answer>\n${fence('message', 'm')}${`\n${fence('input', 'arguments of call 1')}`.repeat(N)}\n</answer>`,
+      'a skeleton',
+    ],
+    [sol, 'r</think>\n<answer>John</answer>', 'a skeleton'],
     [shape('abduction', 'solver', 'python'), 'r</think>\n<answer> f(4, 5)</answer>', 'a call of f'],
     [
       shape('deduction', 'solver', 'python', 'think-tag'),
@@ -211,6 +228,7 @@ test("the grammar refuses the broken shapes issue 32 lists (and parse.ts's other
       'no f',
       'no f first',
       'a call of f',
+      'a skeleton',
     ];
     if (!stricter.includes(why) && !why.startsWith('no <think>') && !why.startsWith('reasoning after'))
       assert.equal(parses(s, text), false, `${why}: parse.ts accepts ${JSON.stringify(text)}`);

@@ -73,12 +73,16 @@ function conversation(user: string): string {
   );
 }
 
+// No example values: Qwen2.5-Coder-0.5B copied them, greedy and in training, as inputs and as answers
+// (`'John', {'age': 20}`, `[1, 'a']`); the answer grammar keeps the shape, so the words need not show it.
 const ARGS_RULE =
-  'The input is the argument list of one call of f, written as literals: several arguments are ' +
-  "separated by commas and strings are quoted, e.g. `'John', {'age': 20}` is two arguments.";
+  'The input is the argument list of one call of f: what goes between its parentheses, each argument ' +
+  'a literal (a number, a quoted string, a list, tuple, dict or set of literals, True, False, None), ' +
+  'several arguments separated by commas.';
 const ARGS_RULE_JS =
-  'The input is the argument list of one call of f, written as JSON-like literals: several arguments ' +
-  'are separated by commas and strings are double-quoted, e.g. `"John", {"age": 20}` is two arguments.';
+  'The input is the argument list of one call of f: what goes between its parentheses, each argument ' +
+  'a JSON-like literal (a number, a double-quoted string, an array or object of literals, true, false, ' +
+  'null), several arguments separated by commas.';
 const argsRule = (lang: Lang) => (lang === 'python' ? ARGS_RULE : ARGS_RULE_JS);
 
 function functionRules(lang: Lang): string {
@@ -149,21 +153,21 @@ function referenceProposerPrompt(type: TaskType, lang: Lang, refs: readonly Task
 function referenceSolverPrompt(task: Task): string {
   const { lang } = task;
   const L = LANG_NAME[lang];
-  const lit = lang === 'python' ? "'abc', [1, 2]" : '"abc", [1, 2]';
   switch (task.type) {
     case 'deduction':
       return conversation(
         `## Task: predict the output of a ${L} function\n\nWork out exactly what f returns on this input.\n\n` +
           `${fence(lang, task.program)}\n${fence('input', task.input)}\n\n` +
           `### Answer format\nThe returned value as one ${L} literal on one line (strings quoted), and ` +
-          `nothing else, e.g. <answer>${lang === 'python' ? "[1, 'a']" : '[1, "a"]'}</answer>.`,
+          'nothing else: the value itself, not an expression or a call.',
       );
     case 'abduction':
       return conversation(
         `## Task: find an input of a ${L} function\n\nFind an input on which f returns exactly this ` +
           'output. Any input that does is correct.\n\n' +
           `${fence(lang, task.program)}\n${fence('output', task.output)}\n\n` +
-          `### Answer format\n${argsRule(lang)} Give it on one line and nothing else, e.g. <answer>${lit}</answer>.`,
+          `### Answer format\n${argsRule(lang)} Give them on one line and nothing else: the arguments ` +
+          'themselves, not a call of f.',
       );
     case 'induction': {
       const pairs = (task.shown ?? [])

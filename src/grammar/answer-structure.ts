@@ -66,6 +66,8 @@ const PRINTABLE = Array.from({ length: 94 }, (_, i) => String.fromCharCode(0x21 
  */
 const PY_LITERAL_FIRST = `0123456789-+.'"([{TFNbBrRuUs`;
 const IDENT_START = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_';
+/** What ends a block early or breaks the parse, so never inside one. */
+const BLOCK_END = ['\n```', '<answer>', '</answer>'];
 
 const GAP = alt(EMPTY, text(' '), text('\n'), text('\n\n'));
 const EDGE = alt(EMPTY, text('\n'));
@@ -83,38 +85,22 @@ export function answerGrammarSpec(shape: AnswerShape): GrammarSpec {
   // Block content: never blank (no leading whitespace), never the closing fence (a line starting with
   // ``` ends the block, so the text before it is read as if it came after a newline), no <answer> or
   // </answer> (the parser cuts the answer at the first </answer> and refuses a second <answer>).
-  const content = avoidingText({
-    prefix: 'content',
-    words: ['\n```', '<answer>', '</answer>'],
-    exclude: '\r',
-    after: '\n',
-    first: PRINTABLE.replace('`', ''),
-  });
-  let usesContent = false;
+  const blockText = (prefix: string, first: string) =>
+    avoidingText({ prefix, words: BLOCK_END, exclude: '\r', after: '\n', first });
+  const content = blockText('content', PRINTABLE.replace('`', ''));
   // A Python input block holds an argument list of literals, so it starts as a literal does.
-  const inputContent =
-    lang === 'python'
-      ? avoidingText({
-          prefix: 'input-content',
-          words: ['\n```', '<answer>', '</answer>'],
-          exclude: '\r',
-          after: '\n',
-          first: PY_LITERAL_FIRST,
-        })
-      : undefined;
+  const inputContent = lang === 'python' ? blockText('input-content', PY_LITERAL_FIRST) : content;
+  const usedTexts = new Set<typeof content>();
   const block = (tag: string): Expr => {
-    if (tag === 'input' && inputContent) {
-      if (!rules.some(([name]) => name === inputContent.start)) rules.push(...inputContent.rules);
-      return seq(text(`\`\`\`${tag}\n`), ref(inputContent.start), text('\n```'));
-    }
-    usesContent = true;
-    return seq(text(`\`\`\`${tag}\n`), ref(content.start), text('\n```'));
+    const body = tag === 'input' ? inputContent : content;
+    usedTexts.add(body);
+    return seq(text(`\`\`\`${tag}\n`), ref(body.start), text('\n```'));
   };
   // A program block: import lines (Python), then the entry point's definition, then free code. In
   // Python the definition's first parameter follows (f takes at least one), not the `...` of a skeleton.
   const code = avoidingText({
     prefix: 'code',
-    words: ['\n```', '<answer>', '</answer>'],
+    words: BLOCK_END,
     exclude: '\r',
     ...(lang === 'python' ? { first: `${IDENT_START}*` } : {}),
   });
@@ -173,7 +159,7 @@ export function answerGrammarSpec(shape: AnswerShape): GrammarSpec {
       ['root', root],
       ...rules,
       ...(shape.startsAt === 'answer' ? [] : think.rules),
-      ...(usesContent ? content.rules : []),
+      ...[...usedTexts].flatMap((t) => t.rules),
       ...(literal ? literal.rules : []),
     ],
   };

@@ -147,11 +147,6 @@ export function parseTrainArgs(argv: string[], now = new Date()): TrainInvocatio
       overrides,
     }),
   );
-  const sp = config.selfplay;
-  if (!sp.propose && sp.seedTasks === null && sp.seedBatchFactor === 0)
-    throw new UsageError(
-      'a frozen proposer (--frozen-proposer, selfplay.propose false) trains on seed tasks alone: give --seed-tasks FILE or --seed-factor S',
-    );
   const stamp = now.toISOString().replace(/[:.]/g, '-').slice(0, 19);
   return { config, outDir: stringFlag(values, 'out') ?? join('runs', stamp), resume: false };
 }

@@ -420,6 +420,13 @@ export function validateConfig(value: unknown, source = 'config'): SelfPlayConfi
           `and ${c.sampling.topP}); set optimizer.clipEpsilon to null or sample at 1 and 1`,
       );
     }
+    const sp = c.selfplay;
+    if (!sp.propose && sp.seedTasks === null && sp.seedBatchFactor === 0) {
+      throw new ConfigError(
+        `${source}: a frozen proposer (--frozen-proposer, selfplay.propose false) trains on seed tasks ` +
+          'alone: give --seed-tasks FILE or --seed-factor S (selfplay.seedTasks, selfplay.seedBatchFactor)',
+      );
+    }
     if (c.backend.kind === 'tinker' && c.model.init !== null) {
       throw new ConfigError(
         `${source}: model.init starts the built-in model from a checkpoint; the tinker backend starts from ` +
